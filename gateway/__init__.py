@@ -1,0 +1,56 @@
+"""bidgw: a FIX-connected bidder gateway for expressive bids.
+
+Public surface (pinned by tests/unit/gateway/test_exports.py)::
+
+    OrderBundle, Leg, Constraint, Side, Sense      the one data type between layers
+    PreSolver, PresolveConfig, Verdict, Outcome    can a non-empty fill exist?
+    StrategyRegistry, Strategy, StrategyConfig,
+    BuildContext, BidderPayload                    strategy plugins
+    GatewayError and its subclasses                errors
+"""
+
+from gateway.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.errors import (
+    BundleError,
+    ConfigError,
+    FieldIssue,
+    GatewayError,
+    PayloadError,
+    PluginError,
+)
+from gateway.plugins import (
+    BidderPayload,
+    BuildContext,
+    Strategy,
+    StrategyConfig,
+    StrategyRegistry,
+    parse_envelope,
+)
+from gateway.presolve import Outcome, PresolveConfig, PreSolver, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BidderPayload",
+    "BuildContext",
+    "BundleError",
+    "ConfigError",
+    "Constraint",
+    "FieldIssue",
+    "GatewayError",
+    "Leg",
+    "OrderBundle",
+    "Outcome",
+    "PayloadError",
+    "PluginError",
+    "PreSolver",
+    "PresolveConfig",
+    "Sense",
+    "Side",
+    "Strategy",
+    "StrategyConfig",
+    "StrategyRegistry",
+    "Verdict",
+    "__version__",
+    "parse_envelope",
+]
