@@ -22,12 +22,15 @@ smallest set of constraints) that no non-empty fill within the limits can
 satisfy, and says why: either its signs make any non-empty fill impossible,
 or the smallest fill that satisfies it exceeds named legs' limits.
 
-Where the time goes (bench/presolve.py, 10-leg hedge bundle on this machine):
-building the PuLP model is ~0.05 ms; HiGHS's MIP solver spends ~3 ms in its
-feasibility-jump heuristic and ~1.5 ms in root-node cut separation on a
-model it could solve at the root. We switch presolve and feasibility jump off
-and pass the model to HiGHS in one call instead of PuLP's column-by-column
-loop; see ``_FastHiGHS``.
+Where the time goes (bench/presolve.py, 10-leg hedge bundles, this machine):
+scaling rows and building the PuLP model ~0.06 ms; handing it to HiGHS
+~0.1 ms; HiGHS's MIP run ~1.4 ms at p50. With default options the run costs
+3-5 ms: ~3 ms is the feasibility-jump heuristic and most of the p99 tail is
+RINS/RENS/root-reduced-cost, on models HiGHS closes at the root node anyway;
+HiGHS presolve only adds time at this size. We switch those off and pass the
+model in array calls instead of PuLP's column-by-column loop (``_FastHiGHS``).
+What remains is HiGHS's fixed MIP set-up and root cut separation: ~0.75 ms
+even when handed the optimal solution as an incumbent.
 """
 
 from __future__ import annotations
@@ -212,8 +215,14 @@ def _make_solver(config: PresolveConfig, time_limit_s: float) -> Any:
         gapRel=0.0,
         gapAbs=0.5,  # objectives are integer-valued, so a gap below 1 proves optimality
         threads=1,
+        # Measured on 10-leg hedge bundles (bench/presolve.py): feasibility jump costs
+        # ~3 ms per solve and RINS/RENS/root-reduced-cost most of the p99 tail, on models
+        # HiGHS closes at the root anyway; its presolve only adds time at this size.
         presolve="off",
         mip_heuristic_run_feasibility_jump=False,
+        mip_heuristic_run_rins=False,
+        mip_heuristic_run_rens=False,
+        mip_heuristic_run_root_reduced_cost=False,
     )
 
 
@@ -232,7 +241,10 @@ def _run(
         h: Any = problem.solverModel
         model_status = h.getModelStatus()
         has_solution = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
-        values = tuple(h.getSolution().col_value) if has_solution else None
+        # Columns are in lp.variables() order (PuLP sorts by name), not leg order:
+        # map back through each variable's column index.
+        columns = h.getSolution().col_value
+        values = tuple(columns[v.index] for v in variables) if has_solution else None
         status_enum = highspy.HighsModelStatus
         if model_status == status_enum.kOptimal:
             return _Solution("optimal", values)
@@ -318,7 +330,7 @@ def _model(
     unit = math.gcd(*lots)
     problem = pulp.LpProblem("presolve", pulp.LpMinimize if minimise else pulp.LpMaximize)
     variables = [
-        problem.add_variable(f"n{i}", 0, cap, cat=pulp.const.LpInteger)
+        problem.add_variable(f"n{i:05d}", 0, cap, cat=pulp.const.LpInteger)
         for i, cap in enumerate(caps)
     ]
     problem.setObjective(

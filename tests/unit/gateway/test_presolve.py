@@ -92,6 +92,26 @@ def test_joint_infeasibility_names_both_constraints():
     assert "loose" not in reason
 
 
+def test_many_legs_map_to_their_own_quantities():
+    # Regression: PuLP orders variables by name (n0, n1, n10, ...), HiGHS columns follow
+    # that order; quantities must still come back in leg order. Distinct limits and a
+    # loose constraint make the unique optimum "every leg at its limit".
+    legs = tuple(
+        Leg(symbol=f"S{i}", side=Side.BUY, limit_price=Decimal(1), max_qty=100 * (i + 1))
+        for i in range(23)
+    )
+    loose = Constraint(
+        name="loose",
+        coefficients=tuple(Decimal(1) for _ in legs),
+        sense=Sense.LE,
+        rhs=Decimal(10**9),
+    )
+    bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(loose,))
+    for solver in ("highs", "cbc"):
+        verdict = PreSolver(PresolveConfig(solver=solver)).check(bundle)
+        assert verdict.max_fill == tuple(leg.max_qty for leg in legs), solver
+
+
 def test_min_total_fill_is_respected():
     legs = (Leg(symbol="A", side=Side.BUY, limit_price=Decimal(1), max_qty=300),)
     feasible = OrderBundle(bundle_id="x", legs=legs, min_total_fill=300)
