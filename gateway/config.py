@@ -10,18 +10,78 @@ Paths inside a config file (``strategies_file``) are relative to that file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from gateway.errors import ConfigError
-from gateway.fields import FrozenModel, field_issues
+from gateway.fields import FrozenModel, PositiveInt, field_issues
 from gateway.plugins import StrategyRegistry
 from gateway.presolve import PresolveConfig
 from gateway.yamlio import load_yaml
 
-__all__ = ["AppConfig", "load_config"]
+__all__ = [
+    "AppConfig",
+    "ClientConfig",
+    "ClientsConfig",
+    "CompID",
+    "Port",
+    "VenueConfig",
+    "load_client_config",
+    "load_config",
+]
+
+_COMP_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
+
+
+def _comp_id(value: str) -> str:
+    if not _COMP_ID.match(value):
+        raise ValueError(f"CompID must be 1-32 letters, digits or _ . -, got {value!r}")
+    return value
+
+
+#: A FIX CompID.
+CompID = Annotated[str, AfterValidator(_comp_id)]
+#: A TCP port.
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+
+
+class ClientsConfig(FrozenModel):
+    """The client-facing acceptor.
+
+    Attributes:
+        port: TCP port clients connect to (QuickFIX 1.16 binds all interfaces).
+        sender_comp_id: the gateway's CompID towards clients (default BIDGW).
+        allowed_comp_ids: client CompIDs with a session; any other is refused at logon.
+        allowed_remote_addresses: peer IP addresses allowed to connect
+            (default 127.0.0.1; an empty list allows any).
+    """
+
+    port: Port
+    sender_comp_id: CompID = "BIDGW"
+    allowed_comp_ids: list[CompID] = Field(min_length=1)
+    allowed_remote_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+
+
+class VenueConfig(FrozenModel):
+    """The initiator session to the counterparty.
+
+    Attributes:
+        host / port: where the counterparty's acceptor listens.
+        sender_comp_id: the gateway's CompID towards the counterparty (default BIDGW).
+        target_comp_id: the counterparty's CompID (default VENUE).
+        heartbeat_secs: HeartBtInt (default 30).
+        reconnect_secs: ReconnectInterval after a disconnect (default 5).
+    """
+
+    host: str = "127.0.0.1"
+    port: Port
+    sender_comp_id: CompID = "BIDGW"
+    target_comp_id: CompID = "VENUE"
+    heartbeat_secs: PositiveInt = 30
+    reconnect_secs: PositiveInt = 5
 
 
 class AppConfig(FrozenModel):
@@ -31,10 +91,24 @@ class AppConfig(FrozenModel):
         strategies_file: strategies YAML (enable/disable, per-strategy config,
             third-party plugins); default: every built-in with its defaults.
         presolve: pre-solver settings.
+        clients: the client-facing acceptor (needed by ``bidgw run``).
+        venue: the session to the counterparty (needed by ``bidgw run``).
+        store: ``file`` (default: sequence numbers and messages survive restarts)
+            or ``memory``.
+        store_dir: QuickFIX message store directory (default var/gateway/store).
+        fix_log_dir: QuickFIX message/event logs (default var/gateway/fixlog).
+        queue_max: client requests allowed to wait for the worker; more are
+            rejected at once as "gateway busy" (default 10000).
     """
 
     strategies_file: Path | None = None
     presolve: PresolveConfig = Field(default_factory=PresolveConfig)
+    clients: ClientsConfig | None = None
+    venue: VenueConfig | None = None
+    store: Literal["file", "memory"] = "file"
+    store_dir: Path = Path("var/gateway/store")
+    fix_log_dir: Path = Path("var/gateway/fixlog")
+    queue_max: PositiveInt = 10_000
 
     def registry(self) -> StrategyRegistry:
         """Load the configured strategies (errors name the plugin and cause)."""
@@ -43,22 +117,68 @@ class AppConfig(FrozenModel):
         return StrategyRegistry.from_file(self.strategies_file)
 
 
-def _resolve(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    value = raw.get("strategies_file")
-    if isinstance(value, str):
-        raw = {**raw, "strategies_file": (base / value).resolve()}
+def _resolve(raw: dict[str, Any], base: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Paths in a config file are relative to the file's directory."""
+    resolved = dict(raw)
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, str):
+            resolved[key] = (base / value).resolve()
+    return resolved
+
+
+def _load_mapping(path: Path) -> dict[str, Any]:
+    raw = load_yaml(path)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping at the top level", source=str(path))
     return raw
 
 
 def load_config(path: Path) -> AppConfig:
     """Read and validate a gateway config file."""
-    raw = load_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("expected a mapping at the top level", source=str(path))
+    raw = _resolve(
+        _load_mapping(path), path.parent, ("strategies_file", "store_dir", "fix_log_dir")
+    )
     try:
-        return AppConfig.model_validate(_resolve(raw, path.parent))
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            "invalid configuration", source=str(path), issues=field_issues(exc)
+        ) from None
+
+
+class ClientConfig(FrozenModel):
+    """``bidgw submit``'s session to the gateway (config/client.yaml).
+
+    Attributes:
+        host / port: where the gateway's client acceptor listens.
+        sender_comp_id: this client's CompID (must be allowed by the gateway).
+        target_comp_id: the gateway's CompID (default BIDGW).
+        heartbeat_secs: HeartBtInt (default 30).
+        reset_on_logon: send ResetSeqNumFlag at logon (default true: a one-shot
+            command line client has no messages to recover).
+        store: ``file`` or ``memory`` (default memory for this one-shot client).
+        store_dir / fix_log_dir: QuickFIX store and logs (defaults under var/client).
+    """
+
+    host: str = "127.0.0.1"
+    port: Port
+    sender_comp_id: CompID
+    target_comp_id: CompID = "BIDGW"
+    heartbeat_secs: PositiveInt = 30
+    reset_on_logon: bool = True
+    store: Literal["file", "memory"] = "memory"
+    store_dir: Path = Path("var/client/store")
+    fix_log_dir: Path = Path("var/client/fixlog")
+
+
+def load_client_config(path: Path) -> ClientConfig:
+    """Read and validate a client config file."""
+    raw = _resolve(_load_mapping(path), path.parent, ("store_dir", "fix_log_dir"))
+    try:
+        return ClientConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             "invalid configuration", source=str(path), issues=field_issues(exc)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from gateway import logs
 from gateway.plugins import BidderPayload, StrategyRegistry
 from gateway.presolve import PresolveConfig, PreSolver
 
@@ -19,6 +20,9 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 settings.register_profile(
     "ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
+# Tests assert behaviour, not log lines: keep the output for warnings and errors.
+logs.configure(level="warning", json=True)
+
 # CI runs the same examples every time (no flaky red builds); locally they vary.
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 

@@ -1,0 +1,310 @@
+"""QuickFIX plumbing shared by the gateway, the client and the venue.
+
+* :class:`SafeApplication` — every callback catches everything: an exception
+  other than the engine's own escaping a quickfix callback kills the process
+  (``PyErr_Print(); Py_Exit(1)``). Engine exceptions (``RejectLogon``,
+  ``UnsupportedMessageType``, ``DoNotSend``, ...) pass through on purpose: the
+  engine turns them into the right reject.
+* :class:`Dispatch` — a ``{MsgType: handler}`` table built once (the binding
+  has no MessageCracker): a duplicate handler is an error, an unknown type
+  raises ``UnsupportedMessageType`` so the engine answers with a
+  BusinessMessageReject.
+* :func:`session_settings` — QuickFIX ``SessionSettings`` built in code from
+  validated config, so tests inject ports, stores and directories.
+* :class:`Connector` — a started ``SocketAcceptor``/``SocketInitiator`` with
+  its store and log factories kept alive, stopped cleanly (logout sent).
+
+Facts this relies on (DESIGN.md §7): callbacks run on the engine's thread and
+the message is borrowed (``copy_message`` before handing it to another
+thread); the plain socket connectors, not the threaded ones; importing
+quickfix resets SIGINT, so CLIs install their handlers after import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import quickfix as fix
+import structlog
+
+from fixspec import DICTIONARY, Tag
+
+__all__ = [
+    "ENGINE_EXCEPTIONS",
+    "Connector",
+    "Dispatch",
+    "SafeApplication",
+    "copy_message",
+    "free_port",
+    "msg_type",
+    "session_settings",
+]
+
+log = structlog.get_logger("bidgw.fix")
+
+#: Exceptions the engine understands; everything else is caught in callbacks.
+ENGINE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    fix.FieldNotFound,
+    fix.IncorrectDataFormat,
+    fix.IncorrectTagValue,
+    fix.UnsupportedMessageType,
+    fix.RejectLogon,
+    fix.DoNotSend,
+)
+
+Handler = Callable[[Any, Any], None]
+
+
+def copy_message(message: Any) -> Any:
+    """An owned copy of a message borrowed from a callback."""
+    return fix.Message(message)
+
+
+def msg_type(message: Any) -> str:
+    return str(message.getHeader().getField(Tag.MSG_TYPE))
+
+
+class Dispatch:
+    """``{MsgType: handler}``, built once."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, message_type: str, handler: Handler) -> None:
+        if message_type in self._handlers:
+            raise ValueError(f"duplicate handler for MsgType {message_type!r}")
+        self._handlers[message_type] = handler
+
+    def supports(self, message_type: str) -> bool:
+        return message_type in self._handlers
+
+    def handler(self, message_type: str) -> Handler:
+        try:
+            return self._handlers[message_type]
+        except KeyError:
+            raise fix.UnsupportedMessageType() from None
+
+
+class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is untyped
+    """A quickfix Application whose callbacks never let an exception escape.
+
+    Subclasses override the ``on_*`` methods; the quickfix-named callbacks
+    wrap them. Engine exceptions raised on purpose are re-raised.
+    """
+
+    name = "app"
+    #: Set by every callback; the acceptor's poll loop uses it to poll again at once.
+    activity = False
+
+    # quickfix callbacks ------------------------------------------------------
+    def onCreate(self, session_id: Any) -> None:
+        self._guard("onCreate", self.on_create, session_id)
+
+    def onLogon(self, session_id: Any) -> None:
+        self._guard("onLogon", self.on_logon, session_id)
+
+    def onLogout(self, session_id: Any) -> None:
+        self._guard("onLogout", self.on_logout, session_id)
+
+    def toAdmin(self, message: Any, session_id: Any) -> None:
+        self._guard("toAdmin", self.to_admin, message, session_id)
+
+    def fromAdmin(self, message: Any, session_id: Any) -> None:
+        self._guard("fromAdmin", self.from_admin, message, session_id)
+
+    def toApp(self, message: Any, session_id: Any) -> None:
+        self._guard("toApp", self.to_app, message, session_id)
+
+    def fromApp(self, message: Any, session_id: Any) -> None:
+        self._guard("fromApp", self.from_app, message, session_id)
+
+    def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> None:
+        self.activity = True
+        try:
+            fn(*args)
+        except ENGINE_EXCEPTIONS:
+            raise
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                log.error(
+                    "fix.callback_failed",
+                    app=self.name,
+                    callback=callback,
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+
+    # overridable hooks ---------------------------------------------------------
+    def on_create(self, session_id: Any) -> None:
+        """A session was created."""
+
+    def on_logon(self, session_id: Any) -> None:
+        """A session logged on."""
+
+    def on_logout(self, session_id: Any) -> None:
+        """A session logged out or disconnected."""
+
+    def to_admin(self, message: Any, session_id: Any) -> None:
+        """An admin message is about to be sent (e.g. add Logon credentials)."""
+
+    def from_admin(self, message: Any, session_id: Any) -> None:
+        """An admin message arrived (raise ``RejectLogon`` to refuse a Logon)."""
+
+    def to_app(self, message: Any, session_id: Any) -> None:
+        """An application message is about to be sent."""
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        """An application message arrived."""
+
+
+def _dictionary(values: Mapping[str, str | int | bool | Path]) -> Any:
+    result = fix.Dictionary()
+    for key, value in values.items():
+        if isinstance(value, bool):
+            result.setString(key, "Y" if value else "N")
+        else:
+            result.setString(key, str(value))
+    return result
+
+
+def session_settings(
+    defaults: Mapping[str, str | int | bool | Path], sessions: Sequence[tuple[str, str]]
+) -> Any:
+    """SessionSettings with common defaults and one FIX 4.4 session per (sender, target).
+
+    Every session validates against the bidgw dictionary and runs 24 hours.
+    """
+    base: dict[str, str | int | bool | Path] = {
+        "BeginString": "FIX.4.4",
+        "StartTime": "00:00:00",
+        "EndTime": "00:00:00",
+        "UseDataDictionary": True,
+        "DataDictionary": DICTIONARY,
+        "ValidateUserDefinedFields": True,
+        "AllowUnknownMsgFields": False,
+        "ValidateFieldsHaveValues": True,
+        "TimestampPrecision": 3,
+        "SocketNodelay": True,
+        "SocketReuseAddress": True,
+    }
+    base.update(defaults)
+    settings = fix.SessionSettings()
+    settings.set(_dictionary(base))
+    for sender, target in sessions:
+        session_id = fix.SessionID("FIX.4.4", sender, target)
+        settings.set(session_id, _dictionary({"SenderCompID": sender, "TargetCompID": target}))
+    return settings
+
+
+class Connector:
+    """A running acceptor or initiator with its factories kept referenced.
+
+    Both are driven by our own thread calling ``poll()``, not by QuickFIX's
+    ``start()`` thread:
+
+    * in quickfix 1.16 ``Acceptor::stop()`` tears down the socket server
+      (``onStop``) while the acceptor's own thread may be deleting it, a
+      use-after-free that crashed the process on every stop of an idle
+      acceptor here (upstream quickfix PR #740 reorders it; not released).
+      With our thread, the loop is ended and joined first and ``stop()`` then
+      runs with no engine thread alive;
+    * QuickFIX's own thread acts on a requested logout at its next 1-second
+      tick; our loop acts within a millisecond, so shutdown is prompt.
+
+    The loop polls again at once after activity and backs off to at most
+    1 ms when idle.
+    """
+
+    _IDLE_MAX = 0.001
+
+    def __init__(
+        self,
+        kind: Literal["acceptor", "initiator"],
+        application: SafeApplication,
+        settings: Any,
+        *,
+        store: Literal["file", "memory"],
+        log_dir: Path | None,
+    ) -> None:
+        self.kind = kind
+        self.session_ids: list[Any] = list(settings.getSessions())
+        self.application = application
+        self.settings = settings
+        self.store_factory = (
+            fix.FileStoreFactory(settings) if store == "file" else fix.MemoryStoreFactory()
+        )
+        # FileLogPath comes from the settings; without a log dir, a screen log that
+        # prints nothing (the binding has no NullLogFactory).
+        self.log_factory = (
+            fix.FileLogFactory(settings)
+            if log_dir is not None
+            else fix.ScreenLogFactory(False, False, False)
+        )
+        factory = fix.SocketAcceptor if kind == "acceptor" else fix.SocketInitiator
+        self.engine = factory(application, self.store_factory, settings, self.log_factory)
+        self._started = False
+        self._halt = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start; an acceptor binds its port here and raises if it cannot."""
+        # The first poll binds the listening socket or starts connecting (and raises
+        # on configuration errors, e.g. a port in use), in the caller's thread.
+        self.engine.poll()
+        self._poller = threading.Thread(
+            target=self._poll_loop, daemon=True, name=f"fix-{self.application.name}"
+        )
+        self._poller.start()
+        self._started = True
+
+    def _poll_loop(self) -> None:
+        idle = 0.0
+        app = self.application
+        while not self._halt.is_set():
+            app.activity = False
+            try:
+                self.engine.poll()
+            except Exception as exc:  # the engine reports socket trouble this way
+                log.error("fix.poll_failed", app=app.name, error=f"{type(exc).__name__}: {exc}")
+            if app.activity:
+                idle = 0.0
+                continue
+            idle = min(self._IDLE_MAX, idle * 2 or 0.00005)
+            self._halt.wait(idle)
+
+    def stop(self, *, logout_timeout: float = 2.0) -> None:
+        """Log out every session, wait for the logouts (bounded), then stop.
+
+        Stores are flushed by the engine; the engine object is dropped so the
+        same SessionIDs can be registered again (a restart, the next test).
+        """
+        if not self._started:
+            return
+        self._started = False
+        sessions = [fix.Session.lookupSession(sid) for sid in self.session_ids]
+        live = [s for s in sessions if s is not None and s.isLoggedOn()]
+        for session in live:
+            session.logout("session stopped")
+        deadline = time.monotonic() + logout_timeout
+        while any(s.isLoggedOn() for s in live) and time.monotonic() < deadline:
+            time.sleep(0.005)  # polling the engine's state with a deadline
+        if self._poller is not None:
+            self._halt.set()
+            self._poller.join()
+        self.engine.stop(True)
+        # Sessions live in a process-wide registry until their connector is destroyed.
+        # The application outlives the engine: the engine calls into it.
+        del self.engine
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for tests and the demo)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
