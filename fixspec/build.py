@@ -184,7 +184,6 @@ _CONSTRAINT_GROUP = Member(
         _f("ConstraintName", True),
         _f("ConstraintSense", True),
         _f("ConstraintRHS", True),
-        _f("ConstraintText", False),
         Member(
             "group",
             "NoConstraintTerms",
@@ -194,6 +193,7 @@ _CONSTRAINT_GROUP = Member(
                 _f("TermCoefficient", True),
             ),
         ),
+        _f("ConstraintText", False),  # after the terms: dictionary order = tag order
     ),
 )
 

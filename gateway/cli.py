@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway import __version__
+from gateway import __version__, logs
 from gateway.bundle import OrderBundle
-from gateway.config import AppConfig, load_config
+from gateway.config import AppConfig, load_client_config, load_config
 from gateway.errors import GatewayError
 from gateway.plugins import parse_envelope
 from gateway.presolve import PreSolver, Verdict
@@ -78,6 +80,51 @@ def _build_parser() -> argparse.ArgumentParser:
         help="override the configured solve time limit",
     )
     check.set_defaults(handler=_cmd_check)
+
+    run = commands.add_parser(
+        "run",
+        help="run the gateway: FIX acceptor for clients, FIX initiator to the counterparty",
+        description="Run the gateway until Ctrl-C or SIGTERM (sessions are logged out and "
+        "stores flushed). Logs are JSON lines on stderr (a console format on a "
+        "terminal), or in --log-file.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="gateway config YAML")
+    run.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    run.set_defaults(handler=_cmd_run)
+
+    submit = commands.add_parser(
+        "submit",
+        help="send a payload YAML to the gateway over FIX and print the outcome",
+        description="Log on to the gateway, send the payload as a NewOrderList, wait for the "
+        "acceptance or rejection and then for fills until the bundle is done or "
+        "--timeout passes. Exit 0 accepted, 1 rejected, 2 usage or connection "
+        "error.",
+    )
+    submit.add_argument("payload", type=Path, help="payload YAML file (as for bidgw check)")
+    submit.add_argument("--config", type=Path, required=True, help="client config YAML")
+    submit.add_argument("--json", action="store_true", help="print one JSON object")
+    submit.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECS",
+        help="how long to wait for the answer and fills (default 10)",
+    )
+    submit.add_argument(
+        "--list-id", default=None, help="ListID to use (default: the payload's id, else a new one)"
+    )
+    submit.add_argument(
+        "--no-wait", action="store_true", help="return once the gateway has accepted or rejected"
+    )
+    submit.add_argument(
+        "--cancel-after",
+        type=float,
+        default=None,
+        metavar="SECS",
+        help="send a ListCancelRequest this long after acceptance",
+    )
+    submit.set_defaults(handler=_cmd_submit)
 
     strategies = commands.add_parser(
         "strategies", help="list the strategies a config enables and their payload fields"
@@ -160,6 +207,98 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
         f"  solver {verdict.solver}: model {verdict.build_ms:.2f} ms, "
         f"solve {verdict.solve_ms:.2f} ms"
     )
+    return "\n".join(lines) + "\n"
+
+
+def _install_stop_handlers(stop: Callable[[], None]) -> None:
+    """SIGINT and SIGTERM call ``stop`` (install after importing quickfix: it resets SIGINT)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.server import Gateway  # noqa: PLC0415 - quickfix resets SIGINT on import
+
+    config = load_config(args.config)
+    logs.configure(level=args.log_level, file=args.log_file)
+    gateway = Gateway(config)
+    stopping = threading.Event()
+    _install_stop_handlers(stopping.set)
+    try:
+        gateway.start()
+    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
+        raise GatewayError(f"cannot start the gateway: {exc}") from None
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        gateway.stop()
+    return EXIT_OK
+
+
+def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.client import FixClient, submit  # noqa: PLC0415 - see _cmd_run
+
+    config = load_client_config(args.config)
+    envelope = parse_envelope(load_yaml(args.payload), source=str(args.payload))
+    logs.configure(level="warning")
+    client = FixClient(config)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C ends the wait
+    try:
+        if not client.start(logon_timeout=min(args.timeout, 10.0)):
+            raise GatewayError(
+                f"could not log on to the gateway at {config.host}:{config.port} "
+                f"as {config.sender_comp_id} (is it running, and is "
+                f"{config.sender_comp_id} an allowed client CompID?)"
+            )
+        result = submit(
+            client,
+            envelope.model_dump(mode="json", exclude_none=True),
+            list_id=args.list_id,
+            timeout=args.timeout,
+            wait_done=not args.no_wait,
+            cancel_after=args.cancel_after,
+        )
+    finally:
+        client.stop()
+    if args.json:
+        out.write(json.dumps(result.as_json()) + "\n")
+    else:
+        out.write(_render_submit(result))
+    if result.status == "no answer":
+        sys.stderr.write(f"bidgw submit: no answer from the gateway within {args.timeout} s\n")
+        return EXIT_USAGE
+    return EXIT_OK if result.status == "accepted" else EXIT_REJECTED
+
+
+def _render_submit(result: Any) -> str:
+    lines = [
+        f"{result.list_id}: {result.status.upper()}"
+        + (f" ({result.bundle_id})" if result.bundle_id else "")
+        + (f": {result.reason}" if result.reason else "")
+    ]
+    for report in result.reports[1:]:
+        if report["type"] == "execution_report":
+            lines.append(
+                f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
+                f"exec {report['exec_type']}  last {report['last_qty']} @ "
+                f"{report['last_px']}  cum {report['cum_qty']}  "
+                f"leaves {report['leaves_qty']}"
+            )
+        elif report["type"] == "list_status":
+            lines.append(f"  list status {report['list_order_status']}: {report['text'] or ''}")
+        else:
+            lines.append(f"  {report['type']}: {report.get('text')}")
+    if result.status == "accepted":
+        lines.append(
+            "  done"
+            if result.done
+            else "  still working at the counterparty (wait longer with --timeout)"
+        )
     return "\n".join(lines) + "\n"
 
 

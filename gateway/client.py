@@ -61,6 +61,7 @@ class FixClient(SafeApplication):
             log_dir=config.fix_log_dir if config.store == "file" else None,
         )
         self.session_rejects: queue.Queue[Any] = queue.Queue()
+        self._pending: list[Any] = []  # received, not yet matched by wait_for
 
     def on_logon(self, session_id: Any) -> None:
         self.logged_on.set()
@@ -98,25 +99,33 @@ class FixClient(SafeApplication):
         message.setString(text, False)
         fix.Session.sendToTarget(message, self.session_id)
 
-    def wait_for(self, predicate: Callable[[Any], bool], timeout: float) -> Any | None:
-        """The next received message matching ``predicate``; others are kept in order."""
+    def wait_for(
+        self, predicate: Callable[[Any], bool], timeout: float, *, keep_others: bool = True
+    ) -> Any | None:
+        """The oldest received message matching ``predicate``, waiting up to ``timeout``.
+
+        Messages that do not match stay pending for later calls (in arrival
+        order) unless ``keep_others`` is false, when they are dropped.
+        """
+        for index, message in enumerate(self._pending):
+            if predicate(message):
+                del self._pending[index]
+                return message
+        if not keep_others:
+            self._pending.clear()
         deadline = time.monotonic() + timeout
-        skipped: list[Any] = []
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                try:
-                    message = self.inbox.get(timeout=remaining)
-                except queue.Empty:
-                    return None
-                if predicate(message):
-                    return message
-                skipped.append(message)
-        finally:
-            for message in skipped:
-                self.inbox.put(message)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                message = self.inbox.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if predicate(message):
+                return message
+            if keep_others:
+                self._pending.append(message)
 
 
 def _field(fields: Any, tag: int) -> str | None:

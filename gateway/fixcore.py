@@ -23,7 +23,10 @@ quickfix resets SIGINT, so CLIs install their handlers after import.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -99,8 +102,14 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
     """
 
     name = "app"
-    #: Set by every callback; the acceptor's poll loop uses it to poll again at once.
+    #: Set by every callback; the poll loop uses it to poll again at once.
     activity = False
+    #: Thread id of the connector's poll loop (set by the connector).
+    poll_thread: int | None = None
+
+    @staticmethod
+    def wake() -> None:
+        """Replaced by the connector: wake its poll loop (flush a send at once)."""
 
     # quickfix callbacks ------------------------------------------------------
     def onCreate(self, session_id: Any) -> None:
@@ -114,12 +123,19 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def toAdmin(self, message: Any, session_id: Any) -> None:
         self._guard("toAdmin", self.to_admin, message, session_id)
+        self._sent()
 
     def fromAdmin(self, message: Any, session_id: Any) -> None:
         self._guard("fromAdmin", self.from_admin, message, session_id)
 
     def toApp(self, message: Any, session_id: Any) -> None:
         self._guard("toApp", self.to_app, message, session_id)
+        self._sent()
+
+    def _sent(self) -> None:
+        """A message is going out: if from another thread, let the poll loop flush it."""
+        if threading.get_ident() != self.poll_thread:
+            self.wake()
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         self._guard("fromApp", self.from_app, message, session_id)
@@ -217,11 +233,12 @@ class Connector:
     * QuickFIX's own thread acts on a requested logout at its next 1-second
       tick; our loop acts within a millisecond, so shutdown is prompt.
 
-    The loop polls again at once after activity and backs off to at most
-    1 ms when idle.
+    Between polls the loop blocks in :class:`_SocketWaiter` until a socket of
+    the process is readable, a send from another thread asks for a flush, or
+    20 ms pass (QuickFIX's timers: heartbeats, reconnects), so an idle
+    connector costs almost nothing and a message is handled as soon as it
+    arrives.
     """
-
-    _IDLE_MAX = 0.001
 
     def __init__(
         self,
@@ -251,6 +268,8 @@ class Connector:
         self._started = False
         self._halt = threading.Event()
         self._poller: threading.Thread | None = None
+        self._waiter = _SocketWaiter()
+        application.wake = self._waiter.wake
 
     def start(self) -> None:
         """Start; an acceptor binds its port here and raises if it cannot."""
@@ -264,19 +283,16 @@ class Connector:
         self._started = True
 
     def _poll_loop(self) -> None:
-        idle = 0.0
         app = self.application
+        app.poll_thread = threading.get_ident()
         while not self._halt.is_set():
             app.activity = False
             try:
                 self.engine.poll()
             except Exception as exc:  # the engine reports socket trouble this way
                 log.error("fix.poll_failed", app=app.name, error=f"{type(exc).__name__}: {exc}")
-            if app.activity:
-                idle = 0.0
-                continue
-            idle = min(self._IDLE_MAX, idle * 2 or 0.00005)
-            self._halt.wait(idle)
+            if not app.activity:
+                self._waiter.wait(0.02)
 
     def stop(self, *, logout_timeout: float = 2.0) -> None:
         """Log out every session, wait for the logouts (bounded), then stop.
@@ -296,11 +312,67 @@ class Connector:
             time.sleep(0.005)  # polling the engine's state with a deadline
         if self._poller is not None:
             self._halt.set()
+            self._waiter.wake()
             self._poller.join()
+        self._waiter.close()
         self.engine.stop(True)
         # Sessions live in a process-wide registry until their connector is destroyed.
         # The application outlives the engine: the engine calls into it.
         del self.engine
+
+
+class _SocketWaiter:
+    """Blocks until a socket of this process is readable, ``wake()`` is called,
+    or a timeout passes.
+
+    QuickFIX's ``poll()`` never blocks and the binding does not expose its
+    sockets, so the socket descriptors are read from ``/proc/self/fd`` (a
+    listdir and an fstat each, ~40 µs) before each wait; sockets owned by other
+    connectors in the process only cause a harmless extra poll. Without
+    ``/proc`` it sleeps 1 ms instead.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._poller = select.poll()
+        self._poller.register(self._read, select.POLLIN)
+        self._sockets: set[int] = set()
+        self._has_proc = os.path.isdir("/proc/self/fd")
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe is already a pending wake-up
+            os.write(self._write, b"!")
+
+    def wait(self, timeout: float) -> None:
+        if not self._has_proc:
+            time.sleep(0.001)
+            return
+        self._refresh()
+        events = self._poller.poll(timeout * 1000)
+        if any(fd == self._read for fd, _ in events):
+            with contextlib.suppress(OSError):
+                os.read(self._read, 4096)
+
+    def _refresh(self) -> None:
+        current: set[int] = set()
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    current.add(fd)
+        for fd in self._sockets - current:
+            with contextlib.suppress(KeyError, ValueError):
+                self._poller.unregister(fd)
+        for fd in current - self._sockets:
+            self._poller.register(fd, select.POLLIN | select.POLLPRI)
+        self._sockets = current
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,7 @@ import quickfix as fix
 import structlog
 
 from fixspec import Tag
+from gateway.bundle import OrderBundle
 from gateway.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.errors import GatewayError, PayloadError
 from gateway.fixcore import (
@@ -48,7 +50,7 @@ from gateway.fixcore import (
 )
 from gateway.logs import bound
 from gateway.plugins import StrategyRegistry, parse_envelope
-from gateway.presolve import PreSolver
+from gateway.presolve import PreSolver, Verdict
 from gateway.wire import (
     InboundList,
     ListOrderStatus,
@@ -119,10 +121,23 @@ class _Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class _Solving:
+    """A bundle handed to the solver pool, and what to do with its verdict."""
+
+    session: SessionKey
+    inbound: InboundList
+    bundle: OrderBundle
+    cl_ord_ids: tuple[str, ...]
+    started: float
+    future: Future[Verdict]
+
+
+@dataclass(frozen=True, slots=True)
 class _Work:
-    source: str  # "client" | "venue" | "stop"
+    source: str  # "client" | "venue" | "solved" | "stop"
     message: Any = None
     session: SessionKey | None = None
+    solved: _Solving | None = None
 
 
 @dataclass(slots=True)
@@ -142,6 +157,11 @@ class Gateway:
         self.venue: VenueConfig = config.venue
         self.registry = registry or config.registry()
         self.presolver = PreSolver(config.presolve)
+        # highspy releases the GIL while solving: solves run beside the worker's Python.
+        self._solvers = ThreadPoolExecutor(
+            max_workers=config.presolve_workers, thread_name_prefix="bidgw-presolve"
+        )
+        self._in_flight = 0  # client requests being pre-solved (worker-owned count)
         self.venue_session = fix.SessionID(
             "FIX.4.4", self.venue.sender_comp_id, self.venue.target_comp_id
         )
@@ -224,6 +244,7 @@ class Gateway:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        self._solvers.shutdown(wait=True)  # in-flight solves post their verdicts first
         self._queue.put(_Work("stop"))
         self._worker.join(timeout)
         self._client_side.stop()
@@ -234,7 +255,10 @@ class Gateway:
     def _client_message(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)
         self._client_dispatch.handler(kind)  # unknown type: the engine sends a BMR
-        if self._stopping.is_set() or self._queue.qsize() >= self.config.queue_max:
+        if (
+            self._stopping.is_set()
+            or self._queue.qsize() + self._in_flight >= self.config.queue_max
+        ):
             reason = (
                 "gateway is shutting down"
                 if self._stopping.is_set()
@@ -268,6 +292,9 @@ class Gateway:
             if work.source == "stop":
                 return
             try:
+                if work.solved is not None:
+                    self._on_solved(work.solved)
+                    continue
                 assert work.session is not None
                 with bound(session_id=":".join(work.session[1:])):
                     kind = msg_type(work.message)
@@ -351,34 +378,57 @@ class Gateway:
                     session, list_id, cl_ord_ids, reason, _UNSUPPORTED if unsupported else _OTHER
                 )
                 return
-            verdict = self.presolver.check(bundle)
+            # The ids are taken now: a duplicate arriving during the solve is refused.
+            state.list_ids[list_id] = _Decision(False, "being pre-solved", tuple(cl_ord_ids))
+            self._in_flight += 1
+            future = self._solvers.submit(self.presolver.check, bundle)
+            solving = _Solving(session, inbound, bundle, tuple(cl_ord_ids), started, future)
+            future.add_done_callback(lambda _: self._queue.put(_Work("solved", solved=solving)))
+
+    def _on_solved(self, solving: _Solving) -> None:
+        """A verdict is back from the solver pool: reject, or forward and accept."""
+        self._in_flight -= 1
+        inbound, session = solving.inbound, solving.session
+        with bound(session_id=":".join(session[1:]), list_id=inbound.list_id):
+            try:
+                verdict = solving.future.result()
+            except Exception as exc:  # a solver crash rejects this bundle only
+                self._reject(
+                    session,
+                    inbound.list_id,
+                    solving.cl_ord_ids,
+                    f"pre-solve failed: {type(exc).__name__}: {exc}",
+                    _OTHER,
+                )
+                return
+            presolve_ms = verdict.build_ms + verdict.solve_ms
             if not verdict.feasible:
                 self._reject(
                     session,
-                    list_id,
-                    cl_ord_ids,
+                    inbound.list_id,
+                    solving.cl_ord_ids,
                     f"pre-solve {verdict.outcome.value}: {verdict.reason}",
                     _OTHER,
-                    presolve_ms=verdict.build_ms + verdict.solve_ms,
+                    presolve_ms=presolve_ms,
                 )
                 return
             if not self.venue_logged_on.is_set():
                 self._reject(
                     session,
-                    list_id,
-                    cl_ord_ids,
-                    "counterparty session is not logged "
-                    "on: the bundle was not forwarded; send it again later",
+                    inbound.list_id,
+                    solving.cl_ord_ids,
+                    "counterparty session is not logged on: the bundle was not "
+                    "forwarded; send it again later",
                     _CLOSED,
                 )
                 return
             self._forward(
                 session,
                 inbound,
-                bundle,
+                solving.bundle,
                 max_fill=verdict.max_fill or (),
-                started=started,
-                presolve_ms=verdict.build_ms + verdict.solve_ms,
+                started=solving.started,
+                presolve_ms=presolve_ms,
             )
 
     def _forward(

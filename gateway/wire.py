@@ -78,6 +78,20 @@ _ORDER_KEYS = {
     "lot_size": Tag.ROUND_LOT,
 }
 _SENSE_CODES = {Sense.LE: "L", Sense.EQ: "E", Sense.GE: "G"}
+# quickfix44's group classes fill a 146-entry field-order array item by item on
+# every construction (~27 µs); copying a template keeps the order for ~1 µs.
+_ORDER_TEMPLATE = fix44.NewOrderList.NoOrders()
+_STATUS_TEMPLATE = fix44.ListStatus.NoOrders()
+
+
+def _order_group() -> Any:
+    return fix.Group(_ORDER_TEMPLATE)
+
+
+def _status_group() -> Any:
+    return fix.Group(_STATUS_TEMPLATE)
+
+
 _SENSES = {code: sense for sense, code in _SENSE_CODES.items()}
 
 
@@ -195,7 +209,7 @@ def encode_new_order_list(
                 "each position must be a mapping",
                 issues=[FieldIssue(f"bidder_data.positions[{index}]", "not a mapping")],
             )
-        order = fix44.NewOrderList.NoOrders()
+        order = _order_group()
         order.setField(Tag.CL_ORD_ID, cl_ord_id)
         order.setField(Tag.LIST_SEQ_NO, str(index + 1))
         try:
@@ -328,7 +342,7 @@ def decode_new_order_list(message: Any) -> InboundList:
     data = _read_params(message, "", issues)
     orders: list[InboundOrder] = []
     positions: list[dict[str, object]] = []
-    group = fix44.NewOrderList.NoOrders()
+    group = _order_group()
     for index in range(1, count + 1):
         message.getGroup(index, group)
         order, position = _decode_order(group, index, issues)
@@ -359,7 +373,7 @@ def encode_bundle(bundle: OrderBundle, list_id: str, cl_ord_ids: Sequence[str]) 
     if bundle.min_total_fill:
         message.setField(Tag.MIN_TOTAL_FILL, str(bundle.min_total_fill))
     for index, (leg, cl_ord_id) in enumerate(zip(bundle.legs, cl_ord_ids, strict=True)):
-        order = fix44.NewOrderList.NoOrders()
+        order = _order_group()
         order.setField(Tag.CL_ORD_ID, cl_ord_id)
         order.setField(Tag.LIST_SEQ_NO, str(index + 1))
         order.setField(Tag.SYMBOL, leg.symbol)
@@ -396,7 +410,7 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
     list_id = message.getField(Tag.LIST_ID)
     legs: list[Leg] = []
     cl_ord_ids: list[str] = []
-    group = fix44.NewOrderList.NoOrders()
+    group = _order_group()
     try:
         for index in range(1, message.groupCount(Tag.NO_ORDERS) + 1):
             message.getGroup(index, group)
@@ -493,7 +507,7 @@ def list_status(
     if reject_reason is not None:
         message.setField(Tag.LIST_REJECT_REASON, str(reject_reason))
     for entry in entries:
-        group = fix44.ListStatus.NoOrders()
+        group = _status_group()
         group.setField(Tag.CL_ORD_ID, entry.cl_ord_id)
         group.setField(Tag.CUM_QTY, str(entry.cum_qty))
         group.setField(Tag.ORD_STATUS, entry.ord_status)
