@@ -106,10 +106,8 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
     activity = False
     #: Thread id of the connector's poll loop (set by the connector).
     poll_thread: int | None = None
-
-    @staticmethod
-    def wake() -> None:
-        """Replaced by the connector: wake its poll loop (flush a send at once)."""
+    #: Wakes the connector's poll loop so a send from another thread is flushed at once.
+    wake: Callable[[], None] | None = None
 
     # quickfix callbacks ------------------------------------------------------
     def onCreate(self, session_id: Any) -> None:
@@ -134,7 +132,7 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def _sent(self) -> None:
         """A message is going out: if from another thread, let the poll loop flush it."""
-        if threading.get_ident() != self.poll_thread:
+        if self.wake is not None and threading.get_ident() != self.poll_thread:
             self.wake()
 
     def fromApp(self, message: Any, session_id: Any) -> None:
