@@ -93,6 +93,17 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     run.set_defaults(handler=_cmd_run)
 
+    venue = commands.add_parser(
+        "venue", help="run the simulated counterparty (expressive call auction over FIX)",
+        description="A FIX acceptor that holds the bundles it receives, runs a call auction "
+                    "every auction_interval_ms over them and synthetic liquidity, and sends "
+                    "fills back. Ctrl-C / SIGTERM to stop.")
+    venue.add_argument("--config", type=Path, required=True, help="venue config YAML")
+    venue.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
+    venue.add_argument("--log-level", default="info",
+                       choices=("debug", "info", "warning", "error"))
+    venue.set_defaults(handler=_cmd_venue)
+
     submit = commands.add_parser(
         "submit",
         help="send a payload YAML to the gateway over FIX and print the outcome",
@@ -240,6 +251,26 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.venue import Venue, load_venue_config  # noqa: PLC0415 - see _cmd_run
+
+    config = load_venue_config(args.config)
+    logs.configure(level=args.log_level, file=args.log_file)
+    venue = Venue(config)
+    stopping = threading.Event()
+    _install_stop_handlers(stopping.set)
+    try:
+        venue.start()
+    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
+        raise GatewayError(f"cannot start the venue: {exc}") from None
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        venue.stop()
+    return EXIT_OK
+
+
 def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
     from gateway.client import FixClient, submit  # noqa: PLC0415 - see _cmd_run
 
@@ -282,7 +313,11 @@ def _render_submit(result: Any) -> str:
         + (f": {result.reason}" if result.reason else "")
     ]
     for report in result.reports[1:]:
-        if report["type"] == "execution_report":
+        if report["type"] == "execution_report" and report["exec_type"] in ("3", "4", "C"):
+            lines.append(f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
+                         f"closed ({report['text'] or report['exec_type']})  "
+                         f"cum {report['cum_qty']}")
+        elif report["type"] == "execution_report":
             lines.append(
                 f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
                 f"exec {report['exec_type']}  last {report['last_qty']} @ "

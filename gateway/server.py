@@ -369,7 +369,7 @@ class Gateway:
                 bundle = self.registry.build(
                     envelope,
                     bundle_id=bundle_id,
-                    metadata={"client": session[2], "client_list_id": list_id},
+                    metadata=_bundle_metadata(session, inbound),
                 )
             except GatewayError as exc:
                 reason = _single_line(str(exc))
@@ -795,6 +795,15 @@ def _reject_status(
         bundle_id=bundle_id,
         orders=[OrderReport(c, ord_status="8") for c in cl_ord_ids],
     )
+
+
+def _bundle_metadata(session: SessionKey, inbound: InboundList) -> dict[str, str]:
+    """Audit data for the bundle; the earliest ExpireTime of the orders travels on."""
+    metadata = {"client": session[2], "client_list_id": inbound.list_id}
+    expiries = [o.expire_time for o in inbound.orders if o.expire_time]
+    if expiries:
+        metadata["expire_time"] = min(expiries)
+    return metadata
 
 
 def _seq_num(message: Any) -> int | None:

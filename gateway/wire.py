@@ -146,6 +146,7 @@ def _get(fields: Any, tag: int) -> str | None:
 class InboundOrder:
     cl_ord_id: str
     list_seq_no: int
+    expire_time: str | None = None  # ExpireTime (126), passed through to the counterparty
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +314,7 @@ def _decode_order(
                 FieldIssue(f"{where}RoundLot(561)", f"{round_lot!r} is not a whole number")
             )
     position.update(_read_params(group, where, issues))
-    return InboundOrder(group.getField(Tag.CL_ORD_ID), seq), position
+    return InboundOrder(group.getField(Tag.CL_ORD_ID), seq, _get(group, Tag.EXPIRE_TIME)), position
 
 
 def decode_new_order_list(message: Any) -> InboundList:
@@ -372,6 +373,7 @@ def encode_bundle(bundle: OrderBundle, list_id: str, cl_ord_ids: Sequence[str]) 
     message.setField(Tag.BIDDER_TYPE, bundle.metadata.get("strategy", "bundle"))
     if bundle.min_total_fill:
         message.setField(Tag.MIN_TOTAL_FILL, str(bundle.min_total_fill))
+    expire_time = bundle.metadata.get("expire_time")
     for index, (leg, cl_ord_id) in enumerate(zip(bundle.legs, cl_ord_ids, strict=True)):
         order = _order_group()
         order.setField(Tag.CL_ORD_ID, cl_ord_id)
@@ -382,6 +384,9 @@ def encode_bundle(bundle: OrderBundle, list_id: str, cl_ord_ids: Sequence[str]) 
         order.setField(Tag.ORD_TYPE, "2")
         order.setField(Tag.PRICE, decimal_text(leg.limit_price))
         order.setField(Tag.ROUND_LOT, str(leg.lot_size))
+        if expire_time:
+            order.setField(Tag.TIME_IN_FORCE, "6")  # good till date
+            order.setField(Tag.EXPIRE_TIME, expire_time)
         message.addGroup(order)
     for constraint in bundle.constraints:
         group = fix.Group(Tag.NO_BUNDLE_CONSTRAINTS, Tag.CONSTRAINT_NAME)
@@ -410,11 +415,15 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
     list_id = message.getField(Tag.LIST_ID)
     legs: list[Leg] = []
     cl_ord_ids: list[str] = []
+    expire_times: list[str] = []
     group = _order_group()
     try:
         for index in range(1, message.groupCount(Tag.NO_ORDERS) + 1):
             message.getGroup(index, group)
             cl_ord_ids.append(group.getField(Tag.CL_ORD_ID))
+            expiry = _get(group, Tag.EXPIRE_TIME)
+            if expiry:
+                expire_times.append(expiry)
             legs.append(
                 Leg(
                     symbol=group.getField(Tag.SYMBOL),
@@ -456,7 +465,10 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
             legs=tuple(legs),
             constraints=tuple(constraints),
             min_total_fill=int(min_total) if min_total else None,
-            metadata={"strategy": message.getField(Tag.BIDDER_TYPE)},
+            metadata={
+                "strategy": message.getField(Tag.BIDDER_TYPE),
+                **({"expire_time": min(expire_times)} if expire_times else {}),
+            },
         )
     except (ValueError, KeyError) as exc:
         raise PayloadError(f"invalid bundle: {exc}", list_id=list_id) from None

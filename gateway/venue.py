@@ -1,0 +1,621 @@
+"""``bidgw venue``: the simulated counterparty, a thin FIX acceptor over the auction.
+
+Like QuickFIX's ordermatch example, the FIX application here only decodes,
+encodes and sends; :mod:`gateway.auction` clears and knows nothing of FIX.
+
+One thread (``_run``) owns all state: it handles each incoming bundle or cancel
+as soon as it arrives and runs an auction every ``auction_interval_ms`` over
+every resting bundle plus synthetic contra liquidity (seeded: a resting book at
+the reference bid/offer and random orders inside the spread). Fills go back as
+ExecutionReports per leg and ListStatus per bundle. After a fill, the
+pre-solver checks whether the remaining quantities can still fill within the
+bundle's constraints; when not (or when all is filled) the bundle is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import queue
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import quickfix as fix
+import structlog
+from pydantic import Field, ValidationError
+
+from fixspec import Tag
+from gateway.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
+from gateway.bundle import Constraint, OrderBundle, Sense, Side
+from gateway.config import CompID, Port, _load_mapping, _resolve
+from gateway.errors import ConfigError, GatewayError
+from gateway.fields import FrozenModel, PositiveDecimal, PositiveInt, field_issues
+from gateway.fixcore import (
+    Connector,
+    Dispatch,
+    SafeApplication,
+    copy_message,
+    msg_type,
+    session_settings,
+)
+from gateway.presolve import PresolveConfig, PreSolver
+from gateway.wire import (
+    ListOrderStatus,
+    ListStatusType,
+    OrderReport,
+    business_reject,
+    decimal_text,
+    decode_bundle,
+    list_status,
+    new_message,
+)
+
+__all__ = ["Venue", "VenueAppConfig", "load_venue_config"]
+
+log = structlog.get_logger("bidgw.venue")
+
+
+class SymbolConfig(FrozenModel):
+    """A tradable symbol: reference market and lot size."""
+
+    bid: PositiveDecimal
+    offer: PositiveDecimal
+    lot_size: PositiveInt = 100
+
+
+class LiquidityConfig(FrozenModel):
+    """Synthetic contra liquidity added to every auction (seeded).
+
+    Attributes:
+        touch_lots: lots resting at the reference bid and at the offer per symbol.
+        flow_orders: random orders per symbol per auction, side and price uniform
+            inside [bid, offer] on the tick grid.
+        flow_max_lots: largest random order, in lots.
+        tick: price grid of the random orders.
+    """
+
+    touch_lots: int = Field(default=10, ge=0)
+    flow_orders: int = Field(default=2, ge=0)
+    flow_max_lots: PositiveInt = 30
+    tick: PositiveDecimal = Decimal("0.01")
+
+
+class VenueAppConfig(FrozenModel):
+    """``config/venue.yaml``.
+
+    Attributes:
+        port: TCP port the gateway connects to.
+        sender_comp_id: the venue's CompID (default VENUE).
+        allowed_comp_ids: gateway CompIDs allowed to log on (default [BIDGW]).
+        auction_interval_ms: time between auctions (default 100).
+        seed: random seed of the synthetic liquidity and tie-breaks (default 7).
+        auction: clearing solver, time limit and gap.
+        symbols: tradable symbols; bundles naming others are rejected.
+        liquidity: synthetic contra liquidity.
+        store / store_dir / fix_log_dir: QuickFIX store and logs.
+    """
+
+    port: Port
+    sender_comp_id: CompID = "VENUE"
+    allowed_comp_ids: list[CompID] = Field(default_factory=lambda: ["BIDGW"], min_length=1)
+    auction_interval_ms: PositiveInt = 100
+    seed: int = 7
+    auction: AuctionConfig = Field(default_factory=AuctionConfig)
+    symbols: dict[str, SymbolConfig] = Field(min_length=1)
+    liquidity: LiquidityConfig = Field(default_factory=LiquidityConfig)
+    store: Literal["file", "memory"] = "file"
+    store_dir: Path = Path("var/venue/store")
+    fix_log_dir: Path | None = None
+
+
+def load_venue_config(path: Path) -> VenueAppConfig:
+    raw = _resolve(_load_mapping(path), path.parent, ("store_dir", "fix_log_dir"))
+    try:
+        return VenueAppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            "invalid configuration", source=str(path), issues=field_issues(exc)
+        ) from None
+
+
+@dataclass(slots=True)
+class _Resting:
+    session: tuple[str, str, str]
+    bundle: OrderBundle
+    cl_ord_ids: tuple[str, ...]
+    filled: list[int]
+    notional: list[Fraction]
+    expires_at: datetime | None = None
+    started: bool = False
+
+    @property
+    def remaining(self) -> tuple[int, ...]:
+        return tuple(
+            leg.max_qty - done for leg, done in zip(self.bundle.legs, self.filled, strict=True)
+        )
+
+
+@dataclass
+class VenueStats:
+    """Counters a caller (the demo, tests) can read."""
+
+    auctions: int = 0
+    bundles_received: int = 0
+    bundles_rejected: int = 0
+    fills: int = 0
+    solve_ms: list[float] = field(default_factory=list)
+
+
+class Venue(SafeApplication):
+    """The simulated counterparty. ``start()``, then ``stop()``."""
+
+    name = "venue"
+
+    def __init__(self, config: VenueAppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
+        for symbol, ref in self.refs.items():
+            if ref.bid >= ref.offer:
+                raise GatewayError(
+                    f"symbol {symbol}: bid {ref.bid} must be below offer {ref.offer}"
+                )
+        self.stats = VenueStats()
+        self.logged_on = threading.Event()
+        self.auction_done = threading.Condition()
+        self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str]] | None] = queue.Queue()
+        self._book: dict[str, _Resting] = {}
+        self._seen_ids: set[tuple[str, str]] = set()
+        self._exec_ids = itertools.count(1)
+        self._presolver = PreSolver(PresolveConfig(explain=False, time_limit_ms=200))
+        self._dispatch = Dispatch()
+        self._dispatch.register("E", self._on_bundle)
+        self._dispatch.register("K", self._on_cancel)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="venue-auctions", daemon=True)
+        settings = session_settings(
+            {
+                "ConnectionType": "acceptor",
+                "SocketAcceptPort": config.port,
+                "FileStorePath": config.store_dir,
+                **({"FileLogPath": config.fix_log_dir} if config.fix_log_dir else {}),
+            },
+            [(config.sender_comp_id, comp_id) for comp_id in config.allowed_comp_ids],
+        )
+        self._connector = Connector(
+            "acceptor", self, settings, store=config.store, log_dir=config.fix_log_dir
+        )
+
+    # lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+        self._connector.start()
+        log.info(
+            "venue.started",
+            port=self.config.port,
+            symbols=sorted(self.refs),
+            auction_interval_ms=self.config.auction_interval_ms,
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put(None)
+        self._thread.join(10)
+        self._connector.stop()
+        log.info("venue.stopped", auctions=self.stats.auctions)
+
+    def wait_auctions(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` auctions have run in total (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        with self.auction_done:
+            while self.stats.auctions < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.auction_done.wait(remaining)
+        return True
+
+    # FIX callbacks (engine thread): thin -------------------------------------------------
+    def on_logon(self, session_id: Any) -> None:
+        self.logged_on.set()
+        log.info("venue.logon", session=session_id.toString())
+
+    def on_logout(self, session_id: Any) -> None:
+        self.logged_on.clear()
+        log.info("venue.logout", session=session_id.toString())
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        kind = msg_type(message)
+        self._dispatch.handler(kind)  # unsupported types: the engine sends a BMR
+        self._inbox.put((kind, copy_message(message), _key(session_id)))
+
+    # the venue's thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        interval = self.config.auction_interval_ms / 1000
+        next_auction = time.monotonic() + interval
+        while not self._stop.is_set():
+            try:
+                item = self._inbox.get(timeout=max(0.0, next_auction - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is not None:
+                kind, message, session = item
+                try:
+                    self._dispatch.handler(kind)(message, session)
+                except Exception as exc:  # one bad message must not stop the venue
+                    log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
+            if time.monotonic() >= next_auction and not self._stop.is_set():
+                try:
+                    self._auction()
+                except Exception as exc:  # an auction bug must not stop the venue
+                    log.error(
+                        "venue.auction_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True
+                    )
+                next_auction += interval
+                if next_auction < time.monotonic():  # fell behind: skip, don't burst
+                    next_auction = time.monotonic() + interval
+
+    def _send(self, message: Any, session: tuple[str, str, str]) -> None:
+        try:
+            fix.Session.sendToTarget(message, fix.SessionID(*session))
+        except fix.SessionNotFound:
+            log.error("venue.session_not_found", session=":".join(session))
+
+    def _on_bundle(self, message: Any, session: tuple[str, str, str]) -> None:
+        self.stats.bundles_received += 1
+        list_id = message.getField(Tag.LIST_ID)
+        try:
+            bundle, cl_ord_ids = decode_bundle(message)
+            unknown = sorted({leg.symbol for leg in bundle.legs} - set(self.refs))
+            if unknown:
+                raise GatewayError(f"unknown symbol(s) {', '.join(unknown)}")
+            for leg in bundle.legs:
+                if leg.lot_size % self.config.symbols[leg.symbol].lot_size:
+                    raise GatewayError(
+                        f"{leg.symbol}: lot {leg.lot_size} is not a multiple of "
+                        f"the venue's lot {self.config.symbols[leg.symbol].lot_size}"
+                    )
+            duplicates = [c for c in (list_id, *cl_ord_ids) if (session[2], c) in self._seen_ids]
+            if list_id in self._book or duplicates:
+                raise GatewayError(f"duplicate id {(duplicates or [list_id])[0]!r}")
+        except GatewayError as exc:
+            self.stats.bundles_rejected += 1
+            ids = _order_ids(message)
+            self._send(
+                list_status(
+                    list_id=list_id,
+                    status_type=ListStatusType.RESPONSE,
+                    order_status=ListOrderStatus.REJECT,
+                    text=str(exc),
+                    reject_reason=99,
+                    orders=[OrderReport(c, ord_status="8") for c in ids],
+                ),
+                session,
+            )
+            log.info("venue.bundle_rejected", list_id=list_id, reason=str(exc))
+            return
+        self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
+        expires = bundle.metadata.get("expire_time")
+        self._book[list_id] = _Resting(
+            session,
+            bundle,
+            cl_ord_ids,
+            [0] * len(bundle.legs),
+            [Fraction(0)] * len(bundle.legs),
+            expires_at=_parse_utc(expires) if expires else None,
+        )
+        self._send(
+            list_status(
+                list_id=list_id,
+                status_type=ListStatusType.ACK,
+                order_status=ListOrderStatus.IN_BIDDING_PROCESS,
+                text="resting in the auction",
+                orders=[
+                    OrderReport(c, leaves_qty=leg.max_qty)
+                    for c, leg in zip(cl_ord_ids, bundle.legs, strict=True)
+                ],
+            ),
+            session,
+        )
+        log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
+
+    def _on_cancel(self, message: Any, session: tuple[str, str, str]) -> None:
+        list_id = message.getField(Tag.LIST_ID)
+        resting = self._book.get(list_id)
+        if resting is None or resting.session != session:
+            self._send(_bmr("K", list_id, f"unknown or finished list {list_id!r}"), session)
+            return
+        self._finish(list_id, resting, exec_type="4", text="cancelled on request")
+
+    def _auction(self) -> None:
+        self._expire()
+        number = self.stats.auctions + 1
+        rng = random.Random(f"{self.config.seed}:{number}")
+        contra = self._liquidity(rng)
+        participants = [Participant(r.bundle, r.remaining) for r in self._book.values()]
+        result = clear(
+            participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
+        )
+        with self.auction_done:
+            self.stats.auctions = number
+            self.stats.solve_ms.append(result.solve_ms)
+            self.auction_done.notify_all()
+        if result.status in ("no_solution", "unverified"):
+            log.warning(
+                "auction.no_fill",
+                auction=number,
+                status=result.status,
+                detail=result.detail,
+                bundles=len(participants),
+            )
+            return
+        log.info(
+            "auction.cleared",
+            auction=number,
+            status=result.status,
+            bundles=len(participants),
+            bundles_filled=len(result.bundle_fills),
+            contra_filled=len(result.contra_fills),
+            solve_ms=round(result.solve_ms, 3),
+            improvement=str(result.improvement),
+        )
+        for list_id, fills in result.bundle_fills.items():
+            self._report_fills(list_id, self._book[list_id], fills, result.prices)
+
+    def _liquidity(self, rng: random.Random) -> list[ContraOrder]:
+        spec = self.config.liquidity
+        orders: list[ContraOrder] = []
+        for symbol in sorted(self.refs):
+            ref = self.refs[symbol]
+            lot = self.config.symbols[symbol].lot_size
+            if spec.touch_lots:
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-bid", symbol, Side.BUY, ref.bid, spec.touch_lots * lot, lot
+                    )
+                )
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-offer", symbol, Side.SELL, ref.offer, spec.touch_lots * lot, lot
+                    )
+                )
+            steps = int((ref.offer - ref.bid) / spec.tick)
+            for k in range(spec.flow_orders):
+                price = ref.bid + spec.tick * rng.randint(0, steps)
+                side = rng.choice([Side.BUY, Side.SELL])
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-flow{k}",
+                        symbol,
+                        side,
+                        price,
+                        rng.randint(1, spec.flow_max_lots) * lot,
+                        lot,
+                    )
+                )
+        return orders
+
+    def _report_fills(
+        self, list_id: str, resting: _Resting, fills: Sequence[int], prices: Mapping[str, Fraction]
+    ) -> None:
+        self.stats.fills += 1
+        for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
+            if not qty:
+                continue
+            price = prices[leg.symbol]
+            resting.filled[index] += qty
+            resting.notional[index] += price * qty
+            self._send(
+                self._execution_report(resting, index, exec_type="F", last_qty=qty, last_px=price),
+                resting.session,
+            )
+        if not resting.started:
+            resting.started = True
+            self._send(
+                self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.EXEC_STARTED,
+                    ListOrderStatus.EXECUTING,
+                    text="executing",
+                ),
+                resting.session,
+            )
+        remaining = resting.remaining
+        if not any(remaining):
+            self._finish(list_id, resting, exec_type=None, text="filled")
+        elif not self._can_fill_more(resting.bundle, remaining):
+            self._finish(
+                list_id,
+                resting,
+                exec_type="3",
+                text="remaining quantities cannot fill within the bundle's constraints",
+            )
+
+    def _can_fill_more(self, bundle: OrderBundle, remaining: Sequence[int]) -> bool:
+        legs = [(leg, left) for leg, left in zip(bundle.legs, remaining, strict=True)]
+        if all(left < leg.lot_size for leg, left in legs):
+            return False
+        # A Leg needs max_qty >= 1: exhausted legs keep one lot and a row pins them to 0.
+        capped = [dataclasses.replace(leg, max_qty=max(left, leg.lot_size)) for leg, left in legs]
+        zero_rows = tuple(
+            Constraint(
+                name=f"exhausted_{i}",
+                sense=Sense.LE,
+                coefficients=tuple(Decimal(1 if j == i else 0) for j in range(len(legs))),
+            )
+            for i, (leg, left) in enumerate(legs)
+            if left < leg.lot_size
+        )
+        probe = OrderBundle(
+            bundle_id=bundle.bundle_id,
+            legs=tuple(capped),
+            constraints=bundle.constraints + zero_rows,
+            min_total_fill=bundle.min_total_fill,
+        )
+        return self._presolver.check(probe).feasible
+
+    def _expire(self) -> None:
+        now = datetime.now(UTC)
+        for list_id, resting in list(self._book.items()):
+            if resting.expires_at is not None and now >= resting.expires_at:
+                self._finish(list_id, resting, exec_type="C", text="expired")
+
+    def _finish(self, list_id: str, resting: _Resting, *, exec_type: str | None, text: str) -> None:
+        """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
+        self._book.pop(list_id, None)
+        if exec_type is not None:
+            for index, left in enumerate(resting.remaining):
+                if left:
+                    self._send(
+                        self._execution_report(resting, index, exec_type=exec_type, text=text),
+                        resting.session,
+                    )
+        self._send(
+            self._status(
+                list_id,
+                resting,
+                ListStatusType.ALL_DONE,
+                ListOrderStatus.ALL_DONE,
+                text=text,
+                closed=exec_type,
+            ),
+            resting.session,
+        )
+        log.info("venue.bundle_done", list_id=list_id, why=text, filled=resting.filled)
+
+    def _status(
+        self,
+        list_id: str,
+        resting: _Resting,
+        status_type: int,
+        order_status: int,
+        *,
+        text: str,
+        closed: str | None = None,
+    ) -> Any:
+        orders = []
+        for index, (cl_ord_id, leg) in enumerate(
+            zip(resting.cl_ord_ids, resting.bundle.legs, strict=True)
+        ):
+            done = resting.filled[index]
+            left = leg.max_qty - done
+            ord_status = _ord_status(done, left, closed)
+            orders.append(
+                OrderReport(
+                    cl_ord_id,
+                    cum_qty=done,
+                    leaves_qty=0 if closed else left,
+                    cxl_qty=left if closed else 0,
+                    avg_px=_avg(resting, index),
+                    ord_status=ord_status,
+                )
+            )
+        return list_status(
+            list_id=list_id,
+            status_type=status_type,
+            order_status=order_status,
+            text=text,
+            orders=orders,
+        )
+
+    def _execution_report(
+        self,
+        resting: _Resting,
+        index: int,
+        *,
+        exec_type: str,
+        last_qty: int = 0,
+        last_px: Fraction | None = None,
+        text: str | None = None,
+    ) -> Any:
+        leg = resting.bundle.legs[index]
+        done = resting.filled[index]
+        closing = exec_type in ("4", "3", "C")
+        left = 0 if closing else leg.max_qty - done
+        report = new_message("8")
+        fields: list[tuple[int, str]] = [
+            (Tag.ORDER_ID, f"V{resting.cl_ord_ids[index]}"),
+            (Tag.EXEC_ID, f"E{next(self._exec_ids)}"),
+            (Tag.CL_ORD_ID, resting.cl_ord_ids[index]),
+            (Tag.LIST_ID, resting.bundle.bundle_id),
+            (Tag.EXEC_TYPE, exec_type),
+            (Tag.ORD_STATUS, exec_type if closing else _ord_status(done, left, None)),
+            (Tag.SYMBOL, leg.symbol),
+            (Tag.SIDE, "1" if leg.side is Side.BUY else "2"),
+            (Tag.ORDER_QTY, str(leg.max_qty)),
+            (Tag.PRICE, decimal_text(leg.limit_price)),
+            (Tag.CUM_QTY, str(done)),
+            (Tag.LEAVES_QTY, str(left)),
+            (Tag.AVG_PX, decimal_text(_avg(resting, index))),
+            (Tag.TRANSACT_TIME, datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]),
+        ]
+        if last_px is not None:
+            fields += [(Tag.LAST_QTY, str(last_qty)), (Tag.LAST_PX, _exact_text(last_px))]
+        if text:
+            fields.append((Tag.TEXT, text))
+        for tag, value in fields:
+            report.setField(tag, value)
+        return report
+
+
+def _ord_status(done: int, left: int, closed: str | None) -> str:
+    if closed:
+        return "2" if left == 0 else closed
+    if left == 0:
+        return "2"
+    return "1" if done else "0"
+
+
+def _avg(resting: _Resting, index: int) -> Decimal:
+    done = resting.filled[index]
+    if not done:
+        return Decimal(0)
+    value = resting.notional[index] / done
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _exact_text(value: Fraction) -> str:
+    """A price that is a finite decimal (mid of two decimals, or a limit) as text."""
+    result = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(result) != value:
+        raise GatewayError(f"price {value} has no finite decimal form")
+    return decimal_text(result)
+
+
+def _parse_utc(text: str) -> datetime | None:
+    for fmt in ("%Y%m%d-%H:%M:%S.%f", "%Y%m%d-%H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _key(session_id: Any) -> tuple[str, str, str]:
+    return (
+        session_id.getBeginString().getValue(),
+        session_id.getSenderCompID().getValue(),
+        session_id.getTargetCompID().getValue(),
+    )
+
+
+def _order_ids(message: Any) -> list[str]:
+    ids = []
+    group = fix.Group(Tag.NO_ORDERS, Tag.CL_ORD_ID)
+    for index in range(1, message.groupCount(Tag.NO_ORDERS) + 1):
+        message.getGroup(index, group)
+        ids.append(group.getField(Tag.CL_ORD_ID))
+    return ids
+
+
+def _bmr(ref_type: str, ref_id: str, text: str) -> Any:
+    return business_reject(ref_msg_type=ref_type, reason=1, text=text, ref_id=ref_id)
