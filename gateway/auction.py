@@ -49,7 +49,7 @@ import pulp
 
 from gateway.bundle import OrderBundle, Side
 from gateway.exact import integer_row
-from gateway.fields import FrozenModel, PositiveInt
+from gateway.fields import Fraction01, FrozenModel, PositiveInt
 from gateway.presolve import _CBC_PATH, _FastHiGHS, _round_lots
 
 __all__ = [
@@ -74,7 +74,7 @@ class AuctionConfig(FrozenModel):
 
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_ms: PositiveInt = 80
-    gap: float = 0.001
+    gap: Fraction01 = 0.001
 
 
 @dataclass(frozen=True, slots=True)

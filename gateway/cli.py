@@ -94,15 +94,42 @@ def _build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_cmd_run)
 
     venue = commands.add_parser(
-        "venue", help="run the simulated counterparty (expressive call auction over FIX)",
+        "venue",
+        help="run the simulated counterparty (expressive call auction over FIX)",
         description="A FIX acceptor that holds the bundles it receives, runs a call auction "
-                    "every auction_interval_ms over them and synthetic liquidity, and sends "
-                    "fills back. Ctrl-C / SIGTERM to stop.")
+        "every auction_interval_ms over them and synthetic liquidity, and sends "
+        "fills back. Ctrl-C / SIGTERM to stop.",
+    )
     venue.add_argument("--config", type=Path, required=True, help="venue config YAML")
     venue.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
-    venue.add_argument("--log-level", default="info",
-                       choices=("debug", "info", "warning", "error"))
+    venue.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     venue.set_defaults(handler=_cmd_venue)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run venue, gateway and a client on loopback and summarise the fills",
+        description="Start bidgw venue and bidgw run on free loopback ports, submit the "
+        "bundled samples plus a seeded stream of random bundles through a FIX "
+        "client, let the venue run a number of auctions, and print every bundle's "
+        "fills next to its hedge ratio or beta bound. Exit 0 when every fill "
+        "respects its bound.",
+    )
+    demo.add_argument(
+        "--config-dir",
+        type=Path,
+        default=Path("config"),
+        help="folder with venue.yaml, gateway.yaml, strategies.yaml and samples/ (default: config)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("var/demo"),
+        help="where the run folder is created (default: var/demo)",
+    )
+    demo.add_argument("--bundles", type=int, default=40, help="random bundles (default 40)")
+    demo.add_argument("--auctions", type=int, default=50, help="auctions to run (default 50)")
+    demo.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    demo.set_defaults(handler=_cmd_demo)
 
     submit = commands.add_parser(
         "submit",
@@ -271,6 +298,25 @@ def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.demo import DemoOptions, run_demo  # noqa: PLC0415 - see _cmd_run
+
+    if args.bundles < 0 or args.auctions <= 0:
+        raise GatewayError("--bundles must be >= 0 and --auctions > 0")
+    logs.configure(level="warning")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return run_demo(
+        DemoOptions(
+            config_dir=args.config_dir,
+            out_dir=args.out,
+            bundles=args.bundles,
+            auctions=args.auctions,
+            seed=args.seed,
+        ),
+        out,
+    )
+
+
 def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
     from gateway.client import FixClient, submit  # noqa: PLC0415 - see _cmd_run
 
@@ -314,9 +360,11 @@ def _render_submit(result: Any) -> str:
     ]
     for report in result.reports[1:]:
         if report["type"] == "execution_report" and report["exec_type"] in ("3", "4", "C"):
-            lines.append(f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
-                         f"closed ({report['text'] or report['exec_type']})  "
-                         f"cum {report['cum_qty']}")
+            lines.append(
+                f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
+                f"closed ({report['text'] or report['exec_type']})  "
+                f"cum {report['cum_qty']}"
+            )
         elif report["type"] == "execution_report":
             lines.append(
                 f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "

@@ -27,6 +27,7 @@ from gateway.exact import parse_decimal
 
 __all__ = [
     "ExactDecimal",
+    "Fraction01",
     "FrozenModel",
     "PositiveDecimal",
     "PositiveInt",
@@ -77,6 +78,8 @@ ExactDecimal = Annotated[
     PlainSerializer(str, return_type=str),
 ]
 PositiveDecimal = Annotated[ExactDecimal, AfterValidator(_positive)]
+#: A fraction in [0, 1) for solver tolerances: written as a decimal (``0.001``), used as float.
+Fraction01 = Annotated[float, BeforeValidator(lambda v: float(parse_decimal(v))), Field(ge=0, lt=1)]
 #: A strictly positive integer (booleans and floats refused).
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 #: ``Buy`` / ``Sell`` in any case.
