@@ -55,6 +55,11 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
+def _tolerance(value: Any) -> float:
+    """Solver tolerances are floats anyway: accept a float, an int or decimal text."""
+    return value if isinstance(value, float) else float(parse_decimal(value))
+
+
 def _side(value: Any) -> Side:
     if isinstance(value, Side):
         return value
@@ -78,8 +83,8 @@ ExactDecimal = Annotated[
     PlainSerializer(str, return_type=str),
 ]
 PositiveDecimal = Annotated[ExactDecimal, AfterValidator(_positive)]
-#: A fraction in [0, 1) for solver tolerances: written as a decimal (``0.001``), used as float.
-Fraction01 = Annotated[float, BeforeValidator(lambda v: float(parse_decimal(v))), Field(ge=0, lt=1)]
+#: A fraction in [0, 1) for solver tolerances (``0.001``, ``"0.001"``).
+Fraction01 = Annotated[float, BeforeValidator(_tolerance), Field(ge=0, lt=1)]
 #: A strictly positive integer (booleans and floats refused).
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 #: ``Buy`` / ``Sell`` in any case.
