@@ -13,7 +13,16 @@ for HiGHS in-process (our configuration), HiGHS through PuLP's stock
 CBC. Run: ``.venv/bin/python bench/presolve.py [--solves 200]``.
 """
 
+# ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
+
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path and bench/gateway.py would
+# shadow the ``gateway`` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import random

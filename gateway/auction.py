@@ -36,6 +36,7 @@ returned as filled; a solver answer that fails, or none at all, fills nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -120,6 +121,8 @@ class AuctionResult:
     improvement: Fraction = Fraction(0)
     solve_ms: float = 0.0
     detail: str = ""
+    build_ms: float = 0.0
+    gap: float | None = None  # relative MIP gap the solver reached (HiGHS), if known
 
     @property
     def filled(self) -> bool:
@@ -165,6 +168,7 @@ def clear(
     if not model.orders:
         return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000)
     model.build(random.Random(seed))
+    build_ms = (time.perf_counter() - started) * 1000
     try:
         model.problem.solve(_auction_solver(config))
     except pulp.PulpSolverError as exc:
@@ -173,9 +177,19 @@ def clear(
         )
     solve_ms = (time.perf_counter() - started) * 1000
     status, lots = _solution(model.problem, model.orders, config)
+    gap = _gap(model.problem, config)
     if lots is None:
-        return AuctionResult("no_solution", solve_ms=solve_ms, detail=status)
-    return _finish(_Outcome(participants, contra, refs, model.orders, lots, status, solve_ms))
+        return AuctionResult("no_solution", solve_ms=solve_ms, detail=status,
+                             build_ms=build_ms, gap=gap)
+    result = _finish(_Outcome(participants, contra, refs, model.orders, lots, status, solve_ms))
+    return dataclasses.replace(result, build_ms=build_ms, gap=gap)
+
+
+def _gap(problem: pulp.LpProblem, config: AuctionConfig) -> float | None:
+    if config.solver != "highs":
+        return None
+    gap = float(problem.solverModel.getInfo().mip_gap)
+    return gap if math.isfinite(gap) else None
 
 
 class _Model:
