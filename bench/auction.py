@@ -54,20 +54,32 @@ def bundles(count: int, refs: dict[str, SymbolRef], rng: random.Random) -> list[
         positions: list[dict[str, object]] = []
         for k, symbol in enumerate(chosen):
             side = rng.choice(["Buy", "Sell"]) if hedge else ("Buy" if k % 2 == 0 else "Sell")
-            position: dict[str, object] = {"symbol": symbol, "side": side,
-                                           "price": limit(refs[symbol], side, rng),
-                                           "qty": 100 * rng.randint(10, 60)}
+            position: dict[str, object] = {
+                "symbol": symbol,
+                "side": side,
+                "price": limit(refs[symbol], side, rng),
+                "qty": 100 * rng.randint(10, 60),
+            }
             if hedge:
                 position["hedge_qty_coeff"] = rng.randint(1, 6) * (1 if k == 0 else -1)
             else:
                 position["beta_coeff"] = str(Decimal(rng.randint(50, 150)) / 100)
             positions.append(position)
         payload = (
-            {"strategy": "single_factor_hedged",
-             "bidder_data": {"hedge_ratio_min": "-0.25", "hedge_ratio_max": "0.25",
-                             "positions": positions}} if hedge
-            else {"strategy": "beta_neutral",
-                  "bidder_data": {"beta_tol": 20, "positions": positions}})
+            {
+                "strategy": "single_factor_hedged",
+                "bidder_data": {
+                    "hedge_ratio_min": "-0.25",
+                    "hedge_ratio_max": "0.25",
+                    "positions": positions,
+                },
+            }
+            if hedge
+            else {
+                "strategy": "beta_neutral",
+                "bidder_data": {"beta_tol": 20, "positions": positions},
+            }
+        )
         bundle = REGISTRY.build(BidderPayload.model_validate(payload), bundle_id=f"B{index}")
         out.append(Participant(bundle, tuple(leg.max_qty for leg in bundle.legs)))
     return out
@@ -81,8 +93,15 @@ def liquidity(refs: dict[str, SymbolRef], rng: random.Random) -> list[ContraOrde
         steps = int((ref.offer - ref.bid) / Decimal("0.01"))
         for k in range(2):
             price = ref.bid + Decimal("0.01") * rng.randint(0, steps)
-            orders.append(ContraOrder(f"{symbol}-f{k}", symbol, rng.choice([Side.BUY, Side.SELL]),
-                                      price, 100 * rng.randint(1, 30)))
+            orders.append(
+                ContraOrder(
+                    f"{symbol}-f{k}",
+                    symbol,
+                    rng.choice([Side.BUY, Side.SELL]),
+                    price,
+                    100 * rng.randint(1, 30),
+                )
+            )
     return orders
 
 
@@ -96,17 +115,21 @@ def main() -> None:
     refs = market(100, rng)
     contra = liquidity(refs, rng)
     print(f"one auction, 100 symbols, target gap {args.gap}, time limit {args.time_limit_ms} ms")
-    print(f"{'bundles':>7}  {'solver':<6}{'build ms':>10}{'solve ms':>10}{'gap':>10}"
-          f"  {'status':<11}{'filled':>7}")
+    print(
+        f"{'bundles':>7}  {'solver':<6}{'build ms':>10}{'solve ms':>10}{'gap':>10}"
+        f"  {'status':<11}{'filled':>7}"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         participants = bundles(size, refs, random.Random(size))
         for solver in ("highs", "cbc"):
             config = AuctionConfig(solver=solver, time_limit_ms=args.time_limit_ms, gap=args.gap)
             result = clear(participants, contra, refs, config, seed=1)
             gap = "n/a" if result.gap is None else f"{result.gap:.2e}"
-            print(f"{size:>7}  {solver:<6}{result.build_ms:>10.1f}"
-                  f"{result.solve_ms - result.build_ms:>10.1f}{gap:>10}  {result.status:<11}"
-                  f"{len(result.bundle_fills):>7}")
+            print(
+                f"{size:>7}  {solver:<6}{result.build_ms:>10.1f}"
+                f"{result.solve_ms - result.build_ms:>10.1f}{gap:>10}  {result.status:<11}"
+                f"{len(result.bundle_fills):>7}"
+            )
 
 
 if __name__ == "__main__":

@@ -179,8 +179,9 @@ def clear(
     status, lots = _solution(model.problem, model.orders, config)
     gap = _gap(model.problem, config)
     if lots is None:
-        return AuctionResult("no_solution", solve_ms=solve_ms, detail=status,
-                             build_ms=build_ms, gap=gap)
+        return AuctionResult(
+            "no_solution", solve_ms=solve_ms, detail=status, build_ms=build_ms, gap=gap
+        )
     result = _finish(_Outcome(participants, contra, refs, model.orders, lots, status, solve_ms))
     return dataclasses.replace(result, build_ms=build_ms, gap=gap)
 

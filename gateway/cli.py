@@ -81,6 +81,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_cmd_check)
 
+    _add_session_commands(commands)
+    _add_hedge_commands(commands)
+    return parser
+
+
+def _add_session_commands(commands: Any) -> None:
+    """run, venue, demo, submit and strategies."""
     run = commands.add_parser(
         "run",
         help="run the gateway: FIX acceptor for clients, FIX initiator to the counterparty",
@@ -169,7 +176,46 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     strategies.add_argument("--config", type=Path, default=None, help="gateway config YAML")
     strategies.set_defaults(handler=_cmd_strategies)
-    return parser
+
+
+def _add_hedge_commands(commands: Any) -> None:
+    """hedge analyze."""
+    hedge = commands.add_parser(
+        "hedge", help="portfolio hedging with mean-reverting sub-portfolios"
+    )
+    hedge_commands = hedge.add_subparsers(
+        dest="hedge_command", metavar="COMMAND", parser_class=_Parser
+    )
+    hedge_commands.required = True
+    analyze = hedge_commands.add_parser(
+        "analyze",
+        help="was a book hedged, and what was it really running?",
+        description="For every time step of POSITIONS.csv, factor out whole lots of the "
+        "mean-reverting sub-portfolios estimated from PRICES.csv and report the "
+        "residual position and its risk. CSVs: a header 'time,SYM1,SYM2,...' and "
+        "one row per step. Writes residual.csv and chart.png into --out.",
+    )
+    analyze.add_argument("positions", type=Path, help="positions CSV (units per instrument)")
+    analyze.add_argument("prices", type=Path, help="prices CSV (same instruments)")
+    analyze.add_argument(
+        "--vectors",
+        choices=("johansen", "pca"),
+        default="johansen",
+        help="how to estimate the mean-reverting vectors (default johansen)",
+    )
+    analyze.add_argument("--count", type=int, default=2, help="vectors for pca (default 2)")
+    analyze.add_argument(
+        "--lot",
+        type=float,
+        default=100_000,
+        help="lot size of every instrument (default 100000: FX)",
+    )
+    analyze.add_argument("--horizon", type=int, default=1, help="risk horizon in steps (default 1)")
+    analyze.add_argument("--method", choices=("exact", "babai", "greedy"), default="exact")
+    analyze.add_argument(
+        "--out", type=Path, default=Path("var/hedge"), help="output folder (default var/hedge)"
+    )
+    analyze.set_defaults(handler=_cmd_hedge_analyze)
 
 
 def _app_config(args: argparse.Namespace) -> AppConfig:
@@ -222,6 +268,12 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
         lines.append(f"  {constraint.name}: {constraint.render(bundle.symbols)}")
         if constraint.description:
             lines.append(f"      {constraint.description}")
+    if "risk_before" in bundle.metadata:
+        lines.append(
+            f"  residual risk (variance of P&L): {bundle.metadata['risk_before']} before, "
+            f"{bundle.metadata['risk_after']} after a full fill; lots per vector "
+            f"{bundle.metadata['lots_per_vector']}"
+        )
     if verdict.feasible:
         proven = "" if verdict.optimal else " (not proven maximal: time limit)"
         lines.append(
@@ -383,6 +435,26 @@ def _render_submit(result: Any) -> str:
             else "  still working at the counterparty (wait longer with --timeout)"
         )
     return "\n".join(lines) + "\n"
+
+
+def _cmd_hedge_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    from strategies.analysis import analyze  # noqa: PLC0415 - statsmodels is slow to import
+
+    try:
+        result = analyze(
+            args.positions,
+            args.prices,
+            args.out,
+            vectors=args.vectors,
+            count=args.count,
+            lot=args.lot,
+            horizon=args.horizon,
+            method=args.method,
+        )
+    except (OSError, ValueError) as exc:
+        raise GatewayError(str(exc)) from None
+    out.write(result.summary())
+    return EXIT_OK
 
 
 def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:

@@ -29,9 +29,10 @@ from typing import Any, TextIO
 import yaml
 
 from gateway.client import FixClient, parse_report
-from gateway.config import ClientConfig
+from gateway.config import ClientConfig, load_config
 from gateway.errors import GatewayError
 from gateway.fixcore import free_port, msg_type
+from gateway.plugins import StrategyRegistry, parse_envelope
 from gateway.wire import ListOrderStatus, encode_new_order_list
 from gateway.yamlio import load_yaml
 
@@ -115,7 +116,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return _summary(sent, run_dir, out)
+    return _summary(sent, run_dir, out, load_config(gateway_yaml).registry())
 
 
 def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
@@ -208,9 +209,11 @@ def _payloads(options: DemoOptions, venue: Mapping[str, Any]) -> list[tuple[str,
         payloads.append((path.name, _plain(load_yaml(path))))
     rng = random.Random(options.seed)
     symbols = venue["symbols"]
+    # Random bundles trade the equity-like symbols (lot 100); the FX sample has its own.
+    universe = sorted(s for s, ref in symbols.items() if int(ref.get("lot_size", 100)) == 100)
     for index in range(options.bundles):
         kind = "hedge" if index % 2 == 0 else "beta"
-        chosen = rng.sample(sorted(symbols), rng.randint(2, 4))
+        chosen = rng.sample(universe or sorted(symbols), rng.randint(2, 4))
         payloads.append(
             (
                 f"random {kind} #{index}",
@@ -236,12 +239,14 @@ def _random_hedge(
     for k, symbol in enumerate(chosen):
         side = rng.choice(["Buy", "Sell"])
         coeff = rng.randint(1, 6) * (1 if k == 0 else -1)
+        lot = int(symbols[symbol].get("lot_size", 100))
         positions.append(
             {
                 "symbol": symbol,
                 "side": side,
                 "hedge_qty_coeff": coeff,
-                "qty": 100 * rng.randint(10, 60),
+                "qty": lot * rng.randint(10, 60),
+                "lot_size": lot,
                 "price": _limit(rng, symbols[symbol], side),
             }
         )
@@ -259,13 +264,15 @@ def _random_beta(
     positions = []
     for k, symbol in enumerate(chosen):
         side = "Buy" if k % 2 == 0 else "Sell"
+        lot = int(symbols[symbol].get("lot_size", 100))
         positions.append(
             {
                 "symbol": symbol,
                 "side": side,
                 "price": _limit(rng, symbols[symbol], side),
                 "beta_coeff": str(Decimal(rng.randint(50, 150)) / 100),
-                "qty": 100 * rng.randint(10, 60),
+                "qty": lot * rng.randint(10, 60),
+                "lot_size": lot,
             }
         )
     return {
@@ -314,23 +321,42 @@ def _submit_all(
 
 
 def _collect(client: FixClient, sent: Sequence[_Sent]) -> None:
-    """Every execution report received so far, into each bundle's cumulative fills."""
+    """Every report received so far: cumulative fills, and rejections by the counterparty."""
     legs = {f"{s.list_id}-{i + 1}": (s, i) for s in sent for i in range(len(s.fills))}
+    lists = {s.list_id: s for s in sent}
     while True:
-        message = client.wait_for(lambda m: msg_type(m) == "8", 0.5, keep_others=False)
+        message = client.wait_for(lambda m: msg_type(m) in ("8", "N"), 0.5, keep_others=False)
         if message is None:
             return
         report = parse_report(message)
+        if report["type"] == "list_status":
+            item = lists.get(report["list_id"])
+            if item is not None and report["list_order_status"] == ListOrderStatus.REJECT:
+                item.status, item.reason = "rejected", report["text"]
+            continue
         entry = legs.get(report["cl_ord_id"])
         if entry is not None:
             item, index = entry
             item.fills[index] = max(item.fills[index], report["cum_qty"])
 
 
-def _achieved(payload: Mapping[str, Any], fills: Sequence[int]) -> tuple[str, bool]:
+def _achieved(
+    payload: Mapping[str, Any], fills: Sequence[int], registry: StrategyRegistry
+) -> tuple[str, bool]:
     """The achieved hedge ratio / beta drift text and whether it respects the bound."""
     data = payload["bidder_data"]
     positions = data["positions"]
+    if payload["strategy"] == "mean_reversion_hedge":
+        # Rebuild the bundle as the gateway did; fills map to its legs by symbol.
+        bundle = registry.build(parse_envelope(payload), bundle_id="check")
+        by_symbol = {p["symbol"]: q for p, q in zip(positions, fills, strict=True)}
+        problems = bundle.violations([by_symbol[leg.symbol] for leg in bundle.legs])
+        return (
+            f"fills proportional to the hedge trades "
+            f"(risk {bundle.metadata['risk_before']} -> {bundle.metadata['risk_after']} "
+            "at full fill)",
+            not problems,
+        )
     if payload["strategy"] == "single_factor_hedged":
         coeffs = [Fraction(Decimal(str(p["hedge_qty_coeff"]))) for p in positions]
         gross = sum((abs(c) * q for c, q in zip(coeffs, fills, strict=True)), Fraction(0))
@@ -358,7 +384,7 @@ def _achieved(payload: Mapping[str, Any], fills: Sequence[int]) -> tuple[str, bo
     return f"beta drift {float(drift):+.4f}, bound ±{float(bound):.4f}", abs(drift) <= bound
 
 
-def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO) -> int:
+def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO, registry: StrategyRegistry) -> int:
     violations = 0
     out.write(f"\n{'bundle':<16}{'source':<26}{'status':<10} fills per leg / achieved vs bound\n")
     for item in sent:
@@ -369,7 +395,7 @@ def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO) -> int:
             continue
         fills = ", ".join(f"{s} {q}" for s, q in zip(symbols, item.fills, strict=True))
         if any(item.fills):
-            text, ok = _achieved(item.payload, item.fills)
+            text, ok = _achieved(item.payload, item.fills, registry)
             violations += not ok
             out.write(f"{line} {fills}  |  {text}  {'ok' if ok else 'VIOLATED'}\n")
         else:

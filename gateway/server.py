@@ -443,7 +443,17 @@ class Gateway:
     ) -> None:
         bundle_id = bundle.bundle_id
         venue_ids = tuple(f"{bundle_id}-{i + 1}" for i in range(len(bundle.legs)))
-        cl_ord_ids = tuple(order.cl_ord_id for order in inbound.orders)
+        all_ids = tuple(order.cl_ord_id for order in inbound.orders)
+        cl_ord_ids = _leg_orders(bundle, inbound)
+        if cl_ord_ids is None:
+            self._reject(
+                session,
+                inbound.list_id,
+                all_ids,
+                "the strategy built a leg on an instrument this list does not contain",
+                _OTHER,
+            )
+            return
         record = _Record(
             client=session,
             list_id=inbound.list_id,
@@ -465,7 +475,7 @@ class Gateway:
             self._reject(
                 session,
                 inbound.list_id,
-                cl_ord_ids,
+                all_ids,
                 "counterparty session refused the message: the bundle was not forwarded",
                 _CLOSED,
             )
@@ -475,7 +485,7 @@ class Gateway:
         )
         text = f"accepted as {bundle_id}; largest possible fill: {fill}"
         self._client_state(session).list_ids[inbound.list_id] = _Decision(
-            True, text, cl_ord_ids, bundle_id
+            True, text, all_ids, bundle_id
         )
         self._safe_send(
             list_status(
@@ -485,8 +495,16 @@ class Gateway:
                 text=text,
                 bundle_id=bundle_id,
                 orders=[
-                    OrderReport(c, leaves_qty=q)
-                    for c, q in zip(cl_ord_ids, record.legs_qty, strict=True)
+                    *(
+                        OrderReport(c, leaves_qty=q)
+                        for c, q in zip(cl_ord_ids, record.legs_qty, strict=True)
+                    ),
+                    # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
+                    *(
+                        OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
+                        for c in all_ids
+                        if c not in cl_ord_ids
+                    ),
                 ],
             ),
             session,
@@ -795,6 +813,26 @@ def _reject_status(
         bundle_id=bundle_id,
         orders=[OrderReport(c, ord_status="8") for c in cl_ord_ids],
     )
+
+
+def _leg_orders(bundle: OrderBundle, inbound: InboundList) -> tuple[str, ...] | None:
+    """The client's ClOrdID for each bundle leg, matched by symbol in list order.
+
+    Built-in strategies make one leg per order; a strategy may also leave orders
+    out (no trade needed). None when a leg's instrument is not among the orders.
+    """
+    positions = inbound.envelope["bidder_data"]["positions"]
+    free = [
+        (str(p["symbol"]), order.cl_ord_id)
+        for p, order in zip(positions, inbound.orders, strict=True)
+    ]
+    ids: list[str] = []
+    for leg in bundle.legs:
+        match = next((i for i, (symbol, _) in enumerate(free) if symbol == leg.symbol), None)
+        if match is None:
+            return None
+        ids.append(free.pop(match)[1])
+    return tuple(ids)
 
 
 def _bundle_metadata(session: SessionKey, inbound: InboundList) -> dict[str, str]:

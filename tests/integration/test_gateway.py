@@ -346,3 +346,33 @@ def test_unknown_comp_id_cannot_log_on(ports, gateway):
     finally:
         stranger.close()
     assert not gateway.client_logons["DESK1"].is_set() or True  # unrelated session untouched
+
+
+def test_portfolio_hedge_travels_over_fix_and_maps_legs_by_symbol(client, counterparty):
+    """mean_reversion_hedge over the generic fields: the history as a reference, the
+    vector as per-order parameters; GBP needs no trade, so the bundle has two legs and
+    every report names the client's ClOrdID of the same instrument."""
+    payload = {
+        "strategy": "mean_reversion_hedge",
+        "bidder_data": {
+            "price_history": "config/samples/fx_prices.csv",
+            "vectors": "given",
+            "positions": [
+                {"symbol": "EUR", "side": "Sell", "qty": 400_000, "price": "0.7970", "beta_1": 1},
+                {"symbol": "GBP", "side": "Buy", "qty": 0, "price": "1.0800", "beta_1": 0},
+                {"symbol": "CHF", "side": "Buy", "qty": 400_000, "price": "0.7455", "beta_1": -1},
+            ],
+        },
+    }
+    result = submit(client, payload, list_id="MR-1", wait_done=False, timeout=DEADLINE)
+    assert result.status == "accepted", result.reason
+    statuses = {o["cl_ord_id"]: o["ord_status"] for o in result.reports[0]["orders"]}
+    assert statuses == {"MR-1-1": "0", "MR-1-3": "0", "MR-1-2": "4"}
+    received = counterparty.next_bundle()
+    assert [(leg.symbol, leg.side.value, leg.max_qty) for leg in received.bundle.legs] == [
+        ("EUR", "buy", 400_000),
+        ("CHF", "sell", 400_000),
+    ]
+    counterparty.fill(received.bundle.bundle_id, 1, 100_000, "0.7460")
+    report = parse_report(client.wait_for(lambda m: msg_type(m) == "8", DEADLINE))
+    assert (report["cl_ord_id"], report["symbol"]) == ("MR-1-3", "CHF")

@@ -1,0 +1,242 @@
+"""``mean_reversion_hedge``: hedge a net book with whole lots of mean-reverting
+sub-portfolios (DESIGN.md §4.4, seed ``000_b4f9222c2966c9c6.txt``).
+
+Payload (fits the generic FIX fields: one order per instrument, scalar
+parameters only)::
+
+    strategy: mean_reversion_hedge
+    bidder_data:
+      price_history: fx_prices.csv     # a file under the plugin's data_dir, never inline
+      vectors: johansen                # johansen | pca | given (beta_1.. on each position)
+      vector_count: 2                  # for pca
+      horizon: 1                       # covariance of price changes over this many steps
+      method: exact                    # exact | babai | greedy
+      positions:                       # one per instrument: the current net position
+        - {symbol: EUR, side: Buy,  qty: 730000, price: "1.1040", lot_size: 100000}
+        - {symbol: CHF, side: Sell, qty: 690000, price: "1.0560", lot_size: 100000}
+        ...
+
+Each position's ``side``/``qty`` is the *current net position* (Buy = long),
+``price`` the limit for hedge trades in that instrument and ``lot_size`` its lot
+(default 100,000 for this strategy: FX). With ``vectors: given``, each position
+carries ``beta_1``, ``beta_2``... (its weight in each vector).
+
+The strategy minimises the residual variance ``qᵀΣq`` (not the seed's
+determinant, which is zero whenever one residual is; see
+:mod:`strategies.lattice`), rounds each instrument's trade to whole lots, and
+returns a bundle of those trades whose constraints keep every fill
+proportional to the full trade — ``q_i · |t_1| = q_1 · |t_i|`` — so any partial
+fill moves the book along the mean-reverting directions, i.e. is still a hedge.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Self
+
+import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
+
+from gateway.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.errors import FieldIssue, PayloadError
+from gateway.fields import (
+    ExactDecimal,
+    FrozenModel,
+    PositiveDecimal,
+    PositiveInt,
+    SideField,
+    Symbol,
+)
+from gateway.plugins import BuildContext, StrategyConfig
+from strategies._common import duplicate_issues
+from strategies.lattice import Method, solve_hedge
+from strategies.meanrev import covariance, johansen_vectors, pca_vectors
+
+__all__ = ["HedgeBook", "MeanReversionConfig", "MeanReversionHedge", "read_history"]
+
+_MAX_VECTORS = 8
+
+
+class BookPosition(FrozenModel):
+    """One instrument: the net position (side, qty), the hedge limit price and lot."""
+
+    symbol: Symbol
+    side: SideField
+    qty: int = Field(strict=True, ge=0)
+    price: PositiveDecimal
+    lot_size: PositiveInt | None = None
+    beta_1: ExactDecimal | None = None
+    beta_2: ExactDecimal | None = None
+    beta_3: ExactDecimal | None = None
+    beta_4: ExactDecimal | None = None
+    beta_5: ExactDecimal | None = None
+    beta_6: ExactDecimal | None = None
+    beta_7: ExactDecimal | None = None
+    beta_8: ExactDecimal | None = None
+
+    def betas(self) -> list[Decimal | None]:
+        return [getattr(self, f"beta_{k}") for k in range(1, _MAX_VECTORS + 1)]
+
+
+class HedgeBook(FrozenModel):
+    """The mean_reversion_hedge bidder payload."""
+
+    positions: list[BookPosition] = Field(min_length=2)
+    price_history: str
+    vectors: Literal["johansen", "pca", "given"] = "johansen"
+    vector_count: PositiveInt | None = None
+    horizon: PositiveInt = 1
+    method: Literal["exact", "babai", "greedy"] = "exact"
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        duplicates = duplicate_issues(self.positions)
+        symbols = [p.symbol for p in self.positions]
+        if duplicates or len(set(symbols)) != len(symbols):
+            raise ValueError("each instrument must appear once")
+        if self.vectors == "pca" and self.vector_count is None:
+            raise ValueError("vectors: pca needs vector_count")
+        if self.vectors == "given":
+            counts = {sum(b is not None for b in p.betas()) for p in self.positions}
+            if len(counts) != 1 or counts == {0}:
+                raise ValueError("vectors: given needs the same beta_1..beta_K on every position")
+        return self
+
+
+class MeanReversionConfig(StrategyConfig):
+    """Config: where price histories are read from, and the default lot.
+
+    Attributes:
+        data_dir: folder that ``price_history`` names a file in (default: the
+            working directory). References may not leave it.
+        default_lot_size: lot for instruments that name none (default 100,000: FX).
+    """
+
+    data_dir: Annotated[Path, BeforeValidator(lambda v: Path(v) if isinstance(v, str) else v)] = (
+        Path()
+    )
+    default_lot_size: PositiveInt = 100_000
+
+
+def read_history(path: Path) -> tuple[list[str], np.ndarray]:
+    """A CSV ``time,SYM1,SYM2,...`` as (symbols, a (time, instrument) float array)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 3:
+        raise ValueError(f"{path}: needs a header and at least two rows")
+    header = rows[0][1:]
+    data = np.array([[float(cell) for cell in row[1:]] for row in rows[1:]], dtype=np.float64)
+    return header, data
+
+
+class MeanReversionHedge:
+    """Strategy plugin for mean_reversion_hedge bidders."""
+
+    name: ClassVar[str] = "mean_reversion_hedge"
+    payload_model: ClassVar[type[HedgeBook]] = HedgeBook
+    config_model: ClassVar[type[StrategyConfig]] = MeanReversionConfig
+
+    def build(
+        self, payload: HedgeBook, config: MeanReversionConfig, context: BuildContext
+    ) -> OrderBundle:
+        symbols = [p.symbol for p in payload.positions]
+        history = self._history(payload, config, symbols)
+        vectors = self._vectors(payload, history)
+        lots = np.array(
+            [
+                float(p.lot_size or context.lot_size or config.default_lot_size)
+                for p in payload.positions
+            ]
+        )
+        book = np.array([p.side.sign * p.qty for p in payload.positions], dtype=np.float64)
+        cov = covariance(history, payload.horizon)
+        method: Method = payload.method
+        solution = solve_hedge(book, lots[:, None] * vectors, cov, method)
+        trade = -(lots[:, None] * vectors) @ solution.omega
+        trade_lots = np.rint(trade / lots).astype(np.int64)  # whole lots per instrument
+        legs: list[Leg] = []
+        amounts: list[int] = []
+        for position, lot, n in zip(payload.positions, lots, trade_lots, strict=True):
+            if n == 0:
+                continue
+            legs.append(
+                Leg(
+                    symbol=position.symbol,
+                    side=Side.BUY if n > 0 else Side.SELL,
+                    limit_price=position.price,
+                    max_qty=int(abs(n) * lot),
+                    lot_size=int(lot),
+                )
+            )
+            amounts.append(int(abs(n) * lot))
+        if not legs:
+            raise PayloadError(
+                "no hedge trade reduces the book's risk",
+                strategy=self.name,
+                issues=[FieldIssue("bidder_data.positions", "the best integer hedge is no trade")],
+            )
+        first = amounts[0]
+        constraints = tuple(
+            Constraint(
+                name=f"proportional_{legs[i].symbol}",
+                coefficients=tuple(
+                    Decimal(first) if j == i else Decimal(-amounts[i]) if j == 0 else Decimal(0)
+                    for j in range(len(legs))
+                ),
+                sense=Sense.EQ,
+                description=f"fill {legs[i].symbol} in proportion {amounts[i]}:{first} "
+                f"to {legs[0].symbol}",
+            )
+            for i in range(1, len(legs))
+        )
+        metadata = {
+            **context.metadata,
+            "risk_before": f"{solution.risk_before:.6g}",
+            "risk_after": f"{solution.risk_after:.6g}",
+            "lots_per_vector": ",".join(str(int(w)) for w in solution.omega),
+        }
+        return OrderBundle(
+            bundle_id=context.bundle_id,
+            legs=tuple(legs),
+            constraints=constraints,
+            metadata=metadata,
+        )
+
+    @staticmethod
+    def _history(payload: HedgeBook, config: MeanReversionConfig, symbols: list[str]) -> np.ndarray:
+        base = config.data_dir.resolve()
+        path = (base / payload.price_history).resolve()
+        issue = FieldIssue("bidder_data.price_history", "")
+        if not path.is_relative_to(base):
+            issue.reason = "must name a file inside the plugin's data_dir"
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue])
+        try:
+            header, data = read_history(path)
+        except (OSError, ValueError) as exc:
+            issue.reason = (f"cannot read {payload.price_history!r} in the plugin's data_dir "
+                            f"{base}: {exc}")
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
+        missing = [s for s in symbols if s not in header]
+        if missing:
+            issue.reason = f"no prices for {', '.join(missing)}"
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue])
+        return data[:, [header.index(s) for s in symbols]]
+
+    @staticmethod
+    def _vectors(payload: HedgeBook, history: np.ndarray) -> np.ndarray:
+        if payload.vectors == "given":
+            count = sum(b is not None for b in payload.positions[0].betas())
+            return np.array(
+                [[float(p.betas()[k] or 0) for k in range(count)] for p in payload.positions]
+            )
+        if payload.vectors == "pca":
+            return pca_vectors(history, payload.vector_count or 1)
+        vectors = johansen_vectors(history)
+        if vectors.shape[1] == 0:
+            raise PayloadError(
+                "the price history shows no cointegration (Johansen rank 0)",
+                issues=[FieldIssue("bidder_data.vectors", "rank 0")],
+            )
+        return vectors
