@@ -99,6 +99,8 @@ class AppConfig(FrozenModel):
         fix_log_dir: QuickFIX message/event logs (default var/gateway/fixlog).
         queue_max: client requests allowed to wait for the worker; more are
             rejected at once as "gateway busy" (default 10000).
+        max_orders_per_list: a NewOrderList with more orders is refused before it
+            is decoded (default 100).
         presolve_workers: threads pre-solving in parallel (HiGHS releases the
             GIL while solving; default 2, the core count measured on).
     """
@@ -112,6 +114,7 @@ class AppConfig(FrozenModel):
     fix_log_dir: Path = Path("var/gateway/fixlog")
     queue_max: PositiveInt = 10_000
     presolve_workers: PositiveInt = 2
+    max_orders_per_list: PositiveInt = 100
 
     def registry(self) -> StrategyRegistry:
         """Load the configured strategies (errors name the plugin and cause)."""

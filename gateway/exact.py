@@ -20,6 +20,7 @@ from fractions import Fraction
 __all__ = [
     "EXACT",
     "MAX_DIGITS",
+    "MAX_EXPONENT",
     "integer_row",
     "parse_decimal",
     "to_fraction",
@@ -27,6 +28,9 @@ __all__ = [
 
 #: Largest number of significant digits accepted in one input value.
 MAX_DIGITS = 30
+#: Accepted magnitudes: |x| < 10**MAX_EXPONENT, and non-zero |x| >= 10**-MAX_EXPONENT.
+#: Keeps every solver coefficient finite and well inside float range.
+MAX_EXPONENT = 15
 
 #: Context for every Decimal operation in the code base. Inputs have at most
 #: MAX_DIGITS digits; products of a few of them fit easily in 400 digits, and
@@ -66,6 +70,11 @@ def parse_decimal(value: object) -> Decimal:
     digits = len(result.as_tuple().digits)
     if digits > MAX_DIGITS:
         raise ValueError(f"{value!r} has {digits} significant digits; at most {MAX_DIGITS}")
+    if result and not -MAX_EXPONENT <= result.adjusted() < MAX_EXPONENT:
+        raise ValueError(
+            f"{value!r} is out of range: magnitudes from 1e-{MAX_EXPONENT} to "
+            f"below 1e{MAX_EXPONENT}"
+        )
     return result
 
 

@@ -85,8 +85,8 @@ ExactDecimal = Annotated[
 PositiveDecimal = Annotated[ExactDecimal, AfterValidator(_positive)]
 #: A fraction in [0, 1) for solver tolerances (``0.001``, ``"0.001"``).
 Fraction01 = Annotated[float, BeforeValidator(_tolerance), Field(ge=0, lt=1)]
-#: A strictly positive integer (booleans and floats refused).
-PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+#: A strictly positive integer (booleans and floats refused), below 10**12.
+PositiveInt = Annotated[int, Field(strict=True, gt=0, lt=10**12)]
 #: ``Buy`` / ``Sell`` in any case.
 SideField = Annotated[
     Side, BeforeValidator(_side), PlainSerializer(lambda s: s.value, return_type=str)

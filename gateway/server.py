@@ -336,6 +336,19 @@ class Gateway:
             started = time.perf_counter()
             state = self._client_state(session)
             cl_ord_ids = _cl_ord_ids(message)
+            limit = self.config.max_orders_per_list
+            if len(cl_ord_ids) > limit:
+                # Refused before anything is decoded or remembered; the reply echoes at
+                # most `limit` orders.
+                self._reject(
+                    session,
+                    list_id,
+                    cl_ord_ids[:limit],
+                    f"{len(cl_ord_ids)} orders in one list; this gateway accepts at most {limit}",
+                    _UNSUPPORTED,
+                    record=False,
+                )
+                return
             previous = state.list_ids.get(list_id)
             if previous is not None:
                 if _is_poss_dup(message):

@@ -139,6 +139,16 @@ def _get(fields: Any, tag: int) -> str | None:
     return fields.getField(tag) if fields.isSetField(tag) else None
 
 
+def _need(fields: Any, tag: int, label: str, issues: list[FieldIssue]) -> str:
+    """A field the gateway requires; QuickFIX does not check required fields inside
+    repeating groups, so a missing one becomes an issue (and "" for the caller)."""
+    value = _get(fields, tag)
+    if value is None or value == "":
+        issues.append(FieldIssue(label, "required"))
+        return ""
+    return value
+
+
 # --- client payload <-> NewOrderList -------------------------------------------------
 
 
@@ -240,9 +250,18 @@ def _read_params(fields: Any, where: str, issues: list[FieldIssue]) -> dict[str,
     group = fix.Group(Tag.NO_STRATEGY_PARAMETERS, Tag.STRATEGY_PARAMETER_NAME)
     for index in range(1, count + 1):
         fields.getGroup(index, group)
-        name = group.getField(Tag.STRATEGY_PARAMETER_NAME)
-        kind = group.getField(Tag.STRATEGY_PARAMETER_TYPE)
-        text = group.getField(Tag.STRATEGY_PARAMETER_VALUE)
+        label = f"{where}NoStrategyParameters[{index}]."
+        name = _need(
+            group, Tag.STRATEGY_PARAMETER_NAME, f"{label}StrategyParameterName(958)", issues
+        )
+        kind = _need(
+            group, Tag.STRATEGY_PARAMETER_TYPE, f"{label}StrategyParameterType(959)", issues
+        )
+        text = _need(
+            group, Tag.STRATEGY_PARAMETER_VALUE, f"{label}StrategyParameterValue(960)", issues
+        )
+        if not (name and kind and text):
+            continue
         path = f"{where}StrategyParameter[{name}]"
         if name in params:
             issues.append(FieldIssue(path, "parameter given twice"))
@@ -280,11 +299,12 @@ def _decode_order(
 ) -> tuple[InboundOrder, dict[str, object]]:
     """One order of a client NewOrderList as a payload position."""
     where = f"NoOrders[{index}]."
-    seq = int(group.getField(Tag.LIST_SEQ_NO))
-    if seq != index:
-        issues.append(FieldIssue(f"{where}ListSeqNo(67)", f"{seq}, expected {index}"))
-    side = group.getField(Tag.SIDE)
-    if side not in ("1", "2"):
+    seq_text = _need(group, Tag.LIST_SEQ_NO, f"{where}ListSeqNo(67)", issues)
+    seq = int(seq_text) if _INTEGER.match(seq_text) else 0
+    if seq_text and seq != index:
+        issues.append(FieldIssue(f"{where}ListSeqNo(67)", f"{seq_text}, expected {index}"))
+    side = _need(group, Tag.SIDE, f"{where}Side(54)", issues)
+    if side and side not in ("1", "2"):
         issues.append(FieldIssue(f"{where}Side(54)", f"{side!r}: only 1 (Buy) and 2 (Sell)"))
     ord_type = _get(group, Tag.ORD_TYPE)
     if ord_type not in (None, "2"):
@@ -292,15 +312,15 @@ def _decode_order(
     price = _get(group, Tag.PRICE)
     if price is None:
         issues.append(FieldIssue(f"{where}Price(44)", "required: orders are limit orders"))
-    qty_text = group.getField(Tag.ORDER_QTY)
-    if not _INTEGER.match(qty_text):
+    qty_text = _need(group, Tag.ORDER_QTY, f"{where}OrderQty(38)", issues)
+    if qty_text and not _INTEGER.match(qty_text):
         issues.append(
             FieldIssue(
                 f"{where}OrderQty(38)", f"{qty_text!r} is not a whole number of shares/units"
             )
         )
     position: dict[str, object] = {
-        "symbol": group.getField(Tag.SYMBOL),
+        "symbol": _need(group, Tag.SYMBOL, f"{where}Symbol(55)", issues),
         "side": "Buy" if side == "1" else "Sell",
         "qty": int(qty_text) if _INTEGER.match(qty_text) else qty_text,
         "price": price,
@@ -314,7 +334,8 @@ def _decode_order(
                 FieldIssue(f"{where}RoundLot(561)", f"{round_lot!r} is not a whole number")
             )
     position.update(_read_params(group, where, issues))
-    return InboundOrder(group.getField(Tag.CL_ORD_ID), seq, _get(group, Tag.EXPIRE_TIME)), position
+    cl_ord_id = _need(group, Tag.CL_ORD_ID, f"{where}ClOrdID(11)", issues)
+    return InboundOrder(cl_ord_id, seq, _get(group, Tag.EXPIRE_TIME)), position
 
 
 def decode_new_order_list(message: Any) -> InboundList:
@@ -520,7 +541,8 @@ def list_status(
         message.setField(Tag.LIST_REJECT_REASON, str(reject_reason))
     for entry in entries:
         group = _status_group()
-        group.setField(Tag.CL_ORD_ID, entry.cl_ord_id)
+        # Never send an empty field, even when echoing a client's empty ClOrdID.
+        group.setField(Tag.CL_ORD_ID, entry.cl_ord_id or "(empty)")
         group.setField(Tag.CUM_QTY, str(entry.cum_qty))
         group.setField(Tag.ORD_STATUS, entry.ord_status)
         group.setField(Tag.LEAVES_QTY, str(entry.leaves_qty))

@@ -64,7 +64,7 @@ class BookPosition(FrozenModel):
 
     symbol: Symbol
     side: SideField
-    qty: int = Field(strict=True, ge=0)
+    qty: int = Field(strict=True, ge=0, lt=10**12)
     price: PositiveDecimal
     lot_size: PositiveInt | None = None
     beta_1: ExactDecimal | None = None
@@ -215,8 +215,9 @@ class MeanReversionHedge:
         try:
             header, data = read_history(path)
         except (OSError, ValueError) as exc:
-            issue.reason = (f"cannot read {payload.price_history!r} in the plugin's data_dir "
-                            f"{base}: {exc}")
+            issue.reason = (
+                f"cannot read {payload.price_history!r} in the plugin's data_dir {base}: {exc}"
+            )
             raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
         missing = [s for s in symbols if s not in header]
         if missing:

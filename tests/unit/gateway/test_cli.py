@@ -63,8 +63,14 @@ def test_human_output_shows_fills_and_smallest(capsys):
 
 @pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.yaml")))
 def test_every_bundled_sample_checks_cleanly(capsys, sample):
-    code, out, err = run(capsys, "check", str(SAMPLES / sample), "--json",
-                         "--config", str(ROOT / "config" / "gateway.yaml"))
+    code, out, err = run(
+        capsys,
+        "check",
+        str(SAMPLES / sample),
+        "--json",
+        "--config",
+        str(ROOT / "config" / "gateway.yaml"),
+    )
     assert code in (0, 1)
     assert err == ""
     assert json.loads(out)["feasible"] is (code == 0)
