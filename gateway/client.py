@@ -69,6 +69,11 @@ class FixClient(SafeApplication):
     def on_logout(self, session_id: Any) -> None:
         self.logged_on.clear()
 
+    def to_admin(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) == "A" and self.config.username is not None:
+            message.setField(Tag.USERNAME, self.config.username)
+            message.setField(Tag.PASSWORD, self.config.password or "")
+
     def from_admin(self, message: Any, session_id: Any) -> None:
         if msg_type(message) == "3":
             self.session_rejects.put(copy_message(message))

@@ -11,13 +11,14 @@ Paths inside a config file (``strategies_file``) are relative to that file.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 
 from gateway.errors import ConfigError
-from gateway.fields import FrozenModel, PositiveInt, field_issues
+from gateway.fields import FrozenModel, PositiveDecimal, PositiveInt, field_issues
 from gateway.plugins import StrategyRegistry
 from gateway.presolve import PresolveConfig
 from gateway.yamlio import load_yaml
@@ -48,6 +49,37 @@ CompID = Annotated[str, AfterValidator(_comp_id)]
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 
 
+class Credentials(FrozenModel):
+    """A client's logon credentials: Username (553) and the SHA-256 of Password (554).
+
+    Attributes:
+        username: expected Username (553).
+        password_sha256: hex SHA-256 digest of the expected Password (554), so the
+            config never holds the password itself
+            (``python -c "import hashlib; print(hashlib.sha256(b'secret').hexdigest())"``).
+    """
+
+    username: str = Field(min_length=1)
+    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ClientLimits(FrozenModel):
+    """Per-client limits; a breach rejects that request with a reason.
+
+    Attributes:
+        max_open_bundles: accepted bundles not yet done (default 1000).
+        max_legs: orders per list (default 50).
+        max_notional: Σ limit price × quantity over a bundle's legs (default 1e9).
+        max_messages_per_second: application messages per second, as a token
+            bucket with one second of burst (default 200).
+    """
+
+    max_open_bundles: PositiveInt = 1000
+    max_legs: PositiveInt = 50
+    max_notional: PositiveDecimal = Decimal(10**9)
+    max_messages_per_second: PositiveInt = 200
+
+
 class ClientsConfig(FrozenModel):
     """The client-facing acceptor.
 
@@ -57,12 +89,21 @@ class ClientsConfig(FrozenModel):
         allowed_comp_ids: client CompIDs with a session; any other is refused at logon.
         allowed_remote_addresses: peer IP addresses allowed to connect
             (default 127.0.0.1; an empty list allows any).
+        credentials: Username/Password per CompID; when given for any client,
+            every client must log on with its own (others are refused at logon).
+        limits: default per-client limits; ``client_limits`` overrides them per CompID.
     """
 
     port: Port
     sender_comp_id: CompID = "BIDGW"
     allowed_comp_ids: list[CompID] = Field(min_length=1)
     allowed_remote_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    credentials: dict[CompID, Credentials] = Field(default_factory=dict)
+    limits: ClientLimits = Field(default_factory=ClientLimits)
+    client_limits: dict[CompID, ClientLimits] = Field(default_factory=dict)
+
+    def limits_for(self, comp_id: str) -> ClientLimits:
+        return self.client_limits.get(comp_id, self.limits)
 
 
 class VenueConfig(FrozenModel):
@@ -167,6 +208,8 @@ class ClientConfig(FrozenModel):
             command line client has no messages to recover).
         store: ``file`` or ``memory`` (default memory for this one-shot client).
         store_dir / fix_log_dir: QuickFIX store and logs (defaults under var/client).
+        username / password: sent as Username (553) / Password (554) in the Logon
+            when the gateway requires credentials.
     """
 
     host: str = "127.0.0.1"
@@ -178,6 +221,8 @@ class ClientConfig(FrozenModel):
     store: Literal["file", "memory"] = "memory"
     store_dir: Path = Path("var/client/store")
     fix_log_dir: Path = Path("var/client/fixlog")
+    username: str | None = None
+    password: str | None = None
 
 
 def load_client_config(path: Path) -> ClientConfig:

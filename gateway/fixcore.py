@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import _quickfix
 import quickfix as fix
 import structlog
 
@@ -283,10 +284,16 @@ class Connector:
     def _poll_loop(self) -> None:
         app = self.application
         app.poll_thread = threading.get_ident()
+        # Call the C function, not quickfix.py's `poll(self)` wrapper: callbacks run
+        # below this frame, and an exception raised in one (RejectLogon) leaks its
+        # traceback inside the binding; through the wrapper's frame that kept the whole
+        # engine, its sessions and their SessionIDs alive after stop(). This frame
+        # only holds the connector, which drops the engine when it stops.
+        poll = _quickfix.Acceptor_poll if self.kind == "acceptor" else _quickfix.Initiator_poll
         while not self._halt.is_set():
             app.activity = False
             try:
-                self.engine.poll()
+                poll(self.engine)
             except Exception as exc:  # the engine reports socket trouble this way
                 log.error("fix.poll_failed", app=app.name, error=f"{type(exc).__name__}: {exc}")
             if not app.activity:

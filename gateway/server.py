@@ -23,6 +23,8 @@ counterparty message is mapped back to the client's own ids.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import queue
 import threading
@@ -144,6 +146,25 @@ class _Work:
 class _ClientState:
     list_ids: dict[str, _Decision] = field(default_factory=dict)
     cl_ord_ids: set[str] = field(default_factory=set)
+    open_bundles: set[str] = field(default_factory=set)  # BundleIDs not yet done
+
+
+class _TokenBucket:
+    """``rate`` messages per second with one second of burst (engine thread only)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
 
 class Gateway:
@@ -179,6 +200,10 @@ class Gateway:
         self._sent_lists: dict[int, str] = {}  # venue MsgSeqNum -> BundleID
         self._clients: dict[SessionKey, _ClientState] = {}
         self._worker = threading.Thread(target=self._work_loop, name="bidgw-worker", daemon=True)
+        self._buckets = {
+            comp_id: _TokenBucket(self.clients.limits_for(comp_id).max_messages_per_second)
+            for comp_id in self.clients.allowed_comp_ids
+        }
         self._client_dispatch = Dispatch()
         self._client_dispatch.register("E", self._on_new_order_list)
         self._client_dispatch.register("K", self._on_list_cancel)
@@ -252,9 +277,32 @@ class Gateway:
         log.info("gateway.stopped")
 
     # engine threads: thin ----------------------------------------------------------
+    def _check_logon(self, message: Any, session_id: Any) -> None:
+        """Username (553) / Password (554) against the configured SHA-256, if any."""
+        if not self.clients.credentials:
+            return
+        comp_id = session_id.getTargetCompID().getValue()
+        expected = self.clients.credentials.get(comp_id)
+        username = message.getField(Tag.USERNAME) if message.isSetField(Tag.USERNAME) else ""
+        password = message.getField(Tag.PASSWORD) if message.isSetField(Tag.PASSWORD) else ""
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        if (
+            expected is None
+            or not hmac.compare_digest(username, expected.username)
+            or not hmac.compare_digest(digest, expected.password_sha256)
+        ):
+            log.warning("client.logon_refused", client=comp_id, username=username)
+            raise fix.RejectLogon("logon refused: unknown Username or wrong Password")
+
     def _client_message(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)
         self._client_dispatch.handler(kind)  # unknown type: the engine sends a BMR
+        comp_id = session_id.getTargetCompID().getValue()
+        bucket = self._buckets.get(comp_id)
+        if bucket is not None and not bucket.take():
+            limit = self.clients.limits_for(comp_id).max_messages_per_second
+            self._refuse(message, session_id, f"rate limit: at most {limit} messages per second")
+            return
         if (
             self._stopping.is_set()
             or self._queue.qsize() + self._in_flight >= self.config.queue_max
@@ -391,17 +439,41 @@ class Gateway:
                     session, list_id, cl_ord_ids, reason, _UNSUPPORTED if unsupported else _OTHER
                 )
                 return
+            breach = self._limit_breach(session, state, bundle)
+            if breach:
+                self._reject(session, list_id, cl_ord_ids, breach, _OTHER)
+                return
             # The ids are taken now: a duplicate arriving during the solve is refused.
             state.list_ids[list_id] = _Decision(False, "being pre-solved", tuple(cl_ord_ids))
             self._in_flight += 1
+            state.open_bundles.add(bundle.bundle_id)  # reserved while it is being solved
             future = self._solvers.submit(self.presolver.check, bundle)
             solving = _Solving(session, inbound, bundle, tuple(cl_ord_ids), started, future)
             future.add_done_callback(lambda _: self._queue.put(_Work("solved", solved=solving)))
+
+    def _limit_breach(
+        self, session: SessionKey, state: _ClientState, bundle: OrderBundle
+    ) -> str | None:
+        """The client limit this bundle would break, as a reason, or None."""
+        limits = self.clients.limits_for(session[2])
+        if len(bundle.legs) > limits.max_legs:
+            return f"limit: {len(bundle.legs)} legs, at most {limits.max_legs} per bundle"
+        if len(state.open_bundles) >= limits.max_open_bundles:
+            return (
+                f"limit: {len(state.open_bundles)} bundles already open, at most "
+                f"{limits.max_open_bundles}"
+            )
+        notional = sum((leg.limit_price * leg.max_qty for leg in bundle.legs), Decimal(0))
+        if notional > limits.max_notional:
+            return f"limit: notional {notional} above {limits.max_notional}"
+        return None
 
     def _on_solved(self, solving: _Solving) -> None:
         """A verdict is back from the solver pool: reject, or forward and accept."""
         self._in_flight -= 1
         inbound, session = solving.inbound, solving.session
+        # Released now; _forward takes the slot again if the bundle is accepted.
+        self._client_state(session).open_bundles.discard(solving.bundle.bundle_id)
         with bound(session_id=":".join(session[1:]), list_id=inbound.list_id):
             try:
                 verdict = solving.future.result()
@@ -478,6 +550,7 @@ class Gateway:
         )
         # Register before sending: the counterparty may answer at once.
         self._records[(session, inbound.list_id)] = record
+        self._client_state(session).open_bundles.add(bundle_id)
         self._by_bundle[bundle_id] = record
         for index, venue_id in enumerate(venue_ids):
             self._by_venue_order[venue_id] = (record, index)
@@ -534,7 +607,12 @@ class Gateway:
             decision_ms=round((time.perf_counter() - started) * 1000, 3),
         )
 
+    def _close(self, record: _Record) -> None:
+        record.done = True
+        self._client_state(record.client).open_bundles.discard(record.bundle_id)
+
     def _unregister(self, record: _Record) -> None:
+        self._client_state(record.client).open_bundles.discard(record.bundle_id)
         self._records.pop((record.client, record.list_id), None)
         self._by_bundle.pop(record.bundle_id, None)
         for venue_id in record.venue_cl_ord_ids:
@@ -643,7 +721,7 @@ class Gateway:
             else None,
         )
         if status in _TERMINAL_LIST:
-            record.done = True
+            self._close(record)
         self._safe_send(reply, record.client)
         log.info(
             "venue.list_status",
@@ -698,7 +776,7 @@ class Gateway:
         if record is None:
             log.error("venue.reject_unmatched", ref_seq_num=ref_seq_num, reason=reason)
             return
-        record.done = True
+        self._close(record)
         self._safe_send(
             _reject_status(
                 record.list_id, record.cl_ord_ids, reason, _OTHER, bundle_id=record.bundle_id
@@ -751,6 +829,10 @@ class _ClientSide(SafeApplication):
         if event is not None:
             event.clear()
         log.info("client.logout", client=comp_id)
+
+    def from_admin(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) == "A":
+            self.gateway._check_logon(message, session_id)
 
     def from_app(self, message: Any, session_id: Any) -> None:
         self.gateway._client_message(message, session_id)

@@ -1,0 +1,164 @@
+"""Logon credentials and per-client limits, over real sessions."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.client import FixClient, submit
+from gateway.config import AppConfig, ClientConfig, ClientLimits, ClientsConfig, VenueConfig
+from gateway.server import Gateway
+from tests.conftest import seed_hedge
+from tests.integration.conftest import DEADLINE
+from tests.integration.rawfix import RawFixClient
+
+pytestmark = pytest.mark.integration
+
+DIGEST = hashlib.sha256(b"s3cret").hexdigest()
+
+
+@pytest.fixture
+def secured(ports, tmp_path, counterparty) -> Iterator[Gateway]:
+    clients = ClientsConfig(
+        port=ports["clients"],
+        allowed_comp_ids=["DESK1", "DESK2"],
+        credentials={
+            "DESK1": {"username": "desk1", "password_sha256": DIGEST},
+            "DESK2": {"username": "desk2", "password_sha256": DIGEST},
+        },
+        limits=ClientLimits(max_messages_per_second=1000),
+        client_limits={
+            "DESK2": ClientLimits(
+                max_legs=2, max_open_bundles=1, max_notional="30000", max_messages_per_second=5
+            )
+        },
+    )
+    gw = Gateway(
+        AppConfig(
+            clients=clients,
+            store_dir=tmp_path / "s",
+            fix_log_dir=tmp_path / "l",
+            venue=VenueConfig(port=ports["venue"], reconnect_secs=1),
+        )
+    )
+    gw.start()
+    try:
+        assert gw.venue_logged_on.wait(DEADLINE)
+        yield gw
+    finally:
+        gw.stop()
+
+
+def client(ports, tmp_path, comp_id: str, username: str | None, password: str | None):
+    return FixClient(
+        ClientConfig(
+            port=ports["clients"],
+            sender_comp_id=comp_id,
+            username=username,
+            password=password,
+            store_dir=tmp_path / comp_id,
+            fix_log_dir=tmp_path / "cl",
+        )
+    )
+
+
+def test_valid_credentials_log_on_and_trade(ports, tmp_path, secured):
+    desk = client(ports, tmp_path, "DESK1", "desk1", "s3cret")
+    try:
+        assert desk.start(DEADLINE)
+        assert submit(desk, seed_hedge(), list_id="AUTH-1", wait_done=False).status == "accepted"
+    finally:
+        desk.stop()
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("desk1", "wrong"),
+        ("someone", "s3cret"),
+        (None, None),
+        ("desk2", "s3cret"),
+    ],
+)
+def test_bad_credentials_are_refused_with_a_reason(ports, secured, username, password):
+    raw = RawFixClient(ports["clients"], "DESK1")
+    try:
+        extra = [(553, username), (554, password)] if username else []
+        reply = raw.logon(extra)
+        assert reply.get(35) == b"5"  # Logout, not Logon
+        assert b"logon refused" in (reply.get(58) or b"")
+    finally:
+        raw.close()
+    assert not secured.client_logons["DESK1"].is_set()
+
+
+def test_limits_reject_with_reasons(ports, tmp_path, secured, counterparty):
+    desk = client(ports, tmp_path, "DESK2", "desk2", "s3cret")
+    try:
+        assert desk.start(DEADLINE)
+        three_legs = submit(desk, seed_hedge(), list_id="LIM-1", timeout=DEADLINE)
+        assert three_legs.status == "rejected"
+        assert "limit: 3 legs, at most 2" in (three_legs.reason or "")
+        pair = {
+            "strategy": "single_factor_hedged",
+            "bidder_data": {
+                "target_hedge_ratio": 3,
+                "positions": [
+                    {
+                        "symbol": "AAAA",
+                        "side": "Buy",
+                        "hedge_qty_coeff": 1,
+                        "qty": 2000,
+                        "price": "10.00",
+                    },
+                    {
+                        "symbol": "BBBB",
+                        "side": "Sell",
+                        "hedge_qty_coeff": -1,
+                        "qty": 1000,
+                        "price": "20.00",
+                    },
+                ],
+            },
+        }
+        big = submit(desk, pair, list_id="LIM-2", timeout=DEADLINE)  # 20,000 + 20,000
+        assert big.status == "rejected"
+        assert "limit: notional 40000" in (big.reason or "")
+        small = {
+            **pair,
+            "bidder_data": {
+                **pair["bidder_data"],
+                "positions": [
+                    {**p, "qty": p["qty"] // 2} for p in pair["bidder_data"]["positions"]
+                ],
+            },
+        }
+        assert submit(desk, small, list_id="LIM-3", wait_done=False).status == "accepted"
+        second = submit(desk, small, list_id="LIM-4", timeout=DEADLINE)
+        assert second.status == "rejected"
+        assert "1 bundles already open, at most 1" in (second.reason or "")
+    finally:
+        desk.stop()
+
+
+def test_message_rate_limit_rejects_the_excess(ports, tmp_path, secured):
+    from gateway.fixcore import msg_type
+    from gateway.wire import list_cancel_request
+
+    desk = client(ports, tmp_path, "DESK2", "desk2", "s3cret")
+    try:
+        assert desk.start(DEADLINE)
+        for n in range(20):
+            desk.send(list_cancel_request(f"NOPE-{n}"))
+        texts = []
+        for _ in range(20):
+            message = desk.wait_for(lambda m: msg_type(m) == "j", DEADLINE)
+            assert message is not None
+            texts.append(message.getField(58))
+        limited = [t for t in texts if "rate limit" in t]
+        assert 10 <= len(limited) <= 16  # 5/s with a 5-message burst, sent at once
+        assert desk.logged_on.is_set()
+    finally:
+        desk.stop()
