@@ -243,7 +243,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
         config.write_text(
-            f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1]}}\n"
+            f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1],\n"
+            "  limits: {max_messages_per_second: 1000000, max_open_bundles: 1000000}}\n"
             f"venue: {{port: {venue_port}, reconnect_secs: 1}}\n"
             f"store: memory\nstore_dir: {tmp}/store\nfix_log_dir: {tmp}/log\n"
         )
