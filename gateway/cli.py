@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from gateway import __version__, logs
 from gateway.bundle import OrderBundle
@@ -310,24 +310,33 @@ def _install_stop_handlers(stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+class _Service(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _serve(name: str, service: _Service) -> int:
+    """Start ``service``, run until SIGINT/SIGTERM, stop it cleanly."""
+    stopping = threading.Event()
+    _install_stop_handlers(stopping.set)
+    try:
+        service.start()
+    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
+        raise GatewayError(f"cannot start the {name}: {exc}") from None
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        service.stop()
+    return EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from gateway.server import Gateway  # noqa: PLC0415 - quickfix resets SIGINT on import
 
     config = load_config(args.config)
     logs.configure(level=args.log_level, file=args.log_file)
-    gateway = Gateway(config)
-    stopping = threading.Event()
-    _install_stop_handlers(stopping.set)
-    try:
-        gateway.start()
-    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
-        raise GatewayError(f"cannot start the gateway: {exc}") from None
-    try:
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        gateway.stop()
-    return EXIT_OK
+    return _serve("gateway", Gateway(config))
 
 
 def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
@@ -335,19 +344,7 @@ def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load_venue_config(args.config)
     logs.configure(level=args.log_level, file=args.log_file)
-    venue = Venue(config)
-    stopping = threading.Event()
-    _install_stop_handlers(stopping.set)
-    try:
-        venue.start()
-    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
-        raise GatewayError(f"cannot start the venue: {exc}") from None
-    try:
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        venue.stop()
-    return EXIT_OK
+    return _serve("venue", Venue(config))
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, ValidationError
 
@@ -32,6 +32,7 @@ __all__ = [
     "VenueConfig",
     "load_client_config",
     "load_config",
+    "load_model",
 ]
 
 _COMP_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
@@ -183,17 +184,29 @@ def _load_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(path: Path) -> AppConfig:
-    """Read and validate a gateway config file."""
-    raw = _resolve(
-        _load_mapping(path), path.parent, ("strategies_file", "store_dir", "fix_log_dir")
-    )
+_M = TypeVar("_M", bound=FrozenModel)
+
+
+def load_model(
+    path: Path, model: type[_M], path_keys: tuple[str, ...] = ("store_dir", "fix_log_dir")
+) -> _M:
+    """Read a YAML file into ``model``; ``path_keys`` are resolved against its folder.
+
+    Raises:
+        ConfigError: naming the file, each key path and what is wrong.
+    """
+    raw = _resolve(_load_mapping(path), path.parent, path_keys)
     try:
-        return AppConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             "invalid configuration", source=str(path), issues=field_issues(exc)
         ) from None
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate a gateway config file."""
+    return load_model(path, AppConfig, ("strategies_file", "store_dir", "fix_log_dir"))
 
 
 class ClientConfig(FrozenModel):
@@ -227,10 +240,4 @@ class ClientConfig(FrozenModel):
 
 def load_client_config(path: Path) -> ClientConfig:
     """Read and validate a client config file."""
-    raw = _resolve(_load_mapping(path), path.parent, ("store_dir", "fix_log_dir"))
-    try:
-        return ClientConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(
-            "invalid configuration", source=str(path), issues=field_issues(exc)
-        ) from None
+    return load_model(path, ClientConfig)

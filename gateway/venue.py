@@ -30,14 +30,14 @@ from typing import Any, Literal
 
 import quickfix as fix
 import structlog
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from fixspec import Tag
 from gateway.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
 from gateway.bundle import Constraint, OrderBundle, Sense, Side
-from gateway.config import CompID, Port, _load_mapping, _resolve
-from gateway.errors import ConfigError, GatewayError
-from gateway.fields import FrozenModel, PositiveDecimal, PositiveInt, field_issues
+from gateway.config import CompID, Port, load_model
+from gateway.errors import GatewayError
+from gateway.fields import FrozenModel, PositiveDecimal, PositiveInt
 from gateway.fixcore import (
     Connector,
     Dispatch,
@@ -117,13 +117,8 @@ class VenueAppConfig(FrozenModel):
 
 
 def load_venue_config(path: Path) -> VenueAppConfig:
-    raw = _resolve(_load_mapping(path), path.parent, ("store_dir", "fix_log_dir"))
-    try:
-        return VenueAppConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(
-            "invalid configuration", source=str(path), issues=field_issues(exc)
-        ) from None
+    """Read and validate a venue config file."""
+    return load_model(path, VenueAppConfig)
 
 
 @dataclass(slots=True)
