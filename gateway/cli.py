@@ -83,6 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_session_commands(commands)
     _add_hedge_commands(commands)
+    _add_tls_command(commands)
     return parser
 
 
@@ -176,6 +177,61 @@ def _add_session_commands(commands: Any) -> None:
     )
     strategies.add_argument("--config", type=Path, default=None, help="gateway config YAML")
     strategies.set_defaults(handler=_cmd_strategies)
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _add_tls_command(commands: Any) -> None:
+    """tls-proxy."""
+    tls = commands.add_parser(
+        "tls-proxy",
+        help="TLS for a FIX session's network hop (quickfix from PyPI has no TLS)",
+        description="terminate: listen with TLS and forward in plain TCP to a local FIX "
+        "acceptor (put it in front of bidgw run's client port). originate: "
+        "listen in plain TCP on 127.0.0.1 for a local FIX initiator and connect "
+        "to the remote side with TLS. Only the hop between the proxies is "
+        "encrypted; keep the plain hop on the same host.",
+    )
+    tls.add_argument("mode", choices=("terminate", "originate"))
+    tls.add_argument("--listen", type=_address, required=True, metavar="HOST:PORT")
+    tls.add_argument("--to", type=_address, required=True, metavar="HOST:PORT")
+    tls.add_argument("--cert", type=Path, help="PEM certificate (server; client for mTLS)")
+    tls.add_argument("--key", type=Path, help="PEM private key for --cert")
+    tls.add_argument("--ca", type=Path, help="originate: CA to verify the server with")
+    tls.add_argument(
+        "--client-ca", type=Path, help="terminate: require client certificates signed by this CA"
+    )
+    tls.add_argument("--server-name", help="originate: name expected in the certificate")
+    tls.set_defaults(handler=_cmd_tls)
+
+
+def _cmd_tls(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.tlsproxy import TlsProxy, TlsProxyConfig  # noqa: PLC0415 - rarely used
+
+    logs.configure(level="info")
+    try:
+        proxy = TlsProxy(
+            TlsProxyConfig(
+                mode=args.mode,
+                listen_host=args.listen[0],
+                listen_port=args.listen[1],
+                target_host=args.to[0],
+                target_port=args.to[1],
+                cert=args.cert,
+                key=args.key,
+                ca=args.ca,
+                client_ca=args.client_ca,
+                server_name=args.server_name,
+            )
+        )
+    except (ValueError, OSError) as exc:
+        raise GatewayError(f"cannot set up TLS: {exc}") from None
+    return _serve("TLS proxy", proxy)
 
 
 def _add_hedge_commands(commands: Any) -> None:
