@@ -97,8 +97,10 @@ def test_a_client_trades_through_tls_with_mutual_authentication(tls_port, pki, t
         origin.stop()
 
 
-LOGON = (b"8=FIX.4.4\x019=63\x0135=A\x0134=1\x0149=DESK1\x0152=20260101-00:00:00"
-         b"\x0156=BIDGW\x0198=0\x01108=30\x0110=000\x01")
+LOGON = (
+    b"8=FIX.4.4\x019=63\x0135=A\x0134=1\x0149=DESK1\x0152=20260101-00:00:00"
+    b"\x0156=BIDGW\x0198=0\x01108=30\x0110=000\x01"
+)
 
 
 def _tls_exchange(port: int, context: ssl.SSLContext) -> bytes:
