@@ -376,3 +376,40 @@ def test_portfolio_hedge_travels_over_fix_and_maps_legs_by_symbol(client, counte
     counterparty.fill(received.bundle.bundle_id, 1, 100_000, "0.7460")
     report = parse_report(client.wait_for(lambda m: msg_type(m) == "8", DEADLINE))
     assert (report["cl_ord_id"], report["symbol"]) == ("MR-1-3", "CHF")
+
+
+def test_sequence_gap_is_recovered_and_a_possdup_resend_is_not_forwarded_twice(raw, counterparty):
+    """The client skips MsgSeqNum 3-4: the gateway asks for them (ResendRequest), holds
+    message 5, and processes it once the client gap-fills. A later PossDup resend of
+    the same list is answered with the same decision and never forwarded again."""
+    raw.send("E", _hedge_list("GAP-1", "G1-"))
+    assert raw.receive(lambda m: m.get(35) == b"N" and m.get(66) == b"GAP-1") is not None
+    assert counterparty.next_bundle() is not None
+    raw.seq += 2  # skip two sequence numbers
+    raw.send("E", _hedge_list("GAP-2", "G2-"))
+    resend = raw.receive(lambda m: m.get(35) == b"2")
+    assert resend is not None
+    begin = int(resend.get(7))
+    assert begin == raw.seq - 3
+    # Gap-fill the two skipped numbers: a SequenceReset carrying the first of them.
+    saved, raw.seq = raw.seq, begin
+    fill = raw.message("4", [(123, "Y"), (36, str(saved - 1))])
+    fill.append_pair(43, "Y", header=True)
+    fill.append_pair(122, "20260101-00:00:00.000", header=True)
+    raw.send_bytes(fill.encode(), count_seq=False)
+    raw.seq = saved
+    decision = raw.receive(lambda m: m.get(35) == b"N" and m.get(66) == b"GAP-2")
+    assert decision is not None
+    assert decision.get(431) == b"2", decision.get(444)
+    assert counterparty.next_bundle().bundle.symbols == ("AAAA", "BBBB", "CCCC")
+    # The client's engine resends GAP-2 as a possible duplicate: same answer, no forward.
+    again = raw.message("E", _hedge_list("GAP-2", "G2-"))
+    again.append_pair(43, "Y", header=True)
+    again.append_pair(122, "20260101-00:00:00.000", header=True)
+    raw.send_bytes(again.encode())
+    repeat = raw.receive(
+        lambda m: m.get(35) == b"N" and m.get(66) == b"GAP-2" and m.get(431) in (b"2", b"7")
+    )  # a decision, not a venue relay
+    assert repeat is not None
+    assert repeat.get(431) == b"2"
+    assert_nothing_forwarded(counterparty)
