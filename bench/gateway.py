@@ -247,6 +247,7 @@ def main() -> None:
             "  limits: {max_messages_per_second: 1000000, max_open_bundles: 1000000}}\n"
             f"venue: {{port: {venue_port}, reconnect_secs: 1}}\n"
             f"store: memory\nstore_dir: {tmp}/store\nfix_log_dir: {tmp}/log\n"
+            f"journal: {tmp}/journal.sqlite\n"
         )
         try:
             for child in children:

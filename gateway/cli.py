@@ -84,6 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_session_commands(commands)
     _add_hedge_commands(commands)
     _add_tls_command(commands)
+    _add_journal_command(commands)
     return parser
 
 
@@ -184,6 +185,43 @@ def _address(text: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host, int(port)
+
+
+def _add_journal_command(commands: Any) -> None:
+    """journal."""
+    journal = commands.add_parser(
+        "journal",
+        help="list the bundles in the gateway's journal and their state",
+        description="Read the gateway's SQLite journal (safe while the gateway runs) and print "
+        "one line per accepted bundle: BundleID, client, ListID, and whether it "
+        "was forwarded, acknowledged and finished.",
+    )
+    journal.add_argument("--config", type=Path, required=True, help="gateway config YAML")
+    journal.add_argument("--open", action="store_true", help="only bundles not yet done")
+    journal.set_defaults(handler=_cmd_journal)
+
+
+def _cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.journal import Journal  # noqa: PLC0415 - only this command needs it
+
+    config = load_config(args.config)
+    if config.journal is None or not config.journal.exists():
+        raise GatewayError(f"no journal at {config.journal}")
+    journal = Journal(config.journal)
+    try:
+        rows = journal.all_bundles()
+    finally:
+        journal.close()
+    out.write(f"{'bundle':<22}{'client':<10}{'list':<24}forwarded acked done\n")
+    for bundle_id, client, list_id, forwarded, acked, done in rows:
+        if args.open and done:
+            continue
+        out.write(
+            f"{bundle_id:<22}{client:<10}{list_id:<24}{'yes' if forwarded else 'NO':<10}"
+            f"{'yes' if acked else 'NO':<6}{'yes' if done else 'no'}\n"
+        )
+    out.write(f"{len(rows)} bundles, {sum(not r[5] for r in rows)} open\n")
+    return EXIT_OK
 
 
 def _add_tls_command(commands: Any) -> None:

@@ -141,6 +141,10 @@ class AppConfig(FrozenModel):
         fix_log_dir: QuickFIX message/event logs (default var/gateway/fixlog).
         queue_max: client requests allowed to wait for the worker; more are
             rejected at once as "gateway busy" (default 10000).
+        journal: SQLite journal of messages, decisions and bundles; a restart
+            resumes from it (default var/gateway/journal.sqlite; null disables it).
+        journal_full_sync: fsync every journal commit (survives power loss; the
+            default survives a killed process).
         max_orders_per_list: a NewOrderList with more orders is refused before it
             is decoded (default 100).
         presolve_workers: threads pre-solving in parallel (HiGHS releases the
@@ -157,6 +161,8 @@ class AppConfig(FrozenModel):
     queue_max: PositiveInt = 10_000
     presolve_workers: PositiveInt = 2
     max_orders_per_list: PositiveInt = 100
+    journal: Path | None = Path("var/gateway/journal.sqlite")
+    journal_full_sync: bool = False
 
     def registry(self) -> StrategyRegistry:
         """Load the configured strategies (errors name the plugin and cause)."""
@@ -206,7 +212,7 @@ def load_model(
 
 def load_config(path: Path) -> AppConfig:
     """Read and validate a gateway config file."""
-    return load_model(path, AppConfig, ("strategies_file", "store_dir", "fix_log_dir"))
+    return load_model(path, AppConfig, ("strategies_file", "store_dir", "fix_log_dir", "journal"))
 
 
 class ClientConfig(FrozenModel):

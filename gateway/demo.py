@@ -132,7 +132,9 @@ def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
     gateway["clients"] = {**gateway.get("clients", {}), "port": client_port}
     gateway["venue"] = {**gateway.get("venue", {}), "port": venue_port, "reconnect_secs": 1}
     gateway.update(
-        store_dir=str(run_dir / "gateway-store"), fix_log_dir=str(run_dir / "gateway-fixlog")
+        store_dir=str(run_dir / "gateway-store"),
+        fix_log_dir=str(run_dir / "gateway-fixlog"),
+        journal=str(run_dir / "gateway-journal.sqlite"),
     )
     if gateway.get("strategies_file"):
         gateway["strategies_file"] = str((config_dir / gateway["strategies_file"]).resolve())

@@ -38,7 +38,7 @@ from typing import Any
 import quickfix as fix
 import structlog
 
-from fixspec import Tag
+from fixspec import DICTIONARY, Tag
 from gateway.bundle import OrderBundle
 from gateway.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.errors import GatewayError, PayloadError
@@ -50,6 +50,7 @@ from gateway.fixcore import (
     msg_type,
     session_settings,
 )
+from gateway.journal import Journal, JournalBundle, JournalDecision
 from gateway.logs import bound
 from gateway.plugins import StrategyRegistry, parse_envelope
 from gateway.presolve import PreSolver, Verdict
@@ -132,14 +133,17 @@ class _Solving:
     cl_ord_ids: tuple[str, ...]
     started: float
     future: Future[Verdict]
+    journal_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Work:
-    source: str  # "client" | "venue" | "solved" | "stop"
+    source: str  # "client" | "venue" | "solved" | "reforward" | "stop"
     message: Any = None
     session: SessionKey | None = None
     solved: _Solving | None = None
+    journal_id: int | None = None  # inbox row, marked handled once the work is done
+    replay: bool = False  # re-read from the journal after a restart
 
 
 @dataclass(slots=True)
@@ -199,6 +203,15 @@ class Gateway:
         self._by_venue_order: dict[str, tuple[_Record, int]] = {}
         self._sent_lists: dict[int, str] = {}  # venue MsgSeqNum -> BundleID
         self._clients: dict[SessionKey, _ClientState] = {}
+        self._to_forward: list[tuple[_Record, Any, str]] = []
+        self._to_ack: list[tuple[_Record, str]] = []
+        self._current = _Work("none")
+        self._deferred = False
+        self.journal = (
+            Journal(config.journal, full_sync=config.journal_full_sync)
+            if config.journal is not None
+            else None
+        )
         self._worker = threading.Thread(target=self._work_loop, name="bidgw-worker", daemon=True)
         self._buckets = {
             comp_id: _TokenBucket(self.clients.limits_for(comp_id).max_messages_per_second)
@@ -253,6 +266,8 @@ class Gateway:
 
     # lifecycle ------------------------------------------------------------------
     def start(self) -> None:
+        if self.journal is not None:
+            self._restore()
         self._worker.start()
         self._client_side.start()
         self._venue_side.start()
@@ -314,11 +329,31 @@ class Gateway:
             )
             self._refuse(message, session_id, reason)
             return
-        self._queue.put(_Work("client", copy_message(message), _key(session_id)))
+        self._queue.put(
+            _Work(
+                "client",
+                copy_message(message),
+                _key(session_id),
+                journal_id=self._journal_in("client", message, session_id),
+            )
+        )
 
     def _venue_message(self, message: Any, session_id: Any) -> None:
         self._venue_dispatch.handler(msg_type(message))
-        self._queue.put(_Work("venue", copy_message(message), _key(session_id)))
+        self._queue.put(
+            _Work(
+                "venue",
+                copy_message(message),
+                _key(session_id),
+                journal_id=self._journal_in("venue", message, session_id),
+            )
+        )
+
+    def _journal_in(self, source: str, message: Any, session_id: Any) -> int | None:
+        """Journal an incoming message before the engine counts it as received."""
+        if self.journal is None:
+            return None
+        return self.journal.receive(source, _key(session_id), message.toString())
 
     def _refuse(self, message: Any, session_id: Any, reason: str) -> None:
         if msg_type(message) == "E":
@@ -339,9 +374,16 @@ class Gateway:
             work = self._queue.get()
             if work.source == "stop":
                 return
+            self._current = work
+            self._deferred = False
             try:
+                if work.source == "reforward":
+                    self._reforward()
+                    continue
                 if work.solved is not None:
                     self._on_solved(work.solved)
+                    if work.solved.journal_id is not None and self.journal is not None:
+                        self.journal.handled(work.solved.journal_id)
                     continue
                 assert work.session is not None
                 with bound(session_id=":".join(work.session[1:])):
@@ -350,6 +392,12 @@ class Gateway:
                         self._client_dispatch if work.source == "client" else self._venue_dispatch
                     )
                     dispatch.handler(kind)(work.message, work.session)
+                if (
+                    work.journal_id is not None
+                    and self.journal is not None
+                    and not (self._deferred)
+                ):
+                    self.journal.handled(work.journal_id)
             except Exception as exc:  # one bad message must not stop the worker
                 log.error(
                     "gateway.work_failed",
@@ -399,7 +447,7 @@ class Gateway:
                 return
             previous = state.list_ids.get(list_id)
             if previous is not None:
-                if _is_poss_dup(message):
+                if _is_poss_dup(message) or self._current.replay:
                     self._repeat_decision(list_id, previous, session)
                     return
                 self._reject(
@@ -448,7 +496,16 @@ class Gateway:
             self._in_flight += 1
             state.open_bundles.add(bundle.bundle_id)  # reserved while it is being solved
             future = self._solvers.submit(self.presolver.check, bundle)
-            solving = _Solving(session, inbound, bundle, tuple(cl_ord_ids), started, future)
+            solving = _Solving(
+                session,
+                inbound,
+                bundle,
+                tuple(cl_ord_ids),
+                started,
+                future,
+                journal_id=self._current.journal_id,
+            )
+            self._deferred = True  # the inbox row is handled when the verdict is
             future.add_done_callback(lambda _: self._queue.put(_Work("solved", solved=solving)))
 
     def _limit_breach(
@@ -548,16 +605,38 @@ class Gateway:
             legs_qty=tuple(leg.max_qty for leg in bundle.legs),
             cum_qty=[0] * len(bundle.legs),
         )
+        venue_message = encode_bundle(bundle, bundle_id, venue_ids)
+        fill = ", ".join(
+            f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, max_fill, strict=True)
+        )
+        text = f"accepted as {bundle_id}; largest possible fill: {fill}"
+        if self.journal is not None:
+            # Durable before anything leaves: a crash from here on re-forwards and re-acks.
+            self.journal.accept(
+                JournalBundle(
+                    bundle_id,
+                    session,
+                    inbound.list_id,
+                    cl_ord_ids,
+                    venue_ids,
+                    record.legs_qty,
+                    venue_message.toString(),
+                    text,
+                    False,
+                    False,
+                ),
+                JournalDecision(session, inbound.list_id, True, text, all_ids, bundle_id, None),
+            )
         # Register before sending: the counterparty may answer at once.
         self._records[(session, inbound.list_id)] = record
         self._client_state(session).open_bundles.add(bundle_id)
         self._by_bundle[bundle_id] = record
         for index, venue_id in enumerate(venue_ids):
             self._by_venue_order[venue_id] = (record, index)
-        if not self._safe_send(
-            encode_bundle(bundle, bundle_id, venue_ids), _key(self.venue_session)
-        ):
+        if not self._safe_send(venue_message, _key(self.venue_session)):
             self._unregister(record)
+            if self.journal is not None:
+                self.journal.mark(bundle_id, "done")
             self._reject(
                 session,
                 inbound.list_id,
@@ -566,35 +645,12 @@ class Gateway:
                 _CLOSED,
             )
             return
-        fill = ", ".join(
-            f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, max_fill, strict=True)
-        )
-        text = f"accepted as {bundle_id}; largest possible fill: {fill}"
+        if self.journal is not None:
+            self.journal.mark(bundle_id, "forwarded")
         self._client_state(session).list_ids[inbound.list_id] = _Decision(
             True, text, all_ids, bundle_id
         )
-        self._safe_send(
-            list_status(
-                list_id=inbound.list_id,
-                status_type=ListStatusType.ACK,
-                order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
-                text=text,
-                bundle_id=bundle_id,
-                orders=[
-                    *(
-                        OrderReport(c, leaves_qty=q)
-                        for c, q in zip(cl_ord_ids, record.legs_qty, strict=True)
-                    ),
-                    # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
-                    *(
-                        OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
-                        for c in all_ids
-                        if c not in cl_ord_ids
-                    ),
-                ],
-            ),
-            session,
-        )
+        self._send_ack(record, all_ids, text)
         log.info(
             "bundle.accepted",
             client=session[2],
@@ -609,7 +665,104 @@ class Gateway:
 
     def _close(self, record: _Record) -> None:
         record.done = True
+        if self.journal is not None:
+            self.journal.mark(record.bundle_id, "done")
         self._client_state(record.client).open_bundles.discard(record.bundle_id)
+
+    def _send_ack(self, record: _Record, all_ids: Sequence[str], text: str) -> None:
+        """The acceptance (ListStatus ACK) for a forwarded bundle; journaled as sent."""
+        self._safe_send(
+            list_status(
+                list_id=record.list_id,
+                status_type=ListStatusType.ACK,
+                order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
+                text=text,
+                bundle_id=record.bundle_id,
+                orders=[
+                    *(
+                        OrderReport(c, leaves_qty=q)
+                        for c, q in zip(record.cl_ord_ids, record.legs_qty, strict=True)
+                    ),
+                    # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
+                    *(
+                        OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
+                        for c in all_ids
+                        if c not in record.cl_ord_ids
+                    ),
+                ],
+            ),
+            record.client,
+        )
+        if self.journal is not None:
+            self.journal.mark(record.bundle_id, "acked")
+
+    def _restore(self) -> None:
+        """Rebuild state from the journal; queue what a crash left unfinished."""
+        assert self.journal is not None
+        for decision in self.journal.decisions():
+            state = self._client_state(decision.session)
+            state.list_ids[decision.list_id] = _Decision(
+                decision.accepted,
+                decision.text,
+                decision.cl_ord_ids,
+                decision.bundle_id,
+                decision.reject_reason,
+            )
+            state.cl_ord_ids.update(decision.cl_ord_ids)
+        dictionary = fix.DataDictionary(str(DICTIONARY))
+        for saved in self.journal.open_bundles():
+            record = _Record(
+                client=saved.session,
+                list_id=saved.list_id,
+                cl_ord_ids=saved.leg_cl_ord_ids,
+                bundle_id=saved.bundle_id,
+                venue_cl_ord_ids=saved.venue_ids,
+                legs_qty=saved.legs_qty,
+                cum_qty=[0] * len(saved.legs_qty),
+            )
+            self._records[(saved.session, saved.list_id)] = record
+            self._by_bundle[saved.bundle_id] = record
+            for index, venue_id in enumerate(saved.venue_ids):
+                self._by_venue_order[venue_id] = (record, index)
+            self._client_state(saved.session).open_bundles.add(saved.bundle_id)
+            if not saved.forwarded:
+                self._to_forward.append(
+                    (record, fix.Message(saved.venue_raw, dictionary, False), saved.ack_text)
+                )
+            elif not saved.acked:
+                self._to_ack.append((record, saved.ack_text))
+        for message in self.journal.pending():
+            self._queue.put(
+                _Work(
+                    message.source,
+                    fix.Message(message.raw, dictionary, False),
+                    message.session,
+                    journal_id=message.id,
+                    replay=True,
+                )
+            )
+        log.info(
+            "gateway.restored",
+            bundles=len(self._records),
+            to_forward=len(self._to_forward),
+            to_ack=len(self._to_ack),
+        )
+
+    def _reforward(self) -> None:
+        """After a restart: forward bundles the crash interrupted (the venue dedups by id)."""
+        for record, message, text in list(self._to_forward):
+            if not self.venue_logged_on.is_set():
+                return
+            if self._safe_send(message, _key(self.venue_session)):
+                assert self.journal is not None
+                self.journal.mark(record.bundle_id, "forwarded")
+                self._to_forward.remove((record, message, text))
+                decision = self._client_state(record.client).list_ids.get(record.list_id)
+                self._send_ack(record, decision.cl_ord_ids if decision else record.cl_ord_ids, text)
+        for record, text in list(self._to_ack):
+            decision = self._client_state(record.client).list_ids.get(record.list_id)
+            self._send_ack(record, decision.cl_ord_ids if decision else record.cl_ord_ids, text)
+            self._to_ack.remove((record, text))
 
     def _unregister(self, record: _Record) -> None:
         self._client_state(record.client).open_bundles.discard(record.bundle_id)
@@ -633,6 +786,10 @@ class Gateway:
             self._client_state(session).list_ids[list_id] = _Decision(
                 False, reason, tuple(cl_ord_ids), reject_reason=code
             )
+            if self.journal is not None:
+                self.journal.decide(
+                    JournalDecision(session, list_id, False, reason, tuple(cl_ord_ids), None, code)
+                )
         self._safe_send(_reject_status(list_id, cl_ord_ids, reason, code), session)
         log.info(
             "bundle.rejected",
@@ -847,6 +1004,7 @@ class _VenueSide(SafeApplication):
 
     def on_logon(self, session_id: Any) -> None:
         self.gateway.venue_logged_on.set()
+        self.gateway._queue.put(_Work("reforward"))
         log.info("venue.logon", session=session_id.toString())
 
     def on_logout(self, session_id: Any) -> None:

@@ -168,6 +168,7 @@ class Venue(SafeApplication):
         self.auction_done = threading.Condition()
         self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str]] | None] = queue.Queue()
         self._book: dict[str, _Resting] = {}
+        self._finished: dict[str, _Resting] = {}
         self._seen_ids: set[tuple[str, str]] = set()
         self._exec_ids = itertools.count(1)
         self._presolver = PreSolver(PresolveConfig(explain=False, time_limit_ms=200))
@@ -267,6 +268,23 @@ class Venue(SafeApplication):
     def _on_bundle(self, message: Any, session: tuple[str, str, str]) -> None:
         self.stats.bundles_received += 1
         list_id = message.getField(Tag.LIST_ID)
+        known = self._book.get(list_id) or self._finished.get(list_id)
+        if known is not None and known.session == session:
+            # The gateway forwarded this bundle again (after a restart): answer with its
+            # current state; never a second copy, never a reject.
+            done = list_id in self._finished
+            self._send(
+                self._status(
+                    list_id,
+                    known,
+                    ListStatusType.ALL_DONE if done else ListStatusType.ACK,
+                    ListOrderStatus.ALL_DONE if done else ListOrderStatus.IN_BIDDING_PROCESS,
+                    text="already received" + (": done" if done else ": resting"),
+                ),
+                session,
+            )
+            log.info("venue.bundle_repeated", list_id=list_id, done=done)
+            return
         try:
             bundle, cl_ord_ids = decode_bundle(message)
             unknown = sorted({leg.symbol for leg in bundle.legs} - set(self.refs))
@@ -467,6 +485,7 @@ class Venue(SafeApplication):
     def _finish(self, list_id: str, resting: _Resting, *, exec_type: str | None, text: str) -> None:
         """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
         self._book.pop(list_id, None)
+        self._finished[list_id] = resting
         if exec_type is not None:
             for index, left in enumerate(resting.remaining):
                 if left:

@@ -182,6 +182,7 @@ def gateway_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> AppCo
         venue=VenueConfig(port=ports["venue"], heartbeat_secs=5, reconnect_secs=1),
         store_dir=tmp_path / "gw-store",
         fix_log_dir=tmp_path / "gw-fixlog",
+        journal=tmp_path / "gw-journal.sqlite",
         **extra,
     )
 

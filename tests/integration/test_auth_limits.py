@@ -40,6 +40,7 @@ def secured(ports, tmp_path, counterparty) -> Iterator[Gateway]:
             clients=clients,
             store_dir=tmp_path / "s",
             fix_log_dir=tmp_path / "l",
+            journal=tmp_path / "journal.sqlite",
             venue=VenueConfig(port=ports["venue"], reconnect_secs=1),
         )
     )

@@ -140,6 +140,7 @@ def test_connection_drops_lose_nothing_and_duplicate_nothing(tmp_path: Path):
         f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1]}}\n"
         f"venue: {{port: {proxy_port}, reconnect_secs: 1, heartbeat_secs: 5}}\n"
         f"store: file\nstore_dir: {tmp_path}/gs\nfix_log_dir: {tmp_path}/gl\n"
+        f"journal: {tmp_path}/journal.sqlite\n"
     )
     cli = [sys.executable, "-m", "gateway.cli"]
     venue = subprocess.Popen(
@@ -262,6 +263,154 @@ def _collect(client: FixClient, deadline: float) -> tuple[dict, set, dict]:
             bundle_ids.setdefault(list_id, set()).add(message.getField(Tag.BUNDLE_ID))
         elif status == 7 and list_id not in decisions:
             decisions[list_id] = "rejected"
+        elif status == 6:
+            terminal.add(list_id)
+    return decisions, terminal, bundle_ids
+
+
+KILLS = 3
+STREAM = 400
+
+
+def test_gateway_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_path: Path):
+    """kill -9 the gateway three times during a 400-bundle stream; restart it each time
+    on the same stores and journal. Every list gets a decision, every accepted bundle
+    has one BundleID, rests once and finishes once at the venue, and the client learns
+    its terminal state."""
+    venue_port, client_port = free_port(), free_port()
+    (tmp_path / "venue.yaml").write_text(
+        f"port: {venue_port}\nauction_interval_ms: 50\nstore: file\n"
+        f"store_dir: {tmp_path}/vs\nfix_log_dir: {tmp_path}/vl\n"
+        "symbols: {AAAA: {bid: '9.95', offer: '10.05'}, BBBB: {bid: '19.95', offer: '20.05'}}\n"
+        "liquidity: {touch_lots: 200, flow_orders: 0}\n"
+    )
+    (tmp_path / "gateway.yaml").write_text(
+        f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1]}}\n"
+        f"venue: {{port: {venue_port}, reconnect_secs: 1, heartbeat_secs: 5}}\n"
+        f"store: file\nstore_dir: {tmp_path}/gs\nfix_log_dir: {tmp_path}/gl\n"
+        f"journal: {tmp_path}/journal.sqlite\n"
+    )
+    cli = [sys.executable, "-m", "gateway.cli"]
+    venue = subprocess.Popen(
+        [
+            *cli,
+            "venue",
+            "--config",
+            str(tmp_path / "venue.yaml"),
+            "--log-file",
+            str(tmp_path / "venue.log"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    stderr = (tmp_path / "gateway.stderr").open("ab")
+
+    def start_gateway() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                *cli,
+                "run",
+                "--config",
+                str(tmp_path / "gateway.yaml"),
+                "--log-file",
+                str(tmp_path / "gateway.log"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+    gateway = None
+    client = None
+    kills = 0
+    try:
+        _wait_port(venue_port)
+        gateway = start_gateway()
+        _wait_port(client_port)
+        client = FixClient(
+            ClientConfig(
+                port=client_port,
+                sender_comp_id="DESK1",
+                reset_on_logon=False,
+                store="file",
+                store_dir=tmp_path / "cs",
+                fix_log_dir=tmp_path / "cl",
+            )
+        )
+        assert client.start(20)
+        _wait_venue_logon(tmp_path / "gateway.log", 1)
+        kill_at = {STREAM * (k + 1) // (KILLS + 1) for k in range(KILLS)}
+        for n in range(STREAM):
+            list_id = f"K{n}"
+            client.send(encode_new_order_list(_pair(n), list_id, [f"{list_id}-1", f"{list_id}-2"]))
+            if n in kill_at:
+                gateway.kill()  # SIGKILL: no logout, no flush beyond what is on disk
+                gateway.wait(10)
+                kills += 1
+                gateway = start_gateway()
+                _wait_port(client_port)
+            time.sleep(0.02)  # a paced stream (50 bundles/s), not a wait for a condition
+        decisions, terminal, bundle_ids = _collect_n(client, STREAM, time.monotonic() + 90)
+    finally:
+        if client is not None:
+            client.stop()
+        for process in (gateway, venue):
+            if process is not None:
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(15)
+        stderr.close()
+    accepted = {lid for lid, status in decisions.items() if status == "accepted"}
+    assert kills == KILLS
+    assert len(decisions) == STREAM, f"{STREAM - len(decisions)} lists got no decision"
+    assert accepted, "nothing was accepted"
+    assert all(len(bundle_ids[lid]) == 1 for lid in accepted), "a list got two BundleIDs"
+    venue_events = [
+        json.loads(line)
+        for line in (tmp_path / "venue.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    resting = Counter(e["list_id"] for e in venue_events if e["event"] == "venue.bundle_resting")
+    done = Counter(e["list_id"] for e in venue_events if e["event"] == "venue.bundle_done")
+    expected = {next(iter(bundle_ids[lid])) for lid in accepted}
+    assert set(resting) == expected, (
+        f"venue has {len(set(resting) - expected)} unknown and misses "
+        f"{len(expected - set(resting))} accepted bundles"
+    )
+    assert max(resting.values()) == 1, f"forwarded twice: {resting.most_common(3)}"
+    assert set(done) == expected
+    assert max(done.values()) == 1
+    assert accepted <= terminal, f"{len(accepted - terminal)} accepted lists never finished"
+    print(
+        f"\nkill -9 x{kills}: {STREAM} sent, {len(accepted)} accepted, "
+        f"{STREAM - len(accepted)} rejected, {len(done)} done once at the venue, "
+        f"{len(terminal & accepted)} terminal at the client, "
+        f"{sum(1 for e in venue_events if e['event'] == 'venue.bundle_repeated')} repeats "
+        "answered idempotently by the venue"
+    )
+
+
+def _collect_n(client: FixClient, count: int, deadline: float) -> tuple[dict, set, dict]:
+    decisions: dict[str, str] = {}
+    terminal: set[str] = set()
+    bundle_ids: dict[str, set[str]] = {}
+    while time.monotonic() < deadline:
+        message = client.wait_for(lambda m: msg_type(m) == "N", 1.0, keep_others=False)
+        if message is None:
+            if len(decisions) == count and all(
+                lid in terminal for lid, s in decisions.items() if s == "accepted"
+            ):
+                break
+            continue
+        report = parse_report(message)
+        list_id, status = report["list_id"], report["list_order_status"]
+        if status == 2:
+            decisions[list_id] = "accepted"
+            bundle_ids.setdefault(list_id, set()).add(message.getField(Tag.BUNDLE_ID))
+        elif status == 7:
+            decisions.setdefault(list_id, "rejected")
         elif status == 6:
             terminal.add(list_id)
     return decisions, terminal, bundle_ids

@@ -62,6 +62,7 @@ def processes(tmp_path_factory) -> Iterator[dict]:
         f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1, DESK2]}}\n"
         f"venue: {{port: {venue_port}, reconnect_secs: 1}}\n"
         f"store: file\nstore_dir: {tmp}/gs\nfix_log_dir: {tmp}/gl\n"
+        f"journal: {tmp}/journal.sqlite\n"
     )
     cli = [sys.executable, "-m", "gateway.cli"]
     venue = subprocess.Popen(

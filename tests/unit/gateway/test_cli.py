@@ -177,3 +177,35 @@ def test_console_script_is_installed_and_runs():
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["feasible"] is False
+
+
+def test_journal_command_lists_bundles(capsys, tmp_path):
+    from gateway.journal import Journal, JournalBundle, JournalDecision
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    session = ("FIX.4.4", "BIDGW", "DESK1")
+    journal.accept(
+        JournalBundle(
+            "B1-1",
+            session,
+            "L-1",
+            ("L-1-1",),
+            ("B1-1-1",),
+            (100,),
+            "8=FIX.4.4\x01",
+            "accepted",
+            False,
+            False,
+        ),
+        JournalDecision(session, "L-1", True, "accepted", ("L-1-1",), "B1-1", None),
+    )
+    journal.mark("B1-1", "forwarded")
+    journal.close()
+    config = tmp_path / "gateway.yaml"
+    config.write_text("journal: journal.sqlite\n")
+    code, out, _ = run(capsys, "journal", "--config", str(config))
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("B1-1"))
+    assert line.split() == ["B1-1", "DESK1", "L-1", "yes", "NO", "no"]
+    assert "1 bundles, 1 open" in out
