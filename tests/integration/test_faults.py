@@ -268,12 +268,12 @@ def _collect(client: FixClient, deadline: float) -> tuple[dict, set, dict]:
     return decisions, terminal, bundle_ids
 
 
-KILLS = 3
-STREAM = 400
+KILLS = 5
+STREAM = 1000
 
 
 def test_gateway_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_path: Path):
-    """kill -9 the gateway three times during a 400-bundle stream; restart it each time
+    """kill -9 the gateway five times during a 1,000-bundle stream; restart it each time
     on the same stores and journal. Every list gets a decision, every accepted bundle
     has one BundleID, rests once and finishes once at the venue, and the client learns
     its terminal state."""
