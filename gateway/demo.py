@@ -128,6 +128,7 @@ def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
         store="file",
         store_dir=str(run_dir / "venue-store"),
         fix_log_dir=str(run_dir / "venue-fixlog"),
+        journal=str(run_dir / "venue-journal.sqlite"),
     )
     gateway["clients"] = {**gateway.get("clients", {}), "port": client_port}
     gateway["venue"] = {**gateway.get("venue", {}), "port": venue_port, "reconnect_secs": 1}

@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Journal", "JournalBundle", "JournalDecision", "JournalMessage"]
+__all__ = [
+    "Journal",
+    "JournalBundle",
+    "JournalDecision",
+    "JournalMessage",
+    "VenueJournal",
+    "VenueRow",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -93,16 +100,16 @@ def _session(text: str) -> tuple[str, str, str]:
     return (str(begin), str(sender), str(target))
 
 
-class Journal:
-    """A small thread-safe wrapper around one SQLite connection."""
+class _Database:
+    """A small thread-safe wrapper around one SQLite connection in WAL mode."""
 
-    def __init__(self, path: Path, *, full_sync: bool = False) -> None:
+    def __init__(self, path: Path, schema: str, *, full_sync: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(schema)
 
     def close(self) -> None:
         with self._lock:
@@ -111,6 +118,13 @@ class Journal:
     def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, params)
+
+
+class Journal(_Database):
+    """The gateway's journal (see the module docstring)."""
+
+    def __init__(self, path: Path, *, full_sync: bool = False) -> None:
+        super().__init__(path, _SCHEMA, full_sync=full_sync)
 
     # inbox -----------------------------------------------------------------------
     def receive(self, source: str, session: tuple[str, str, str], raw: str) -> int:
@@ -230,4 +244,131 @@ class Journal:
         return [
             (str(r[0]), _session(r[1])[2], str(r[2]), bool(r[3]), bool(r[4]), bool(r[5]))
             for r in rows
+        ]
+
+
+_VENUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL, raw TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS inbox_open ON inbox(done) WHERE done = 0;
+CREATE TABLE IF NOT EXISTS book (
+    list_id TEXT PRIMARY KEY, session TEXT NOT NULL, raw TEXT NOT NULL,
+    filled TEXT NOT NULL, notional TEXT NOT NULL,
+    started INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+    closed TEXT, close_text TEXT NOT NULL DEFAULT '',
+    reported INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS book_unreported ON book(reported) WHERE reported = 0;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRow:
+    """One bundle the simulated counterparty accepted, as last written."""
+
+    list_id: str
+    session: tuple[str, str, str]
+    raw: str
+    filled: tuple[int, ...]
+    notional: tuple[str, ...]  # Fractions as "p/q" text
+    started: bool
+    done: bool
+    closed: str | None  # ExecType that closed the open legs (4, 3, C), if any
+    close_text: str
+    reported: bool
+
+
+class VenueJournal(_Database):
+    """The simulated counterparty's journal: its inbox and its book.
+
+    ``inbox`` rows are written in ``fromApp`` before the engine advances its
+    sequence number; ``book`` rows are written when a bundle is accepted and
+    rewritten (``reported = 0``) before each fill or close is sent, then marked
+    ``reported`` once the engine has persisted those messages. After a restart
+    the venue rebuilds its book and, for rows not marked reported, sends the
+    gateway a status with the bundle's current quantities.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _VENUE_SCHEMA)
+
+    def receive(self, session: tuple[str, str, str], raw: str) -> int:
+        cursor = self._run(
+            "INSERT INTO inbox(session, raw) VALUES (?, ?)", (json.dumps(session), raw)
+        )
+        return int(cursor.lastrowid or 0)
+
+    def pending(self) -> list[tuple[int, tuple[str, str, str], str]]:
+        rows = self._run("SELECT id, session, raw FROM inbox WHERE done = 0 ORDER BY id")
+        return [(int(i), _session(s), str(r)) for i, s, r in rows.fetchall()]
+
+    def save(
+        self,
+        list_id: str,
+        session: tuple[str, str, str],
+        raw: str,
+        filled: Sequence[int],
+        notional: Sequence[str],
+        *,
+        started: bool,
+        done: bool,
+        closed: str | None = None,
+        close_text: str = "",
+    ) -> None:
+        self._run(
+            "INSERT INTO book(list_id, session, raw, filled, notional, started, done, closed,"
+            " close_text, reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+            " ON CONFLICT(list_id) DO UPDATE SET"
+            " filled = excluded.filled, notional = excluded.notional,"
+            " started = excluded.started, done = excluded.done, closed = excluded.closed,"
+            " close_text = excluded.close_text, reported = 0",
+            (
+                list_id,
+                json.dumps(session),
+                raw,
+                json.dumps(list(filled)),
+                json.dumps(list(notional)),
+                int(started),
+                int(done),
+                closed,
+                close_text,
+            ),
+        )
+
+    def handled(self, message_id: int) -> None:
+        self._run("UPDATE inbox SET done = 1 WHERE id = ?", (message_id,))
+
+    def reported(self, list_id: str) -> None:
+        self._run("UPDATE book SET reported = 1 WHERE list_id = ?", (list_id,))
+
+    def book(self) -> list[VenueRow]:
+        rows = self._run(
+            "SELECT list_id, session, raw, filled, notional, started, done, closed, close_text,"
+            " reported FROM book ORDER BY rowid"
+        ).fetchall()
+        return [
+            VenueRow(
+                str(list_id),
+                _session(session),
+                str(raw),
+                tuple(int(q) for q in json.loads(filled)),
+                tuple(str(n) for n in json.loads(notional)),
+                bool(started),
+                bool(done),
+                None if closed is None else str(closed),
+                str(close_text),
+                bool(reported),
+            )
+            for (
+                list_id,
+                session,
+                raw,
+                filled,
+                notional,
+                started,
+                done,
+                closed,
+                close_text,
+                reported,
+            ) in rows
         ]

@@ -32,7 +32,7 @@ import quickfix as fix
 import structlog
 from pydantic import Field
 
-from fixspec import Tag
+from fixspec import DICTIONARY, Tag
 from gateway.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
 from gateway.bundle import Constraint, OrderBundle, Sense, Side
 from gateway.config import CompID, Port, load_model
@@ -46,6 +46,7 @@ from gateway.fixcore import (
     msg_type,
     session_settings,
 )
+from gateway.journal import VenueJournal, VenueRow
 from gateway.presolve import PresolveConfig, PreSolver
 from gateway.wire import (
     ListOrderStatus,
@@ -101,6 +102,9 @@ class VenueAppConfig(FrozenModel):
         symbols: tradable symbols; bundles naming others are rejected.
         liquidity: synthetic contra liquidity.
         store / store_dir / fix_log_dir: QuickFIX store and logs.
+        journal: SQLite file holding the venue's inbox and book, so a venue
+            killed mid-stream restarts with every bundle it accepted and every
+            fill it made (default: none, the book lives in memory).
     """
 
     port: Port
@@ -114,11 +118,12 @@ class VenueAppConfig(FrozenModel):
     store: Literal["file", "memory"] = "file"
     store_dir: Path = Path("var/venue/store")
     fix_log_dir: Path | None = None
+    journal: Path | None = None
 
 
 def load_venue_config(path: Path) -> VenueAppConfig:
     """Read and validate a venue config file."""
-    return load_model(path, VenueAppConfig)
+    return load_model(path, VenueAppConfig, ("store_dir", "fix_log_dir", "journal"))
 
 
 @dataclass(slots=True)
@@ -128,8 +133,11 @@ class _Resting:
     cl_ord_ids: tuple[str, ...]
     filled: list[int]
     notional: list[Fraction]
+    raw: str = ""
     expires_at: datetime | None = None
     started: bool = False
+    closed: str | None = None
+    close_text: str = ""
 
     @property
     def remaining(self) -> tuple[int, ...]:
@@ -166,11 +174,15 @@ class Venue(SafeApplication):
         self.stats = VenueStats()
         self.logged_on = threading.Event()
         self.auction_done = threading.Condition()
-        self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str]] | None] = queue.Queue()
+        self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
+        self._journal = VenueJournal(config.journal) if config.journal else None
+        self._resync: dict[tuple[str, str, str], list[str]] = {}
         self._book: dict[str, _Resting] = {}
         self._finished: dict[str, _Resting] = {}
         self._seen_ids: set[tuple[str, str]] = set()
         self._exec_ids = itertools.count(1)
+        # ExecIDs stay unique across restarts of a journaled venue.
+        self._exec_prefix = f"E{time.time_ns() // 1_000_000:x}-"
         self._presolver = PreSolver(PresolveConfig(explain=False, time_limit_ms=200))
         self._dispatch = Dispatch()
         self._dispatch.register("E", self._on_bundle)
@@ -192,8 +204,12 @@ class Venue(SafeApplication):
 
     # lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        if self._journal is not None:
+            self._restore(self._journal)
         self._thread.start()
         self._connector.start()
+        if self._journal is not None:
+            self._inbox.put(("reclose", None, ("", "", ""), 0))
         log.info(
             "venue.started",
             port=self.config.port,
@@ -206,6 +222,8 @@ class Venue(SafeApplication):
         self._inbox.put(None)
         self._thread.join(10)
         self._connector.stop()
+        if self._journal is not None:
+            self._journal.close()
         log.info("venue.stopped", auctions=self.stats.auctions)
 
     def wait_auctions(self, count: int, timeout: float) -> bool:
@@ -221,6 +239,7 @@ class Venue(SafeApplication):
 
     # FIX callbacks (engine thread): thin -------------------------------------------------
     def on_logon(self, session_id: Any) -> None:
+        self._inbox.put(("resync", None, _key(session_id), 0))
         self.logged_on.set()
         log.info("venue.logon", session=session_id.toString())
 
@@ -231,7 +250,11 @@ class Venue(SafeApplication):
     def from_app(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)
         self._dispatch.handler(kind)  # unsupported types: the engine sends a BMR
-        self._inbox.put((kind, copy_message(message), _key(session_id)))
+        key = _key(session_id)
+        # Journaled before the engine advances its sequence number: a crash from here on
+        # cannot lose a message the engine counted as received.
+        journal_id = self._journal.receive(key, message.toString()) if self._journal else 0
+        self._inbox.put((kind, copy_message(message), key, journal_id))
 
     # the venue's thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -243,11 +266,18 @@ class Venue(SafeApplication):
             except queue.Empty:
                 item = None
             if item is not None:
-                kind, message, session = item
+                kind, message, session, journal_id = item
                 try:
-                    self._dispatch.handler(kind)(message, session)
+                    if kind == "resync":
+                        self._send_resync(session)
+                    elif kind == "reclose":
+                        self._reclose()
+                    else:
+                        self._dispatch.handler(kind)(message, session)
                 except Exception as exc:  # one bad message must not stop the venue
                     log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
+                if journal_id and self._journal is not None:
+                    self._journal.handled(journal_id)
             if time.monotonic() >= next_auction and not self._stop.is_set():
                 try:
                     self._auction()
@@ -323,8 +353,10 @@ class Venue(SafeApplication):
             cl_ord_ids,
             [0] * len(bundle.legs),
             [Fraction(0)] * len(bundle.legs),
+            raw=message.toString(),
             expires_at=_parse_utc(expires) if expires else None,
         )
+        self._save(list_id, self._book[list_id])
         self._send(
             list_status(
                 list_id=list_id,
@@ -338,6 +370,7 @@ class Venue(SafeApplication):
             ),
             session,
         )
+        self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
 
     def _on_cancel(self, message: Any, session: tuple[str, str, str]) -> None:
@@ -421,17 +454,21 @@ class Venue(SafeApplication):
     ) -> None:
         self.stats.fills += 1
         for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
+            if qty:  # a leg with no fill may have no clearing price
+                resting.filled[index] += qty
+                resting.notional[index] += prices[leg.symbol] * qty
+        started = resting.started
+        resting.started = True
+        self._save(list_id, resting)  # before any report leaves
+        for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
             if not qty:
                 continue
             price = prices[leg.symbol]
-            resting.filled[index] += qty
-            resting.notional[index] += price * qty
             self._send(
                 self._execution_report(resting, index, exec_type="F", last_qty=qty, last_px=price),
                 resting.session,
             )
-        if not resting.started:
-            resting.started = True
+        if not started:
             self._send(
                 self._status(
                     list_id,
@@ -442,6 +479,10 @@ class Venue(SafeApplication):
                 ),
                 resting.session,
             )
+        if not self._close_if_exhausted(list_id, resting):
+            self._reported(list_id)
+
+    def _close_if_exhausted(self, list_id: str, resting: _Resting) -> bool:
         remaining = resting.remaining
         if not any(remaining):
             self._finish(list_id, resting, exec_type=None, text="filled")
@@ -452,6 +493,9 @@ class Venue(SafeApplication):
                 exec_type="3",
                 text="remaining quantities cannot fill within the bundle's constraints",
             )
+        else:
+            return False
+        return True
 
     def _can_fill_more(self, bundle: OrderBundle, remaining: Sequence[int]) -> bool:
         legs = [(leg, left) for leg, left in zip(bundle.legs, remaining, strict=True)]
@@ -486,6 +530,8 @@ class Venue(SafeApplication):
         """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
         self._book.pop(list_id, None)
         self._finished[list_id] = resting
+        resting.closed, resting.close_text = exec_type, text
+        self._save(list_id, resting, done=True)
         if exec_type is not None:
             for index, left in enumerate(resting.remaining):
                 if left:
@@ -504,7 +550,99 @@ class Venue(SafeApplication):
             ),
             resting.session,
         )
+        self._reported(list_id)
         log.info("venue.bundle_done", list_id=list_id, why=text, filled=resting.filled)
+
+    # the journal -----------------------------------------------------------------------
+    def _save(self, list_id: str, resting: _Resting, *, done: bool = False) -> None:
+        if self._journal is not None:
+            self._journal.save(
+                list_id,
+                resting.session,
+                resting.raw,
+                resting.filled,
+                [f"{n.numerator}/{n.denominator}" for n in resting.notional],
+                started=resting.started,
+                done=done,
+                closed=resting.closed,
+                close_text=resting.close_text,
+            )
+
+    def _reported(self, list_id: str) -> None:
+        if self._journal is not None:
+            self._journal.reported(list_id)
+
+    def _restore(self, journal: VenueJournal) -> None:
+        """Rebuild the book, the finished bundles and the seen ids from the journal."""
+        dictionary = fix.DataDictionary(str(DICTIONARY))
+        rows = journal.book()
+        for row in rows:
+            self._restore_row(row, fix.Message(row.raw, dictionary, False))
+        for journal_id, session, raw in journal.pending():
+            message = fix.Message(raw, dictionary, False)
+            self._inbox.put((msg_type(message), message, session, journal_id))
+        log.info(
+            "venue.restored",
+            resting=len(self._book),
+            finished=len(self._finished),
+            to_resync=sum(len(ids) for ids in self._resync.values()),
+        )
+
+    def _restore_row(self, row: VenueRow, message: Any) -> None:
+        bundle, cl_ord_ids = decode_bundle(message)
+        expires = bundle.metadata.get("expire_time")
+        resting = _Resting(
+            row.session,
+            bundle,
+            cl_ord_ids,
+            list(row.filled),
+            [Fraction(n) for n in row.notional],
+            raw=row.raw,
+            expires_at=_parse_utc(expires) if expires else None,
+            started=row.started,
+            closed=row.closed,
+            close_text=row.close_text,
+        )
+        (self._finished if row.done else self._book)[row.list_id] = resting
+        self._seen_ids.update((row.session[2], c) for c in (row.list_id, *cl_ord_ids))
+        if not row.reported:
+            self._resync.setdefault(row.session, []).append(row.list_id)
+
+    def _reclose(self) -> None:
+        """After a restart: close restored bundles whose remaining quantities cannot fill
+        (a crash between a fill and its close leaves them resting)."""
+        for list_id, resting in list(self._book.items()):
+            if any(resting.filled):
+                self._close_if_exhausted(list_id, resting)
+
+    def _send_resync(self, session: tuple[str, str, str]) -> None:
+        """After a restart: tell the gateway the state of bundles whose last reports the
+        crash may have cut off (their quantities say what filled)."""
+        for list_id in self._resync.pop(session, []):
+            resting = self._book.get(list_id)
+            if resting is not None:
+                status = self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.EXEC_STARTED if resting.started else ListStatusType.ACK,
+                    ListOrderStatus.EXECUTING
+                    if resting.started
+                    else ListOrderStatus.IN_BIDDING_PROCESS,
+                    text="restored after a venue restart",
+                )
+            else:
+                resting = self._finished[list_id]
+                status = self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.ALL_DONE,
+                    ListOrderStatus.ALL_DONE,
+                    text=resting.close_text,
+                    closed=resting.closed,
+                )
+            self._send(status, session)
+            self._reported(list_id)
+            log.info("venue.resynced", list_id=list_id, done=list_id in self._finished)
 
     def _status(
         self,
@@ -558,7 +696,7 @@ class Venue(SafeApplication):
         report = new_message("8")
         fields: list[tuple[int, str]] = [
             (Tag.ORDER_ID, f"V{resting.cl_ord_ids[index]}"),
-            (Tag.EXEC_ID, f"E{next(self._exec_ids)}"),
+            (Tag.EXEC_ID, f"{self._exec_prefix}{next(self._exec_ids)}"),
             (Tag.CL_ORD_ID, resting.cl_ord_ids[index]),
             (Tag.LIST_ID, resting.bundle.bundle_id),
             (Tag.EXEC_TYPE, exec_type),
