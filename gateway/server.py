@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import os
 import queue
 import threading
 import time
@@ -422,6 +423,14 @@ class Gateway:
         except fix.SessionNotFound:
             log.error("gateway.session_not_found", session=":".join(session))
             return False
+
+    def _relay(self, message: Any, session: SessionKey) -> None:
+        """A counterparty report to its client. Replayed from the journal after a restart,
+        it may already have been sent before the crash: it carries PossResend (97) = Y,
+        so the client can drop a copy it has (ExecID, or a second terminal ListStatus)."""
+        if self._current.replay:
+            message.getHeader().setField(Tag.POSS_RESEND, "Y")
+        self._safe_send(message, session)
 
     def _client_state(self, session: SessionKey) -> _ClientState:
         return self._clients.setdefault(session, _ClientState())
@@ -877,9 +886,13 @@ class Gateway:
             if message.isSetField(Tag.LIST_REJECT_REASON)
             else None,
         )
+        # Relayed first, then marked done: a crash in between replays the report (flagged
+        # PossResend) instead of losing it.
+        self._relay(reply, record.client)
         if status in _TERMINAL_LIST:
+            _failpoint("terminal_relayed")
             self._close(record)
-        self._safe_send(reply, record.client)
+            _failpoint("terminal_closed")
         log.info(
             "venue.list_status",
             list_id=record.list_id,
@@ -912,7 +925,7 @@ class Gateway:
         report.setField(Tag.BUNDLE_ID, record.bundle_id)
         cum_qty = int(Decimal(message.getField(Tag.CUM_QTY)))
         record.cum_qty[index] = cum_qty
-        self._safe_send(report, record.client)
+        self._relay(report, record.client)
         log.info(
             "venue.execution_report",
             list_id=record.list_id,
@@ -1118,3 +1131,13 @@ def _base36(number: int) -> str:
         number, rem = divmod(number, 36)
         out = digits[rem] + out
     return out or "0"
+
+
+_FAILPOINT = os.environ.get("BIDGW_FAILPOINT", "")
+
+
+def _failpoint(name: str) -> None:
+    """Fault injection for the crash tests: with ``BIDGW_FAILPOINT=<name>`` in the
+    environment the process dies here as if killed (no cleanup, no logout)."""
+    if name == _FAILPOINT:
+        os._exit(137)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -162,7 +163,9 @@ class _Rig:
         self.gateway: subprocess.Popen[bytes] | None = None
         self.client: FixClient | None = None
 
-    def _spawn(self, command: str, name: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, command: str, name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [
                 *(sys.executable, "-m", "gateway.cli", command),
@@ -172,14 +175,15 @@ class _Rig:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
+            env={**os.environ, **(env or {})},
         )
 
     def start_venue(self) -> None:
         self.venue = self._spawn("venue", "venue")
         _wait_port(self.venue_port)
 
-    def start_gateway(self) -> None:
-        self.gateway = self._spawn("run", "gateway")
+    def start_gateway(self, failpoint: str = "") -> None:
+        self.gateway = self._spawn("run", "gateway", {"BIDGW_FAILPOINT": failpoint})
         _wait_port(self.client_port)
 
     def kill(self, process: subprocess.Popen[bytes] | None) -> None:
@@ -242,6 +246,7 @@ class _Outcome:
         self.bundle_ids: dict[str, set[str]] = {}
         self.terminal: Counter[str] = Counter()
         self.final: dict[str, list[int]] = {}
+        self.resent_copies = 0
 
     @property
     def accepted(self) -> set[str]:
@@ -266,6 +271,10 @@ def _collect(client: FixClient, count: int, deadline: float) -> _Outcome:
         elif status == 7:
             out.decisions.setdefault(list_id, "rejected")
         elif status == 6:
+            header = message.getHeader()
+            if header.isSetField(Tag.POSS_RESEND) and list_id in out.terminal:
+                out.resent_copies += 1  # a replay after a crash, flagged as one: dropped
+                continue
             out.terminal[list_id] += 1
             out.final[list_id] = [o["cum_qty"] for o in report["orders"]]
     return out
@@ -366,7 +375,8 @@ def test_gateway_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_p
         f"{STREAM - len(out.accepted)} rejected, {len(done)} done once at the venue, "
         f"{len(set(out.terminal) & out.accepted)} terminal at the client, "
         f"{sum(1 for e in events if e['event'] == 'venue.bundle_repeated')} repeats "
-        "answered idempotently by the venue"
+        f"answered idempotently by the venue, {out.resent_copies} PossResend copies dropped "
+        "by the client"
     )
 
 
@@ -436,3 +446,28 @@ def test_venue_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_pat
 def _open_at_venue(journal: Path) -> int:
     with contextlib.closing(sqlite3.connect(journal)) as db:
         return int(db.execute("SELECT COUNT(*) FROM book WHERE done = 0").fetchone()[0])
+
+
+@pytest.mark.parametrize("failpoint", ["terminal_relayed", "terminal_closed"])
+def test_gateway_dying_around_a_terminal_report_relays_it_exactly_once(
+    tmp_path: Path, failpoint: str
+):
+    """The gateway dies right after relaying a bundle's terminal status, before (or
+    after) journaling the bundle done. Restarted, it replays the journaled report:
+    the client ends with one terminal status (a replayed copy carries PossResend)."""
+    rig = _Rig(tmp_path, touch_lots=200, venue_journal=False)
+    try:
+        rig.start_venue()
+        rig.start_gateway(failpoint)
+        client = rig.connect()
+        rig.send("F1", 0)
+        assert rig.gateway is not None
+        assert rig.gateway.wait(20) == 137, "the failpoint did not fire"
+        rig.start_gateway()
+        out = _collect(client, 1, time.monotonic() + 30)
+    finally:
+        rig.close()
+    _assert_decided(out, 1)
+    assert out.terminal["F1"] == 1
+    assert out.final["F1"] == [200, 100]
+    assert out.resent_copies == (1 if failpoint == "terminal_relayed" else 0)
