@@ -867,6 +867,11 @@ class Gateway:
         if record is None:
             log.error("venue.unknown_list", bundle_id=bundle_id)
             return
+        if record.done:
+            # A restarted venue may send a bundle's final state twice (its resync and
+            # QuickFIX's resend of the original): the client gets one terminal status.
+            log.info("venue.status_after_done", bundle_id=bundle_id, list_id=record.list_id)
+            return
         status = int(message.getField(Tag.LIST_ORDER_STATUS))
         text = (
             message.getField(Tag.LIST_STATUS_TEXT)
