@@ -43,12 +43,15 @@ __all__ = [
     "VenueRow",
 ]
 
-_SCHEMA = """
+_INBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL, session TEXT NOT NULL, raw TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS inbox_open ON inbox(done) WHERE done = 0;
+"""
+
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
     session TEXT NOT NULL, list_id TEXT NOT NULL, accepted INTEGER NOT NULL,
     text TEXT NOT NULL, cl_ord_ids TEXT NOT NULL, bundle_id TEXT, reject_reason INTEGER,
@@ -101,7 +104,8 @@ def _session(text: str) -> tuple[str, str, str]:
 
 
 class _Database:
-    """A small thread-safe wrapper around one SQLite connection in WAL mode."""
+    """A small thread-safe wrapper around one SQLite connection in WAL mode, with the
+    inbox both journals share: messages written in ``fromApp``, marked handled later."""
 
     def __init__(self, path: Path, schema: str, *, full_sync: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +113,7 @@ class _Database:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
-        self._db.executescript(schema)
+        self._db.executescript(_INBOX_SCHEMA + schema)
 
     def close(self) -> None:
         with self._lock:
@@ -118,13 +122,6 @@ class _Database:
     def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, params)
-
-
-class Journal(_Database):
-    """The gateway's journal (see the module docstring)."""
-
-    def __init__(self, path: Path, *, full_sync: bool = False) -> None:
-        super().__init__(path, _SCHEMA, full_sync=full_sync)
 
     # inbox -----------------------------------------------------------------------
     def receive(self, source: str, session: tuple[str, str, str], raw: str) -> int:
@@ -143,6 +140,13 @@ class Journal(_Database):
         ).fetchall()
         for row in rows:
             yield JournalMessage(int(row[0]), str(row[1]), _session(row[2]), str(row[3]))
+
+
+class Journal(_Database):
+    """The gateway's journal (see the module docstring)."""
+
+    def __init__(self, path: Path, *, full_sync: bool = False) -> None:
+        super().__init__(path, _SCHEMA, full_sync=full_sync)
 
     # decisions and bundles ---------------------------------------------------------
     def decide(self, decision: JournalDecision) -> None:
@@ -248,10 +252,6 @@ class Journal(_Database):
 
 
 _VENUE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL, raw TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS inbox_open ON inbox(done) WHERE done = 0;
 CREATE TABLE IF NOT EXISTS book (
     list_id TEXT PRIMARY KEY, session TEXT NOT NULL, raw TEXT NOT NULL,
     filled TEXT NOT NULL, notional TEXT NOT NULL,
@@ -292,16 +292,6 @@ class VenueJournal(_Database):
     def __init__(self, path: Path) -> None:
         super().__init__(path, _VENUE_SCHEMA)
 
-    def receive(self, session: tuple[str, str, str], raw: str) -> int:
-        cursor = self._run(
-            "INSERT INTO inbox(session, raw) VALUES (?, ?)", (json.dumps(session), raw)
-        )
-        return int(cursor.lastrowid or 0)
-
-    def pending(self) -> list[tuple[int, tuple[str, str, str], str]]:
-        rows = self._run("SELECT id, session, raw FROM inbox WHERE done = 0 ORDER BY id")
-        return [(int(i), _session(s), str(r)) for i, s, r in rows.fetchall()]
-
     def save(
         self,
         list_id: str,
@@ -334,9 +324,6 @@ class VenueJournal(_Database):
                 close_text,
             ),
         )
-
-    def handled(self, message_id: int) -> None:
-        self._run("UPDATE inbox SET done = 1 WHERE id = ?", (message_id,))
 
     def reported(self, list_id: str) -> None:
         self._run("UPDATE book SET reported = 1 WHERE list_id = ?", (list_id,))

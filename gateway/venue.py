@@ -253,7 +253,9 @@ class Venue(SafeApplication):
         key = _key(session_id)
         # Journaled before the engine advances its sequence number: a crash from here on
         # cannot lose a message the engine counted as received.
-        journal_id = self._journal.receive(key, message.toString()) if self._journal else 0
+        journal_id = (
+            self._journal.receive("gateway", key, message.toString()) if self._journal else 0
+        )
         self._inbox.put((kind, copy_message(message), key, journal_id))
 
     # the venue's thread ----------------------------------------------------------------
@@ -345,8 +347,7 @@ class Venue(SafeApplication):
             )
             log.info("venue.bundle_rejected", list_id=list_id, reason=str(exc))
             return
-        self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
-        expires = bundle.metadata.get("expire_time")
+        self._remember_ids(session, list_id, cl_ord_ids)
         self._book[list_id] = _Resting(
             session,
             bundle,
@@ -354,7 +355,7 @@ class Venue(SafeApplication):
             [0] * len(bundle.legs),
             [Fraction(0)] * len(bundle.legs),
             raw=message.toString(),
-            expires_at=_parse_utc(expires) if expires else None,
+            expires_at=_expiry(bundle),
         )
         self._save(list_id, self._book[list_id])
         self._send(
@@ -372,6 +373,12 @@ class Venue(SafeApplication):
         )
         self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
+
+    def _remember_ids(
+        self, session: tuple[str, str, str], list_id: str, cl_ord_ids: Sequence[str]
+    ) -> None:
+        """The ids a client has used; a later bundle reusing one is a duplicate."""
+        self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
 
     def _on_cancel(self, message: Any, session: tuple[str, str, str]) -> None:
         list_id = message.getField(Tag.LIST_ID)
@@ -578,9 +585,9 @@ class Venue(SafeApplication):
         rows = journal.book()
         for row in rows:
             self._restore_row(row, fix.Message(row.raw, dictionary, False))
-        for journal_id, session, raw in journal.pending():
-            message = fix.Message(raw, dictionary, False)
-            self._inbox.put((msg_type(message), message, session, journal_id))
+        for pending in journal.pending():
+            message = fix.Message(pending.raw, dictionary, False)
+            self._inbox.put((msg_type(message), message, pending.session, pending.id))
         log.info(
             "venue.restored",
             resting=len(self._book),
@@ -590,7 +597,6 @@ class Venue(SafeApplication):
 
     def _restore_row(self, row: VenueRow, message: Any) -> None:
         bundle, cl_ord_ids = decode_bundle(message)
-        expires = bundle.metadata.get("expire_time")
         resting = _Resting(
             row.session,
             bundle,
@@ -598,13 +604,13 @@ class Venue(SafeApplication):
             list(row.filled),
             [Fraction(n) for n in row.notional],
             raw=row.raw,
-            expires_at=_parse_utc(expires) if expires else None,
+            expires_at=_expiry(bundle),
             started=row.started,
             closed=row.closed,
             close_text=row.close_text,
         )
         (self._finished if row.done else self._book)[row.list_id] = resting
-        self._seen_ids.update((row.session[2], c) for c in (row.list_id, *cl_ord_ids))
+        self._remember_ids(row.session, row.list_id, cl_ord_ids)
         if not row.reported:
             self._resync.setdefault(row.session, []).append(row.list_id)
 
@@ -741,6 +747,11 @@ def _exact_text(value: Fraction) -> str:
     if Fraction(result) != value:
         raise GatewayError(f"price {value} has no finite decimal form")
     return decimal_text(result)
+
+
+def _expiry(bundle: OrderBundle) -> datetime | None:
+    expires = bundle.metadata.get("expire_time")
+    return _parse_utc(expires) if expires else None
 
 
 def _parse_utc(text: str) -> datetime | None:
