@@ -35,43 +35,15 @@ import pulp
 from gateway.bundle import OrderBundle
 from gateway.plugins import BidderPayload, StrategyRegistry
 from gateway.presolve import PresolveConfig, PreSolver, _model, _scaled_rows
+from gateway.yamlio import load_yaml
 
 REGISTRY = StrategyRegistry.from_settings()
+SAMPLES = Path(__file__).resolve().parent.parent / "config" / "samples"
 
 
 def seed_bundle() -> OrderBundle:
-    payload = BidderPayload.model_validate(
-        {
-            "strategy": "single_factor_hedged",
-            "lot_size": 100,
-            "bidder_data": {
-                "target_hedge_ratio": 2,
-                "positions": [
-                    {
-                        "symbol": "AAAA",
-                        "side": "Buy",
-                        "hedge_qty_coeff": 4,
-                        "qty": 2000,
-                        "price": "10.00",
-                    },
-                    {
-                        "symbol": "BBBB",
-                        "side": "Sell",
-                        "hedge_qty_coeff": -12,
-                        "qty": 1000,
-                        "price": "20.00",
-                    },
-                    {
-                        "symbol": "CCCC",
-                        "side": "Buy",
-                        "hedge_qty_coeff": -3,
-                        "qty": 1000,
-                        "price": "5.00",
-                    },
-                ],
-            },
-        }
-    )
+    """The seed's hedge_data sample, read from config/samples/hedge_seed.yaml."""
+    payload = BidderPayload.model_validate(load_yaml(SAMPLES / "hedge_seed.yaml"))
     return REGISTRY.build(payload, bundle_id="seed")
 
 
