@@ -23,9 +23,9 @@ import argparse
 import random
 from decimal import Decimal
 
-from gateway.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
-from gateway.bundle import Side
-from gateway.plugins import BidderPayload, StrategyRegistry
+from gateway.core.bundle import Side
+from gateway.core.plugins import BidderPayload, StrategyRegistry
+from gateway.venue.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
 
 REGISTRY = StrategyRegistry.from_settings()
 

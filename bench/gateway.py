@@ -36,18 +36,17 @@ from typing import Any
 import quickfix as fix
 
 from fixspec import Tag
-from gateway.client import FixClient
-from gateway.config import ClientConfig
-from gateway.fixcore import Connector, SafeApplication, free_port, msg_type, session_settings
-from gateway.wire import (
+from gateway.fix.client_codec import encode_new_order_list
+from gateway.fix.engine import Connector, SafeApplication, free_port, msg_type, session_settings
+from gateway.fix.messages import (
     ListOrderStatus,
     ListStatusType,
     OrderReport,
-    decode_bundle,
-    encode_new_order_list,
     list_status,
     new_message,
 )
+from gateway.fix.venue_codec import decode_bundle
+from gateway.tools.client import ClientConfig, FixClient
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -32,10 +32,10 @@ from decimal import Decimal
 
 import pulp
 
-from gateway.bundle import OrderBundle
-from gateway.plugins import BidderPayload, StrategyRegistry
-from gateway.presolve import PresolveConfig, PreSolver, _model, _scaled_rows
-from gateway.yamlio import load_yaml
+from gateway.core.bundle import OrderBundle
+from gateway.core.plugins import BidderPayload, StrategyRegistry
+from gateway.core.yamlio import load_yaml
+from gateway.solver.presolve import PresolveConfig, PreSolver, _model, _scaled_rows
 
 REGISTRY = StrategyRegistry.from_settings()
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "samples"

@@ -9,8 +9,8 @@ Public surface (pinned by tests/unit/gateway/test_exports.py)::
     GatewayError and its subclasses                errors
 """
 
-from gateway.bundle import Constraint, Leg, OrderBundle, Sense, Side
-from gateway.errors import (
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.core.errors import (
     BundleError,
     ConfigError,
     FieldIssue,
@@ -18,7 +18,7 @@ from gateway.errors import (
     PayloadError,
     PluginError,
 )
-from gateway.plugins import (
+from gateway.core.plugins import (
     BidderPayload,
     BuildContext,
     Strategy,
@@ -26,7 +26,7 @@ from gateway.plugins import (
     StrategyRegistry,
     parse_envelope,
 )
-from gateway.presolve import Outcome, PresolveConfig, PreSolver, Verdict
+from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver, Verdict
 
 __version__ = "0.1.0"
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
-from gateway.bundle import Leg, Side
-from gateway.errors import FieldIssue, PayloadError
-from gateway.plugins import BuildContext, StrategyConfig
+from gateway.core.bundle import Leg, Side
+from gateway.core.errors import FieldIssue, PayloadError
+from gateway.core.plugins import BuildContext, StrategyConfig
 
 
 class PositionLike(Protocol):
@@ -74,6 +74,7 @@ def build_legs(
                 limit_price=position.price,
                 max_qty=position.qty,
                 lot_size=lot,
+                position=index,
             )
         )
     if issues:

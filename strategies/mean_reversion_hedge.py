@@ -39,9 +39,9 @@ from typing import Annotated, ClassVar, Literal, Self
 import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
-from gateway.bundle import Constraint, Leg, OrderBundle, Sense, Side
-from gateway.errors import FieldIssue, PayloadError
-from gateway.fields import (
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.core.errors import FieldIssue, PayloadError
+from gateway.core.fields import (
     ExactDecimal,
     FrozenModel,
     PositiveDecimal,
@@ -49,7 +49,7 @@ from gateway.fields import (
     SideField,
     Symbol,
 )
-from gateway.plugins import BuildContext, StrategyConfig
+from gateway.core.plugins import BuildContext, StrategyConfig
 from strategies._common import duplicate_issues
 from strategies.lattice import Method, solve_hedge
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors
@@ -158,7 +158,9 @@ class MeanReversionHedge:
         trade_lots = np.rint(trade / lots).astype(np.int64)  # whole lots per instrument
         legs: list[Leg] = []
         amounts: list[int] = []
-        for position, lot, n in zip(payload.positions, lots, trade_lots, strict=True):
+        for index, (position, lot, n) in enumerate(
+            zip(payload.positions, lots, trade_lots, strict=True)
+        ):
             if n == 0:
                 continue
             legs.append(
@@ -168,6 +170,7 @@ class MeanReversionHedge:
                     limit_price=position.price,
                     max_qty=int(abs(n) * lot),
                     lot_size=int(lot),
+                    position=index,
                 )
             )
             amounts.append(int(abs(n) * lot))

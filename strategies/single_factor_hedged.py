@@ -35,9 +35,9 @@ from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
-from gateway.bundle import Constraint, OrderBundle, Sense
-from gateway.exact import EXACT
-from gateway.fields import (
+from gateway.core.bundle import Constraint, OrderBundle, Sense
+from gateway.core.exact import EXACT
+from gateway.core.fields import (
     ExactDecimal,
     FrozenModel,
     PositiveDecimal,
@@ -45,7 +45,7 @@ from gateway.fields import (
     SideField,
     Symbol,
 )
-from gateway.plugins import BuildContext, StrategyConfig
+from gateway.core.plugins import BuildContext, StrategyConfig
 from strategies._common import build_legs, duplicate_issues
 
 __all__ = ["HedgeData", "HedgePosition", "SingleFactorHedged"]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from gateway import logs
-from gateway.plugins import BidderPayload, StrategyRegistry
-from gateway.presolve import PresolveConfig, PreSolver
+from gateway.core import logs
+from gateway.core.plugins import BidderPayload, StrategyRegistry
+from gateway.solver.presolve import PresolveConfig, PreSolver
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "config" / "samples"

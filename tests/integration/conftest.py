@@ -19,10 +19,8 @@ import pytest
 import quickfix as fix
 
 from fixspec import Tag
-from gateway.bundle import OrderBundle
-from gateway.client import FixClient
-from gateway.config import AppConfig, ClientConfig, ClientsConfig, VenueConfig
-from gateway.fixcore import (
+from gateway.core.bundle import OrderBundle
+from gateway.fix.engine import (
     Connector,
     SafeApplication,
     copy_message,
@@ -30,15 +28,17 @@ from gateway.fixcore import (
     msg_type,
     session_settings,
 )
-from gateway.server import Gateway
-from gateway.wire import (
+from gateway.fix.messages import (
     ListOrderStatus,
     ListStatusType,
     OrderReport,
-    decode_bundle,
     list_status,
     new_message,
 )
+from gateway.fix.venue_codec import decode_bundle
+from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
+from gateway.router.service import Gateway
+from gateway.tools.client import ClientConfig, FixClient
 
 DEADLINE = 10.0  # seconds; every wait in these tests is bounded by it
 

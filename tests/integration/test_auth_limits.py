@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.client import FixClient, submit
-from gateway.config import AppConfig, ClientConfig, ClientLimits, ClientsConfig, VenueConfig
-from gateway.server import Gateway
+from gateway.router.config import AppConfig, ClientLimits, ClientsConfig, VenueConfig
+from gateway.router.service import Gateway
+from gateway.tools.client import ClientConfig, FixClient, submit
 from tests.conftest import seed_hedge
 from tests.integration.conftest import DEADLINE
 from tests.integration.rawfix import RawFixClient
@@ -145,8 +145,8 @@ def test_limits_reject_with_reasons(ports, tmp_path, secured, counterparty):
 
 
 def test_message_rate_limit_rejects_the_excess(ports, tmp_path, secured):
-    from gateway.fixcore import msg_type
-    from gateway.wire import list_cancel_request
+    from gateway.fix.engine import msg_type
+    from gateway.fix.messages import list_cancel_request
 
     desk = client(ports, tmp_path, "DESK2", "desk2", "s3cret")
     try:

@@ -29,10 +29,9 @@ from pathlib import Path
 import pytest
 
 from fixspec import Tag
-from gateway.client import FixClient, parse_report
-from gateway.config import ClientConfig
-from gateway.fixcore import free_port, msg_type
-from gateway.wire import encode_new_order_list
+from gateway.fix.client_codec import encode_new_order_list
+from gateway.fix.engine import free_port, msg_type
+from gateway.tools.client import ClientConfig, FixClient, parse_report
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -168,7 +167,7 @@ class _Rig:
     ) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [
-                *(sys.executable, "-m", "gateway.cli", command),
+                *(sys.executable, "-m", "gateway.tools.cli", command),
                 *("--config", str(self.tmp / f"{name}.yaml")),
                 *("--log-file", str(self.tmp / f"{name}.log")),
             ],
@@ -463,7 +462,13 @@ def test_gateway_dying_around_a_terminal_report_relays_it_exactly_once(
         rig.send("F1", 0)
         assert rig.gateway is not None
         assert rig.gateway.wait(20) == 137, "the failpoint did not fire"
+        # The client notices the dead gateway and logs on to the restarted one before
+        # the quiet second that ends _collect can pass (else the replayed copy is missed).
+        deadline = time.monotonic() + 20
+        while client.logged_on.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
         rig.start_gateway()
+        assert client.logged_on.wait(20), "the client did not log on to the restarted gateway"
         out = _collect(client, 1, time.monotonic() + 30)
     finally:
         rig.close()

@@ -49,7 +49,7 @@ def _rss_kb(pid: int) -> int:
 
 @pytest.fixture(scope="module")
 def processes(tmp_path_factory) -> Iterator[dict]:
-    from gateway.fixcore import free_port
+    from gateway.fix.engine import free_port
 
     tmp = tmp_path_factory.mktemp("fuzz")
     client_port, venue_port = free_port(), free_port()
@@ -64,7 +64,7 @@ def processes(tmp_path_factory) -> Iterator[dict]:
         f"store: file\nstore_dir: {tmp}/gs\nfix_log_dir: {tmp}/gl\n"
         f"journal: {tmp}/journal.sqlite\n"
     )
-    cli = [sys.executable, "-m", "gateway.cli"]
+    cli = [sys.executable, "-m", "gateway.tools.cli"]
     venue = subprocess.Popen(
         [*cli, "venue", "--config", str(tmp / "venue.yaml"), "--log-level", "warning"],
         cwd=ROOT,

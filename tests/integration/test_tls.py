@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from gateway.client import FixClient, submit
-from gateway.config import ClientConfig
-from gateway.fixcore import free_port
-from gateway.tlsproxy import TlsProxy, TlsProxyConfig
+from gateway.fix.engine import free_port
+from gateway.tools.client import ClientConfig, FixClient, submit
+from gateway.tools.tlsproxy import TlsProxy, TlsProxyConfig
 from tests.conftest import seed_hedge
 from tests.integration.conftest import DEADLINE
 

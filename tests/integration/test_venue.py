@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from fixspec import Tag
-from gateway.client import parse_report, submit
-from gateway.fixcore import msg_type
-from gateway.server import Gateway
-from gateway.venue import Venue, VenueAppConfig
-from gateway.wire import list_cancel_request
+from gateway.fix.engine import msg_type
+from gateway.fix.messages import list_cancel_request
+from gateway.router.service import Gateway
+from gateway.tools.client import parse_report, submit
+from gateway.venue.app import Venue
+from gateway.venue.config import VenueAppConfig
 from tests.conftest import ROOT
 from tests.integration.conftest import DEADLINE, gateway_config, make_client
 
@@ -227,7 +228,7 @@ def test_demo_runs_and_every_fill_respects_its_bound(tmp_path):
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "gateway.tools.cli",
             "demo",
             "--bundles",
             "12",

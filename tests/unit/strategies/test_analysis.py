@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from gateway.cli import main
+from gateway.tools.cli import main
 from tests.conftest import SAMPLES
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.errors import PayloadError
+from gateway.core.errors import PayloadError
 from tests.conftest import envelope
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from gateway.bundle import OrderBundle
-from gateway.errors import PayloadError
-from gateway.plugins import Strategy
-from gateway.presolve import PreSolver
+from gateway.core.bundle import OrderBundle
+from gateway.core.errors import PayloadError
+from gateway.core.plugins import Strategy
+from gateway.solver.presolve import PreSolver
 from tests.conftest import envelope, seed_hedge
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -105,7 +105,7 @@ def test_build_is_deterministic(case):
 
 
 def _context():
-    from gateway.plugins import BuildContext
+    from gateway.core.plugins import BuildContext
 
     return BuildContext(bundle_id="L-1", metadata={"client": "DESK1"})
 

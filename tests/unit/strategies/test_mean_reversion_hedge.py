@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.errors import PayloadError
-from gateway.plugins import StrategiesFile, StrategyRegistry, parse_envelope
-from gateway.presolve import PreSolver
-from gateway.yamlio import load_yaml
+from gateway.core.errors import PayloadError
+from gateway.core.plugins import StrategiesFile, StrategyRegistry, parse_envelope
+from gateway.core.yamlio import load_yaml
+from gateway.solver.presolve import PreSolver
 from strategies.lattice import risk, solve_hedge
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors, synthetic_fx
 from tests.conftest import SAMPLES

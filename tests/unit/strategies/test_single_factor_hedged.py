@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.bundle import Sense
-from gateway.errors import PayloadError
+from gateway.core.bundle import Sense
+from gateway.core.errors import PayloadError
 from tests.conftest import envelope, seed_hedge
 
 

@@ -1,0 +1,118 @@
+"""Shared constrained types for payload and config models (pydantic v2).
+
+Every model in the code base uses ``extra="forbid"`` and ``frozen=True``;
+numbers that must be exact use :data:`ExactDecimal`, which accepts ints,
+Decimals and numeric strings and refuses binary floats.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
+
+from gateway.core.bundle import Side
+from gateway.core.errors import FieldIssue
+from gateway.core.exact import parse_decimal
+
+__all__ = [
+    "ExactDecimal",
+    "Fraction01",
+    "FrozenModel",
+    "PositiveDecimal",
+    "PositiveInt",
+    "SideField",
+    "Symbol",
+    "field_issues",
+]
+
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,31}$")
+
+
+class FrozenModel(BaseModel):
+    """Base for payload and config models: strict, immutable, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _decimal(value: Any) -> Decimal:
+    return parse_decimal(value)
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _tolerance(value: Any) -> float:
+    """Solver tolerances are floats anyway: accept a float, an int or decimal text."""
+    return value if isinstance(value, float) else float(parse_decimal(value))
+
+
+def _side(value: Any) -> Side:
+    if isinstance(value, Side):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"side must be Buy or Sell, got {value!r}")
+    return Side.parse(value)
+
+
+def _symbol(value: Any) -> str:
+    if not isinstance(value, str) or not _SYMBOL.match(value):
+        raise ValueError(
+            f"symbol must be 1-32 characters of letters, digits and . _ / -, got {value!r}"
+        )
+    return value
+
+
+#: An exact decimal: int, Decimal or numeric string; never a float, NaN or Inf.
+ExactDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    PlainSerializer(str, return_type=str),
+]
+PositiveDecimal = Annotated[ExactDecimal, AfterValidator(_positive)]
+#: A fraction in [0, 1) for solver tolerances (``0.001``, ``"0.001"``).
+Fraction01 = Annotated[float, BeforeValidator(_tolerance), Field(ge=0, lt=1)]
+#: A strictly positive integer (booleans and floats refused), below 10**12.
+PositiveInt = Annotated[int, Field(strict=True, gt=0, lt=10**12)]
+#: ``Buy`` / ``Sell`` in any case.
+SideField = Annotated[
+    Side, BeforeValidator(_side), PlainSerializer(lambda s: s.value, return_type=str)
+]
+#: A ticker-like instrument symbol.
+Symbol = Annotated[str, BeforeValidator(_symbol)]
+
+
+def field_issues(error: ValidationError, *, prefix: str = "") -> list[FieldIssue]:
+    """Turn a pydantic error into one :class:`FieldIssue` per problem.
+
+    Paths read like ``bidder_data.positions[1].qty``.
+    """
+    issues: list[FieldIssue] = []
+    for item in error.errors(include_url=False):
+        path = prefix
+        for part in item["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif str(part).startswith(("function-", "tagged-union")):
+                continue
+            else:
+                path = f"{path}.{part}" if path else str(part)
+        message = str(item["msg"])
+        message = message.removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        issues.append(FieldIssue(path, message))
+    return issues

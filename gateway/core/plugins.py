@@ -1,0 +1,325 @@
+"""Strategy plugins: the protocol, the strategies file, and one loader.
+
+A strategy turns a bidder payload into an :class:`~gateway.core.bundle.OrderBundle`
+and nothing else: it never sees FIX or the solver. It is a class with
+
+* ``name`` — the bidder type it handles (``single_factor_hedged``);
+* ``payload_model`` — a pydantic model of its ``bidder_data``;
+* ``config_model`` — a pydantic model of its per-strategy config;
+* ``build(payload, config, context) -> OrderBundle``.
+
+Built-in strategies are entry points in the ``bidgw.strategies`` group of
+``pyproject.toml``. A strategies YAML file may enable/disable them, set their
+config, and add third-party plugins by entry-point name or ``module:Class``
+path; both kinds become :class:`importlib.metadata.EntryPoint` objects and go
+through the same loader, which wraps every failure in one
+:class:`~gateway.core.errors.PluginError` naming the plugin and the cause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from gateway.core.bundle import OrderBundle
+from gateway.core.errors import (
+    ConfigError,
+    FieldIssue,
+    GatewayError,
+    PayloadError,
+    PluginError,
+    UnknownStrategyError,
+)
+from gateway.core.fields import FrozenModel, PositiveInt, field_issues
+from gateway.core.yamlio import load_yaml
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BidderPayload",
+    "BuildContext",
+    "LoadedStrategy",
+    "StrategiesFile",
+    "Strategy",
+    "StrategyConfig",
+    "StrategyRegistry",
+    "StrategySettings",
+    "parse_envelope",
+]
+
+ENTRY_POINT_GROUP = "bidgw.strategies"
+_OBJECT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class StrategyConfig(FrozenModel):
+    """Config every strategy understands; plugins may subclass it.
+
+    Attributes:
+        default_lot_size: lot size for positions that name none (default 100).
+        max_legs: largest number of positions accepted in one payload (default 50).
+    """
+
+    default_lot_size: PositiveInt = 100
+    max_legs: PositiveInt = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildContext:
+    """What a strategy needs besides its payload to build a bundle.
+
+    Attributes:
+        bundle_id: id the bundle will carry (the client's ListID at the gateway).
+        lot_size: payload-level lot size; a position's own ``lot_size`` wins over
+            it, and it wins over the strategy config's ``default_lot_size``.
+        metadata: audit data carried on the bundle (client CompID, ...).
+    """
+
+    bundle_id: str
+    lot_size: int | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """What a strategy plugin class provides (instantiated with no arguments)."""
+
+    name: ClassVar[str]
+    payload_model: ClassVar[type[BaseModel]]
+    config_model: ClassVar[type[StrategyConfig]]
+
+    def build(self, payload: Any, config: Any, context: BuildContext) -> OrderBundle:
+        """Compile a validated payload into an order bundle."""
+        ...
+
+
+class StrategySettings(FrozenModel):
+    """One entry of the strategies file.
+
+    Attributes:
+        enabled: whether payloads for this strategy are accepted (default true).
+        plugin: where to load it from: an entry-point name in the
+            ``bidgw.strategies`` group or a ``module:Class`` path. Defaults to
+            the entry point named like the entry's key.
+        config: the strategy's own config, validated by its ``config_model``.
+    """
+
+    enabled: bool = True
+    plugin: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class StrategiesFile(FrozenModel):
+    """The strategies YAML file: ``strategies: {name: StrategySettings}``.
+
+    Built-in strategies not named in the file are enabled with their defaults.
+    """
+
+    strategies: dict[str, StrategySettings] = Field(default_factory=dict)
+
+
+class BidderPayload(FrozenModel):
+    """The payload envelope, as in a payload YAML file or decoded from FIX.
+
+    Attributes:
+        strategy: the bidder type / strategy name.
+        lot_size: optional lot size for every position that names none.
+        id: optional bundle id (the FIX ListID); ``bidgw check`` invents one.
+        bidder_data: the strategy's own payload, validated by its model.
+    """
+
+    strategy: str
+    lot_size: PositiveInt | None = None
+    id: str | None = None
+    bidder_data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStrategy:
+    """A loaded plugin instance with its validated config."""
+
+    plugin: Strategy
+    config: StrategyConfig
+    source: str
+
+    @property
+    def name(self) -> str:
+        return self.plugin.name
+
+    def parse(self, bidder_data: Mapping[str, Any]) -> BaseModel:
+        """Validate ``bidder_data`` against the plugin's payload model."""
+        try:
+            return self.plugin.payload_model.model_validate(dict(bidder_data))
+        except ValidationError as exc:
+            raise PayloadError(
+                f"invalid {self.name} payload",
+                issues=field_issues(exc, prefix="bidder_data"),
+                strategy=self.name,
+            ) from None
+
+    def build(self, bidder_data: Mapping[str, Any], context: BuildContext) -> OrderBundle:
+        """Validate the payload and compile it; plugin bugs become PluginError."""
+        payload = self.parse(bidder_data)
+        try:
+            bundle = self.plugin.build(payload, self.config, context)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"build failed: {type(exc).__name__}: {exc}", plugin=self.name
+            ) from exc
+        if not isinstance(bundle, OrderBundle):
+            raise PluginError(
+                f"build returned {type(bundle).__name__}, not an OrderBundle", plugin=self.name
+            )
+        if bundle.bundle_id != context.bundle_id:
+            raise PluginError(
+                f"build returned bundle id {bundle.bundle_id!r}, expected "
+                f"{context.bundle_id!r} from the context",
+                plugin=self.name,
+            )
+        # Audit metadata travels whatever the plugin did with it; the gateway's keys win.
+        merged = {**bundle.metadata, **context.metadata, "strategy": self.name}
+        if merged != dict(bundle.metadata):
+            bundle = dataclasses.replace(bundle, metadata=merged)
+        return bundle
+
+
+def _entry_point(key: str, settings: StrategySettings) -> importlib.metadata.EntryPoint:
+    target = settings.plugin or key
+    if _OBJECT_PATH.match(target):
+        return importlib.metadata.EntryPoint(name=key, value=target, group=ENTRY_POINT_GROUP)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == target:
+            return ep
+    raise PluginError(
+        f"no entry point {target!r} in group {ENTRY_POINT_GROUP!r} and not a 'module:Class' path",
+        plugin=key,
+    )
+
+
+def _load(key: str, settings: StrategySettings) -> LoadedStrategy:
+    ep = _entry_point(key, settings)
+    try:
+        obj = ep.load()
+    except Exception as exc:  # import errors of third-party code take any form
+        raise PluginError(
+            f"cannot load {ep.value!r}: {type(exc).__name__}: {exc}", plugin=key
+        ) from exc
+    try:
+        instance = obj() if isinstance(obj, type) else obj
+    except Exception as exc:
+        raise PluginError(f"cannot instantiate {ep.value!r}: {exc}", plugin=key) from exc
+    missing = [
+        attr
+        for attr in ("name", "payload_model", "config_model", "build")
+        if not hasattr(instance, attr)
+    ]
+    if missing:
+        raise PluginError(
+            f"{ep.value!r} is not a strategy: missing {', '.join(missing)}", plugin=key
+        )
+    for attr in ("payload_model", "config_model"):
+        model = getattr(instance, attr)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise PluginError(f"{attr} of {ep.value!r} is not a pydantic model", plugin=key)
+    if instance.name != key:
+        raise PluginError(
+            f"{ep.value!r} declares name {instance.name!r}; the strategies file "
+            f"registers it as {key!r}",
+            plugin=key,
+        )
+    try:
+        config = instance.config_model.model_validate(settings.config)
+    except ValidationError as exc:
+        issues = field_issues(exc, prefix=f"strategies.{key}.config")
+        raise PluginError("invalid config: " + "; ".join(map(str, issues)), plugin=key) from None
+    return LoadedStrategy(plugin=instance, config=config, source=ep.value)
+
+
+class StrategyRegistry:
+    """The enabled strategies, loaded once at start-up."""
+
+    def __init__(
+        self, strategies: Mapping[str, LoadedStrategy], disabled: frozenset[str] = frozenset()
+    ) -> None:
+        self._strategies = dict(strategies)
+        self._disabled = disabled
+
+    @classmethod
+    def from_settings(cls, settings: StrategiesFile | None = None) -> StrategyRegistry:
+        """Load built-ins plus whatever the strategies file adds or changes."""
+        settings = settings or StrategiesFile()
+        entries: dict[str, StrategySettings] = {
+            ep.name: StrategySettings()
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        }
+        entries.update(settings.strategies)
+        loaded = {key: _load(key, entry) for key, entry in entries.items() if entry.enabled}
+        disabled = frozenset(key for key, entry in entries.items() if not entry.enabled)
+        return cls(loaded, disabled)
+
+    @classmethod
+    def from_file(cls, path: Path) -> StrategyRegistry:
+        raw = load_yaml(path)
+        try:
+            settings = StrategiesFile.model_validate(raw or {})
+        except ValidationError as exc:
+            raise ConfigError(
+                "invalid strategies file", source=str(path), issues=field_issues(exc)
+            ) from None
+        return cls.from_settings(settings)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._strategies))
+
+    def get(self, name: str) -> LoadedStrategy:
+        """The strategy for a bidder type, or a PayloadError saying why not."""
+        try:
+            return self._strategies[name]
+        except KeyError:
+            if name in self._disabled:
+                reason = f"strategy {name!r} is disabled in this gateway's configuration"
+            else:
+                known = ", ".join(self.names) or "none"
+                reason = f"unknown strategy {name!r} (available: {known})"
+                raise UnknownStrategyError(
+                    reason, issues=[FieldIssue("strategy", reason)], strategy=name
+                ) from None
+            raise PayloadError(
+                reason, issues=[FieldIssue("strategy", reason)], strategy=name
+            ) from None
+
+    def build(
+        self,
+        payload: BidderPayload,
+        *,
+        bundle_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> OrderBundle:
+        """Envelope → bundle: choose the strategy, validate, compile."""
+        strategy = self.get(payload.strategy)
+        context = BuildContext(
+            bundle_id=bundle_id or payload.id or "bundle",
+            lot_size=payload.lot_size,
+            metadata={"strategy": strategy.name, **(metadata or {})},
+        )
+        return strategy.build(payload.bidder_data, context)
+
+
+def parse_envelope(raw: Any, *, source: str | None = None) -> BidderPayload:
+    """Validate a decoded payload document into a :class:`BidderPayload`."""
+    if not isinstance(raw, Mapping):
+        raise PayloadError(
+            "a payload must be a mapping with 'strategy' and 'bidder_data'", source=source
+        )
+    try:
+        return BidderPayload.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise PayloadError("invalid payload", issues=field_issues(exc), source=source) from None

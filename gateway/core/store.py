@@ -1,0 +1,98 @@
+"""SQLite in WAL mode with the inbox both journals share (the gateway's and the
+simulated counterparty's): messages written in ``fromApp`` before the engine
+advances its sequence number, marked handled once processed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Database", "JournalMessage", "session_from_text"]
+
+_INBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL, session TEXT NOT NULL, raw TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS inbox_open ON inbox(done) WHERE done = 0;
+"""
+
+
+def session_from_text(text: str) -> tuple[str, str, str]:
+    begin, sender, target = json.loads(text)
+    return (str(begin), str(sender), str(target))
+
+
+@dataclass(frozen=True, slots=True)
+class JournalMessage:
+    id: int
+    source: str
+    session: tuple[str, str, str]
+    raw: str
+
+
+class Database:
+    """A small thread-safe wrapper around one SQLite connection in WAL mode, with the
+    inbox both journals share: messages written in ``fromApp``, marked handled later."""
+
+    def __init__(self, path: Path, schema: str, *, full_sync: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
+        self._db.executescript(_INBOX_SCHEMA + schema)
+        self.add_columns("inbox", {"at": "REAL NOT NULL DEFAULT 0"})
+
+    def add_columns(self, table: str, columns: dict[str, str]) -> bool:
+        """Bring a journal written by an older version up to this schema; True when a
+        column had to be added."""
+        have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        missing = [name for name in columns if name not in have]
+        for name in missing:
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
+        return bool(missing)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, params)
+
+    # inbox -----------------------------------------------------------------------
+    def receive(self, source: str, session: tuple[str, str, str], raw: str) -> int:
+        cursor = self._run(
+            "INSERT INTO inbox(source, session, raw, at) VALUES (?, ?, ?, ?)",
+            (source, json.dumps(session), raw, time.time()),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def handled(self, message_id: int) -> None:
+        self._run("UPDATE inbox SET done = 1 WHERE id = ?", (message_id,))
+
+    def pending(self) -> Iterator[JournalMessage]:
+        rows = self._run(
+            "SELECT id, source, session, raw FROM inbox WHERE done = 0 ORDER BY id"
+        ).fetchall()
+        for row in rows:
+            yield JournalMessage(int(row[0]), str(row[1]), session_from_text(row[2]), str(row[3]))
+
+    def compact_inbox(self, cutoff: float) -> int:
+        """Delete handled inbox rows received before ``cutoff`` (epoch seconds)."""
+        return self._run("DELETE FROM inbox WHERE done = 1 AND at < ?", (cutoff,)).rowcount
+
+    def checkpoint(self, *, vacuum: bool = False) -> None:
+        """Fold the WAL back into the file (and, offline, give freed pages back)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if vacuum:
+                self._db.execute("VACUUM")

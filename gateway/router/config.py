@@ -1,0 +1,169 @@
+"""The gateway's YAML configuration, validated by pydantic.
+
+Errors name the file, the key path and what is wrong, e.g.::
+
+    config/gateway.yaml: invalid configuration: presolve.time_limit_ms: Input should be
+    greater than 0
+
+Paths inside a config file (``strategies_file``) are relative to that file.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from gateway.core.config import CompID, Port, load_model
+from gateway.core.fields import FrozenModel, PositiveDecimal, PositiveInt
+from gateway.core.plugins import StrategyRegistry
+from gateway.solver.presolve import PresolveConfig
+
+__all__ = [
+    "AppConfig",
+    "ClientLimits",
+    "ClientsConfig",
+    "Credentials",
+    "VenueConfig",
+    "load_config",
+]
+
+
+class Credentials(FrozenModel):
+    """A client's logon credentials: Username (553) and the SHA-256 of Password (554).
+
+    Attributes:
+        username: expected Username (553).
+        password_sha256: hex SHA-256 digest of the expected Password (554), so the
+            config never holds the password itself
+            (``python -c "import hashlib; print(hashlib.sha256(b'secret').hexdigest())"``).
+    """
+
+    username: str = Field(min_length=1)
+    password_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ClientLimits(FrozenModel):
+    """Per-client limits; a breach rejects that request with a reason.
+
+    Attributes:
+        max_open_bundles: accepted bundles not yet done (default 1000).
+        max_legs: orders per list (default 50).
+        max_notional: Σ limit price × quantity over a bundle's legs (default 1e9).
+        max_messages_per_second: application messages per second, as a token
+            bucket with one second of burst (default 200).
+    """
+
+    max_open_bundles: PositiveInt = 1000
+    max_legs: PositiveInt = 50
+    max_notional: PositiveDecimal = Decimal(10**9)
+    max_messages_per_second: PositiveInt = 200
+
+
+class ClientsConfig(FrozenModel):
+    """The client-facing acceptor.
+
+    Attributes:
+        port: TCP port clients connect to (QuickFIX 1.16 binds all interfaces).
+        sender_comp_id: the gateway's CompID towards clients (default BIDGW).
+        allowed_comp_ids: client CompIDs with a session; any other is refused at logon.
+        allowed_remote_addresses: peer IP addresses allowed to connect
+            (default 127.0.0.1; an empty list allows any).
+        credentials: Username/Password per CompID; when given for any client,
+            every client must log on with its own (others are refused at logon).
+        limits: default per-client limits; ``client_limits`` overrides them per CompID.
+    """
+
+    port: Port
+    sender_comp_id: CompID = "BIDGW"
+    allowed_comp_ids: list[CompID] = Field(min_length=1)
+    allowed_remote_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    credentials: dict[CompID, Credentials] = Field(default_factory=dict)
+    limits: ClientLimits = Field(default_factory=ClientLimits)
+    client_limits: dict[CompID, ClientLimits] = Field(default_factory=dict)
+
+    def limits_for(self, comp_id: str) -> ClientLimits:
+        return self.client_limits.get(comp_id, self.limits)
+
+
+class VenueConfig(FrozenModel):
+    """The initiator session to the counterparty.
+
+    Attributes:
+        host / port: where the counterparty's acceptor listens.
+        sender_comp_id: the gateway's CompID towards the counterparty (default BIDGW).
+        target_comp_id: the counterparty's CompID (default VENUE).
+        heartbeat_secs: HeartBtInt (default 30).
+        reconnect_secs: ReconnectInterval after a disconnect (default 5).
+    """
+
+    host: str = "127.0.0.1"
+    port: Port
+    sender_comp_id: CompID = "BIDGW"
+    target_comp_id: CompID = "VENUE"
+    heartbeat_secs: PositiveInt = 30
+    reconnect_secs: PositiveInt = 5
+
+
+class AppConfig(FrozenModel):
+    """Top-level gateway configuration.
+
+    Attributes:
+        strategies_file: strategies YAML (enable/disable, per-strategy config,
+            third-party plugins); default: every built-in with its defaults.
+        presolve: pre-solver settings.
+        clients: the client-facing acceptor (needed by ``bidgw run``).
+        venue: the session to the counterparty (needed by ``bidgw run``).
+        store: ``file`` (default: sequence numbers and messages survive restarts)
+            or ``memory``.
+        store_dir: QuickFIX message store directory (default var/gateway/store).
+        fix_log_dir: QuickFIX message/event logs (default var/gateway/fixlog).
+        queue_max: client requests allowed to wait for the worker; more are
+            rejected at once as "gateway busy" (default 10000).
+        journal: SQLite journal of messages, decisions and bundles; a restart
+            resumes from it (default var/gateway/journal.sqlite; null disables it).
+        journal_full_sync: fsync every journal commit (survives power loss; the
+            default survives a killed process).
+        max_orders_per_list: a NewOrderList with more orders is refused before it
+            is decoded (default 100).
+        presolve_workers: threads building and pre-solving in parallel, served
+            round-robin across clients (HiGHS releases the GIL while solving;
+            default 2, the core count measured on).
+        retain_done_secs: how long a finished bundle stays in memory for late
+            reports, and a decided list's ids for duplicate checks without the
+            journal (default 60); older ids are found in the journal.
+        journal_retention_hours: finished journal rows older than this are
+            compacted away; duplicate ListIDs/ClOrdIDs are detected for this long
+            (default 24: a trading day).
+        journal_compact_every_secs: how often the gateway compacts its journal
+            while running (default 300).
+    """
+
+    strategies_file: Path | None = None
+    presolve: PresolveConfig = Field(default_factory=PresolveConfig)
+    clients: ClientsConfig | None = None
+    venue: VenueConfig | None = None
+    store: Literal["file", "memory"] = "file"
+    store_dir: Path = Path("var/gateway/store")
+    fix_log_dir: Path = Path("var/gateway/fixlog")
+    queue_max: PositiveInt = 10_000
+    presolve_workers: PositiveInt = 2
+    max_orders_per_list: PositiveInt = 100
+    journal: Path | None = Path("var/gateway/journal.sqlite")
+    journal_full_sync: bool = False
+    retain_done_secs: PositiveDecimal = Decimal(60)
+    journal_retention_hours: PositiveDecimal = Decimal(24)
+    journal_compact_every_secs: PositiveDecimal = Decimal(300)
+
+    def registry(self) -> StrategyRegistry:
+        """Load the configured strategies (errors name the plugin and cause)."""
+        if self.strategies_file is None:
+            return StrategyRegistry.from_settings()
+        return StrategyRegistry.from_file(self.strategies_file)
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate a gateway config file."""
+    return load_model(path, AppConfig, ("strategies_file", "store_dir", "fix_log_dir", "journal"))

@@ -1,0 +1,278 @@
+"""The gateway's decision core, client side: a list in, a decision out.
+
+I/O-free: it takes the typed records of :mod:`gateway.router.records` and
+returns actions; it never imports quickfix, never sends, never writes the
+journal. The service carries the actions out (docs/architecture.md). Two steps
+per list, because the strategy build and the pre-solve run off the state owner:
+
+1. :meth:`Decider.on_list` — the ids: duplicates, PossDup resends, list size.
+   Answers :class:`Denied`, :class:`Repeat`, or :class:`Admit` (ids taken, a
+   BundleID assigned, a slot reserved against the open-bundle limit).
+2. :meth:`Decider.on_solved` — the built bundle and its pre-solve verdict:
+   limits, feasibility, counterparty up. Answers :class:`Denied` or
+   :class:`Accept` (the bundle is registered for the relay).
+
+Every denial is recorded here (:meth:`_deny`, under the ListID unless the
+ListID itself is the problem) and leaves through the service's one exit.
+Reject codes come from the error's type, never from its text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from gateway.core.bundle import OrderBundle
+from gateway.core.errors import GatewayError, UnknownStrategyError
+from gateway.router.book import Book
+from gateway.router.config import ClientLimits
+from gateway.router.records import (
+    Accept,
+    Admit,
+    BundleRecord,
+    BusinessReason,
+    CancelOut,
+    Decision,
+    Denied,
+    DenyCode,
+    ListCancel,
+    ListHeader,
+    NoticeReject,
+    Repeat,
+    SessionKey,
+    Solved,
+)
+
+__all__ = ["Decider", "deny_code", "single_line"]
+
+NOT_LOGGED_ON = (
+    "counterparty session is not logged on: the bundle was not forwarded; send it again later"
+)
+
+
+def single_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def deny_code(error: BaseException) -> DenyCode:
+    """ListRejectReason for a failed build: by the error's type."""
+    return DenyCode.UNSUPPORTED if isinstance(error, UnknownStrategyError) else DenyCode.OTHER
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while number:
+        number, rem = divmod(number, 36)
+        out = digits[rem] + out
+    return out or "0"
+
+
+class Decider:
+    """Client-side decisions over a :class:`Book` (owned by the state owner)."""
+
+    def __init__(
+        self,
+        book: Book,
+        *,
+        limits: Callable[[str], ClientLimits],
+        max_orders_per_list: int,
+        run_id: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.book = book
+        self.limits = limits
+        self.max_orders_per_list = max_orders_per_list
+        self.run_id = run_id or _base36(time.time_ns() // 1_000_000)
+        self.clock = clock
+        self._sequence = itertools.count(1)
+
+    # step 1: the ids ---------------------------------------------------------------------
+    def on_list(self, header: ListHeader) -> Denied | Repeat | Admit:
+        session, list_id, ids = header.session, header.list_id, header.cl_ord_ids
+        limit = self.max_orders_per_list
+        if len(ids) > limit:
+            # Refused before anything is decoded or remembered; the reply echoes at most
+            # `limit` orders.
+            return self._deny(
+                session,
+                list_id,
+                ids[:limit],
+                DenyCode.UNSUPPORTED,
+                f"{len(ids)} orders in one list; this gateway accepts at most {limit}",
+                remember=False,
+            )
+        previous = self.book.decision(session, list_id)
+        if previous is not None:
+            if header.poss_dup or header.replay:
+                return Repeat(session, list_id, previous)
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.DUPLICATE,
+                f"duplicate ListID {list_id!r}: this list was already received; "
+                "it is not forwarded again",
+                remember=False,
+            )
+        reused = self.book.used_cl_ord_id(session, ids)
+        if reused is not None:
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.DUPLICATE,
+                f"duplicate ClOrdID {reused!r}: already used by this client",
+            )
+        # The ids are taken now: a duplicate arriving during the solve is refused.
+        self.book.take_ids(session, list_id, ids)
+        self.book.decide(session, list_id, Decision(False, "being pre-solved", ids), self.clock())
+        bundle_id = f"B{self.run_id}-{next(self._sequence)}"
+        self.book.client(session).open_bundles.add(bundle_id)  # reserved while solving
+        return Admit(header, bundle_id)
+
+    # step 2: the verdict -------------------------------------------------------------------
+    def on_solved(self, solved: Solved, *, venue_up: bool) -> Denied | Accept:
+        header = solved.header
+        session, list_id, ids = header.session, header.list_id, header.cl_ord_ids
+        # Released now; an accepted bundle takes its slot again when registered.
+        self.book.client(session).open_bundles.discard(solved.bundle_id)
+        if solved.error is not None:
+            error = solved.error
+            if isinstance(error, GatewayError):
+                return self._deny(session, list_id, ids, deny_code(error), single_line(str(error)))
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.OTHER,
+                f"pre-solve failed: {type(error).__name__}: {error}",
+            )
+        bundle = solved.bundle
+        assert bundle is not None  # no error means a bundle
+        breach = self._limit_breach(session, bundle)
+        if breach is not None:
+            return self._deny(session, list_id, ids, DenyCode.OTHER, breach)
+        if not solved.feasible:
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.OTHER,
+                f"pre-solve {solved.outcome}: {solved.reason}",
+                presolve_ms=solved.presolve_ms,
+            )
+        if not venue_up:
+            return self._deny(session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON)
+        leg_orders = _leg_orders(bundle, ids)
+        if leg_orders is None:
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.OTHER,
+                "the strategy built a leg on an instrument this list does not contain",
+            )
+        bundle_id = bundle.bundle_id
+        record = BundleRecord(
+            client=session,
+            list_id=list_id,
+            cl_ord_ids=leg_orders,
+            all_ids=ids,
+            bundle_id=bundle_id,
+            venue_ids=tuple(f"{bundle_id}-{i + 1}" for i in range(len(bundle.legs))),
+            legs_qty=tuple(leg.max_qty for leg in bundle.legs),
+            cum_qty=[0] * len(bundle.legs),
+        )
+        fill = ", ".join(
+            f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, solved.max_fill, strict=True)
+        )
+        text = f"accepted as {bundle_id}; largest possible fill: {fill}"
+        # Registered before it is sent: the counterparty may answer at once.
+        self.book.register(record)
+        self.book.decide(session, list_id, Decision(True, text, ids, bundle_id), self.clock())
+        return Accept(record, bundle, text, solved.max_fill, solved.presolve_ms)
+
+    def forward_failed(self, record: BundleRecord) -> Denied:
+        """The counterparty session would not take the bundle: undo and deny."""
+        self.book.unregister(record)
+        return self._deny(
+            record.client,
+            record.list_id,
+            record.all_ids,
+            DenyCode.CLOSED,
+            "counterparty session refused the message: the bundle was not forwarded",
+        )
+
+    def _limit_breach(self, session: SessionKey, bundle: OrderBundle) -> str | None:
+        """The client limit this bundle would break, as a reason, or None."""
+        limits = self.limits(session[2])
+        if len(bundle.legs) > limits.max_legs:
+            return f"limit: {len(bundle.legs)} legs, at most {limits.max_legs} per bundle"
+        open_now = self.book.open_count(session)
+        if open_now >= limits.max_open_bundles:
+            return f"limit: {open_now} bundles already open, at most {limits.max_open_bundles}"
+        notional = sum((leg.limit_price * leg.max_qty for leg in bundle.legs), Decimal(0))
+        if notional > limits.max_notional:
+            return f"limit: notional {notional} above {limits.max_notional}"
+        return None
+
+    # cancels -------------------------------------------------------------------------------
+    def on_cancel(self, cancel: ListCancel, *, venue_up: bool) -> CancelOut | NoticeReject:
+        record = self.book.by_list.get((cancel.session, cancel.list_id))
+        if record is None or record.done:
+            why = "unknown ListID" if record is None else "the list is already done"
+            return NoticeReject(
+                cancel.session,
+                "K",
+                BusinessReason.UNKNOWN_ID,
+                f"cannot cancel {cancel.list_id!r}: {why}",
+                cancel.ref_seq_num,
+                cancel.list_id,
+            )
+        if not venue_up:
+            return self.cancel_failed(cancel)
+        return CancelOut(cancel.session, cancel.list_id, record.bundle_id, cancel.ref_seq_num)
+
+    @staticmethod
+    def cancel_failed(cancel: ListCancel | CancelOut) -> NoticeReject:
+        return NoticeReject(
+            cancel.session,
+            "K",
+            BusinessReason.NOT_AVAILABLE,
+            "counterparty session is not logged on: cancel not forwarded; send it again later",
+            cancel.ref_seq_num,
+            cancel.list_id,
+        )
+
+    # the one exit's state part ------------------------------------------------------------
+    def _deny(
+        self,
+        session: SessionKey,
+        list_id: str,
+        cl_ord_ids: Sequence[str],
+        code: DenyCode,
+        reason: str,
+        *,
+        remember: bool = True,
+        presolve_ms: float | None = None,
+    ) -> Denied:
+        ids = tuple(cl_ord_ids)
+        if remember:
+            decision = Decision(False, reason, ids, reject_reason=int(code))
+            self.book.decide(session, list_id, decision, self.clock())
+        return Denied(session, list_id, ids, code, reason, remember, presolve_ms=presolve_ms)
+
+
+def _leg_orders(bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> tuple[str, ...] | None:
+    """The client's ClOrdID of each leg, by the payload position the strategy built it
+    from (positions are the list's orders, in order). None when a leg names no
+    position of this list, or two legs name the same one."""
+    ids: list[str] = []
+    for leg in bundle.legs:
+        if leg.position is None or not 0 <= leg.position < len(cl_ord_ids):
+            return None
+        ids.append(cl_ord_ids[leg.position])
+    return tuple(ids) if len(set(ids)) == len(ids) else None

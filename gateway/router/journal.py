@@ -1,0 +1,248 @@
+"""The gateway's durable journal (SQLite, WAL).
+
+What is written, and when:
+
+* ``inbox`` — every application message from a client or the counterparty,
+  inside ``fromApp`` and before the engine advances its sequence number, so a
+  crash cannot lose a message the engine already counted as received. A row is
+  marked done once the worker has handled it.
+* ``decisions`` and ``client_orders`` — every accept/reject, with the client's
+  ids: duplicate detection survives restarts and reaches back further than the
+  decision core keeps in memory.
+* ``bundles`` — every accepted bundle: the id mapping, the raw NewOrderList
+  sent downstream, and flags ``forwarded``, ``acked``, ``done``. The row is
+  written before the bundle is forwarded, ``forwarded`` after the engine has
+  persisted the outgoing message (it then reaches the counterparty through
+  QuickFIX's resend if the connection drops), ``acked`` after the acceptance
+  was handed to the client's session.
+
+On restart the gateway rebuilds its state from these tables, forwards bundles
+not marked forwarded (the venue answers a repeated BundleID idempotently),
+sends acceptances not marked acked, and handles inbox rows not marked done.
+
+:meth:`Journal.compact` deletes, past a retention window, handled inbox rows,
+finished bundles and the decisions of lists with no open bundle; the gateway
+runs it periodically and ``bidgw journal compact`` runs it by hand.
+
+``synchronous=NORMAL`` in WAL mode survives a killed process (the fault this
+is built for); ``durable: full`` in the config adds an fsync per commit for
+power loss.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.core.store import Database, JournalMessage, session_from_text
+from gateway.router.records import Decision, SessionKey
+
+__all__ = [
+    "Journal",
+    "JournalBundle",
+    "JournalDecision",
+    "JournalMessage",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    session TEXT NOT NULL, list_id TEXT NOT NULL, accepted INTEGER NOT NULL,
+    text TEXT NOT NULL, cl_ord_ids TEXT NOT NULL, bundle_id TEXT, reject_reason INTEGER,
+    decided_at REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (session, list_id));
+CREATE TABLE IF NOT EXISTS bundles (
+    bundle_id TEXT PRIMARY KEY, session TEXT NOT NULL, list_id TEXT NOT NULL,
+    leg_cl_ord_ids TEXT NOT NULL, venue_ids TEXT NOT NULL, legs_qty TEXT NOT NULL,
+    venue_raw TEXT NOT NULL, ack_text TEXT NOT NULL,
+    forwarded INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0, done_at REAL);
+CREATE TABLE IF NOT EXISTS client_orders (
+    session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, list_id TEXT NOT NULL,
+    PRIMARY KEY (session, cl_ord_id));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalDecision:
+    session: tuple[str, str, str]
+    list_id: str
+    accepted: bool
+    text: str
+    cl_ord_ids: tuple[str, ...]
+    bundle_id: str | None
+    reject_reason: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalBundle:
+    bundle_id: str
+    session: tuple[str, str, str]
+    list_id: str
+    leg_cl_ord_ids: tuple[str, ...]
+    venue_ids: tuple[str, ...]
+    legs_qty: tuple[int, ...]
+    venue_raw: str
+    ack_text: str
+    forwarded: bool
+    acked: bool
+
+
+class Journal(Database):
+    """The gateway's journal (see the module docstring). Also the decision core's
+    :class:`~gateway.router.book.History`: decisions that left memory are found here."""
+
+    def __init__(self, path: Path, *, full_sync: bool = False) -> None:
+        super().__init__(path, _SCHEMA, full_sync=full_sync)
+        if self.add_columns("decisions", {"decided_at": "REAL NOT NULL DEFAULT 0"}):
+            # A journal from before client_orders existed: index its ClOrdIDs now.
+            self._run(
+                "INSERT OR IGNORE INTO client_orders SELECT d.session, j.value, d.list_id"
+                " FROM decisions d, json_each(d.cl_ord_ids) j"
+            )
+        self.add_columns("bundles", {"done_at": "REAL"})
+
+    # decisions and bundles ---------------------------------------------------------
+    def _write_decision(self, decision: JournalDecision) -> None:
+        """Inside the caller's lock and transaction."""
+        session = json.dumps(decision.session)
+        self._db.execute(
+            "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session,
+                decision.list_id,
+                int(decision.accepted),
+                decision.text,
+                json.dumps(decision.cl_ord_ids),
+                decision.bundle_id,
+                decision.reject_reason,
+                time.time(),
+            ),
+        )
+        self._db.executemany(
+            "INSERT OR IGNORE INTO client_orders VALUES (?, ?, ?)",
+            [(session, cl_ord_id, decision.list_id) for cl_ord_id in decision.cl_ord_ids],
+        )
+
+    def _transaction(self, *steps: Callable[[], object]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for step in steps:
+                    step()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def decide(self, decision: JournalDecision) -> None:
+        self._transaction(lambda: self._write_decision(decision))
+
+    def accept(self, bundle: JournalBundle, decision: JournalDecision) -> None:
+        """The bundle and its acceptance, in one transaction, before forwarding."""
+        self._transaction(
+            lambda: self._db.execute(
+                "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, NULL)",
+                (
+                    bundle.bundle_id,
+                    json.dumps(bundle.session),
+                    bundle.list_id,
+                    json.dumps(bundle.leg_cl_ord_ids),
+                    json.dumps(bundle.venue_ids),
+                    json.dumps(bundle.legs_qty),
+                    bundle.venue_raw,
+                    bundle.ack_text,
+                ),
+            ),
+            lambda: self._write_decision(decision),
+        )
+
+    def mark(self, bundle_id: str, flag: str) -> None:
+        if flag == "done":
+            self._run(
+                "UPDATE bundles SET done = 1, done_at = ? WHERE bundle_id = ?",
+                (time.time(), bundle_id),
+            )
+            return
+        if flag not in ("forwarded", "acked"):
+            raise ValueError(flag)
+        self._run(f"UPDATE bundles SET {flag} = 1 WHERE bundle_id = ?", (bundle_id,))
+
+    # history: duplicate detection beyond what is in memory ---------------------------
+    def past_decision(self, session: SessionKey, list_id: str) -> Decision | None:
+        row = self._run(
+            "SELECT accepted, text, cl_ord_ids, bundle_id, reject_reason FROM decisions"
+            " WHERE session = ? AND list_id = ?",
+            (json.dumps(session), list_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return Decision(bool(row[0]), str(row[1]), tuple(json.loads(row[2])), row[3], row[4])
+
+    def used_cl_ord_id(self, session: SessionKey, cl_ord_ids: Iterable[str]) -> str | None:
+        ids = list(cl_ord_ids)
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        rows = self._run(
+            f"SELECT cl_ord_id FROM client_orders WHERE session = ? AND cl_ord_id IN ({marks})",
+            (json.dumps(session), *ids),
+        ).fetchall()
+        used = {str(r[0]) for r in rows}
+        return next((c for c in ids if c in used), None)
+
+    # retention ---------------------------------------------------------------------
+    def compact(self, retention_secs: float, *, now: float | None = None) -> dict[str, int]:
+        """Delete what is older than ``retention_secs`` and no longer needed: handled
+        inbox rows, finished bundles, and the decisions (with their ClOrdIDs) of lists
+        that have no open bundle. Duplicate detection covers the retention window."""
+        cutoff = (time.time() if now is None else now) - retention_secs
+        counts = {"inbox": self.compact_inbox(cutoff)}
+        counts["bundles"] = self._run(
+            "DELETE FROM bundles WHERE done = 1 AND done_at < ?", (cutoff,)
+        ).rowcount
+        counts["decisions"] = self._run(
+            "DELETE FROM decisions WHERE decided_at < ? AND NOT EXISTS (SELECT 1 FROM bundles b"
+            " WHERE b.done = 0 AND b.session = decisions.session"
+            " AND b.list_id = decisions.list_id)",
+            (cutoff,),
+        ).rowcount
+        counts["client_orders"] = self._run(
+            "DELETE FROM client_orders WHERE NOT EXISTS (SELECT 1 FROM decisions d"
+            " WHERE d.session = client_orders.session AND d.list_id = client_orders.list_id)"
+        ).rowcount
+        return counts
+
+    def open_bundles(self) -> list[JournalBundle]:
+        rows = self._run(
+            "SELECT bundle_id, session, list_id, leg_cl_ord_ids, venue_ids, "
+            "legs_qty, venue_raw, ack_text, forwarded, acked FROM bundles "
+            "WHERE done = 0"
+        ).fetchall()
+        return [
+            JournalBundle(
+                str(r[0]),
+                session_from_text(r[1]),
+                str(r[2]),
+                tuple(json.loads(r[3])),
+                tuple(json.loads(r[4])),
+                tuple(json.loads(r[5])),
+                str(r[6]),
+                str(r[7]),
+                bool(r[8]),
+                bool(r[9]),
+            )
+            for r in rows
+        ]
+
+    def all_bundles(self) -> list[tuple[str, str, str, bool, bool, bool]]:
+        """(bundle_id, client, list_id, forwarded, acked, done) for ``bidgw journal``."""
+        rows = self._run(
+            "SELECT bundle_id, session, list_id, forwarded, acked, done FROM bundles ORDER BY rowid"
+        ).fetchall()
+        return [
+            (str(r[0]), session_from_text(r[1])[2], str(r[2]), bool(r[3]), bool(r[4]), bool(r[5]))
+            for r in rows
+        ]

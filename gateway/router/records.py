@@ -1,0 +1,274 @@
+"""The typed records the decision core takes and the actions it returns.
+
+The session applications (:mod:`gateway.router.sessions`) turn quickfix
+messages into the *inputs* below with the codecs in :mod:`gateway.fix`; the
+decision core (:mod:`gateway.router.decide`, :mod:`gateway.router.relay`)
+answers with *actions*; the service (:mod:`gateway.router.service`) carries
+the actions out, in order: journal, encode, send, log. Nothing in this module
+imports quickfix or touches a socket or a file (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from gateway.core.bundle import OrderBundle
+from gateway.core.reports import ExecutionReport, OrderReport
+
+__all__ = [
+    "Accept",
+    "Action",
+    "Admit",
+    "BundleRecord",
+    "CancelOut",
+    "Close",
+    "Decision",
+    "Denied",
+    "DenyCode",
+    "Ignored",
+    "ListCancel",
+    "ListHeader",
+    "NoticeReject",
+    "RelayExecution",
+    "RelayStatus",
+    "Repeat",
+    "SessionKey",
+    "Solved",
+    "VenueListStatus",
+    "VenueReject",
+]
+
+#: (BeginString, SenderCompID, TargetCompID) of a session, as the gateway sees it.
+SessionKey = tuple[str, str, str]
+
+
+class DenyCode(enum.IntEnum):
+    """ListRejectReason (1386) of a denied list; chosen by the kind of failure."""
+
+    CLOSED = 2  # the counterparty session is not logged on, or refused the message
+    DUPLICATE = 6  # ListID or ClOrdID already used by this client
+    UNSUPPORTED = 11  # unknown strategy, or more orders than the gateway accepts
+    OTHER = 99  # anything else, with the reason in the text
+
+
+class BusinessReason(enum.IntEnum):
+    """BusinessRejectReason (380) values the gateway sends."""
+
+    OTHER = 0
+    UNKNOWN_ID = 1
+    NOT_AVAILABLE = 4
+
+
+# --- inputs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListHeader:
+    """What the core needs of a client NewOrderList before anything is decoded."""
+
+    session: SessionKey
+    list_id: str
+    cl_ord_ids: tuple[str, ...]
+    poss_dup: bool = False
+    replay: bool = False  # re-read from the journal after a restart
+
+
+@dataclass(frozen=True, slots=True)
+class Solved:
+    """A strategy build and pre-solve, finished off the state owner.
+
+    Either ``bundle`` with the pre-solver's answer (``feasible``, ``outcome``,
+    ``reason``, ``max_fill`` per leg), or ``error``: what the decode, the build or
+    the solver raised.
+    """
+
+    header: ListHeader
+    bundle_id: str
+    bundle: OrderBundle | None = None
+    feasible: bool = False
+    outcome: str = ""
+    reason: str = ""
+    max_fill: tuple[int, ...] = ()
+    presolve_ms: float | None = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListCancel:
+    session: SessionKey
+    list_id: str
+    ref_seq_num: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueListStatus:
+    """A counterparty ListStatus (35=N), decoded; order entries carry venue ClOrdIDs."""
+
+    bundle_id: str
+    status_type: int
+    order_status: int
+    rpt_seq: int
+    orders: tuple[OrderReport, ...]
+    text: str | None = None
+    reject_reason: int | None = None
+    replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReject:
+    """The counterparty refused a message (BusinessMessageReject or session Reject);
+    ``bundle_id`` is what the service found for its RefSeqNum, if anything."""
+
+    bundle_id: str | None
+    ref_seq_num: int | None
+    reason: str
+
+
+# --- state --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a client was told about a ListID (to answer a PossDup resend)."""
+
+    accepted: bool
+    text: str
+    cl_ord_ids: tuple[str, ...]
+    bundle_id: str | None = None
+    reject_reason: int | None = None
+
+
+@dataclass(slots=True)
+class BundleRecord:
+    """One accepted bundle and how its ids map between the client and the counterparty."""
+
+    client: SessionKey
+    list_id: str
+    cl_ord_ids: tuple[str, ...]  # the client order of each leg
+    all_ids: tuple[str, ...]  # every ClOrdID of the client's list
+    bundle_id: str
+    venue_ids: tuple[str, ...]
+    legs_qty: tuple[int, ...]
+    cum_qty: list[int] = field(default_factory=list)
+    done: bool = False
+    done_at: float | None = None  # monotonic seconds; the record leaves memory later
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """A list the gateway will not forward: the one exit for every reject reason.
+
+    ``remember`` is false for a decision that must not be recorded under the
+    ListID (a duplicate ListID, a list refused before its ids were read).
+    """
+
+    session: SessionKey
+    list_id: str
+    cl_ord_ids: tuple[str, ...]
+    code: DenyCode
+    reason: str
+    remember: bool = True
+    bundle_id: str | None = None
+    presolve_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """Ids taken: build and pre-solve this list off the state owner as ``bundle_id``."""
+
+    header: ListHeader
+    bundle_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A PossDup resend (or a replay) of a decided list: answer again, forward nothing."""
+
+    session: SessionKey
+    list_id: str
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Journal, forward ``bundle`` downstream, then acknowledge it to the client."""
+
+    record: BundleRecord
+    bundle: OrderBundle
+    text: str
+    max_fill: tuple[int, ...]
+    presolve_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStatus:
+    """Send a counterparty ListStatus to the client: ``status`` is in the client's
+    ClOrdIDs, ``list_id`` the client's ListID, ``bundle_id`` the gateway's."""
+
+    session: SessionKey
+    list_id: str
+    bundle_id: str
+    status: VenueListStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RelayExecution:
+    session: SessionKey
+    report: ExecutionReport
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The bundle is done: journal it (after the relay that preceded this action)."""
+
+    bundle_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOut:
+    """Forward a ListCancelRequest for ``bundle_id`` to the counterparty."""
+
+    session: SessionKey
+    list_id: str
+    bundle_id: str
+    ref_seq_num: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReject:
+    """A BusinessMessageReject (35=j) to a client."""
+
+    session: SessionKey
+    ref_msg_type: str
+    reason: BusinessReason
+    text: str
+    ref_seq_num: int | None = None
+    ref_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A counterparty report that maps to nothing relayable: logged, not sent."""
+
+    event: str
+    bundle_id: str | None = None
+    detail: str = ""
+    error: bool = True
+
+
+Action = (
+    Ignored
+    | Denied
+    | Admit
+    | Repeat
+    | Accept
+    | RelayStatus
+    | RelayExecution
+    | Close
+    | CancelOut
+    | NoticeReject
+)

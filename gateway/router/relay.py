@@ -1,0 +1,94 @@
+"""The gateway's decision core, counterparty side: a venue report in, relays out.
+
+I/O-free, like :mod:`gateway.router.decide`, and over the same :class:`Book`.
+Every report about an accepted bundle is mapped back to the client's ids and
+relayed; a terminal ListStatus closes the bundle *after* its relay (a crash in
+between replays the report, flagged PossResend, instead of losing it), and a
+bundle relays at most one terminal status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from gateway.core.reports import ExecutionReport, ListOrderStatus
+from gateway.router.book import Book
+from gateway.router.records import (
+    Action,
+    Close,
+    Denied,
+    DenyCode,
+    Ignored,
+    RelayExecution,
+    RelayStatus,
+    VenueListStatus,
+    VenueReject,
+)
+
+__all__ = ["TERMINAL_LIST_STATUS", "Relay"]
+
+TERMINAL_LIST_STATUS = frozenset({ListOrderStatus.ALL_DONE, ListOrderStatus.REJECT})
+
+
+class Relay:
+    """Counterparty reports → client relays, over a :class:`Book`."""
+
+    def __init__(self, book: Book, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.book = book
+        self.clock = clock
+
+    def on_status(self, status: VenueListStatus) -> list[Action]:
+        record = self.book.by_bundle.get(status.bundle_id)
+        if record is None:
+            return [Ignored("venue.unknown_list", status.bundle_id)]
+        if record.done:
+            # A restarted venue may send a bundle's final state twice (its resync and
+            # QuickFIX's resend of the original): the client gets one terminal status.
+            return [Ignored("venue.status_after_done", status.bundle_id, error=False)]
+        orders = []
+        for order in status.orders:
+            entry = self.book.by_venue_order.get(order.cl_ord_id)
+            if entry is None or entry[0] is not record:
+                detail = f"unknown order {order.cl_ord_id!r} in the status"
+                return [Ignored("venue.unknown_order", status.bundle_id, detail)]
+            orders.append(dataclasses.replace(order, cl_ord_id=record.cl_ord_ids[entry[1]]))
+        relayed = dataclasses.replace(status, orders=tuple(orders))
+        actions: list[Action] = [
+            RelayStatus(record.client, record.list_id, record.bundle_id, relayed)
+        ]
+        if status.order_status in TERMINAL_LIST_STATUS:
+            self.book.finish(record, self.clock())
+            actions.append(Close(record.bundle_id))
+        return actions
+
+    def on_execution(self, report: ExecutionReport) -> list[Action]:
+        entry = self.book.by_venue_order.get(report.cl_ord_id)
+        if entry is None:
+            return [Ignored("venue.unknown_order", None, report.cl_ord_id)]
+        record, index = entry
+        record.cum_qty[index] = report.cum_qty
+        relayed = dataclasses.replace(
+            report,
+            cl_ord_id=record.cl_ord_ids[index],
+            list_id=record.list_id,
+            bundle_id=record.bundle_id,
+        )
+        return [RelayExecution(record.client, relayed)]
+
+    def on_reject(self, reject: VenueReject) -> list[Action]:
+        record = self.book.by_bundle.get(reject.bundle_id) if reject.bundle_id else None
+        if record is None or record.done:
+            return [Ignored("venue.reject_unmatched", reject.bundle_id, reject.reason)]
+        self.book.finish(record, self.clock())
+        denied = Denied(
+            record.client,
+            record.list_id,
+            record.cl_ord_ids,
+            DenyCode.OTHER,
+            reject.reason,
+            remember=False,
+            bundle_id=record.bundle_id,
+        )
+        return [denied, Close(record.bundle_id)]

@@ -1,0 +1,711 @@
+"""The running gateway: wiring, the state owner, and the one place actions are carried out.
+
+One process, two QuickFIX connectors — a ``SocketAcceptor`` for desks (one
+static session per allowed CompID) and a ``SocketInitiator`` to the
+counterparty — around the I/O-free decision core (:mod:`gateway.router.decide`,
+:mod:`gateway.router.relay`). docs/architecture.md draws the whole picture.
+
+Threads and ownership:
+
+* engine poll threads (:mod:`gateway.router.sessions`): journal, translate,
+  queue; nothing else;
+* the state owner (``_work_loop``): the only thread that reads or changes the
+  book; it asks the core for actions and carries them out in order (journal,
+  encode, send, log), and expires old state now and then;
+* the fair pool (:mod:`gateway.router.pool`): decodes each list, builds its
+  bundle with the strategy and pre-solves it, per-client round-robin, and
+  hands the result back to the state owner.
+
+Crash safety: the journal records every inbound message before the engine
+counts it, every decision, and each bundle before it is forwarded; a report is
+relayed before its bundle is marked done. On restart :meth:`Gateway._restore`
+rebuilds the book and replays what a crash left unfinished.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import quickfix as fix
+import structlog
+
+from fixspec import DICTIONARY, Tag
+from gateway.core.errors import GatewayError
+from gateway.core.logs import bound
+from gateway.core.plugins import StrategyRegistry, parse_envelope
+from gateway.core.reports import ExecutionReport, ListOrderStatus, ListStatusType, OrderReport
+from gateway.fix.client_codec import InboundList, decode_new_order_list
+from gateway.fix.engine import Connector, msg_type, session_settings
+from gateway.fix.messages import (
+    business_reject,
+    encode_execution_report,
+    group_ids,
+    list_cancel_request,
+    list_status,
+    seq_num,
+)
+from gateway.fix.venue_codec import encode_bundle
+from gateway.router.book import Book
+from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
+from gateway.router.decide import Decider
+from gateway.router.journal import Journal, JournalBundle, JournalDecision
+from gateway.router.pool import FairPool, Job
+from gateway.router.records import (
+    Accept,
+    Action,
+    Admit,
+    BundleRecord,
+    BusinessReason,
+    CancelOut,
+    Close,
+    Decision,
+    Denied,
+    DenyCode,
+    Ignored,
+    ListCancel,
+    ListHeader,
+    NoticeReject,
+    RelayExecution,
+    RelayStatus,
+    Repeat,
+    SessionKey,
+    Solved,
+    VenueListStatus,
+    VenueReject,
+)
+from gateway.router.relay import TERMINAL_LIST_STATUS, Relay
+from gateway.router.sessions import ClientSide, VenueSide, Work, translate
+from gateway.solver.presolve import PreSolver
+
+__all__ = ["Failpoint", "Gateway"]
+
+log = structlog.get_logger("bidgw.gateway")
+
+#: Called with a crash-window name ("terminal_relayed", "terminal_closed"); the
+#: fault tests inject one that kills the process there. The default does nothing.
+Failpoint = Callable[[str], None]
+
+_STOP = "stop"
+_REFORWARD = "reforward"
+_SENT_LISTS_KEPT = 10_000  # venue MsgSeqNum -> BundleID, for matching a later reject
+_HOUSEKEEPING_SECS = 1.0
+
+
+def _no_failpoint(_name: str) -> None:
+    return None
+
+
+class Gateway:
+    """The running gateway. ``start()``, then ``stop()``; thread-safe to stop."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        registry: StrategyRegistry | None = None,
+        failpoint: Failpoint = _no_failpoint,
+    ) -> None:
+        if config.clients is None or config.venue is None:
+            raise GatewayError("the gateway config needs both 'clients' and 'venue' sections")
+        self.config = config
+        self.clients: ClientsConfig = config.clients
+        self.venue: VenueConfig = config.venue
+        self.registry = registry or config.registry()
+        self.presolver = PreSolver(config.presolve)
+        self.failpoint = failpoint
+        self.journal = (
+            Journal(config.journal, full_sync=config.journal_full_sync)
+            if config.journal is not None
+            else None
+        )
+        self.book = Book(retain_done_secs=float(config.retain_done_secs), history=self.journal)
+        self.decider = Decider(
+            self.book,
+            limits=self.clients.limits_for,
+            max_orders_per_list=config.max_orders_per_list,
+        )
+        self.relay = Relay(self.book)
+        self.venue_session: SessionKey = (
+            "FIX.4.4",
+            self.venue.sender_comp_id,
+            self.venue.target_comp_id,
+        )
+        self.venue_logged_on = threading.Event()
+        self.client_logons: dict[str, threading.Event] = {
+            comp_id: threading.Event() for comp_id in self.clients.allowed_comp_ids
+        }
+        self._queue: queue.Queue[Work] = queue.Queue()
+        self._in_flight = 0  # lists admitted and not yet decided (state owner's count)
+        self._stopping = threading.Event()
+        self._pool: FairPool | None = None
+        self._sent_lists: OrderedDict[int, str] = OrderedDict()
+        self._to_forward: list[tuple[BundleRecord, str, str]] = []  # record, raw, ack text
+        self._to_ack: list[tuple[BundleRecord, str]] = []
+        self._dictionary: Any = None
+        self._next_expiry = 0.0
+        self._next_compaction = time.monotonic() + float(config.journal_compact_every_secs)
+        self._worker = threading.Thread(target=self._work_loop, name="bidgw-state", daemon=True)
+        self._client_side = Connector(
+            "acceptor",
+            ClientSide(self),
+            self._client_settings(),
+            store=config.store,
+            log_dir=config.fix_log_dir,
+        )
+        self._venue_side = Connector(
+            "initiator",
+            VenueSide(self, self._venue_sent),
+            self._venue_settings(),
+            store=config.store,
+            log_dir=config.fix_log_dir,
+        )
+
+    def _client_settings(self) -> Any:
+        acceptor: dict[str, Any] = {
+            "ConnectionType": "acceptor",
+            "SocketAcceptPort": self.clients.port,
+            "FileStorePath": self.config.store_dir / "clients",
+            "FileLogPath": self.config.fix_log_dir / "clients",
+        }
+        if self.clients.allowed_remote_addresses:
+            acceptor["AllowedRemoteAddresses"] = ",".join(self.clients.allowed_remote_addresses)
+        return session_settings(
+            acceptor,
+            [(self.clients.sender_comp_id, comp_id) for comp_id in self.clients.allowed_comp_ids],
+        )
+
+    def _venue_settings(self) -> Any:
+        return session_settings(
+            {
+                "ConnectionType": "initiator",
+                "SocketConnectHost": self.venue.host,
+                "SocketConnectPort": self.venue.port,
+                "HeartBtInt": self.venue.heartbeat_secs,
+                "ReconnectInterval": self.venue.reconnect_secs,
+                "FileStorePath": self.config.store_dir / "venue",
+                "FileLogPath": self.config.fix_log_dir / "venue",
+            },
+            [(self.venue.sender_comp_id, self.venue.target_comp_id)],
+        )
+
+    # lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._pool = FairPool(self.config.presolve_workers, name="bidgw-presolve")
+        if self.journal is not None:
+            self._restore(self.journal)
+        self._worker.start()
+        self._client_side.start()
+        self._venue_side.start()
+        log.info(
+            "gateway.started",
+            client_port=self.clients.port,
+            clients=list(self.clients.allowed_comp_ids),
+            venue=f"{self.venue.host}:{self.venue.port}",
+            strategies=list(self.registry.names),
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Refuse new work, deny lists not yet started, finish running solves, log out."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._pool is not None:
+            shutting_down = GatewayError(
+                "gateway is shutting down: the list was not pre-solved; send it again later"
+            )
+            for job in self._pool.close(timeout):
+                job.done(None, shutting_down)
+        self._queue.put(Work(_STOP))
+        self._worker.join(timeout)
+        self._client_side.stop()
+        self._venue_side.stop()
+        if self.journal is not None:
+            self.journal.close()
+        log.info("gateway.stopped")
+
+    # called from the engine threads (gateway.router.sessions) ---------------------------
+    def submit(self, work: Work) -> None:
+        self._queue.put(work)
+
+    def busy_reason(self) -> str | None:
+        if self._stopping.is_set():
+            return "gateway is shutting down"
+        if self._queue.qsize() + self._in_flight >= self.config.queue_max:
+            return f"gateway busy: {self.config.queue_max} requests waiting"
+        return None
+
+    def journal_in(self, source: str, message: Any, session: SessionKey) -> int | None:
+        """Journal an incoming message before the engine counts it as received."""
+        if self.journal is None:
+            return None
+        return self.journal.receive(source, session, message.toString())
+
+    def refuse(self, message: Any, session_id: Any, reason: str) -> None:
+        """Refused on the engine thread (rate limit, busy): nothing is remembered."""
+        if msg_type(message) == "E":
+            reply = _reject_status(
+                message.getField(Tag.LIST_ID), group_ids(message), reason, DenyCode.OTHER
+            )
+        else:
+            reply = business_reject(
+                ref_msg_type=msg_type(message),
+                reason=BusinessReason.NOT_AVAILABLE,
+                text=reason,
+                ref_seq_num=seq_num(message),
+            )
+        fix.Session.sendToTarget(reply, session_id)
+
+    def _venue_sent(self, message: Any) -> None:
+        """toApp on the venue session: remember which BundleID each MsgSeqNum carried."""
+        if msg_type(message) == "E":
+            seq = int(message.getHeader().getField(Tag.MSG_SEQ_NUM))
+            self._sent_lists[seq] = message.getField(Tag.LIST_ID)
+            while len(self._sent_lists) > _SENT_LISTS_KEPT:
+                self._sent_lists.popitem(last=False)
+
+    # the state owner -----------------------------------------------------------------------
+    def _work_loop(self) -> None:
+        while True:
+            try:
+                work = self._queue.get(timeout=_HOUSEKEEPING_SECS)
+            except queue.Empty:
+                self._housekeeping()
+                continue
+            if work.record == _STOP:
+                return
+            try:
+                self._handle(work)
+            except Exception as exc:  # one bad message must not stop the state owner
+                log.error(
+                    "gateway.work_failed",
+                    record=type(work.record).__name__,
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+                self._internal_error(work, exc)
+            self._housekeeping()
+
+    def _handle(self, work: Work) -> None:
+        record = work.record
+        if isinstance(record, ListHeader):
+            with bound(session_id=":".join(record.session[1:]), list_id=record.list_id):
+                answer = self.decider.on_list(record)
+                if isinstance(answer, Admit):
+                    self._admit(answer, work)
+                    return  # the inbox row is handled when the verdict is
+                self._carry_out([answer], replay=record.replay)
+        elif isinstance(record, Solved):
+            self._in_flight -= 1
+            header = record.header
+            with bound(session_id=":".join(header.session[1:]), list_id=header.list_id):
+                self._carry_out(
+                    [self.decider.on_solved(record, venue_up=self.venue_logged_on.is_set())],
+                    replay=header.replay,
+                )
+        elif isinstance(record, ListCancel):
+            self._carry_out([self.decider.on_cancel(record, venue_up=self.venue_up)])
+        elif isinstance(record, VenueListStatus):
+            self._carry_out(self.relay.on_status(record), replay=record.replay)
+        elif isinstance(record, ExecutionReport):
+            self._carry_out(self.relay.on_execution(record), replay=record.replay)
+        elif isinstance(record, VenueReject):
+            bundle_id = (
+                self._sent_lists.pop(record.ref_seq_num, None) if record.ref_seq_num else None
+            )
+            self._carry_out(
+                self.relay.on_reject(VenueReject(bundle_id, record.ref_seq_num, record.reason))
+            )
+        elif record == _REFORWARD:
+            self._reforward()
+        if work.journal_id is not None and self.journal is not None:
+            self.journal.handled(work.journal_id)
+
+    @property
+    def venue_up(self) -> bool:
+        return self.venue_logged_on.is_set()
+
+    def _admit(self, admit: Admit, work: Work) -> None:
+        """Hand the list to the pool: decode, build, pre-solve; the verdict comes back
+        to the state owner as a :class:`Solved` carrying the same inbox row."""
+        assert self._pool is not None
+        self._in_flight += 1
+        message, journal_id = work.message, work.journal_id
+
+        def done(result: object, error: BaseException | None) -> None:
+            solved = (
+                result
+                if isinstance(result, Solved)
+                else Solved(admit.header, admit.bundle_id, error=error)
+            )
+            self._queue.put(Work(solved, journal_id=journal_id))
+
+        job = Job(lambda: self._build_and_solve(admit, message), done)
+        try:
+            self._pool.submit(admit.header.session, job)
+        except RuntimeError:  # stopping: the pool no longer takes work
+            job.done(None, GatewayError("gateway is shutting down; send it again later"))
+
+    def _build_and_solve(self, admit: Admit, message: Any) -> Solved:
+        """On a pool worker: the list's payload → bundle → pre-solve verdict."""
+        header = admit.header
+        try:
+            inbound = decode_new_order_list(message)
+            envelope = parse_envelope(inbound.envelope)
+            bundle = self.registry.build(
+                envelope,
+                bundle_id=admit.bundle_id,
+                metadata=_bundle_metadata(header.session, inbound),
+            )
+        except GatewayError as exc:
+            return Solved(header, admit.bundle_id, error=exc)
+        verdict = self.presolver.check(bundle)
+        return Solved(
+            header,
+            admit.bundle_id,
+            bundle,
+            feasible=verdict.feasible,
+            outcome=verdict.outcome.value,
+            reason=verdict.reason or "",
+            max_fill=tuple(verdict.max_fill or ()),
+            presolve_ms=verdict.build_ms + verdict.solve_ms,
+        )
+
+    # carrying out actions: the one place that journals, encodes, sends and logs ------------
+    def _carry_out(self, actions: list[Action] | list[Any], *, replay: bool = False) -> None:
+        for action in actions:
+            if isinstance(action, Denied):
+                self._deny(action)
+            elif isinstance(action, Repeat):
+                self._repeat(action)
+            elif isinstance(action, Accept):
+                self._accept(action)
+            elif isinstance(action, RelayStatus):
+                self._relay_status(action, replay=replay)
+            elif isinstance(action, RelayExecution):
+                self._relay(encode_execution_report(action.report), action.session, replay)
+                report = action.report
+                log.info(
+                    "venue.execution_report",
+                    list_id=report.list_id,
+                    bundle_id=report.bundle_id,
+                    cl_ord_id=report.cl_ord_id,
+                    exec_type=report.exec_type,
+                    cum_qty=report.cum_qty,
+                )
+            elif isinstance(action, Close):
+                self.failpoint("terminal_relayed")
+                if self.journal is not None:
+                    self.journal.mark(action.bundle_id, "done")
+                self.failpoint("terminal_closed")
+            elif isinstance(action, CancelOut):
+                self._cancel(action)
+            elif isinstance(action, NoticeReject):
+                self._notice(action)
+            elif isinstance(action, Ignored):
+                emit = log.error if action.error else log.info
+                emit(action.event, bundle_id=action.bundle_id, detail=action.detail)
+
+    def _deny(self, denied: Denied) -> None:
+        """Every denial leaves here: journal (if remembered), encode, send, log."""
+        if denied.remember and self.journal is not None:
+            self.journal.decide(
+                JournalDecision(
+                    denied.session,
+                    denied.list_id,
+                    False,
+                    denied.reason,
+                    denied.cl_ord_ids,
+                    None,
+                    int(denied.code),
+                )
+            )
+        self._send(
+            _reject_status(
+                denied.list_id,
+                denied.cl_ord_ids,
+                denied.reason,
+                denied.code,
+                bundle_id=denied.bundle_id,
+            ),
+            denied.session,
+        )
+        log.info(
+            "bundle.rejected",
+            client=denied.session[2],
+            list_id=denied.list_id,
+            bundle_id=denied.bundle_id,
+            reason=denied.reason,
+            reject_reason=int(denied.code),
+            **({} if denied.presolve_ms is None else {"presolve_ms": round(denied.presolve_ms, 3)}),
+        )
+
+    def _repeat(self, repeat: Repeat) -> None:
+        """A PossDup resend of a decided list: answer again, forward nothing."""
+        decision = repeat.decision
+        if decision.accepted:
+            reply = list_status(
+                list_id=repeat.list_id,
+                status_type=ListStatusType.ACK,
+                order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
+                text=decision.text,
+                bundle_id=decision.bundle_id,
+                orders=[OrderReport(c) for c in decision.cl_ord_ids],
+            )
+        else:
+            code = DenyCode(decision.reject_reason or DenyCode.OTHER)
+            reply = _reject_status(repeat.list_id, decision.cl_ord_ids, decision.text, code)
+        self._send(reply, repeat.session)
+        log.info("bundle.possdup_answered", list_id=repeat.list_id, accepted=decision.accepted)
+
+    def _accept(self, accept: Accept) -> None:
+        """Journal the bundle, forward it, then acknowledge it (crash-safe order)."""
+        record = accept.record
+        started = time.perf_counter()
+        venue_message = encode_bundle(accept.bundle, record.bundle_id, record.venue_ids)
+        if self.journal is not None:
+            # Durable before anything leaves: a crash from here on re-forwards and re-acks.
+            self.journal.accept(
+                JournalBundle(
+                    record.bundle_id,
+                    record.client,
+                    record.list_id,
+                    record.cl_ord_ids,
+                    record.venue_ids,
+                    record.legs_qty,
+                    venue_message.toString(),
+                    accept.text,
+                    False,
+                    False,
+                ),
+                JournalDecision(
+                    record.client,
+                    record.list_id,
+                    True,
+                    accept.text,
+                    record.all_ids,
+                    record.bundle_id,
+                    None,
+                ),
+            )
+        if not self._send(venue_message, self.venue_session):
+            if self.journal is not None:
+                self.journal.mark(record.bundle_id, "done")
+            self._deny(self.decider.forward_failed(record))
+            return
+        if self.journal is not None:
+            self.journal.mark(record.bundle_id, "forwarded")
+        self._send_ack(record, accept.text)
+        log.info(
+            "bundle.accepted",
+            client=record.client[2],
+            list_id=record.list_id,
+            bundle_id=record.bundle_id,
+            strategy=accept.bundle.metadata.get("strategy"),
+            legs=len(accept.bundle.legs),
+            max_fill=list(accept.max_fill),
+            presolve_ms=None if accept.presolve_ms is None else round(accept.presolve_ms, 3),
+            forward_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _send_ack(self, record: BundleRecord, text: str) -> None:
+        """The acceptance (ListStatus ACK) for a forwarded bundle; journaled as sent."""
+        self._send(
+            list_status(
+                list_id=record.list_id,
+                status_type=ListStatusType.ACK,
+                order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
+                text=text,
+                bundle_id=record.bundle_id,
+                orders=[
+                    *(
+                        OrderReport(c, leaves_qty=q)
+                        for c, q in zip(record.cl_ord_ids, record.legs_qty, strict=True)
+                    ),
+                    # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
+                    *(
+                        OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
+                        for c in record.all_ids
+                        if c not in record.cl_ord_ids
+                    ),
+                ],
+            ),
+            record.client,
+        )
+        if self.journal is not None:
+            self.journal.mark(record.bundle_id, "acked")
+
+    def _relay_status(self, action: RelayStatus, *, replay: bool) -> None:
+        status = action.status
+        reply = list_status(
+            list_id=action.list_id,
+            status_type=status.status_type,
+            order_status=status.order_status,
+            text=status.text,
+            bundle_id=action.bundle_id,
+            orders=status.orders,
+            rpt_seq=status.rpt_seq,
+            reject_reason=status.reject_reason,
+        )
+        self._relay(reply, action.session, replay)
+        log.info(
+            "venue.list_status",
+            list_id=action.list_id,
+            bundle_id=action.bundle_id,
+            list_order_status=status.order_status,
+            terminal=status.order_status in TERMINAL_LIST_STATUS,
+            text=status.text,
+        )
+
+    def _relay(self, message: Any, session: SessionKey, replay: bool) -> None:
+        """A counterparty report to its client. Replayed from the journal after a restart,
+        it may already have been sent before the crash: it carries PossResend (97) = Y,
+        so the client can drop a copy it has (ExecID, or a second terminal ListStatus)."""
+        if replay:
+            message.getHeader().setField(Tag.POSS_RESEND, "Y")
+        self._send(message, session)
+
+    def _cancel(self, action: CancelOut) -> None:
+        if not self.venue_up or not self._send(
+            list_cancel_request(action.bundle_id), self.venue_session
+        ):
+            self._notice(self.decider.cancel_failed(action))
+            return
+        log.info("bundle.cancel_forwarded", list_id=action.list_id, bundle_id=action.bundle_id)
+
+    def _notice(self, notice: NoticeReject) -> None:
+        self._send(
+            business_reject(
+                ref_msg_type=notice.ref_msg_type,
+                reason=notice.reason,
+                text=notice.text,
+                ref_seq_num=notice.ref_seq_num,
+                ref_id=notice.ref_id,
+            ),
+            notice.session,
+        )
+
+    def _internal_error(self, work: Work, exc: Exception) -> None:
+        """A client message whose handling failed gets a BusinessMessageReject."""
+        record = work.record
+        if isinstance(record, ListHeader | ListCancel):
+            self._notice(
+                NoticeReject(
+                    record.session,
+                    "E" if isinstance(record, ListHeader) else "K",
+                    BusinessReason.OTHER,
+                    f"internal error processing this message: {type(exc).__name__}",
+                )
+            )
+
+    def _send(self, message: Any, session: SessionKey) -> bool:
+        try:
+            return bool(fix.Session.sendToTarget(message, fix.SessionID(*session)))
+        except fix.SessionNotFound:
+            log.error("gateway.session_not_found", session=":".join(session))
+            return False
+
+    # retention -------------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_expiry:
+            self._next_expiry = now + _HOUSEKEEPING_SECS
+            self.book.expire(now)
+        if self.journal is not None and now >= self._next_compaction:
+            self._next_compaction = now + float(self.config.journal_compact_every_secs)
+            counts = self.journal.compact(float(self.config.journal_retention_hours) * 3600)
+            log.info("journal.compacted", **counts)
+
+    # restart ---------------------------------------------------------------------------
+    def _restore(self, journal: Journal) -> None:
+        """Rebuild the book from the journal; queue what a crash left unfinished."""
+        now = time.monotonic()
+        for saved in journal.open_bundles():
+            decision = journal.past_decision(saved.session, saved.list_id)
+            record = BundleRecord(
+                client=saved.session,
+                list_id=saved.list_id,
+                cl_ord_ids=saved.leg_cl_ord_ids,
+                all_ids=decision.cl_ord_ids if decision else saved.leg_cl_ord_ids,
+                bundle_id=saved.bundle_id,
+                venue_ids=saved.venue_ids,
+                legs_qty=saved.legs_qty,
+                cum_qty=[0] * len(saved.legs_qty),
+            )
+            self.book.register(record)
+            self.book.take_ids(saved.session, saved.list_id, record.all_ids)
+            self.book.decide(
+                saved.session,
+                saved.list_id,
+                decision or Decision(True, saved.ack_text, record.all_ids, saved.bundle_id),
+                now,
+            )
+            if not saved.forwarded:
+                self._to_forward.append((record, saved.venue_raw, saved.ack_text))
+            elif not saved.acked:
+                self._to_ack.append((record, saved.ack_text))
+        for message in journal.pending():
+            parsed = fix.Message(message.raw, self._data_dictionary(), False)
+            record_in = translate(message.source, parsed, message.session, replay=True)
+            owned = parsed if isinstance(record_in, ListHeader) else None
+            self._queue.put(Work(record_in, owned, message.id))
+        log.info(
+            "gateway.restored",
+            bundles=len(self.book.by_bundle),
+            to_forward=len(self._to_forward),
+            to_ack=len(self._to_ack),
+        )
+
+    def _data_dictionary(self) -> Any:
+        if self._dictionary is None:
+            self._dictionary = fix.DataDictionary(str(DICTIONARY))
+        return self._dictionary
+
+    def _reforward(self) -> None:
+        """After a restart: forward bundles the crash interrupted (the venue dedups by id)."""
+        for item in list(self._to_forward):
+            if not self.venue_up:
+                return
+            record, raw, text = item
+            message = fix.Message(raw, self._data_dictionary(), False)
+            if self._send(message, self.venue_session):
+                if self.journal is not None:
+                    self.journal.mark(record.bundle_id, "forwarded")
+                self._to_forward.remove(item)
+                self._send_ack(record, text)
+        for pending_ack in list(self._to_ack):
+            record, text = pending_ack
+            self._send_ack(record, text)
+            self._to_ack.remove(pending_ack)
+
+
+def _reject_status(
+    list_id: str,
+    cl_ord_ids: tuple[str, ...] | list[str],
+    reason: str,
+    code: DenyCode,
+    *,
+    bundle_id: str | None = None,
+) -> Any:
+    return list_status(
+        list_id=list_id,
+        status_type=ListStatusType.RESPONSE,
+        order_status=ListOrderStatus.REJECT,
+        text=reason,
+        reject_reason=int(code),
+        bundle_id=bundle_id,
+        orders=[OrderReport(c, ord_status="8") for c in cl_ord_ids],
+    )
+
+
+def _bundle_metadata(session: SessionKey, inbound: InboundList) -> dict[str, str]:
+    """Audit data for the bundle; the earliest ExpireTime of the orders travels on."""
+    metadata = {"client": session[2], "client_list_id": inbound.list_id}
+    expiries = [o.expire_time for o in inbound.orders if o.expire_time]
+    if expiries:
+        metadata["expire_time"] = min(expiries)
+    return metadata

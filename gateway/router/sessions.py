@@ -1,0 +1,236 @@
+"""The gateway's two thin FIX session applications, and the translation of each
+inbound message into the typed work the state owner handles.
+
+They run on the engine's poll threads and do only what must happen there:
+check a client's Logon credentials, apply the per-client message rate, refuse
+work when the gateway is busy or stopping, journal the message before the
+engine advances its sequence number, translate it, and queue it. Everything
+else happens on the state owner (:mod:`gateway.router.service`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import quickfix as fix
+import structlog
+
+from fixspec import Tag
+from gateway.fix.engine import SafeApplication, copy_message, msg_type
+from gateway.fix.messages import (
+    decode_execution_report,
+    decode_order_reports,
+    get_field,
+    group_ids,
+    is_poss_dup,
+    seq_num,
+)
+from gateway.router.records import (
+    ListCancel,
+    ListHeader,
+    SessionKey,
+    VenueListStatus,
+    VenueReject,
+)
+
+if TYPE_CHECKING:
+    from gateway.router.service import Gateway
+
+__all__ = ["ClientSide", "TokenBucket", "VenueSide", "Work", "session_key", "translate"]
+
+log = structlog.get_logger("bidgw.gateway")
+
+
+def session_key(session_id: Any) -> SessionKey:
+    return (
+        session_id.getBeginString().getValue(),
+        session_id.getSenderCompID().getValue(),
+        session_id.getTargetCompID().getValue(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One item for the state owner: a typed record, plus what it needs besides.
+
+    ``message`` is the owned quickfix copy of a client NewOrderList: the strategy
+    build decodes it off the state owner. ``journal_id`` is the inbox row, marked
+    handled once the item's decision is made.
+    """
+
+    record: object
+    message: Any = None
+    journal_id: int | None = None
+
+
+def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -> object:
+    """A quickfix message → the record the decision core takes (engine exceptions
+    such as FieldNotFound propagate: the engine rejects the message)."""
+    kind = msg_type(message)
+    if source == "client":
+        if kind == "E":
+            return ListHeader(
+                session,
+                message.getField(Tag.LIST_ID),
+                tuple(group_ids(message)),
+                poss_dup=is_poss_dup(message),
+                replay=replay,
+            )
+        return ListCancel(session, message.getField(Tag.LIST_ID), seq_num(message))
+    if kind == "N":
+        reason = get_field(message, Tag.LIST_REJECT_REASON)
+        return VenueListStatus(
+            bundle_id=message.getField(Tag.LIST_ID),
+            status_type=int(message.getField(Tag.LIST_STATUS_TYPE)),
+            order_status=int(message.getField(Tag.LIST_ORDER_STATUS)),
+            rpt_seq=int(message.getField(Tag.RPT_SEQ)),
+            orders=decode_order_reports(message),
+            text=get_field(message, Tag.LIST_STATUS_TEXT),
+            reject_reason=int(reason) if reason is not None else None,
+            replay=replay,
+        )
+    if kind == "8":
+        report = decode_execution_report(message)
+        return dataclasses.replace(report, replay=True) if replay else report
+    # 35=j: the counterparty could not process one of our messages.
+    ref = get_field(message, Tag.REF_SEQ_NUM)
+    text = get_field(message, Tag.TEXT) or "no reason given"
+    return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
+
+
+class TokenBucket:
+    """``rate`` messages per second with one second of burst (engine thread only)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = float(rate)
+        self.tokens = float(rate)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+CLIENT_TYPES = frozenset({"E", "K"})
+VENUE_TYPES = frozenset({"N", "8", "j"})
+
+
+class ClientSide(SafeApplication):
+    """The acceptor for desks: logon check, rate limit, journal, translate, queue."""
+
+    name = "clients"
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+        clients = gateway.clients
+        self.buckets = {
+            comp_id: TokenBucket(clients.limits_for(comp_id).max_messages_per_second)
+            for comp_id in clients.allowed_comp_ids
+        }
+
+    def on_logon(self, session_id: Any) -> None:
+        comp_id = session_id.getTargetCompID().getValue()
+        event = self.gateway.client_logons.get(comp_id)
+        if event is not None:
+            event.set()
+        log.info("client.logon", client=comp_id)
+
+    def on_logout(self, session_id: Any) -> None:
+        comp_id = session_id.getTargetCompID().getValue()
+        event = self.gateway.client_logons.get(comp_id)
+        if event is not None:
+            event.clear()
+        log.info("client.logout", client=comp_id)
+
+    def from_admin(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) == "A":
+            self._check_logon(message, session_id)
+
+    def _check_logon(self, message: Any, session_id: Any) -> None:
+        """Username (553) / Password (554) against the configured SHA-256, if any."""
+        credentials = self.gateway.clients.credentials
+        if not credentials:
+            return
+        comp_id = session_id.getTargetCompID().getValue()
+        expected = credentials.get(comp_id)
+        username = get_field(message, Tag.USERNAME) or ""
+        password = get_field(message, Tag.PASSWORD) or ""
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        if (
+            expected is None
+            or not hmac.compare_digest(username, expected.username)
+            or not hmac.compare_digest(digest, expected.password_sha256)
+        ):
+            log.warning("client.logon_refused", client=comp_id, username=username)
+            raise fix.RejectLogon("logon refused: unknown Username or wrong Password")
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        kind = msg_type(message)
+        if kind not in CLIENT_TYPES:
+            raise fix.UnsupportedMessageType()  # the engine answers with a BMR
+        gateway = self.gateway
+        comp_id = session_id.getTargetCompID().getValue()
+        bucket = self.buckets.get(comp_id)
+        if bucket is not None and not bucket.take():
+            limit = gateway.clients.limits_for(comp_id).max_messages_per_second
+            gateway.refuse(message, session_id, f"rate limit: at most {limit} messages per second")
+            return
+        busy = gateway.busy_reason()
+        if busy is not None:
+            gateway.refuse(message, session_id, busy)
+            return
+        key = session_key(session_id)
+        record = translate("client", message, key, replay=False)
+        journal_id = gateway.journal_in("client", message, key)
+        owned = copy_message(message) if kind == "E" else None
+        gateway.submit(Work(record, owned, journal_id))
+
+
+class VenueSide(SafeApplication):
+    """The initiator to the counterparty: translate its reports and queue them."""
+
+    name = "venue"
+
+    def __init__(self, gateway: Gateway, on_sent: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.on_sent = on_sent
+
+    def on_logon(self, session_id: Any) -> None:
+        self.gateway.venue_logged_on.set()
+        self.gateway.submit(Work("reforward"))
+        log.info("venue.logon", session=session_id.toString())
+
+    def on_logout(self, session_id: Any) -> None:
+        self.gateway.venue_logged_on.clear()
+        log.warning("venue.logout", session=session_id.toString())
+
+    def to_app(self, message: Any, session_id: Any) -> None:
+        self.on_sent(message)
+
+    def from_admin(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) == "3":  # session-level Reject of one of our messages
+            ref = int(message.getField(Tag.REF_SEQ_NUM))
+            text = get_field(message, Tag.TEXT) or "rejected"
+            self.gateway.submit(
+                Work(VenueReject(None, ref, f"counterparty rejected: session reject: {text}"))
+            )
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) not in VENUE_TYPES:
+            raise fix.UnsupportedMessageType()
+        key = session_key(session_id)
+        record = translate("venue", message, key, replay=False)
+        self.gateway.submit(Work(record, journal_id=self.gateway.journal_in("venue", message, key)))

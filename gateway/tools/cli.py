@@ -1,0 +1,650 @@
+"""The ``bidgw`` command line.
+
+Exit codes follow one rule across subcommands: 0 success (``check``: the
+bundle can fill), 1 a well-formed request the gateway says no to (``check``:
+infeasible), 2 usage, payload or configuration errors (message on stderr, no
+traceback), 70 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from gateway import __version__
+from gateway.core import logs
+from gateway.core.bundle import OrderBundle
+from gateway.core.errors import GatewayError
+from gateway.core.plugins import parse_envelope
+from gateway.core.yamlio import load_yaml
+from gateway.router.config import AppConfig, load_config
+from gateway.solver.presolve import PreSolver, Verdict
+from gateway.tools.client import load_client_config
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with 2 and a one-line message, like the rest of the CLI."""
+
+    def error(self, message: str) -> Any:  # argparse's own signature returns NoReturn
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bidgw",
+        description="FIX-connected bidder gateway for expressive bids.",
+    )
+    parser.add_argument("--version", action="version", version=f"bidgw {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    check = commands.add_parser(
+        "check",
+        help="run a payload's strategy and the pre-solver offline (no FIX sessions)",
+        description="Load a bidder payload YAML, build its order bundle with the strategy it "
+        "names, and pre-solve it: can a non-empty fill satisfy every constraint, "
+        "what is the largest fill, and if none, why. Exit 0 feasible, 1 not "
+        "feasible, 2 invalid payload or usage.",
+    )
+    check.add_argument("payload", type=Path, help="payload YAML file (see config/samples/)")
+    check.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="gateway config YAML for strategies and pre-solver settings "
+        "(default: built-in strategies, HiGHS, 1000 ms limit)",
+    )
+    check.add_argument(
+        "--json", action="store_true", help="print exactly one JSON object on stdout"
+    )
+    check.add_argument(
+        "--solver", choices=("highs", "cbc"), default=None, help="override the configured solver"
+    )
+    check.add_argument(
+        "--time-limit-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="override the configured solve time limit",
+    )
+    check.set_defaults(handler=_cmd_check)
+
+    _add_session_commands(commands)
+    _add_hedge_commands(commands)
+    _add_tls_command(commands)
+    _add_journal_command(commands)
+    return parser
+
+
+def _add_session_commands(commands: Any) -> None:
+    """run, venue, demo, submit and strategies."""
+    run = commands.add_parser(
+        "run",
+        help="run the gateway: FIX acceptor for clients, FIX initiator to the counterparty",
+        description="Run the gateway until Ctrl-C or SIGTERM (sessions are logged out and "
+        "stores flushed). Logs are JSON lines on stderr (a console format on a "
+        "terminal), or in --log-file.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="gateway config YAML")
+    run.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    run.set_defaults(handler=_cmd_run)
+
+    venue = commands.add_parser(
+        "venue",
+        help="run the simulated counterparty (expressive call auction over FIX)",
+        description="A FIX acceptor that holds the bundles it receives, runs a call auction "
+        "every auction_interval_ms over them and synthetic liquidity, and sends "
+        "fills back. Ctrl-C / SIGTERM to stop.",
+    )
+    venue.add_argument("--config", type=Path, required=True, help="venue config YAML")
+    venue.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
+    venue.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    venue.set_defaults(handler=_cmd_venue)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run venue, gateway and a client on loopback and summarise the fills",
+        description="Start bidgw venue and bidgw run on free loopback ports, submit the "
+        "bundled samples plus a seeded stream of random bundles through a FIX "
+        "client, let the venue run a number of auctions, and print every bundle's "
+        "fills next to its hedge ratio or beta bound. Exit 0 when every fill "
+        "respects its bound.",
+    )
+    demo.add_argument(
+        "--config-dir",
+        type=Path,
+        default=Path("config"),
+        help="folder with venue.yaml, gateway.yaml, strategies.yaml and samples/ (default: config)",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("var/demo"),
+        help="where the run folder is created (default: var/demo)",
+    )
+    demo.add_argument("--bundles", type=int, default=40, help="random bundles (default 40)")
+    demo.add_argument("--auctions", type=int, default=50, help="auctions to run (default 50)")
+    demo.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    demo.set_defaults(handler=_cmd_demo)
+
+    submit = commands.add_parser(
+        "submit",
+        help="send a payload YAML to the gateway over FIX and print the outcome",
+        description="Log on to the gateway, send the payload as a NewOrderList, wait for the "
+        "acceptance or rejection and then for fills until the bundle is done or "
+        "--timeout passes. Exit 0 accepted, 1 rejected, 2 usage or connection "
+        "error.",
+    )
+    submit.add_argument("payload", type=Path, help="payload YAML file (as for bidgw check)")
+    submit.add_argument("--config", type=Path, required=True, help="client config YAML")
+    submit.add_argument("--json", action="store_true", help="print one JSON object")
+    submit.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECS",
+        help="how long to wait for the answer and fills (default 10)",
+    )
+    submit.add_argument(
+        "--list-id", default=None, help="ListID to use (default: the payload's id, else a new one)"
+    )
+    submit.add_argument(
+        "--no-wait", action="store_true", help="return once the gateway has accepted or rejected"
+    )
+    submit.add_argument(
+        "--cancel-after",
+        type=float,
+        default=None,
+        metavar="SECS",
+        help="send a ListCancelRequest this long after acceptance",
+    )
+    submit.set_defaults(handler=_cmd_submit)
+
+    strategies = commands.add_parser(
+        "strategies", help="list the strategies a config enables and their payload fields"
+    )
+    strategies.add_argument("--config", type=Path, default=None, help="gateway config YAML")
+    strategies.set_defaults(handler=_cmd_strategies)
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
+    """``bidgw journal compact``: the gateway's journal, or the venue's."""
+    from gateway.router.journal import Journal  # noqa: PLC0415 - only this command needs it
+    from gateway.venue.config import load_venue_config  # noqa: PLC0415 - see above
+    from gateway.venue.journal import VenueJournal  # noqa: PLC0415 - see above
+
+    raw = load_yaml(args.config)
+    is_venue = isinstance(raw, dict) and "symbols" in raw
+    journal: Journal | VenueJournal
+    if is_venue:
+        venue = load_venue_config(args.config)
+        path, hours = venue.journal, float(venue.journal_retention_hours)
+    else:
+        gateway = load_config(args.config)
+        path, hours = gateway.journal, float(gateway.journal_retention_hours)
+    if path is None or not path.exists():
+        raise GatewayError(f"no journal at {path}")
+    if args.older_than_hours is not None:
+        if args.older_than_hours < 0:
+            raise GatewayError("--older-than-hours must be >= 0")
+        hours = args.older_than_hours
+    before = path.stat().st_size
+    journal = VenueJournal(path) if is_venue else Journal(path)
+    try:
+        counts = journal.compact(hours * 3600)
+        journal.checkpoint(vacuum=True)
+    finally:
+        journal.close()
+    removed = ", ".join(f"{count} {table} rows" for table, count in counts.items())
+    out.write(
+        f"{path}: removed {removed} older than {hours:g} h; "
+        f"{before} -> {path.stat().st_size} bytes\n"
+    )
+    return 0
+
+
+def _add_journal_command(commands: Any) -> None:
+    """journal."""
+    journal = commands.add_parser(
+        "journal",
+        help="list the bundles in the gateway's journal, or compact a journal",
+        description="list (default): read the gateway's SQLite journal (safe while the gateway "
+        "runs) and print one line per accepted bundle: BundleID, client, ListID, and whether "
+        "it was forwarded, acknowledged and finished. compact: delete finished rows older "
+        "than the retention (the config's journal_retention_hours unless "
+        "--older-than-hours is given) and give the space back; open bundles and anything "
+        "not yet reported always stay. --config takes a gateway or a venue config.",
+    )
+    journal.add_argument(
+        "action", nargs="?", choices=("list", "compact"), default="list", help="default: list"
+    )
+    journal.add_argument("--config", type=Path, required=True, help="gateway or venue config YAML")
+    journal.add_argument("--open", action="store_true", help="list: only bundles not yet done")
+    journal.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=None,
+        help="compact: keep this many hours (default: the config's journal_retention_hours)",
+    )
+    journal.set_defaults(handler=_cmd_journal)
+
+
+def _cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.router.journal import Journal  # noqa: PLC0415 - only this command needs it
+
+    if args.action == "compact":
+        return _cmd_journal_compact(args, out)
+    config = load_config(args.config)
+    if config.journal is None or not config.journal.exists():
+        raise GatewayError(f"no journal at {config.journal}")
+    journal = Journal(config.journal)
+    try:
+        rows = journal.all_bundles()
+    finally:
+        journal.close()
+    out.write(f"{'bundle':<22}{'client':<10}{'list':<24}forwarded acked done\n")
+    for bundle_id, client, list_id, forwarded, acked, done in rows:
+        if args.open and done:
+            continue
+        out.write(
+            f"{bundle_id:<22}{client:<10}{list_id:<24}{'yes' if forwarded else 'NO':<10}"
+            f"{'yes' if acked else 'NO':<6}{'yes' if done else 'no'}\n"
+        )
+    out.write(f"{len(rows)} bundles, {sum(not r[5] for r in rows)} open\n")
+    return EXIT_OK
+
+
+def _add_tls_command(commands: Any) -> None:
+    """tls-proxy."""
+    tls = commands.add_parser(
+        "tls-proxy",
+        help="TLS for a FIX session's network hop (quickfix from PyPI has no TLS)",
+        description="terminate: listen with TLS and forward in plain TCP to a local FIX "
+        "acceptor (put it in front of bidgw run's client port). originate: "
+        "listen in plain TCP on 127.0.0.1 for a local FIX initiator and connect "
+        "to the remote side with TLS. Only the hop between the proxies is "
+        "encrypted; keep the plain hop on the same host.",
+    )
+    tls.add_argument("mode", choices=("terminate", "originate"))
+    tls.add_argument("--listen", type=_address, required=True, metavar="HOST:PORT")
+    tls.add_argument("--to", type=_address, required=True, metavar="HOST:PORT")
+    tls.add_argument("--cert", type=Path, help="PEM certificate (server; client for mTLS)")
+    tls.add_argument("--key", type=Path, help="PEM private key for --cert")
+    tls.add_argument("--ca", type=Path, help="originate: CA to verify the server with")
+    tls.add_argument(
+        "--client-ca", type=Path, help="terminate: require client certificates signed by this CA"
+    )
+    tls.add_argument("--server-name", help="originate: name expected in the certificate")
+    tls.set_defaults(handler=_cmd_tls)
+
+
+def _cmd_tls(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.tools.tlsproxy import TlsProxy, TlsProxyConfig  # noqa: PLC0415 - rarely used
+
+    logs.configure(level="info")
+    try:
+        proxy = TlsProxy(
+            TlsProxyConfig(
+                mode=args.mode,
+                listen_host=args.listen[0],
+                listen_port=args.listen[1],
+                target_host=args.to[0],
+                target_port=args.to[1],
+                cert=args.cert,
+                key=args.key,
+                ca=args.ca,
+                client_ca=args.client_ca,
+                server_name=args.server_name,
+            )
+        )
+    except (ValueError, OSError) as exc:
+        raise GatewayError(f"cannot set up TLS: {exc}") from None
+    return _serve("TLS proxy", proxy)
+
+
+def _add_hedge_commands(commands: Any) -> None:
+    """hedge analyze."""
+    hedge = commands.add_parser(
+        "hedge", help="portfolio hedging with mean-reverting sub-portfolios"
+    )
+    hedge_commands = hedge.add_subparsers(
+        dest="hedge_command", metavar="COMMAND", parser_class=_Parser
+    )
+    hedge_commands.required = True
+    analyze = hedge_commands.add_parser(
+        "analyze",
+        help="was a book hedged, and what was it really running?",
+        description="For every time step of POSITIONS.csv, factor out whole lots of the "
+        "mean-reverting sub-portfolios estimated from PRICES.csv and report the "
+        "residual position and its risk. CSVs: a header 'time,SYM1,SYM2,...' and "
+        "one row per step. Writes residual.csv and chart.png into --out.",
+    )
+    analyze.add_argument("positions", type=Path, help="positions CSV (units per instrument)")
+    analyze.add_argument("prices", type=Path, help="prices CSV (same instruments)")
+    analyze.add_argument(
+        "--vectors",
+        choices=("johansen", "pca"),
+        default="johansen",
+        help="how to estimate the mean-reverting vectors (default johansen)",
+    )
+    analyze.add_argument("--count", type=int, default=2, help="vectors for pca (default 2)")
+    analyze.add_argument(
+        "--lot",
+        type=float,
+        default=100_000,
+        help="lot size of every instrument (default 100000: FX)",
+    )
+    analyze.add_argument("--horizon", type=int, default=1, help="risk horizon in steps (default 1)")
+    analyze.add_argument("--method", choices=("exact", "babai", "greedy"), default="exact")
+    analyze.add_argument(
+        "--out", type=Path, default=Path("var/hedge"), help="output folder (default var/hedge)"
+    )
+    analyze.set_defaults(handler=_cmd_hedge_analyze)
+
+
+def _app_config(args: argparse.Namespace) -> AppConfig:
+    config = load_config(args.config) if args.config else AppConfig()
+    overrides: dict[str, Any] = {}
+    if getattr(args, "solver", None):
+        overrides["solver"] = args.solver
+    if getattr(args, "time_limit_ms", None) is not None:
+        if args.time_limit_ms <= 0:
+            raise GatewayError("--time-limit-ms must be a positive number of milliseconds")
+        overrides["time_limit_ms"] = args.time_limit_ms
+    presolve = config.presolve.model_copy(update=overrides)
+    return config.model_copy(update={"presolve": presolve})
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    config = _app_config(args)
+    registry = config.registry()
+    envelope = parse_envelope(load_yaml(args.payload), source=str(args.payload))
+    bundle = registry.build(envelope, bundle_id=envelope.id or args.payload.stem)
+    presolve = config.presolve.model_copy(update={"smallest_fill": not args.json})
+    verdict = PreSolver(presolve).check(bundle)
+    if args.json:
+        max_fill = (
+            [
+                {"symbol": leg.symbol, "side": leg.side.value, "qty": qty}
+                for leg, qty in zip(bundle.legs, verdict.max_fill, strict=True)
+            ]
+            if verdict.max_fill
+            else []
+        )
+        document = {
+            "strategy": envelope.strategy,
+            "feasible": verdict.feasible,
+            "reason": verdict.reason,
+            "max_fill": max_fill,
+        }
+        out.write(json.dumps(document) + "\n")
+    else:
+        out.write(_render_check(args.payload, envelope.strategy, bundle, verdict))
+    return EXIT_OK if verdict.feasible else EXIT_REJECTED
+
+
+def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdict) -> str:
+    lines = [
+        f"{path}: strategy {strategy}, {len(bundle.legs)} legs, "
+        f"{len(bundle.constraints)} constraint(s)"
+    ]
+    for constraint in bundle.constraints:
+        lines.append(f"  {constraint.name}: {constraint.render(bundle.symbols)}")
+        if constraint.description:
+            lines.append(f"      {constraint.description}")
+    if "risk_before" in bundle.metadata:
+        lines.append(
+            f"  residual risk (variance of P&L): {bundle.metadata['risk_before']} before, "
+            f"{bundle.metadata['risk_after']} after a full fill; lots per vector "
+            f"{bundle.metadata['lots_per_vector']}"
+        )
+    if verdict.feasible:
+        proven = "" if verdict.optimal else " (not proven maximal: time limit)"
+        lines.append(
+            f"FEASIBLE: a non-empty fill exists; largest total {verdict.max_total}{proven}"
+        )
+        header = f"  {'leg':<16}{'lot':>8}{'limit':>10}{'max fill':>10}"
+        if verdict.min_fill:
+            header += f"{'smallest':>10}"
+        lines.append(header)
+        assert verdict.max_fill is not None
+        for index, leg in enumerate(bundle.legs):
+            row = (
+                f"  {leg.label:<16}{leg.lot_size:>8}{leg.max_qty:>10}{verdict.max_fill[index]:>10}"
+            )
+            if verdict.min_fill:
+                row += f"{verdict.min_fill[index]:>10}"
+            lines.append(row)
+    else:
+        lines.append(f"NOT FEASIBLE ({verdict.outcome.value}): {verdict.reason}")
+    lines.append(
+        f"  solver {verdict.solver}: model {verdict.build_ms:.2f} ms, "
+        f"solve {verdict.solve_ms:.2f} ms"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _install_stop_handlers(stop: Callable[[], None]) -> None:
+    """SIGINT and SIGTERM call ``stop`` (install after importing quickfix: it resets SIGINT)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+class _Service(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def _serve(name: str, service: _Service) -> int:
+    """Start ``service``, run until SIGINT/SIGTERM, stop it cleanly."""
+    stopping = threading.Event()
+    _install_stop_handlers(stopping.set)
+    try:
+        service.start()
+    except Exception as exc:  # quickfix raises its own RuntimeError/ConfigError types
+        raise GatewayError(f"cannot start the {name}: {exc}") from None
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        service.stop()
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.router.service import Gateway  # noqa: PLC0415 - quickfix resets SIGINT on import
+
+    config = load_config(args.config)
+    logs.configure(level=args.log_level, file=args.log_file)
+    return _serve("gateway", Gateway(config, failpoint=_failpoint_from_environment()))
+
+
+def _failpoint_from_environment() -> Callable[[str], None]:
+    """``BIDGW_FAILPOINT=<name>``: the fault tests' way to kill ``bidgw run`` at a named
+    crash window (gateway.router.service.Failpoint); unset, it does nothing."""
+    chosen = os.environ.get("BIDGW_FAILPOINT", "")
+
+    def failpoint(name: str) -> None:
+        if chosen and name == chosen:
+            os._exit(137)  # as if killed: no cleanup, no logout
+
+    return failpoint
+
+
+def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.venue.app import Venue  # noqa: PLC0415 - see _cmd_run
+    from gateway.venue.config import load_venue_config  # noqa: PLC0415 - see _cmd_run
+
+    config = load_venue_config(args.config)
+    logs.configure(level=args.log_level, file=args.log_file)
+    return _serve("venue", Venue(config))
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.tools.demo import DemoOptions, run_demo  # noqa: PLC0415 - see _cmd_run
+
+    if args.bundles < 0 or args.auctions <= 0:
+        raise GatewayError("--bundles must be >= 0 and --auctions > 0")
+    logs.configure(level="warning")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return run_demo(
+        DemoOptions(
+            config_dir=args.config_dir,
+            out_dir=args.out,
+            bundles=args.bundles,
+            auctions=args.auctions,
+            seed=args.seed,
+        ),
+        out,
+    )
+
+
+def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
+    from gateway.tools.client import FixClient, submit  # noqa: PLC0415 - see _cmd_run
+
+    config = load_client_config(args.config)
+    envelope = parse_envelope(load_yaml(args.payload), source=str(args.payload))
+    logs.configure(level="warning")
+    client = FixClient(config)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C ends the wait
+    try:
+        if not client.start(logon_timeout=min(args.timeout, 10.0)):
+            raise GatewayError(
+                f"could not log on to the gateway at {config.host}:{config.port} "
+                f"as {config.sender_comp_id} (is it running, and is "
+                f"{config.sender_comp_id} an allowed client CompID?)"
+            )
+        result = submit(
+            client,
+            envelope.model_dump(mode="json", exclude_none=True),
+            list_id=args.list_id,
+            timeout=args.timeout,
+            wait_done=not args.no_wait,
+            cancel_after=args.cancel_after,
+        )
+    finally:
+        client.stop()
+    if args.json:
+        out.write(json.dumps(result.as_json()) + "\n")
+    else:
+        out.write(_render_submit(result))
+    if result.status == "no answer":
+        sys.stderr.write(f"bidgw submit: no answer from the gateway within {args.timeout} s\n")
+        return EXIT_USAGE
+    return EXIT_OK if result.status == "accepted" else EXIT_REJECTED
+
+
+def _render_submit(result: Any) -> str:
+    lines = [
+        f"{result.list_id}: {result.status.upper()}"
+        + (f" ({result.bundle_id})" if result.bundle_id else "")
+        + (f": {result.reason}" if result.reason else "")
+    ]
+    for report in result.reports[1:]:
+        if report["type"] == "execution_report" and report["exec_type"] in ("3", "4", "C"):
+            lines.append(
+                f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
+                f"closed ({report['text'] or report['exec_type']})  "
+                f"cum {report['cum_qty']}"
+            )
+        elif report["type"] == "execution_report":
+            lines.append(
+                f"  {report['cl_ord_id']}  {report['side']} {report['symbol']}  "
+                f"exec {report['exec_type']}  last {report['last_qty']} @ "
+                f"{report['last_px']}  cum {report['cum_qty']}  "
+                f"leaves {report['leaves_qty']}"
+            )
+        elif report["type"] == "list_status":
+            lines.append(f"  list status {report['list_order_status']}: {report['text'] or ''}")
+        else:
+            lines.append(f"  {report['type']}: {report.get('text')}")
+    if result.status == "accepted":
+        lines.append(
+            "  done"
+            if result.done
+            else "  still working at the counterparty (wait longer with --timeout)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_hedge_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    from strategies.analysis import analyze  # noqa: PLC0415 - statsmodels is slow to import
+
+    try:
+        result = analyze(
+            args.positions,
+            args.prices,
+            args.out,
+            vectors=args.vectors,
+            count=args.count,
+            lot=args.lot,
+            horizon=args.horizon,
+            method=args.method,
+        )
+    except (OSError, ValueError) as exc:
+        raise GatewayError(str(exc)) from None
+    out.write(result.summary())
+    return EXIT_OK
+
+
+def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:
+    registry = _app_config(args).registry()
+    for name in registry.names:
+        loaded = registry.get(name)
+        schema = loaded.plugin.payload_model.model_json_schema()
+        fields = ", ".join(schema.get("properties", {}))
+        out.write(
+            f"{name}  ({loaded.source})\n    bidder_data: {fields}\n"
+            f"    config: {loaded.config.model_dump_json()}\n"
+        )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bidgw`` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args, sys.stdout)
+    except GatewayError as exc:
+        sys.stderr.write(f"bidgw {args.command}: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so briefly, never a bare traceback for users
+        sys.stderr.write(
+            f"bidgw {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+            "please report this with the command you ran\n"
+        )
+        return EXIT_INTERNAL
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""``bidgw demo``: the whole product on loopback, on the bundled config.
+
+Starts ``bidgw venue`` and ``bidgw run`` as subprocesses on free ports (real
+FIX sessions), submits the bundled samples and a seeded stream of random
+hedged and beta-neutral bundles through a real client session, lets the venue
+run a fixed number of auctions, and prints per bundle the fills per leg and
+the achieved hedge ratio or beta drift next to its bound, then totals.
+Everything it writes (configs, stores, FIX and JSON logs) goes into one run
+folder it names.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from gateway.core.errors import GatewayError
+from gateway.core.plugins import StrategyRegistry, parse_envelope
+from gateway.core.yamlio import load_yaml
+from gateway.fix.client_codec import encode_new_order_list
+from gateway.fix.engine import free_port, msg_type
+from gateway.fix.messages import ListOrderStatus
+from gateway.router.config import load_config
+from gateway.tools.client import ClientConfig, FixClient, parse_report
+
+__all__ = ["DemoOptions", "run_demo"]
+
+_DONE_EXEC = {"3", "4", "C"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoOptions:
+    config_dir: Path
+    out_dir: Path
+    bundles: int = 40
+    auctions: int = 50
+    seed: int = 11
+
+
+@dataclass(slots=True)
+class _Sent:
+    list_id: str
+    payload: dict[str, Any]
+    source: str
+    status: str = "no answer"
+    reason: str | None = None
+    fills: list[int] = field(default_factory=list)
+
+
+def run_demo(options: DemoOptions, out: TextIO) -> int:
+    """Run the demo; 0 when every fill respects its bundle's bound."""
+    run_dir = options.out_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out.write(f"bidgw demo: logs, configs and stores in {run_dir}\n")
+    venue_yaml, gateway_yaml, client_port = _write_configs(options.config_dir, run_dir)
+    venue_cfg = load_yaml(venue_yaml)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        processes.append(
+            _spawn(
+                ["venue", "--config", str(venue_yaml), "--log-file", str(run_dir / "venue.log")],
+                run_dir / "venue.stderr",
+            )
+        )
+        _wait_port(venue_cfg["port"], processes[-1], "venue")
+        processes.append(
+            _spawn(
+                ["run", "--config", str(gateway_yaml), "--log-file", str(run_dir / "gateway.log")],
+                run_dir / "gateway.stderr",
+            )
+        )
+        _wait_port(client_port, processes[-1], "gateway")
+        _wait_log(run_dir / "gateway.log", "venue.logon", processes[-1])
+        client = FixClient(
+            ClientConfig(
+                port=client_port,
+                sender_comp_id="DESK1",
+                store_dir=run_dir / "client-store",
+                fix_log_dir=run_dir / "client-fixlog",
+                store="file",
+            )
+        )
+        if not client.start(10):
+            raise GatewayError("the demo client could not log on to the gateway")
+        try:
+            sent = _submit_all(client, _payloads(options, venue_cfg), options)
+            start_auctions = _count(run_dir / "venue.log", "auction.")
+            _wait_log(
+                run_dir / "venue.log",
+                "auction.",
+                processes[0],
+                count=start_auctions + options.auctions,
+                timeout=options.auctions * 0.5 + 30,
+            )
+            _collect(client, sent)
+        finally:
+            client.stop()
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in reversed(processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return _summary(sent, run_dir, out, load_config(gateway_yaml).registry())
+
+
+def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
+    venue = load_yaml(config_dir / "venue.yaml")
+    gateway = load_yaml(config_dir / "gateway.yaml")
+    venue_port, client_port = free_port(), free_port()
+    venue.update(
+        port=venue_port,
+        store="file",
+        store_dir=str(run_dir / "venue-store"),
+        fix_log_dir=str(run_dir / "venue-fixlog"),
+        journal=str(run_dir / "venue-journal.sqlite"),
+    )
+    gateway["clients"] = {**gateway.get("clients", {}), "port": client_port}
+    gateway["venue"] = {**gateway.get("venue", {}), "port": venue_port, "reconnect_secs": 1}
+    gateway.update(
+        store_dir=str(run_dir / "gateway-store"),
+        fix_log_dir=str(run_dir / "gateway-fixlog"),
+        journal=str(run_dir / "gateway-journal.sqlite"),
+    )
+    if gateway.get("strategies_file"):
+        gateway["strategies_file"] = str((config_dir / gateway["strategies_file"]).resolve())
+    venue_yaml, gateway_yaml = run_dir / "venue.yaml", run_dir / "gateway.yaml"
+    venue_yaml.write_text(yaml.safe_dump(_plain(venue), sort_keys=False))
+    gateway_yaml.write_text(yaml.safe_dump(_plain(gateway), sort_keys=False))
+    return venue_yaml, gateway_yaml, client_port
+
+
+def _plain(value: Any) -> Any:
+    """Decimals back to strings so the YAML stays exact."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _spawn(args: Sequence[str], stderr: Path) -> subprocess.Popen[bytes]:
+    handle = stderr.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.tools.cli", *args], stdout=subprocess.DEVNULL, stderr=handle
+    )
+
+
+def _wait_port(
+    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 20.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise GatewayError(f"{name} exited with code {process.returncode} at start-up")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # waiting for another process to bind, with a deadline
+    raise GatewayError(f"{name} did not listen on port {port} within {timeout} s")
+
+
+def _count(path: Path, needle: str) -> int:
+    if not path.exists():
+        return 0
+    with path.open(encoding="utf-8") as handle:
+        return sum(needle in line for line in handle)
+
+
+def _wait_log(
+    path: Path,
+    needle: str,
+    process: subprocess.Popen[bytes],
+    *,
+    count: int = 1,
+    timeout: float = 20.0,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _count(path, needle) >= count:
+            return
+        if process.poll() is not None:
+            raise GatewayError(
+                f"a demo process exited early (code {process.returncode}); see {path.parent}"
+            )
+        time.sleep(0.05)  # another process writes the log; deadline-bounded
+    raise GatewayError(f"timed out waiting for {count} x {needle!r} in {path}")
+
+
+def _payloads(options: DemoOptions, venue: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    payloads: list[tuple[str, dict[str, Any]]] = []
+    samples = sorted((options.config_dir / "samples").glob("*.yaml"))
+    for path in samples:
+        payloads.append((path.name, _plain(load_yaml(path))))
+    rng = random.Random(options.seed)
+    symbols = venue["symbols"]
+    # Random bundles trade the equity-like symbols (lot 100); the FX sample has its own.
+    universe = sorted(s for s, ref in symbols.items() if int(ref.get("lot_size", 100)) == 100)
+    for index in range(options.bundles):
+        kind = "hedge" if index % 2 == 0 else "beta"
+        chosen = rng.sample(universe or sorted(symbols), rng.randint(2, 4))
+        payloads.append(
+            (
+                f"random {kind} #{index}",
+                _random_hedge(rng, chosen, symbols)
+                if kind == "hedge"
+                else _random_beta(rng, chosen, symbols),
+            )
+        )
+    return payloads
+
+
+def _limit(rng: random.Random, ref: Mapping[str, Any], side: str) -> str:
+    bid, offer = Decimal(str(ref["bid"])), Decimal(str(ref["offer"]))
+    mid = (bid + offer) / 2
+    choices = [offer, mid] if side == "Buy" else [bid, mid]
+    return str(rng.choice(choices).quantize(Decimal("0.001")).normalize())
+
+
+def _random_hedge(
+    rng: random.Random, chosen: Sequence[str], symbols: Mapping[str, Any]
+) -> dict[str, Any]:
+    positions = []
+    for k, symbol in enumerate(chosen):
+        side = rng.choice(["Buy", "Sell"])
+        coeff = rng.randint(1, 6) * (1 if k == 0 else -1)
+        lot = int(symbols[symbol].get("lot_size", 100))
+        positions.append(
+            {
+                "symbol": symbol,
+                "side": side,
+                "hedge_qty_coeff": coeff,
+                "qty": lot * rng.randint(10, 60),
+                "lot_size": lot,
+                "price": _limit(rng, symbols[symbol], side),
+            }
+        )
+    data: dict[str, Any] = {"positions": positions}
+    if rng.random() < 0.5:
+        data["target_hedge_ratio"] = rng.choice([1, 2, 3])
+    else:
+        data["hedge_ratio_min"], data["hedge_ratio_max"] = "-0.25", "0.25"
+    return {"strategy": "single_factor_hedged", "bidder_data": data}
+
+
+def _random_beta(
+    rng: random.Random, chosen: Sequence[str], symbols: Mapping[str, Any]
+) -> dict[str, Any]:
+    positions = []
+    for k, symbol in enumerate(chosen):
+        side = "Buy" if k % 2 == 0 else "Sell"
+        lot = int(symbols[symbol].get("lot_size", 100))
+        positions.append(
+            {
+                "symbol": symbol,
+                "side": side,
+                "price": _limit(rng, symbols[symbol], side),
+                "beta_coeff": str(Decimal(rng.randint(50, 150)) / 100),
+                "qty": lot * rng.randint(10, 60),
+                "lot_size": lot,
+            }
+        )
+    return {
+        "strategy": "beta_neutral",
+        "bidder_data": {"beta_tol": rng.choice([10, 20, 40]), "positions": positions},
+    }
+
+
+def _submit_all(
+    client: FixClient, payloads: Sequence[tuple[str, dict[str, Any]]], options: DemoOptions
+) -> list[_Sent]:
+    sent: list[_Sent] = []
+    for index, (source, payload) in enumerate(payloads):
+        list_id = f"DEMO{options.seed}-{index:03d}"
+        positions = payload["bidder_data"]["positions"]
+        ids = [f"{list_id}-{i + 1}" for i in range(len(positions))]
+        client.send(encode_new_order_list(payload, list_id, ids))
+        sent.append(_Sent(list_id, payload, source, fills=[0] * len(positions)))
+    by_id = {s.list_id: s for s in sent}
+
+    def decision(message: Any) -> bool:
+        return (
+            msg_type(message) == "N"
+            and message.getField(66) in by_id
+            and int(message.getField(431))
+            in (ListOrderStatus.RECEIVED_FOR_EXECUTION, ListOrderStatus.REJECT)
+        )
+
+    deadline = time.monotonic() + 30
+    undecided = set(by_id)
+    while undecided and time.monotonic() < deadline:
+        message = client.wait_for(decision, deadline - time.monotonic())
+        if message is None:
+            break
+        report = parse_report(message)
+        item = by_id[report["list_id"]]
+        if report["list_order_status"] == ListOrderStatus.REJECT:
+            # The gateway's rejection, or the counterparty's after the gateway accepted.
+            item.status = "rejected"
+            item.reason = report["text"]
+        elif item.list_id in undecided:
+            item.status = "accepted"
+            item.reason = report["text"]
+        undecided.discard(item.list_id)
+    return sent
+
+
+def _collect(client: FixClient, sent: Sequence[_Sent]) -> None:
+    """Every report received so far: cumulative fills, and rejections by the counterparty."""
+    legs = {f"{s.list_id}-{i + 1}": (s, i) for s in sent for i in range(len(s.fills))}
+    lists = {s.list_id: s for s in sent}
+    while True:
+        message = client.wait_for(lambda m: msg_type(m) in ("8", "N"), 0.5, keep_others=False)
+        if message is None:
+            return
+        report = parse_report(message)
+        if report["type"] == "list_status":
+            item = lists.get(report["list_id"])
+            if item is not None and report["list_order_status"] == ListOrderStatus.REJECT:
+                item.status, item.reason = "rejected", report["text"]
+            continue
+        entry = legs.get(report["cl_ord_id"])
+        if entry is not None:
+            item, index = entry
+            item.fills[index] = max(item.fills[index], report["cum_qty"])
+
+
+def _achieved(
+    payload: Mapping[str, Any], fills: Sequence[int], registry: StrategyRegistry
+) -> tuple[str, bool]:
+    """The achieved hedge ratio / beta drift text and whether it respects the bound."""
+    data = payload["bidder_data"]
+    positions = data["positions"]
+    if payload["strategy"] == "mean_reversion_hedge":
+        # Rebuild the bundle as the gateway did; fills map to its legs by symbol.
+        bundle = registry.build(parse_envelope(payload), bundle_id="check")
+        by_symbol = {p["symbol"]: q for p, q in zip(positions, fills, strict=True)}
+        problems = bundle.violations([by_symbol[leg.symbol] for leg in bundle.legs])
+        return (
+            f"fills proportional to the hedge trades "
+            f"(risk {bundle.metadata['risk_before']} -> {bundle.metadata['risk_after']} "
+            "at full fill)",
+            not problems,
+        )
+    if payload["strategy"] == "single_factor_hedged":
+        coeffs = [Fraction(Decimal(str(p["hedge_qty_coeff"]))) for p in positions]
+        gross = sum((abs(c) * q for c, q in zip(coeffs, fills, strict=True)), Fraction(0))
+        net = sum((c * q for c, q in zip(coeffs, fills, strict=True)), Fraction(0))
+        ratio = net / gross if gross else Fraction(0)
+        if "target_hedge_ratio" in data:
+            target = 1 / Fraction(Decimal(str(data["target_hedge_ratio"])))
+            return f"hedge ratio {float(ratio):+.4f}, target {float(target):+.4f}", ratio == target
+        low = Fraction(Decimal(str(data["hedge_ratio_min"])))
+        high = Fraction(Decimal(str(data["hedge_ratio_max"])))
+        return (
+            f"hedge ratio {float(ratio):+.4f}, band [{float(low):+.2f}, {float(high):+.2f}]",
+            low <= ratio <= high,
+        )
+    net = Fraction(0)
+    gross = Fraction(0)
+    for position, qty in zip(positions, fills, strict=True):
+        sign = 1 if str(position["side"]).lower() == "buy" else -1
+        beta = Fraction(Decimal(str(position["beta_coeff"])))
+        price = Fraction(Decimal(str(position["price"])))
+        net += sign * beta * price * qty
+        gross += abs(beta) * price * qty
+    drift = net / gross if gross else Fraction(0)
+    bound = 1 / Fraction(Decimal(str(data["beta_tol"])))
+    return f"beta drift {float(drift):+.4f}, bound ±{float(bound):.4f}", abs(drift) <= bound
+
+
+def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO, registry: StrategyRegistry) -> int:
+    violations = 0
+    out.write(f"\n{'bundle':<16}{'source':<26}{'status':<10} fills per leg / achieved vs bound\n")
+    for item in sent:
+        symbols = [p["symbol"] for p in item.payload["bidder_data"]["positions"]]
+        line = f"{item.list_id:<16}{item.source[:25]:<26}{item.status:<10}"
+        if item.status != "accepted":
+            out.write(f"{line} {(item.reason or '')[:90]}\n")
+            continue
+        fills = ", ".join(f"{s} {q}" for s, q in zip(symbols, item.fills, strict=True))
+        if any(item.fills):
+            text, ok = _achieved(item.payload, item.fills, registry)
+            violations += not ok
+            out.write(f"{line} {fills}  |  {text}  {'ok' if ok else 'VIOLATED'}\n")
+        else:
+            out.write(f"{line} no fill yet (resting)\n")
+    auctions = [
+        json.loads(line)
+        for line in (run_dir / "venue.log").read_text().splitlines()
+        if '"auction.' in line
+    ]
+    solve = [a["solve_ms"] for a in auctions if "solve_ms" in a]
+    accepted = sum(s.status == "accepted" for s in sent)
+    filled = sum(any(s.fills) for s in sent if s.status == "accepted")
+    out.write(
+        f"\nbundles sent {len(sent)}, accepted {accepted}, "
+        f"rejected {sum(s.status == 'rejected' for s in sent)}, filled {filled}; "
+        f"auctions run {len(auctions)}, median auction solve "
+        f"{statistics.median(solve) if solve else 0:.1f} ms; "
+        f"bound violations {violations}\nlogs: {run_dir}\n"
+    )
+    return 0 if violations == 0 else 1

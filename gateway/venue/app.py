@@ -1,0 +1,719 @@
+"""``bidgw venue``: the simulated counterparty, a thin FIX acceptor over the auction.
+
+Like QuickFIX's ordermatch example, the FIX application here only decodes,
+encodes and sends; :mod:`gateway.venue.auction` clears and knows nothing of FIX.
+
+One thread (``_run``) owns all state: it handles each incoming bundle or cancel
+as soon as it arrives and runs an auction every ``auction_interval_ms`` over
+every resting bundle plus synthetic contra liquidity (seeded: a resting book at
+the reference bid/offer and random orders inside the spread). Fills go back as
+ExecutionReports per leg and ListStatus per bundle. After a fill, the
+pre-solver checks whether the remaining quantities can still fill within the
+bundle's constraints; when not (or when all is filled) the bundle is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import queue
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import quickfix as fix
+import structlog
+
+from fixspec import DICTIONARY, Tag
+from gateway.core.bundle import Constraint, OrderBundle, Sense, Side
+from gateway.core.errors import GatewayError
+from gateway.fix.engine import (
+    Connector,
+    Dispatch,
+    SafeApplication,
+    copy_message,
+    msg_type,
+    session_settings,
+)
+from gateway.fix.messages import (
+    ListOrderStatus,
+    ListStatusType,
+    OrderReport,
+    business_reject,
+    decimal_text,
+    list_status,
+    new_message,
+)
+from gateway.fix.venue_codec import decode_bundle
+from gateway.solver.presolve import PresolveConfig, PreSolver
+from gateway.venue.auction import ContraOrder, Participant, SymbolRef, clear
+from gateway.venue.config import VenueAppConfig
+from gateway.venue.journal import VenueJournal, VenueRow
+
+__all__ = ["Venue"]
+
+log = structlog.get_logger("bidgw.venue")
+
+
+@dataclass(slots=True)
+class _Resting:
+    session: tuple[str, str, str]
+    bundle: OrderBundle
+    cl_ord_ids: tuple[str, ...]
+    filled: list[int]
+    notional: list[Fraction]
+    raw: str = ""
+    expires_at: datetime | None = None
+    started: bool = False
+    closed: str | None = None
+    close_text: str = ""
+
+    @property
+    def remaining(self) -> tuple[int, ...]:
+        return tuple(
+            leg.max_qty - done for leg, done in zip(self.bundle.legs, self.filled, strict=True)
+        )
+
+
+@dataclass
+class VenueStats:
+    """Counters a caller (the demo, tests) can read."""
+
+    auctions: int = 0
+    bundles_received: int = 0
+    bundles_rejected: int = 0
+    fills: int = 0
+    solve_ms: list[float] = field(default_factory=list)
+
+
+class Venue(SafeApplication):
+    """The simulated counterparty. ``start()``, then ``stop()``."""
+
+    name = "venue"
+
+    def __init__(self, config: VenueAppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
+        for symbol, ref in self.refs.items():
+            if ref.bid >= ref.offer:
+                raise GatewayError(
+                    f"symbol {symbol}: bid {ref.bid} must be below offer {ref.offer}"
+                )
+        self.stats = VenueStats()
+        self.logged_on = threading.Event()
+        self.auction_done = threading.Condition()
+        self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
+        self._journal = VenueJournal(config.journal) if config.journal else None
+        self._resync: dict[tuple[str, str, str], list[str]] = {}
+        self._book: dict[str, _Resting] = {}
+        self._finished: dict[str, _Resting] = {}
+        self._seen_ids: set[tuple[str, str]] = set()
+        self._exec_ids = itertools.count(1)
+        # ExecIDs stay unique across restarts of a journaled venue.
+        self._exec_prefix = f"E{time.time_ns() // 1_000_000:x}-"
+        self._presolver = PreSolver(PresolveConfig(explain=False, time_limit_ms=200))
+        self._dispatch = Dispatch()
+        self._dispatch.register("E", self._on_bundle)
+        self._dispatch.register("K", self._on_cancel)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="venue-auctions", daemon=True)
+        settings = session_settings(
+            {
+                "ConnectionType": "acceptor",
+                "SocketAcceptPort": config.port,
+                "FileStorePath": config.store_dir,
+                **({"FileLogPath": config.fix_log_dir} if config.fix_log_dir else {}),
+            },
+            [(config.sender_comp_id, comp_id) for comp_id in config.allowed_comp_ids],
+        )
+        self._connector = Connector(
+            "acceptor", self, settings, store=config.store, log_dir=config.fix_log_dir
+        )
+
+    # lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._journal is not None:
+            self._restore(self._journal)
+        self._thread.start()
+        self._connector.start()
+        if self._journal is not None:
+            self._inbox.put(("reclose", None, ("", "", ""), 0))
+        log.info(
+            "venue.started",
+            port=self.config.port,
+            symbols=sorted(self.refs),
+            auction_interval_ms=self.config.auction_interval_ms,
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put(None)
+        self._thread.join(10)
+        self._connector.stop()
+        if self._journal is not None:
+            self._journal.close()
+        log.info("venue.stopped", auctions=self.stats.auctions)
+
+    def wait_auctions(self, count: int, timeout: float) -> bool:
+        """Block until ``count`` auctions have run in total (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        with self.auction_done:
+            while self.stats.auctions < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.auction_done.wait(remaining)
+        return True
+
+    # FIX callbacks (engine thread): thin -------------------------------------------------
+    def on_logon(self, session_id: Any) -> None:
+        self._inbox.put(("resync", None, _key(session_id), 0))
+        self.logged_on.set()
+        log.info("venue.logon", session=session_id.toString())
+
+    def on_logout(self, session_id: Any) -> None:
+        self.logged_on.clear()
+        log.info("venue.logout", session=session_id.toString())
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        kind = msg_type(message)
+        self._dispatch.handler(kind)  # unsupported types: the engine sends a BMR
+        key = _key(session_id)
+        # Journaled before the engine advances its sequence number: a crash from here on
+        # cannot lose a message the engine counted as received.
+        journal_id = (
+            self._journal.receive("gateway", key, message.toString()) if self._journal else 0
+        )
+        self._inbox.put((kind, copy_message(message), key, journal_id))
+
+    # the venue's thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        interval = self.config.auction_interval_ms / 1000
+        next_auction = time.monotonic() + interval
+        while not self._stop.is_set():
+            try:
+                item = self._inbox.get(timeout=max(0.0, next_auction - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is not None:
+                kind, message, session, journal_id = item
+                try:
+                    if kind == "resync":
+                        self._send_resync(session)
+                    elif kind == "reclose":
+                        self._reclose()
+                    else:
+                        self._dispatch.handler(kind)(message, session)
+                except Exception as exc:  # one bad message must not stop the venue
+                    log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
+                if journal_id and self._journal is not None:
+                    self._journal.handled(journal_id)
+            if time.monotonic() >= next_auction and not self._stop.is_set():
+                try:
+                    self._auction()
+                except Exception as exc:  # an auction bug must not stop the venue
+                    log.error(
+                        "venue.auction_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True
+                    )
+                next_auction += interval
+                if next_auction < time.monotonic():  # fell behind: skip, don't burst
+                    next_auction = time.monotonic() + interval
+
+    def _send(self, message: Any, session: tuple[str, str, str]) -> None:
+        try:
+            fix.Session.sendToTarget(message, fix.SessionID(*session))
+        except fix.SessionNotFound:
+            log.error("venue.session_not_found", session=":".join(session))
+
+    def _on_bundle(self, message: Any, session: tuple[str, str, str]) -> None:
+        self.stats.bundles_received += 1
+        list_id = message.getField(Tag.LIST_ID)
+        known = self._book.get(list_id) or self._finished.get(list_id)
+        if known is not None and known.session == session:
+            # The gateway forwarded this bundle again (after a restart): answer with its
+            # current state; never a second copy, never a reject.
+            done = list_id in self._finished
+            self._send(
+                self._status(
+                    list_id,
+                    known,
+                    ListStatusType.ALL_DONE if done else ListStatusType.ACK,
+                    ListOrderStatus.ALL_DONE if done else ListOrderStatus.IN_BIDDING_PROCESS,
+                    text="already received" + (": done" if done else ": resting"),
+                ),
+                session,
+            )
+            log.info("venue.bundle_repeated", list_id=list_id, done=done)
+            return
+        try:
+            bundle, cl_ord_ids = decode_bundle(message)
+            unknown = sorted({leg.symbol for leg in bundle.legs} - set(self.refs))
+            if unknown:
+                raise GatewayError(f"unknown symbol(s) {', '.join(unknown)}")
+            for leg in bundle.legs:
+                if leg.lot_size % self.config.symbols[leg.symbol].lot_size:
+                    raise GatewayError(
+                        f"{leg.symbol}: lot {leg.lot_size} is not a multiple of "
+                        f"the venue's lot {self.config.symbols[leg.symbol].lot_size}"
+                    )
+            duplicates = [c for c in (list_id, *cl_ord_ids) if (session[2], c) in self._seen_ids]
+            if list_id in self._book or duplicates:
+                raise GatewayError(f"duplicate id {(duplicates or [list_id])[0]!r}")
+        except GatewayError as exc:
+            self.stats.bundles_rejected += 1
+            ids = _order_ids(message)
+            self._send(
+                list_status(
+                    list_id=list_id,
+                    status_type=ListStatusType.RESPONSE,
+                    order_status=ListOrderStatus.REJECT,
+                    text=str(exc),
+                    reject_reason=99,
+                    orders=[OrderReport(c, ord_status="8") for c in ids],
+                ),
+                session,
+            )
+            log.info("venue.bundle_rejected", list_id=list_id, reason=str(exc))
+            return
+        self._remember_ids(session, list_id, cl_ord_ids)
+        self._book[list_id] = _Resting(
+            session,
+            bundle,
+            cl_ord_ids,
+            [0] * len(bundle.legs),
+            [Fraction(0)] * len(bundle.legs),
+            raw=message.toString(),
+            expires_at=_expiry(bundle),
+        )
+        self._save(list_id, self._book[list_id])
+        self._send(
+            list_status(
+                list_id=list_id,
+                status_type=ListStatusType.ACK,
+                order_status=ListOrderStatus.IN_BIDDING_PROCESS,
+                text="resting in the auction",
+                orders=[
+                    OrderReport(c, leaves_qty=leg.max_qty)
+                    for c, leg in zip(cl_ord_ids, bundle.legs, strict=True)
+                ],
+            ),
+            session,
+        )
+        self._reported(list_id)
+        log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
+
+    def _remember_ids(
+        self, session: tuple[str, str, str], list_id: str, cl_ord_ids: Sequence[str]
+    ) -> None:
+        """The ids a client has used; a later bundle reusing one is a duplicate."""
+        self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
+
+    def _on_cancel(self, message: Any, session: tuple[str, str, str]) -> None:
+        list_id = message.getField(Tag.LIST_ID)
+        resting = self._book.get(list_id)
+        if resting is None or resting.session != session:
+            self._send(_bmr("K", list_id, f"unknown or finished list {list_id!r}"), session)
+            return
+        self._finish(list_id, resting, exec_type="4", text="cancelled on request")
+
+    def _auction(self) -> None:
+        self._expire()
+        number = self.stats.auctions + 1
+        rng = random.Random(f"{self.config.seed}:{number}")
+        contra = self._liquidity(rng)
+        participants = [Participant(r.bundle, r.remaining) for r in self._book.values()]
+        result = clear(
+            participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
+        )
+        with self.auction_done:
+            self.stats.auctions = number
+            self.stats.solve_ms.append(result.solve_ms)
+            self.auction_done.notify_all()
+        if result.status in ("no_solution", "unverified"):
+            log.warning(
+                "auction.no_fill",
+                auction=number,
+                status=result.status,
+                detail=result.detail,
+                bundles=len(participants),
+            )
+            return
+        log.info(
+            "auction.cleared",
+            auction=number,
+            status=result.status,
+            bundles=len(participants),
+            bundles_filled=len(result.bundle_fills),
+            contra_filled=len(result.contra_fills),
+            solve_ms=round(result.solve_ms, 3),
+            improvement=str(result.improvement),
+        )
+        for list_id, fills in result.bundle_fills.items():
+            self._report_fills(list_id, self._book[list_id], fills, result.prices)
+
+    def _liquidity(self, rng: random.Random) -> list[ContraOrder]:
+        spec = self.config.liquidity
+        orders: list[ContraOrder] = []
+        for symbol in sorted(self.refs):
+            ref = self.refs[symbol]
+            lot = self.config.symbols[symbol].lot_size
+            if spec.touch_lots:
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-bid", symbol, Side.BUY, ref.bid, spec.touch_lots * lot, lot
+                    )
+                )
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-offer", symbol, Side.SELL, ref.offer, spec.touch_lots * lot, lot
+                    )
+                )
+            steps = int((ref.offer - ref.bid) / spec.tick)
+            for k in range(spec.flow_orders):
+                price = ref.bid + spec.tick * rng.randint(0, steps)
+                side = rng.choice([Side.BUY, Side.SELL])
+                orders.append(
+                    ContraOrder(
+                        f"{symbol}-flow{k}",
+                        symbol,
+                        side,
+                        price,
+                        rng.randint(1, spec.flow_max_lots) * lot,
+                        lot,
+                    )
+                )
+        return orders
+
+    def _report_fills(
+        self, list_id: str, resting: _Resting, fills: Sequence[int], prices: Mapping[str, Fraction]
+    ) -> None:
+        self.stats.fills += 1
+        for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
+            if qty:  # a leg with no fill may have no clearing price
+                resting.filled[index] += qty
+                resting.notional[index] += prices[leg.symbol] * qty
+        started = resting.started
+        resting.started = True
+        self._save(list_id, resting)  # before any report leaves
+        for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
+            if not qty:
+                continue
+            price = prices[leg.symbol]
+            self._send(
+                self._execution_report(resting, index, exec_type="F", last_qty=qty, last_px=price),
+                resting.session,
+            )
+        if not started:
+            self._send(
+                self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.EXEC_STARTED,
+                    ListOrderStatus.EXECUTING,
+                    text="executing",
+                ),
+                resting.session,
+            )
+        if not self._close_if_exhausted(list_id, resting):
+            self._reported(list_id)
+
+    def _close_if_exhausted(self, list_id: str, resting: _Resting) -> bool:
+        remaining = resting.remaining
+        if not any(remaining):
+            self._finish(list_id, resting, exec_type=None, text="filled")
+        elif not self._can_fill_more(resting.bundle, remaining):
+            self._finish(
+                list_id,
+                resting,
+                exec_type="3",
+                text="remaining quantities cannot fill within the bundle's constraints",
+            )
+        else:
+            return False
+        return True
+
+    def _can_fill_more(self, bundle: OrderBundle, remaining: Sequence[int]) -> bool:
+        legs = [(leg, left) for leg, left in zip(bundle.legs, remaining, strict=True)]
+        if all(left < leg.lot_size for leg, left in legs):
+            return False
+        # A Leg needs max_qty >= 1: exhausted legs keep one lot and a row pins them to 0.
+        capped = [dataclasses.replace(leg, max_qty=max(left, leg.lot_size)) for leg, left in legs]
+        zero_rows = tuple(
+            Constraint(
+                name=f"exhausted_{i}",
+                sense=Sense.LE,
+                coefficients=tuple(Decimal(1 if j == i else 0) for j in range(len(legs))),
+            )
+            for i, (leg, left) in enumerate(legs)
+            if left < leg.lot_size
+        )
+        probe = OrderBundle(
+            bundle_id=bundle.bundle_id,
+            legs=tuple(capped),
+            constraints=bundle.constraints + zero_rows,
+            min_total_fill=bundle.min_total_fill,
+        )
+        return self._presolver.check(probe).feasible
+
+    def _expire(self) -> None:
+        now = datetime.now(UTC)
+        for list_id, resting in list(self._book.items()):
+            if resting.expires_at is not None and now >= resting.expires_at:
+                self._finish(list_id, resting, exec_type="C", text="expired")
+
+    def _finish(self, list_id: str, resting: _Resting, *, exec_type: str | None, text: str) -> None:
+        """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
+        self._book.pop(list_id, None)
+        self._finished[list_id] = resting
+        resting.closed, resting.close_text = exec_type, text
+        self._save(list_id, resting, done=True)
+        if exec_type is not None:
+            for index, left in enumerate(resting.remaining):
+                if left:
+                    self._send(
+                        self._execution_report(resting, index, exec_type=exec_type, text=text),
+                        resting.session,
+                    )
+        self._send(
+            self._status(
+                list_id,
+                resting,
+                ListStatusType.ALL_DONE,
+                ListOrderStatus.ALL_DONE,
+                text=text,
+                closed=exec_type,
+            ),
+            resting.session,
+        )
+        self._reported(list_id)
+        log.info("venue.bundle_done", list_id=list_id, why=text, filled=resting.filled)
+
+    # the journal -----------------------------------------------------------------------
+    def _save(self, list_id: str, resting: _Resting, *, done: bool = False) -> None:
+        if self._journal is not None:
+            self._journal.save(
+                list_id,
+                resting.session,
+                resting.raw,
+                resting.filled,
+                [f"{n.numerator}/{n.denominator}" for n in resting.notional],
+                started=resting.started,
+                done=done,
+                closed=resting.closed,
+                close_text=resting.close_text,
+            )
+
+    def _reported(self, list_id: str) -> None:
+        if self._journal is not None:
+            self._journal.reported(list_id)
+
+    def _restore(self, journal: VenueJournal) -> None:
+        """Rebuild the book, the finished bundles and the seen ids from the journal."""
+        dictionary = fix.DataDictionary(str(DICTIONARY))
+        rows = journal.book()
+        for row in rows:
+            self._restore_row(row, fix.Message(row.raw, dictionary, False))
+        for pending in journal.pending():
+            message = fix.Message(pending.raw, dictionary, False)
+            self._inbox.put((msg_type(message), message, pending.session, pending.id))
+        log.info(
+            "venue.restored",
+            resting=len(self._book),
+            finished=len(self._finished),
+            to_resync=sum(len(ids) for ids in self._resync.values()),
+        )
+
+    def _restore_row(self, row: VenueRow, message: Any) -> None:
+        bundle, cl_ord_ids = decode_bundle(message)
+        resting = _Resting(
+            row.session,
+            bundle,
+            cl_ord_ids,
+            list(row.filled),
+            [Fraction(n) for n in row.notional],
+            raw=row.raw,
+            expires_at=_expiry(bundle),
+            started=row.started,
+            closed=row.closed,
+            close_text=row.close_text,
+        )
+        (self._finished if row.done else self._book)[row.list_id] = resting
+        self._remember_ids(row.session, row.list_id, cl_ord_ids)
+        if not row.reported:
+            self._resync.setdefault(row.session, []).append(row.list_id)
+
+    def _reclose(self) -> None:
+        """After a restart: close restored bundles whose remaining quantities cannot fill
+        (a crash between a fill and its close leaves them resting)."""
+        for list_id, resting in list(self._book.items()):
+            if any(resting.filled):
+                self._close_if_exhausted(list_id, resting)
+
+    def _send_resync(self, session: tuple[str, str, str]) -> None:
+        """After a restart: tell the gateway the state of bundles whose last reports the
+        crash may have cut off (their quantities say what filled)."""
+        for list_id in self._resync.pop(session, []):
+            resting = self._book.get(list_id)
+            if resting is not None:
+                status = self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.EXEC_STARTED if resting.started else ListStatusType.ACK,
+                    ListOrderStatus.EXECUTING
+                    if resting.started
+                    else ListOrderStatus.IN_BIDDING_PROCESS,
+                    text="restored after a venue restart",
+                )
+            else:
+                resting = self._finished[list_id]
+                status = self._status(
+                    list_id,
+                    resting,
+                    ListStatusType.ALL_DONE,
+                    ListOrderStatus.ALL_DONE,
+                    text=resting.close_text,
+                    closed=resting.closed,
+                )
+            self._send(status, session)
+            self._reported(list_id)
+            log.info("venue.resynced", list_id=list_id, done=list_id in self._finished)
+
+    def _status(
+        self,
+        list_id: str,
+        resting: _Resting,
+        status_type: int,
+        order_status: int,
+        *,
+        text: str,
+        closed: str | None = None,
+    ) -> Any:
+        orders = []
+        for index, (cl_ord_id, leg) in enumerate(
+            zip(resting.cl_ord_ids, resting.bundle.legs, strict=True)
+        ):
+            done = resting.filled[index]
+            left = leg.max_qty - done
+            ord_status = _ord_status(done, left, closed)
+            orders.append(
+                OrderReport(
+                    cl_ord_id,
+                    cum_qty=done,
+                    leaves_qty=0 if closed else left,
+                    cxl_qty=left if closed else 0,
+                    avg_px=_avg(resting, index),
+                    ord_status=ord_status,
+                )
+            )
+        return list_status(
+            list_id=list_id,
+            status_type=status_type,
+            order_status=order_status,
+            text=text,
+            orders=orders,
+        )
+
+    def _execution_report(
+        self,
+        resting: _Resting,
+        index: int,
+        *,
+        exec_type: str,
+        last_qty: int = 0,
+        last_px: Fraction | None = None,
+        text: str | None = None,
+    ) -> Any:
+        leg = resting.bundle.legs[index]
+        done = resting.filled[index]
+        closing = exec_type in ("4", "3", "C")
+        left = 0 if closing else leg.max_qty - done
+        report = new_message("8")
+        fields: list[tuple[int, str]] = [
+            (Tag.ORDER_ID, f"V{resting.cl_ord_ids[index]}"),
+            (Tag.EXEC_ID, f"{self._exec_prefix}{next(self._exec_ids)}"),
+            (Tag.CL_ORD_ID, resting.cl_ord_ids[index]),
+            (Tag.LIST_ID, resting.bundle.bundle_id),
+            (Tag.EXEC_TYPE, exec_type),
+            (Tag.ORD_STATUS, exec_type if closing else _ord_status(done, left, None)),
+            (Tag.SYMBOL, leg.symbol),
+            (Tag.SIDE, "1" if leg.side is Side.BUY else "2"),
+            (Tag.ORDER_QTY, str(leg.max_qty)),
+            (Tag.PRICE, decimal_text(leg.limit_price)),
+            (Tag.CUM_QTY, str(done)),
+            (Tag.LEAVES_QTY, str(left)),
+            (Tag.AVG_PX, decimal_text(_avg(resting, index))),
+            (Tag.TRANSACT_TIME, datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]),
+        ]
+        if last_px is not None:
+            fields += [(Tag.LAST_QTY, str(last_qty)), (Tag.LAST_PX, _exact_text(last_px))]
+        if text:
+            fields.append((Tag.TEXT, text))
+        for tag, value in fields:
+            report.setField(tag, value)
+        return report
+
+
+def _ord_status(done: int, left: int, closed: str | None) -> str:
+    if closed:
+        return "2" if left == 0 else closed
+    if left == 0:
+        return "2"
+    return "1" if done else "0"
+
+
+def _avg(resting: _Resting, index: int) -> Decimal:
+    done = resting.filled[index]
+    if not done:
+        return Decimal(0)
+    value = resting.notional[index] / done
+    return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _exact_text(value: Fraction) -> str:
+    """A price that is a finite decimal (mid of two decimals, or a limit) as text."""
+    result = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(result) != value:
+        raise GatewayError(f"price {value} has no finite decimal form")
+    return decimal_text(result)
+
+
+def _expiry(bundle: OrderBundle) -> datetime | None:
+    expires = bundle.metadata.get("expire_time")
+    return _parse_utc(expires) if expires else None
+
+
+def _parse_utc(text: str) -> datetime | None:
+    for fmt in ("%Y%m%d-%H:%M:%S.%f", "%Y%m%d-%H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _key(session_id: Any) -> tuple[str, str, str]:
+    return (
+        session_id.getBeginString().getValue(),
+        session_id.getSenderCompID().getValue(),
+        session_id.getTargetCompID().getValue(),
+    )
+
+
+def _order_ids(message: Any) -> list[str]:
+    ids = []
+    group = fix.Group(Tag.NO_ORDERS, Tag.CL_ORD_ID)
+    for index in range(1, message.groupCount(Tag.NO_ORDERS) + 1):
+        message.getGroup(index, group)
+        ids.append(group.getField(Tag.CL_ORD_ID))
+    return ids
+
+
+def _bmr(ref_type: str, ref_id: str, text: str) -> Any:
+    return business_reject(ref_msg_type=ref_type, reason=1, text=text, ref_id=ref_id)

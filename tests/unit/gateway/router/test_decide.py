@@ -1,0 +1,239 @@
+"""The decision core, client side, driven directly: no FIX engine, no journal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gateway.core.errors import PayloadError, UnknownStrategyError
+from gateway.router.config import ClientLimits
+from gateway.router.records import (
+    Accept,
+    Admit,
+    BusinessReason,
+    CancelOut,
+    Denied,
+    DenyCode,
+    ListCancel,
+    ListHeader,
+    NoticeReject,
+    Repeat,
+    Solved,
+)
+
+from .conftest import DESK1, DESK2, Core, header, hedged_bundle, solved_ok
+
+
+def admit(core: Core, list_id: str, **kw: object) -> Admit:
+    answer = core.decider.on_list(header(list_id, **kw))  # type: ignore[arg-type]
+    assert isinstance(answer, Admit), answer
+    return answer
+
+
+def accept(core: Core, list_id: str) -> Accept:
+    answer = core.decider.on_solved(solved_ok(admit(core, list_id)), venue_up=True)
+    assert isinstance(answer, Accept), answer
+    return answer
+
+
+def test_a_feasible_list_is_accepted_with_each_leg_mapped_to_its_order(core: Core) -> None:
+    accepted = accept(core, "L1")
+    record = accepted.record
+    assert record.cl_ord_ids == ("L1-A", "L1-B")
+    assert record.venue_ids == (f"{record.bundle_id}-1", f"{record.bundle_id}-2")
+    assert (
+        accepted.text
+        == f"accepted as {record.bundle_id}; largest possible fill: AAAA 1000, BBBB 1000"
+    )
+    assert core.book.by_bundle[record.bundle_id] is record
+    assert core.book.decision(DESK1, "L1").accepted  # type: ignore[union-attr]
+    assert core.book.open_count(DESK1) == 1
+
+
+def test_legs_map_by_payload_position_not_by_symbol(core: Core) -> None:
+    admitted = admit(core, "L1", ids=("X", "Y", "Z"))
+    # The strategy left the middle position out (no trade needed there).
+    bundle = hedged_bundle(admitted.bundle_id, positions=(2, 0))
+    answer = core.decider.on_solved(solved_ok(admitted, bundle), venue_up=True)
+    assert isinstance(answer, Accept)
+    assert answer.record.cl_ord_ids == ("L1-Z", "L1-X")
+    assert answer.record.all_ids == ("L1-X", "L1-Y", "L1-Z")
+
+
+def test_a_leg_without_a_position_of_this_list_is_denied(core: Core) -> None:
+    admitted = admit(core, "L1")
+    bundle = hedged_bundle(admitted.bundle_id, positions=(0, 5))
+    answer = core.decider.on_solved(solved_ok(admitted, bundle), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.OTHER
+    assert "instrument this list does not contain" in answer.reason
+
+
+def test_a_duplicate_list_id_is_denied_and_not_remembered(core: Core) -> None:
+    accept(core, "L1")
+    answer = core.decider.on_list(header("L1", ids=("C",)))
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.DUPLICATE
+    assert not answer.remember
+    assert "duplicate ListID 'L1'" in answer.reason
+    assert core.book.decision(DESK1, "L1").accepted  # type: ignore[union-attr]  # unchanged
+
+
+def test_a_poss_dup_resend_is_answered_with_the_same_decision(core: Core) -> None:
+    accepted = accept(core, "L1")
+    answer = core.decider.on_list(header("L1", poss_dup=True))
+    assert isinstance(answer, Repeat)
+    assert answer.decision.accepted
+    assert answer.decision.bundle_id == accepted.record.bundle_id
+
+
+def test_a_replayed_list_is_answered_not_decided_again(core: Core) -> None:
+    admitted = admit(core, "L1")
+    core.decider.on_solved(
+        Solved(admitted.header, admitted.bundle_id, error=PayloadError("bad")), venue_up=True
+    )
+    answer = core.decider.on_list(header("L1", replay=True))
+    assert isinstance(answer, Repeat)
+    assert not answer.decision.accepted
+
+
+def test_a_reused_cl_ord_id_is_denied_as_duplicate(core: Core) -> None:
+    accept(core, "L1")
+    answer = core.decider.on_list(ListHeader(DESK1, "L2", ("L1-A", "new")))
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.DUPLICATE
+    assert answer.reason == "duplicate ClOrdID 'L1-A': already used by this client"
+
+
+def test_ids_are_per_client(core: Core) -> None:
+    accept(core, "L1")
+    assert isinstance(core.decider.on_list(header("L1", session=DESK2)), Admit)
+
+
+def test_a_duplicate_arriving_during_the_solve_is_denied(core: Core) -> None:
+    admit(core, "L1")
+    answer = core.decider.on_list(header("L1", ids=("C",)))
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.DUPLICATE
+
+
+def test_too_many_orders_are_refused_before_anything_is_remembered(core: Core) -> None:
+    ids = tuple(f"O{i}" for i in range(101))
+    answer = core.decider.on_list(ListHeader(DESK1, "BIG", ids))
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.UNSUPPORTED
+    assert not answer.remember
+    assert len(answer.cl_ord_ids) == 100
+    assert core.book.decision(DESK1, "BIG") is None
+
+
+def test_an_unknown_strategy_is_denied_by_its_error_type() -> None:
+    core = Core()
+    admitted = admit(core, "L1")
+    error = UnknownStrategyError("unknown strategy 'x' (available: a)")
+    answer = core.decider.on_solved(
+        Solved(admitted.header, admitted.bundle_id, error=error), venue_up=True
+    )
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.UNSUPPORTED
+    # The same words in another error type do not choose the code.
+    admitted = admit(core, "L2")
+    other = PayloadError("unknown strategy 'x' is mentioned here")
+    answer = core.decider.on_solved(
+        Solved(admitted.header, admitted.bundle_id, error=other), venue_up=True
+    )
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.OTHER
+
+
+def test_a_solver_crash_denies_that_list_only(core: Core) -> None:
+    admitted = admit(core, "L1")
+    crash = Solved(admitted.header, admitted.bundle_id, error=IndexError("list index out of range"))
+    answer = core.decider.on_solved(crash, venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.reason == "pre-solve failed: IndexError: list index out of range"
+    assert core.book.open_count(DESK1) == 0
+    accept(core, "L2")
+
+
+def test_an_infeasible_verdict_is_denied_with_the_pre_solvers_reason(core: Core) -> None:
+    admitted = admit(core, "L1")
+    verdict = Solved(
+        admitted.header,
+        admitted.bundle_id,
+        hedged_bundle(admitted.bundle_id),
+        feasible=False,
+        outcome="infeasible",
+        reason="needs AAAA 900 above its limit 500",
+        presolve_ms=1.5,
+    )
+    answer = core.decider.on_solved(verdict, venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.reason == "pre-solve infeasible: needs AAAA 900 above its limit 500"
+    assert answer.presolve_ms == 1.5
+    assert core.book.decision(DESK1, "L1").reject_reason == DenyCode.OTHER  # type: ignore[union-attr]
+
+
+def test_the_counterparty_down_denies_with_reason_closed(core: Core) -> None:
+    answer = core.decider.on_solved(solved_ok(admit(core, "L1")), venue_up=False)
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.CLOSED
+    assert "not logged on" in answer.reason
+
+
+def test_forward_failure_undoes_the_registration(core: Core) -> None:
+    accepted = accept(core, "L1")
+    answer = core.decider.forward_failed(accepted.record)
+    assert isinstance(answer, Denied)
+    assert answer.code is DenyCode.CLOSED
+    assert accepted.record.bundle_id not in core.book.by_bundle
+    assert core.book.open_count(DESK1) == 0
+    assert not core.book.decision(DESK1, "L1").accepted  # type: ignore[union-attr]
+
+
+def test_leg_limit() -> None:
+    core = Core(limits=ClientLimits(max_legs=1))
+    answer = core.decider.on_solved(solved_ok(admit(core, "L1")), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.reason == "limit: 2 legs, at most 1 per bundle"
+
+
+def test_notional_limit() -> None:
+    core = Core(limits=ClientLimits(max_notional=Decimal(29_999)))
+    answer = core.decider.on_solved(solved_ok(admit(core, "L1")), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.reason == "limit: notional 30000 above 29999"
+
+
+def test_open_bundle_limit_counts_accepted_bundles_until_they_finish() -> None:
+    core = Core(limits=ClientLimits(max_open_bundles=1))
+    first = accept(core, "L1")
+    answer = core.decider.on_solved(solved_ok(admit(core, "L2")), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.reason == "limit: 1 bundles already open, at most 1"
+    core.book.finish(first.record, core.clock())
+    accept(core, "L3")
+
+
+def test_cancel_of_an_open_list_is_forwarded_under_the_bundle_id(core: Core) -> None:
+    accepted = accept(core, "L1")
+    answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 7), venue_up=True)
+    assert answer == CancelOut(DESK1, "L1", accepted.record.bundle_id, 7)
+
+
+def test_cancel_of_an_unknown_or_done_list_gets_a_business_reject(core: Core) -> None:
+    answer = core.decider.on_cancel(ListCancel(DESK1, "NOPE", 3), venue_up=True)
+    assert isinstance(answer, NoticeReject)
+    assert answer.reason is BusinessReason.UNKNOWN_ID
+    assert answer.ref_id == "NOPE"
+    accepted = accept(core, "L1")
+    core.book.finish(accepted.record, core.clock())
+    answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 4), venue_up=True)
+    assert isinstance(answer, NoticeReject)
+    assert "already done" in answer.text
+
+
+def test_cancel_while_the_counterparty_is_down(core: Core) -> None:
+    accept(core, "L1")
+    answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 5), venue_up=False)
+    assert isinstance(answer, NoticeReject)
+    assert answer.reason is BusinessReason.NOT_AVAILABLE

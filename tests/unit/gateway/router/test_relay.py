@@ -1,0 +1,145 @@
+"""The decision core, counterparty side: reports mapped back to the client's ids."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from gateway.core.reports import ExecutionReport, ListOrderStatus, ListStatusType, OrderReport
+from gateway.router.records import (
+    Accept,
+    Close,
+    Denied,
+    DenyCode,
+    Ignored,
+    RelayExecution,
+    RelayStatus,
+    VenueListStatus,
+    VenueReject,
+)
+
+from .conftest import DESK1, Core, header, solved_ok
+
+
+def accepted(core: Core, list_id: str = "L1") -> Accept:
+    admit = core.decider.on_list(header(list_id))
+    answer = core.decider.on_solved(solved_ok(admit), venue_up=True)  # type: ignore[arg-type]
+    assert isinstance(answer, Accept)
+    return answer
+
+
+def status(bundle_id: str, order_status: int, *, cum: int = 0) -> VenueListStatus:
+    return VenueListStatus(
+        bundle_id=bundle_id,
+        status_type=ListStatusType.ALL_DONE
+        if order_status == ListOrderStatus.ALL_DONE
+        else ListStatusType.EXEC_STARTED,
+        order_status=order_status,
+        rpt_seq=1,
+        orders=(
+            OrderReport(f"{bundle_id}-1", cum_qty=cum, ord_status="2"),
+            OrderReport(f"{bundle_id}-2", cum_qty=cum, ord_status="2"),
+        ),
+        text="auction 7",
+    )
+
+
+def fill(venue_id: str, cum: int) -> ExecutionReport:
+    return ExecutionReport(
+        order_id=f"V{venue_id}",
+        exec_id="E1",
+        cl_ord_id=venue_id,
+        list_id=venue_id.rsplit("-", 1)[0],
+        exec_type="F",
+        ord_status="1",
+        symbol="AAAA",
+        side="1",
+        order_qty=1000,
+        price=Decimal("10"),
+        cum_qty=cum,
+        leaves_qty=1000 - cum,
+        avg_px=Decimal("9.99"),
+        transact_time="20261121-10:00:00.000",
+        last_qty=cum,
+        last_px=Decimal("9.99"),
+    )
+
+
+def test_a_fill_is_relayed_in_the_clients_ids(core: Core) -> None:
+    record = accepted(core).record
+    [action] = core.relay.on_execution(fill(f"{record.bundle_id}-1", 300))
+    assert isinstance(action, RelayExecution)
+    assert action.session == DESK1
+    assert action.report.cl_ord_id == "L1-A"
+    assert action.report.list_id == "L1"
+    assert action.report.bundle_id == record.bundle_id
+    assert action.report.exec_id == "E1"
+    assert action.report.last_px == Decimal("9.99")
+    assert record.cum_qty == [300, 0]
+
+
+def test_a_status_is_relayed_and_a_terminal_one_closes_after_the_relay(core: Core) -> None:
+    record = accepted(core).record
+    actions = core.relay.on_status(status(record.bundle_id, ListOrderStatus.EXECUTING, cum=100))
+    assert [type(a) for a in actions] == [RelayStatus]
+    actions = core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE, cum=1000))
+    assert [type(a) for a in actions] == [RelayStatus, Close]
+    relay = actions[0]
+    assert isinstance(relay, RelayStatus)
+    assert relay.list_id == "L1"
+    assert relay.bundle_id == record.bundle_id
+    assert [o.cl_ord_id for o in relay.status.orders] == ["L1-A", "L1-B"]
+    assert record.done
+    assert core.book.open_count(DESK1) == 0
+
+
+def test_a_second_terminal_status_is_not_relayed(core: Core) -> None:
+    record = accepted(core).record
+    core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE))
+    [again] = core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE))
+    assert isinstance(again, Ignored)
+    assert again.event == "venue.status_after_done"
+
+
+def test_fills_after_the_final_status_are_still_relayed_within_the_grace_period(core: Core) -> None:
+    record = accepted(core).record
+    core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE))
+    [action] = core.relay.on_execution(fill(f"{record.bundle_id}-2", 1000))
+    assert isinstance(action, RelayExecution)
+
+
+def test_reports_for_unknown_ids_are_ignored_not_relayed(core: Core) -> None:
+    [action] = core.relay.on_status(status("B-nope", ListOrderStatus.EXECUTING))
+    assert isinstance(action, Ignored)
+    assert action.event == "venue.unknown_list"
+    [action] = core.relay.on_execution(fill("B-nope-1", 1))
+    assert isinstance(action, Ignored)
+    assert action.event == "venue.unknown_order"
+    record = accepted(core).record
+    foreign = dataclasses.replace(
+        status(record.bundle_id, ListOrderStatus.EXECUTING),
+        orders=(OrderReport("B-other-1"),),
+    )
+    [action] = core.relay.on_status(foreign)
+    assert isinstance(action, Ignored)
+    assert action.event == "venue.unknown_order"
+
+
+def test_a_counterparty_reject_after_accept_denies_and_closes(core: Core) -> None:
+    record = accepted(core).record
+    actions = core.relay.on_reject(VenueReject(record.bundle_id, 12, "counterparty rejected: no"))
+    assert [type(a) for a in actions] == [Denied, Close]
+    denied = actions[0]
+    assert isinstance(denied, Denied)
+    assert denied.code is DenyCode.OTHER
+    assert not denied.remember
+    assert denied.bundle_id == record.bundle_id
+    assert denied.cl_ord_ids == ("L1-A", "L1-B")
+    [again] = core.relay.on_reject(VenueReject(record.bundle_id, 12, "again"))
+    assert isinstance(again, Ignored)
+
+
+def test_an_unmatched_reject_is_ignored(core: Core) -> None:
+    [action] = core.relay.on_reject(VenueReject(None, 99, "counterparty rejected: ?"))
+    assert isinstance(action, Ignored)
+    assert action.event == "venue.reject_unmatched"

@@ -1,0 +1,211 @@
+"""``bidgw check``: output contract and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.tools.cli import main
+from tests.conftest import ROOT, SAMPLES
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_feasible_sample_json(capsys):
+    code, out, err = run(capsys, "check", str(SAMPLES / "hedge_seed.yaml"), "--json")
+    assert code == 0
+    assert err == ""
+    document = json.loads(out)  # exactly one JSON object
+    assert set(document) == {"strategy", "feasible", "reason", "max_fill"}
+    assert document["strategy"] == "single_factor_hedged"
+    assert document["feasible"] is True
+    assert document["reason"] is None
+    assert document["max_fill"] == [
+        {"symbol": "AAAA", "side": "buy", "qty": 1800},
+        {"symbol": "BBBB", "side": "sell", "qty": 0},
+        {"symbol": "CCCC", "side": "buy", "qty": 800},
+    ]
+
+
+def test_infeasible_sample_json_has_reason_and_exit_1(capsys):
+    code, out, _ = run(capsys, "check", str(SAMPLES / "hedge_seed_too_small.yaml"), "--json")
+    assert code == 1
+    document = json.loads(out)
+    assert document["feasible"] is False
+    assert document["max_fill"] == []
+    assert "AAAA 900 above its limit 500" in document["reason"]
+
+
+def test_human_output_shows_fills_and_smallest(capsys):
+    code, out, _ = run(
+        capsys,
+        "check",
+        str(SAMPLES / "hedge_seed.yaml"),
+        "--config",
+        str(ROOT / "config" / "gateway.yaml"),
+    )
+    assert code == 0
+    assert "FEASIBLE" in out
+    assert "largest total 2600" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("buy AAAA"))
+    assert line.split()[-2:] == ["1800", "900"]
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.yaml")))
+def test_every_bundled_sample_checks_cleanly(capsys, sample):
+    code, out, err = run(
+        capsys,
+        "check",
+        str(SAMPLES / sample),
+        "--json",
+        "--config",
+        str(ROOT / "config" / "gateway.yaml"),
+    )
+    assert code in (0, 1)
+    assert err == ""
+    assert json.loads(out)["feasible"] is (code == 0)
+
+
+def test_solver_override_cbc(capsys):
+    code, out, _ = run(capsys, "check", str(SAMPLES / "beta_seed.yaml"), "--solver", "cbc")
+    assert code == 0
+    assert "solver cbc" in out
+
+
+def _payload(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "payload.yaml"
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+HEDGE = """
+strategy: single_factor_hedged
+bidder_data:
+  target_hedge_ratio: 2
+  positions:
+    - {symbol: AAAA, side: Buy,  hedge_qty_coeff: 4,   qty: 2000, price: "10.00"}
+    - {symbol: BBBB, side: Sell, hedge_qty_coeff: -12, qty: 1000, price: "20.00"}
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("qty: 2000", "qty: 0", "bidder_data.positions[0].qty"),
+        ("qty: 2000", "qty: -100", "bidder_data.positions[0].qty"),
+        ("hedge_qty_coeff: -12", "hedge_qty_coeff: 12", "bidder_data"),
+        ("target_hedge_ratio: 2", "hedge_ratio_min: 2\n  hedge_ratio_max: 3", "bidder_data"),
+        (
+            "target_hedge_ratio: 2",
+            "hedge_ratio_min: '0.5'\n  hedge_ratio_max: '0.1'",
+            "bidder_data",
+        ),
+        ('price: "10.00"', "price: .nan", "bidder_data.positions[0].price"),
+        (
+            "hedge_qty_coeff: 4,",
+            "hedge_qty_coeff: .inf,",
+            "bidder_data.positions[0].hedge_qty_coeff",
+        ),
+        ("symbol: BBBB, side: Sell", "symbol: AAAA, side: BUY", "bidder_data"),
+        ("side: Buy,", "side: Hold,", "bidder_data.positions[0].side"),
+        ("strategy: single_factor_hedged", "strategy: no_such", "strategy"),
+        ("bidder_data:", "bidder_dat:", "bidder_data"),
+    ],
+)
+def test_invalid_payload_exits_2_naming_the_field(capsys, tmp_path, old, new, field):
+    path = _payload(tmp_path, HEDGE.replace(old, new, 1))
+    code, out, err = run(capsys, "check", path, "--json")
+    assert code == 2
+    assert out == ""
+    assert field in err
+    assert "Traceback" not in err
+
+
+def test_empty_positions_and_bad_beta_tol(capsys, tmp_path):
+    path = _payload(tmp_path, "strategy: beta_neutral\nbidder_data: {beta_tol: 0, positions: []}")
+    code, _, err = run(capsys, "check", path)
+    assert code == 2
+    assert "bidder_data.positions" in err
+    assert "bidder_data.beta_tol" in err
+
+
+def test_usage_errors_exit_2(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path / "missing.yaml"))
+    assert code == 2
+    assert "missing.yaml" in err
+    with pytest.raises(SystemExit) as info:
+        main(["check"])
+    assert info.value.code == 2
+    bad_yaml = _payload(tmp_path, "strategy: [unclosed\n")
+    code, _, err = run(capsys, "check", bad_yaml)
+    assert code == 2
+    assert "invalid YAML" in err
+    duplicate = _payload(tmp_path, HEDGE + "strategy: beta_neutral\n")
+    code, _, err = run(capsys, "check", duplicate)
+    assert code == 2
+    assert "duplicate key 'strategy'" in err
+
+
+def test_bad_config_names_file_and_key(capsys, tmp_path):
+    config = tmp_path / "gateway.yaml"
+    config.write_text("presolve: {time_limit_ms: 0, solver: gurobi}\n")
+    code, _, err = run(capsys, "check", str(SAMPLES / "hedge_seed.yaml"), "--config", str(config))
+    assert code == 2
+    assert str(config) in err
+    assert "presolve.time_limit_ms" in err
+    assert "presolve.solver" in err
+
+
+def test_console_script_is_installed_and_runs():
+    exe = shutil.which("bidgw") or str(Path(sys.executable).parent / "bidgw")
+    result = subprocess.run(
+        [exe, "check", str(SAMPLES / "hedge_seed_too_small.yaml"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["feasible"] is False
+
+
+def test_journal_command_lists_bundles(capsys, tmp_path):
+    from gateway.router.journal import Journal, JournalBundle, JournalDecision
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    session = ("FIX.4.4", "BIDGW", "DESK1")
+    journal.accept(
+        JournalBundle(
+            "B1-1",
+            session,
+            "L-1",
+            ("L-1-1",),
+            ("B1-1-1",),
+            (100,),
+            "8=FIX.4.4\x01",
+            "accepted",
+            False,
+            False,
+        ),
+        JournalDecision(session, "L-1", True, "accepted", ("L-1-1",), "B1-1", None),
+    )
+    journal.mark("B1-1", "forwarded")
+    journal.close()
+    config = tmp_path / "gateway.yaml"
+    config.write_text("journal: journal.sqlite\n")
+    code, out, _ = run(capsys, "journal", "--config", str(config))
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("B1-1"))
+    assert line.split() == ["B1-1", "DESK1", "L-1", "yes", "NO", "no"]
+    assert "1 bundles, 1 open" in out
