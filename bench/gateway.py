@@ -10,7 +10,13 @@ Processes (all on 127.0.0.1, real QuickFIX sessions):
 
 Prints p50/p99 round trips (sequential, one message in flight) and a burst's
 throughput (all sent, then all answers awaited), for 3-leg and 10-leg hedge
-payloads. Run: ``.venv/bin/python bench/gateway.py [--count 1000]``.
+payloads, then where a sequential round trip's time goes inside the gateway: the
+median of each stage the gateway logs with every accepted bundle (``stages_us``
+of ``bundle.accepted``: engine thread incl. the inbox journal write, queue
+waits, dedup, pool wait, decode, strategy build, pre-solve, decision, encode,
+journal, sends); what is left of the round trip is the two network hops and
+the client. The journal is on and the gateway logs at ``info`` (its production
+default). Run: ``.venv/bin/python bench/gateway.py [--count 1000] [--log-level warning]``.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
@@ -26,7 +32,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import itertools
-import os
+import json
 import statistics
 import subprocess
 import tempfile
@@ -222,9 +228,46 @@ def gateway_round_trips(port: int, count: int, legs: int, tag: str) -> tuple[lis
         client.stop()
 
 
+def print_stages(log_file: Path, medians: dict[int, float]) -> None:
+    """Median µs per stage of the sequential (S) runs, from the gateway's log."""
+    per_legs: dict[int, dict[str, list[float]]] = {}
+    if log_file.exists():
+        for line in log_file.read_text().splitlines():
+            if '"bundle.accepted"' not in line:
+                continue
+            event = json.loads(line)
+            if "S" not in event["list_id"]:
+                continue
+            legs = int(event["list_id"][1:].split("S")[0])
+            for name, value in event.get("stages_us", {}).items():
+                per_legs.setdefault(legs, {}).setdefault(name, []).append(float(value))
+    if not per_legs:
+        print("  (no stage breakdown: the gateway logs bundle.accepted at info level)")
+        return
+    print("where a sequential round trip goes, median µs per stage inside the gateway:")
+    names = list(next(iter(per_legs.values())))
+    print(f"  {'stage':<18}" + "".join(f"{legs:>8}-leg" for legs in per_legs))
+    for name in names:
+        row = "".join(
+            f"{statistics.median(per_legs[legs].get(name, [0])):12.0f}" for legs in per_legs
+        )
+        print(f"  {name.removesuffix('_us'):<18}{row}")
+    inside = {
+        legs: sum(statistics.median(v) for v in per.values()) for legs, per in per_legs.items()
+    }
+    print(f"  {'sum of stages':<18}" + "".join(f"{inside[legs]:12.0f}" for legs in per_legs))
+    print(
+        f"  {'network + client':<18}"
+        + "".join(f"{medians[legs] - inside[legs]:12.0f}" for legs in per_legs)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="messages per measurement")
+    parser.add_argument(
+        "--log-level", default="info", help="the gateway's log level (default info, as deployed)"
+    )
     parser.add_argument(
         "--serve", nargs=4, metavar=("KIND", "PORT", "SENDER", "TARGET"), help=argparse.SUPPRESS
     )
@@ -241,6 +284,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.yaml"
+        log_file = Path(tmp) / "gateway.log"
         config.write_text(
             f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1],\n"
             "  limits: {max_messages_per_second: 1000000, max_open_bundles: 1000000}}\n"
@@ -259,8 +303,9 @@ def main() -> None:
                     "--config",
                     str(config),
                     "--log-level",
-                    os.environ.get("BENCH_LOG_LEVEL", "warning"),
-                    *(["--log-file", os.environ["BENCH_LOG"]] if "BENCH_LOG" in os.environ else []),
+                    args.log_level,
+                    "--log-file",
+                    str(log_file),
                 ],
                 cwd=ROOT,
                 text=True,
@@ -273,14 +318,17 @@ def main() -> None:
                 f"{statistics.median(echo):8.0f} / {percentile(echo, 0.99):8.0f}   "
                 f"{echo_rate:8.0f} msg/s"
             )
+            medians: dict[int, float] = {}
             for legs in (3, 10):
                 samples, rate = gateway_round_trips(client_port, args.count, legs, f"L{legs}")
+                medians[legs] = statistics.median(samples)
                 print(
                     f"  gateway {legs:>2}-leg payload -> accept decision:         "
-                    f"{statistics.median(samples):8.0f} / {percentile(samples, 0.99):8.0f}   "
-                    f"{rate:8.0f} bundles/s"
+                    f"{medians[legs]:8.0f} / {percentile(samples, 0.99):8.0f}   "
+                    f"{rate:8.0f} bundles/s   ({medians[legs] / statistics.median(echo):.1f}x echo)"
                 )
             print("  (the gateway's p50 includes one pre-solve; see bench/presolve.py)")
+            print_stages(log_file, medians)
         finally:
             for child in children:
                 if child.stdin is not None:

@@ -292,9 +292,15 @@ class Gateway:
 
     def _handle(self, work: Work) -> None:
         record = work.record
+        stages = work.stages
+        if stages is not None:
+            stages["queue_wait_us"] = (time.perf_counter() - stages.pop("queued")) * 1e6
         if isinstance(record, ListHeader):
             with bound(session_id=":".join(record.session[1:]), list_id=record.list_id):
+                started = time.perf_counter()
                 answer = self.decider.on_list(record)
+                if stages is not None:
+                    stages["admit_us"] = (time.perf_counter() - started) * 1e6
                 if isinstance(answer, Admit):
                     self._admit(answer, work)
                     return  # the inbox row is handled when the verdict is
@@ -303,10 +309,11 @@ class Gateway:
             self._in_flight -= 1
             header = record.header
             with bound(session_id=":".join(header.session[1:]), list_id=header.list_id):
-                self._carry_out(
-                    [self.decider.on_solved(record, venue_up=self.venue_logged_on.is_set())],
-                    replay=header.replay,
-                )
+                started = time.perf_counter()
+                verdict = self.decider.on_solved(record, venue_up=self.venue_up)
+                if stages is not None:
+                    stages["decide_us"] = (time.perf_counter() - started) * 1e6
+                self._carry_out([verdict], replay=header.replay, stages=stages)
         elif isinstance(record, ListCancel):
             self._carry_out([self.decider.on_cancel(record, venue_up=self.venue_up)])
         elif isinstance(record, VenueListStatus):
@@ -335,6 +342,12 @@ class Gateway:
         assert self._pool is not None
         self._in_flight += 1
         message, journal_id = work.message, work.journal_id
+        stages = work.stages if work.stages is not None else {}
+        submitted = time.perf_counter()
+
+        def run() -> object:
+            stages["pool_wait_us"] = (time.perf_counter() - submitted) * 1e6
+            return self._build_and_solve(admit, message, stages)
 
         def done(result: object, error: BaseException | None) -> None:
             solved = (
@@ -342,20 +355,23 @@ class Gateway:
                 if isinstance(result, Solved)
                 else Solved(admit.header, admit.bundle_id, error=error)
             )
-            self._queue.put(Work(solved, journal_id=journal_id))
+            stages["queued"] = time.perf_counter()
+            self._queue.put(Work(solved, journal_id=journal_id, stages=stages))
 
-        job = Job(lambda: self._build_and_solve(admit, message), done)
+        job = Job(run, done)
         try:
             self._pool.submit(admit.header.session, job)
         except RuntimeError:  # stopping: the pool no longer takes work
             job.done(None, GatewayError("gateway is shutting down; send it again later"))
 
-    def _build_and_solve(self, admit: Admit, message: Any) -> Solved:
+    def _build_and_solve(self, admit: Admit, message: Any, stages: dict[str, float]) -> Solved:
         """On a pool worker: the list's payload → bundle → pre-solve verdict."""
         header = admit.header
+        started = time.perf_counter()
         try:
             inbound = decode_new_order_list(message)
             envelope = parse_envelope(inbound.envelope)
+            decoded = time.perf_counter()
             bundle = self.registry.build(
                 envelope,
                 bundle_id=admit.bundle_id,
@@ -363,7 +379,11 @@ class Gateway:
             )
         except GatewayError as exc:
             return Solved(header, admit.bundle_id, error=exc)
+        built = time.perf_counter()
         verdict = self.presolver.check(bundle)
+        stages["decode_us"] = (decoded - started) * 1e6
+        stages["build_us"] = (built - decoded) * 1e6
+        stages["presolve_us"] = (time.perf_counter() - built) * 1e6
         return Solved(
             header,
             admit.bundle_id,
@@ -376,14 +396,20 @@ class Gateway:
         )
 
     # carrying out actions: the one place that journals, encodes, sends and logs ------------
-    def _carry_out(self, actions: list[Action] | list[Any], *, replay: bool = False) -> None:
+    def _carry_out(
+        self,
+        actions: list[Action] | list[Any],
+        *,
+        replay: bool = False,
+        stages: dict[str, float] | None = None,
+    ) -> None:
         for action in actions:
             if isinstance(action, Denied):
                 self._deny(action)
             elif isinstance(action, Repeat):
                 self._repeat(action)
             elif isinstance(action, Accept):
-                self._accept(action)
+                self._accept(action, stages if stages is not None else {})
             elif isinstance(action, RelayStatus):
                 self._relay_status(action, replay=replay)
             elif isinstance(action, RelayExecution):
@@ -462,11 +488,13 @@ class Gateway:
         self._send(reply, repeat.session)
         log.info("bundle.possdup_answered", list_id=repeat.list_id, accepted=decision.accepted)
 
-    def _accept(self, accept: Accept) -> None:
+    def _accept(self, accept: Accept, stages: dict[str, float]) -> None:
         """Journal the bundle, forward it, then acknowledge it (crash-safe order)."""
         record = accept.record
-        started = time.perf_counter()
+        clock = time.perf_counter
+        started = clock()
         venue_message = encode_bundle(accept.bundle, record.bundle_id, record.venue_ids)
+        encoded = clock()
         if self.journal is not None:
             # Durable before anything leaves: a crash from here on re-forwards and re-acks.
             self.journal.accept(
@@ -492,14 +520,22 @@ class Gateway:
                     None,
                 ),
             )
+        journaled = clock()
         if not self._send(venue_message, self.venue_session):
             if self.journal is not None:
                 self.journal.mark(record.bundle_id, "done")
             self._deny(self.decider.forward_failed(record))
             return
+        forwarded = clock()
         if self.journal is not None:
             self.journal.mark(record.bundle_id, "forwarded")
-        self._send_ack(record, accept.text)
+        marked = clock()
+        self._send_ack(record, accept.text, stages)
+        stages["encode_bundle_us"] = (encoded - started) * 1e6
+        stages["journal_us"] = ((journaled - encoded) + (marked - forwarded)) * 1e6 + stages.pop(
+            "ack_journal_us", 0.0
+        )
+        stages["send_venue_us"] = (forwarded - journaled) * 1e6
         log.info(
             "bundle.accepted",
             client=record.client[2],
@@ -509,35 +545,42 @@ class Gateway:
             legs=len(accept.bundle.legs),
             max_fill=list(accept.max_fill),
             presolve_ms=None if accept.presolve_ms is None else round(accept.presolve_ms, 3),
-            forward_ms=round((time.perf_counter() - started) * 1000, 3),
+            stages_us={name: round(value) for name, value in stages.items()},
         )
 
-    def _send_ack(self, record: BundleRecord, text: str) -> None:
+    def _send_ack(
+        self, record: BundleRecord, text: str, stages: dict[str, float] | None = None
+    ) -> None:
         """The acceptance (ListStatus ACK) for a forwarded bundle; journaled as sent."""
-        self._send(
-            list_status(
-                list_id=record.list_id,
-                status_type=ListStatusType.ACK,
-                order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
-                text=text,
-                bundle_id=record.bundle_id,
-                orders=[
-                    *(
-                        OrderReport(c, leaves_qty=q)
-                        for c, q in zip(record.cl_ord_ids, record.legs_qty, strict=True)
-                    ),
-                    # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
-                    *(
-                        OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
-                        for c in record.all_ids
-                        if c not in record.cl_ord_ids
-                    ),
-                ],
-            ),
-            record.client,
+        started = time.perf_counter()
+        ack = list_status(
+            list_id=record.list_id,
+            status_type=ListStatusType.ACK,
+            order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
+            text=text,
+            bundle_id=record.bundle_id,
+            orders=[
+                *(
+                    OrderReport(c, leaves_qty=q)
+                    for c, q in zip(record.cl_ord_ids, record.legs_qty, strict=True)
+                ),
+                # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
+                *(
+                    OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
+                    for c in record.all_ids
+                    if c not in record.cl_ord_ids
+                ),
+            ],
         )
+        encoded = time.perf_counter()
+        self._send(ack, record.client)
+        sent = time.perf_counter()
         if self.journal is not None:
             self.journal.mark(record.bundle_id, "acked")
+        if stages is not None:
+            stages["encode_ack_us"] = (encoded - started) * 1e6
+            stages["send_ack_us"] = (sent - encoded) * 1e6
+            stages["ack_journal_us"] = (time.perf_counter() - sent) * 1e6
 
     def _relay_status(self, action: RelayStatus, *, replay: bool) -> None:
         status = action.status

@@ -67,6 +67,9 @@ class Work:
     record: object
     message: Any = None
     journal_id: int | None = None
+    #: perf_counter stamps and stage durations (µs) of a client list on its way
+    #: through the gateway, logged with its decision (bench/gateway.py reads them).
+    stages: dict[str, float] | None = None
 
 
 def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -> object:
@@ -177,6 +180,7 @@ class ClientSide(SafeApplication):
             raise fix.RejectLogon("logon refused: unknown Username or wrong Password")
 
     def from_app(self, message: Any, session_id: Any) -> None:
+        started = time.perf_counter()
         kind = msg_type(message)
         if kind not in CLIENT_TYPES:
             raise fix.UnsupportedMessageType()  # the engine answers with a BMR
@@ -193,9 +197,16 @@ class ClientSide(SafeApplication):
             return
         key = session_key(session_id)
         record = translate("client", message, key, replay=False)
+        journaled = time.perf_counter()
         journal_id = gateway.journal_in("client", message, key)
         owned = copy_message(message) if kind == "E" else None
-        gateway.submit(Work(record, owned, journal_id))
+        queued = time.perf_counter()
+        stages = {
+            "engine_us": (queued - started) * 1e6,
+            "inbox_journal_us": (queued - journaled) * 1e6,
+            "queued": queued,
+        }
+        gateway.submit(Work(record, owned, journal_id, stages))
 
 
 class VenueSide(SafeApplication):
