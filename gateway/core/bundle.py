@@ -34,7 +34,7 @@ __all__ = [
 
 
 class Side(enum.Enum):
-    """Order side; ``sign`` is +1 for buy and -1 for sell (DESIGN.md §4)."""
+    """Order side; ``sign`` is +1 for buy and -1 for sell (docs/math.md §1)."""
 
     BUY = "buy"
     SELL = "sell"

@@ -14,10 +14,11 @@
 * :class:`Connector` — a started ``SocketAcceptor``/``SocketInitiator`` with
   its store and log factories kept alive, stopped cleanly (logout sent).
 
-Facts this relies on (DESIGN.md §7): callbacks run on the engine's thread and
-the message is borrowed (``copy_message`` before handing it to another
-thread); the plain socket connectors, not the threaded ones; importing
-quickfix resets SIGINT, so CLIs install their handlers after import.
+Facts this relies on (docs/architecture.md, "Threads and who owns what"):
+callbacks run on the engine's thread and the message is borrowed
+(``copy_message`` before handing it to another thread); the plain socket
+connectors, not the threaded ones; importing quickfix resets SIGINT, so CLIs
+install their handlers after import.
 """
 
 from __future__ import annotations
