@@ -1,0 +1,190 @@
+"""Memory and journal size of a running gateway and venue, after 1,000 and after N bundles.
+
+Processes (all on 127.0.0.1, real QuickFIX sessions, file stores, journals on):
+``bidgw venue`` and ``bidgw run`` as subprocesses, and this process's FIX client.
+The client keeps a window of lists in flight: it sends a 2-leg hedged list,
+cancels it as soon as it is accepted, and counts it finished at its terminal
+ListStatus (cancelled, or filled if an auction got there first). Retention is
+short so the run shows its steady state: finished bundles leave memory after
+``--retain-secs`` and journal rows older than ``--journal-retention-secs`` are
+compacted every 5 s, in both processes.
+
+Prints, at each checkpoint: bundles finished, RSS of the gateway and the venue
+(from /proc), and the size of each journal (database + WAL) and of the FIX
+stores and logs (QuickFIX's, not compacted by bidgw). Flat means the figures at
+N are within noise of the figures at 1,000.
+
+Run: ``.venv/bin/python bench/memory.py [--bundles 50000] [--window 100]``.
+"""
+
+# ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from fixspec import Tag
+from gateway.fix.client_codec import encode_new_order_list
+from gateway.fix.engine import free_port, msg_type
+from gateway.fix.messages import list_cancel_request
+from gateway.tools.client import ClientConfig, FixClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOAD = {
+    "strategy": "single_factor_hedged",
+    "lot_size": 100,
+    "bidder_data": {
+        "target_hedge_ratio": 2,
+        "positions": [
+            {"symbol": "AAAA", "side": "Buy", "hedge_qty_coeff": 4, "qty": 1800, "price": "10.00"},
+            {
+                "symbol": "BBBB",
+                "side": "Sell",
+                "hedge_qty_coeff": -12,
+                "qty": 200,
+                "price": "20.00",
+            },
+        ],
+    },
+}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def size_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    return 0.0
+
+
+def journal_mb(path: Path) -> float:
+    return size_mb(path) + size_mb(path.with_name(path.name + "-wal"))
+
+
+def write_configs(tmp: Path, client_port: int, venue_port: int, args: argparse.Namespace) -> None:
+    hours = args.journal_retention_secs / 3600
+    (tmp / "venue.yaml").write_text(
+        f"port: {venue_port}\n"
+        "symbols:\n"
+        "  AAAA: {bid: '9.95', offer: '10.05', lot_size: 100}\n"
+        "  BBBB: {bid: '19.95', offer: '20.05', lot_size: 100}\n"
+        "liquidity: {touch_lots: 0, flow_orders: 0}\n"
+        f"store_dir: {tmp}/venue-store\nfix_log_dir: {tmp}/venue-log\n"
+        f"journal: {tmp}/venue.sqlite\n"
+        f"retain_done_secs: {args.retain_secs}\n"
+        f"journal_retention_hours: {hours}\njournal_compact_every_secs: 5\n"
+    )
+    (tmp / "gateway.yaml").write_text(
+        f"clients: {{port: {client_port}, allowed_comp_ids: [DESK1],\n"
+        "  limits: {max_messages_per_second: 1000000, max_open_bundles: 1000000}}\n"
+        f"venue: {{port: {venue_port}, reconnect_secs: 1}}\n"
+        f"store_dir: {tmp}/gateway-store\nfix_log_dir: {tmp}/gateway-log\n"
+        f"journal: {tmp}/gateway.sqlite\n"
+        f"retain_done_secs: {args.retain_secs}\n"
+        f"journal_retention_hours: {hours}\njournal_compact_every_secs: 5\n"
+    )
+
+
+def spawn(command: str, config: Path, log: Path) -> subprocess.Popen[str]:
+    bidgw = str(Path(sys.executable).parent / "bidgw")
+    return subprocess.Popen(
+        [bidgw, command, "--config", str(config), "--log-level", "warning", "--log-file", str(log)],
+        cwd=ROOT,
+        text=True,
+    )
+
+
+def run(client: FixClient, total: int, window: int, report: Any) -> None:
+    """Keep ``window`` lists in flight until ``total`` have finished."""
+    sent = finished = 0
+    open_lists: set[str] = set()
+    while finished < total:
+        while sent < total and len(open_lists) < window:
+            list_id = f"M{sent}"
+            client.send(encode_new_order_list(PAYLOAD, list_id, [f"{list_id}-1", f"{list_id}-2"]))
+            open_lists.add(list_id)
+            sent += 1
+        message = client.wait_for(lambda m: msg_type(m) == "N", 30, keep_others=False)
+        if message is None:
+            raise SystemExit(f"no ListStatus for 30 s ({len(open_lists)} lists open)")
+        list_id = message.getField(Tag.LIST_ID)
+        status = message.getField(Tag.LIST_ORDER_STATUS)
+        if status == "2":
+            client.send(list_cancel_request(list_id))
+        elif status in ("6", "7") and list_id in open_lists:
+            open_lists.discard(list_id)
+            finished += 1
+            report(finished)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundles", type=int, default=50_000)
+    parser.add_argument("--window", type=int, default=100, help="lists in flight")
+    parser.add_argument("--retain-secs", type=float, default=2.0)
+    parser.add_argument("--journal-retention-secs", type=float, default=10.0)
+    args = parser.parse_args()
+    checkpoints = sorted({min(1000, args.bundles), args.bundles})
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        client_port, venue_port = free_port(), free_port()
+        write_configs(tmp, client_port, venue_port, args)
+        venue = spawn("venue", tmp / "venue.yaml", tmp / "venue.log")
+        gateway = spawn("run", tmp / "gateway.yaml", tmp / "gateway.log")
+        client = FixClient(ClientConfig(port=client_port, sender_comp_id="DESK1"))
+        started = time.monotonic()
+        try:
+            if not client.start(30):
+                raise SystemExit("the client could not log on to the gateway")
+            print(
+                f"{'finished':>9} {'s':>6} {'gw RSS MB':>10} {'venue RSS MB':>13} "
+                f"{'gw journal MB':>14} {'venue journal MB':>17} {'FIX stores+logs MB':>19}"
+            )
+
+            def report(finished: int) -> None:
+                if finished not in checkpoints:
+                    return
+                # Let retention and one compaction pass run before measuring.
+                time.sleep(args.retain_secs + 6)
+                stores = sum(
+                    size_mb(tmp / d)
+                    for d in ("gateway-store", "gateway-log", "venue-store", "venue-log")
+                )
+                print(
+                    f"{finished:>9} {time.monotonic() - started:>6.0f} "
+                    f"{rss_mb(gateway.pid):>10.1f} {rss_mb(venue.pid):>13.1f} "
+                    f"{journal_mb(tmp / 'gateway.sqlite'):>14.2f} "
+                    f"{journal_mb(tmp / 'venue.sqlite'):>17.2f} {stores:>19.1f}",
+                    flush=True,
+                )
+
+            run(client, args.bundles, args.window, report)
+        finally:
+            client.stop()
+            for process in (gateway, venue):
+                process.terminate()
+            for process in (gateway, venue):
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    main()
