@@ -294,7 +294,9 @@ class Gateway:
         record = work.record
         stages = work.stages
         if stages is not None:
-            stages["queue_wait_us"] = (time.perf_counter() - stages.pop("queued")) * 1e6
+            # First the hop from the engine thread, then the one back from the pool.
+            hop = "return_wait_us" if "queue_wait_us" in stages else "queue_wait_us"
+            stages[hop] = (time.perf_counter() - stages.pop("queued")) * 1e6
         if isinstance(record, ListHeader):
             with bound(session_id=":".join(record.session[1:]), list_id=record.list_id):
                 started = time.perf_counter()
