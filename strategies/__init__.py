@@ -3,8 +3,8 @@
 Each module owns its bidder payload model and its ``build``; they are
 registered as entry points in ``pyproject.toml`` (group ``bidgw.strategies``).
 
-* :mod:`strategies.single_factor_hedged` — ``hedge_data`` (DESIGN.md §4.1)
-* :mod:`strategies.beta_neutral` — ``beta_data`` (DESIGN.md §4.2)
+* :mod:`strategies.single_factor_hedged` — ``hedge_data`` (docs/math.md §2)
+* :mod:`strategies.beta_neutral` — ``beta_data`` (docs/math.md §3)
 """
 
 from strategies.beta_neutral import BetaData, BetaNeutral, BetaPosition

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
-from gateway.core.bundle import Leg, Side
+from gateway.core.bundle import Leg, OrderBundle, Side
 from gateway.core.errors import FieldIssue, PayloadError
 from gateway.core.plugins import BuildContext, StrategyConfig
 
@@ -80,3 +80,23 @@ def build_legs(
     if issues:
         raise PayloadError(f"invalid {strategy} payload", strategy=strategy, issues=issues)
     return tuple(legs)
+
+
+def position_fills(count: int, bundle: OrderBundle, fills: Sequence[int]) -> list[int]:
+    """Quantities per payload position from quantities per bundle leg.
+
+    Legs name the position they trade (``Leg.position``); a position no leg
+    trades was filled 0.
+
+    Raises:
+        ValueError: ``fills`` does not have one quantity per leg, or a leg names
+            no position of the payload.
+    """
+    if len(fills) != len(bundle.legs):
+        raise ValueError(f"{len(fills)} fill quantities for {len(bundle.legs)} legs")
+    quantities = [0] * count
+    for leg, qty in zip(bundle.legs, fills, strict=True):
+        if leg.position is None or not 0 <= leg.position < count:
+            raise ValueError(f"leg {leg.label} names no position of the payload")
+        quantities[leg.position] += qty
+    return quantities

@@ -1,4 +1,4 @@
-"""``beta_neutral``: beta_data bidders (DESIGN.md §4.2).
+"""``beta_neutral``: beta_data bidders (docs/math.md §3).
 
 Each position carries a limit ``price`` ``p_i`` and a ``beta_coeff`` ``β_i``;
 ``s_i`` is +1 for Buy and −1 for Sell. Over fill quantities ``q_i``::
@@ -17,17 +17,22 @@ code's form is the one that works with an integer ``beta_tol``, which makes
 
 Prices and betas are exact decimals; the pre-solver scales each row to
 integers, so nothing is rounded.
+
+:meth:`BetaNeutral.describe_fill` reports a fill's achieved beta drift
+``beta_net / beta_abs`` next to its bound ``±1/beta_tol``, exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import localcontext
+from fractions import Fraction
 from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
 from gateway.core.bundle import Constraint, OrderBundle, Sense
-from gateway.core.exact import EXACT
+from gateway.core.exact import EXACT, to_fraction
 from gateway.core.fields import (
     ExactDecimal,
     FrozenModel,
@@ -36,10 +41,10 @@ from gateway.core.fields import (
     SideField,
     Symbol,
 )
-from gateway.core.plugins import BuildContext, StrategyConfig
-from strategies._common import build_legs, duplicate_issues
+from gateway.core.plugins import BuildContext, FillCheck, StrategyConfig
+from strategies._common import build_legs, duplicate_issues, position_fills
 
-__all__ = ["BetaData", "BetaNeutral", "BetaPosition"]
+__all__ = ["BetaData", "BetaNeutral", "BetaPosition", "beta_sums"]
 
 
 class BetaPosition(FrozenModel):
@@ -81,6 +86,20 @@ class BetaData(FrozenModel):
         return self
 
 
+def beta_sums(
+    positions: Sequence[BetaPosition], quantities: Sequence[int]
+) -> tuple[Fraction, Fraction]:
+    """``(beta_abs, beta_net)`` of a fill, exactly: ``Σ |β_i|·p_i·q_i`` and
+    ``Σ s_i·β_i·p_i·q_i``."""
+    beta_abs = Fraction(0)
+    beta_net = Fraction(0)
+    for position, qty in zip(positions, quantities, strict=True):
+        weight = to_fraction(position.beta_coeff) * to_fraction(position.price) * qty
+        beta_abs += abs(weight)
+        beta_net += position.side.sign * weight
+    return beta_abs, beta_net
+
+
 class BetaNeutral:
     """Strategy plugin for beta_data bidders."""
 
@@ -115,4 +134,23 @@ class BetaNeutral:
             legs=legs,
             constraints=constraints,
             metadata=dict(context.metadata),
+        )
+
+    def describe_fill(
+        self, payload: BetaData, bundle: OrderBundle, fills: Sequence[int]
+    ) -> FillCheck:
+        """The fill's beta drift ``beta_net / beta_abs`` next to its bound ``±1/beta_tol``.
+
+        ``within`` is the seed's constraint itself in exact arithmetic
+        (``beta_tol · |beta_net| <= beta_abs``). The drift is undefined when
+        nothing with a non-zero beta was filled; such a fill satisfies it.
+        """
+        quantities = position_fills(len(payload.positions), bundle, fills)
+        beta_abs, beta_net = beta_sums(payload.positions, quantities)
+        tol = to_fraction(payload.beta_tol)
+        return FillCheck(
+            measure="beta drift",
+            achieved=beta_net / beta_abs if beta_abs else None,
+            bound=f"bound ±{float(1 / tol):.4f}",
+            within=tol * abs(beta_net) <= beta_abs,
         )

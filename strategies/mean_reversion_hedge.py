@@ -1,5 +1,5 @@
 """``mean_reversion_hedge``: hedge a net book with whole lots of mean-reverting
-sub-portfolios (DESIGN.md §4.4, seed ``000_b4f9222c2966c9c6.txt``).
+sub-portfolios (docs/math.md §5, seed ``000_b4f9222c2966c9c6.txt``).
 
 Payload (fits the generic FIX fields: one order per instrument, scalar
 parameters only)::
@@ -27,12 +27,16 @@ determinant, which is zero whenever one residual is; see
 returns a bundle of those trades whose constraints keep every fill
 proportional to the full trade — ``q_i · |t_1| = q_1 · |t_i|`` — so any partial
 fill moves the book along the mean-reverting directions, i.e. is still a hedge.
+:meth:`MeanReversionHedge.describe_fill` reports the share of the hedge trade a
+fill carries and whether every leg was filled in that same proportion.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Self
 
@@ -49,7 +53,7 @@ from gateway.core.fields import (
     SideField,
     Symbol,
 )
-from gateway.core.plugins import BuildContext, StrategyConfig
+from gateway.core.plugins import BuildContext, FillCheck, StrategyConfig
 from strategies._common import duplicate_issues
 from strategies.lattice import Method, solve_hedge
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors
@@ -205,6 +209,31 @@ class MeanReversionHedge:
             legs=tuple(legs),
             constraints=constraints,
             metadata=metadata,
+        )
+
+    def describe_fill(
+        self, payload: HedgeBook, bundle: OrderBundle, fills: Sequence[int]
+    ) -> FillCheck:
+        """The share of the full hedge trade filled, and whether it is the same on every leg.
+
+        The full trade of each leg is its ``max_qty``; ``within`` is the bundle's
+        proportionality rows, ``q_i · t_1 == q_1 · t_i``, in exact arithmetic.
+        """
+        if len(fills) != len(bundle.legs):
+            raise ValueError(f"{len(fills)} fill quantities for {len(bundle.legs)} legs")
+        trades = [leg.max_qty for leg in bundle.legs]
+        within = all(q * trades[0] == fills[0] * t for q, t in zip(fills, trades, strict=True))
+        risk = ""
+        if "risk_before" in bundle.metadata and "risk_after" in bundle.metadata:
+            risk = (
+                f" (risk {bundle.metadata['risk_before']} -> {bundle.metadata['risk_after']} "
+                "at full fill)"
+            )
+        return FillCheck(
+            measure="hedge trade filled",
+            achieved=Fraction(sum(fills), sum(trades)),
+            bound=f"every leg in that proportion{risk}",
+            within=within,
         )
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""``single_factor_hedged``: hedge_data bidders (DESIGN.md §4.1).
+"""``single_factor_hedged``: hedge_data bidders (docs/math.md §2).
 
 Each position carries ``hedge_qty_coeff`` ``c_i``: positive for a primary
 (the exposure to hedge), negative for a hedge. Over fill quantities ``q_i``::
@@ -25,18 +25,23 @@ as two rows: ``Σ (c_i − min·|c_i|) q_i >= 0`` and ``Σ (c_i − max·|c_i|) 
 
 The seed's worked sample (AAAA +4, BBBB −12, CCCC −3, r = 2) reduces to
 ``4·AAAA = 36·BBBB + 9·CCCC``: with lots of 100, the smallest non-empty fill is
-AAAA 900, BBBB 100, CCCC 0.
+AAAA 900, BBBB 100, CCCC 0, whose hedging ratio is ``2400 / 4800 = 1/2``.
+
+:meth:`SingleFactorHedged.describe_fill` reports a fill's achieved hedging
+ratio next to its target or band, from the same definitions, exactly.
 """
 
 from __future__ import annotations
 
-from decimal import localcontext
+from collections.abc import Sequence
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
 from gateway.core.bundle import Constraint, OrderBundle, Sense
-from gateway.core.exact import EXACT
+from gateway.core.exact import EXACT, to_fraction
 from gateway.core.fields import (
     ExactDecimal,
     FrozenModel,
@@ -45,10 +50,10 @@ from gateway.core.fields import (
     SideField,
     Symbol,
 )
-from gateway.core.plugins import BuildContext, StrategyConfig
-from strategies._common import build_legs, duplicate_issues
+from gateway.core.plugins import BuildContext, FillCheck, StrategyConfig
+from strategies._common import build_legs, duplicate_issues, position_fills
 
-__all__ = ["HedgeData", "HedgePosition", "SingleFactorHedged"]
+__all__ = ["HedgeData", "HedgePosition", "SingleFactorHedged", "hedge_sums"]
 
 
 class HedgePosition(FrozenModel):
@@ -124,6 +129,26 @@ class HedgeData(FrozenModel):
         return self
 
 
+def hedge_sums(
+    coefficients: Sequence[Decimal], quantities: Sequence[int]
+) -> tuple[Fraction, Fraction]:
+    """``(abs_weighted, net)`` of a fill, exactly: ``Σ |c_i|·q_i`` and ``Σ c_i·q_i``."""
+    abs_weighted = Fraction(0)
+    net = Fraction(0)
+    for coefficient, qty in zip(coefficients, quantities, strict=True):
+        c = to_fraction(coefficient)
+        abs_weighted += abs(c) * qty
+        net += c * qty
+    return abs_weighted, net
+
+
+def _signed(value: Decimal) -> str:
+    """The exact decimal with its sign and at least two places: ``+0.00``, ``-0.125``."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:+.{places}f}"
+
+
 class SingleFactorHedged:
     """Strategy plugin for hedge_data bidders."""
 
@@ -172,4 +197,34 @@ class SingleFactorHedged:
             legs=legs,
             constraints=constraints,
             metadata=dict(context.metadata),
+        )
+
+    def describe_fill(
+        self, payload: HedgeData, bundle: OrderBundle, fills: Sequence[int]
+    ) -> FillCheck:
+        """The fill's hedging ratio ``ρ = net / abs_weighted`` next to its target or band.
+
+        ``within`` is the constraint itself in exact arithmetic (``abs_weighted
+        == r · net``, or ``min · abs_weighted <= net <= max · abs_weighted``).
+        ``ρ`` is undefined for the empty fill, which satisfies both forms.
+        """
+        quantities = position_fills(len(payload.positions), bundle, fills)
+        abs_weighted, net = hedge_sums([p.hedge_qty_coeff for p in payload.positions], quantities)
+        ratio = net / abs_weighted if abs_weighted else None
+        if payload.target_hedge_ratio is not None:
+            r = to_fraction(payload.target_hedge_ratio)
+            return FillCheck(
+                measure="hedge ratio",
+                achieved=ratio,
+                bound=f"target {float(1 / r):+.4f}",
+                within=abs_weighted == r * net,
+            )
+        low, high = payload.hedge_ratio_min, payload.hedge_ratio_max
+        assert low is not None  # guaranteed by the model's validator
+        assert high is not None
+        return FillCheck(
+            measure="hedge ratio",
+            achieved=ratio,
+            bound=f"band [{_signed(low)}, {_signed(high)}]",
+            within=to_fraction(low) * abs_weighted <= net <= to_fraction(high) * abs_weighted,
         )

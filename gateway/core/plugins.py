@@ -6,7 +6,10 @@ and nothing else: it never sees FIX or the solver. It is a class with
 * ``name`` — the bidder type it handles (``single_factor_hedged``);
 * ``payload_model`` — a pydantic model of its ``bidder_data``;
 * ``config_model`` — a pydantic model of its per-strategy config;
-* ``build(payload, config, context) -> OrderBundle``.
+* ``build(payload, config, context) -> OrderBundle``;
+* optionally ``describe_fill(payload, bundle, fills) -> FillCheck``: how a fill
+  of its bundle measures against the strategy's own bound (the achieved hedge
+  ratio, beta drift, ...), in exact arithmetic (:class:`FillDescriber`).
 
 Built-in strategies are entry points in the ``bidgw.strategies`` group of
 ``pyproject.toml``. A strategies YAML file may enable/disable them, set their
@@ -14,15 +17,21 @@ config, and add third-party plugins by entry-point name or ``module:Class``
 path; both kinds become :class:`importlib.metadata.EntryPoint` objects and go
 through the same loader, which wraps every failure in one
 :class:`~gateway.core.errors.PluginError` naming the plugin and the cause.
+
+Plugin packages may also contribute ``bidgw`` subcommands, as entry points in
+the ``bidgw.commands`` group (:class:`CommandPlugin`, :func:`load_commands`),
+so the command line reaches a plugin's tools without importing its internals.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.metadata
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -41,19 +50,26 @@ from gateway.core.fields import FrozenModel, PositiveInt, field_issues
 from gateway.core.yamlio import load_yaml
 
 __all__ = [
+    "COMMAND_GROUP",
     "ENTRY_POINT_GROUP",
     "BidderPayload",
     "BuildContext",
+    "CommandPlugin",
+    "FillCheck",
+    "FillDescriber",
+    "LoadedCommand",
     "LoadedStrategy",
     "StrategiesFile",
     "Strategy",
     "StrategyConfig",
     "StrategyRegistry",
     "StrategySettings",
+    "load_commands",
     "parse_envelope",
 ]
 
 ENTRY_POINT_GROUP = "bidgw.strategies"
+COMMAND_GROUP = "bidgw.commands"
 _OBJECT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -87,7 +103,11 @@ class BuildContext:
 
 @runtime_checkable
 class Strategy(Protocol):
-    """What a strategy plugin class provides (instantiated with no arguments)."""
+    """What a strategy plugin class provides (instantiated with no arguments).
+
+    A strategy may also provide ``describe_fill`` (:class:`FillDescriber`);
+    it is optional, so it is not part of this protocol's ``isinstance`` check.
+    """
 
     name: ClassVar[str]
     payload_model: ClassVar[type[BaseModel]]
@@ -95,6 +115,50 @@ class Strategy(Protocol):
 
     def build(self, payload: Any, config: Any, context: BuildContext) -> OrderBundle:
         """Compile a validated payload into an order bundle."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillCheck:
+    """How one fill of a bundle measures against its strategy's bound.
+
+    ``str(check)`` reads ``<measure> <achieved>, <bound>``, e.g.
+    ``hedge ratio +0.5000, target +0.5000``.
+
+    Attributes:
+        measure: what is measured, in words (``hedge ratio``, ``beta drift``).
+        achieved: its exact value for the fill; None when the fill leaves it
+            undefined (nothing with a non-zero weight was filled).
+        bound: the bound it is held to, in words (``target +0.5000``,
+            ``band [+0.00, +0.25]``, ``bound ±0.0500``).
+        within: whether the fill respects the bound. For a fill within the legs'
+            limits and lots it agrees with the bundle's constraints.
+    """
+
+    measure: str
+    achieved: Fraction | None
+    bound: str
+    within: bool
+
+    def __str__(self) -> str:
+        value = "undefined" if self.achieved is None else f"{float(self.achieved):+.4f}"
+        return f"{self.measure} {value}, {self.bound}"
+
+
+@runtime_checkable
+class FillDescriber(Protocol):
+    """The optional part of a strategy plugin: describe a fill in its own terms.
+
+    ``describe_fill(payload, bundle, fills)`` gets the validated payload, the
+    bundle ``build`` made from it and the quantity filled on each of the
+    bundle's legs (in leg order, as for ``OrderBundle.violations``), and
+    returns a :class:`FillCheck` computed from the strategy's own constraint
+    definitions in exact arithmetic. Callers use it to report a fill (the
+    demo); nothing on the order path depends on it.
+    """
+
+    def describe_fill(self, payload: Any, bundle: OrderBundle, fills: Sequence[int]) -> FillCheck:
+        """The achieved measure of ``fills`` next to the strategy's bound."""
         ...
 
 
@@ -189,6 +253,36 @@ class LoadedStrategy:
             bundle = dataclasses.replace(bundle, metadata=merged)
         return bundle
 
+    def describe_fill(
+        self, bidder_data: Mapping[str, Any], bundle: OrderBundle, fills: Sequence[int]
+    ) -> FillCheck | None:
+        """The strategy's own account of a fill of ``bundle``, or None when it gives none.
+
+        ``bundle`` is the one this strategy built from ``bidder_data``; ``fills``
+        holds one quantity per leg, in leg order. Plugin bugs become PluginError.
+
+        Raises:
+            ValueError: ``fills`` does not have one quantity per leg.
+        """
+        if not isinstance(self.plugin, FillDescriber):
+            return None
+        if len(fills) != len(bundle.legs):
+            raise ValueError(f"{len(fills)} fill quantities for {len(bundle.legs)} legs")
+        payload = self.parse(bidder_data)
+        try:
+            check = self.plugin.describe_fill(payload, bundle, tuple(fills))
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"describe_fill failed: {type(exc).__name__}: {exc}", plugin=self.name
+            ) from exc
+        if not isinstance(check, FillCheck):
+            raise PluginError(
+                f"describe_fill returned {type(check).__name__}, not a FillCheck", plugin=self.name
+            )
+        return check
+
 
 def _entry_point(key: str, settings: StrategySettings) -> importlib.metadata.EntryPoint:
     target = settings.plugin or key
@@ -224,6 +318,8 @@ def _load(key: str, settings: StrategySettings) -> LoadedStrategy:
         raise PluginError(
             f"{ep.value!r} is not a strategy: missing {', '.join(missing)}", plugin=key
         )
+    if hasattr(instance, "describe_fill") and not callable(instance.describe_fill):
+        raise PluginError(f"describe_fill of {ep.value!r} is not a method", plugin=key)
     for attr in ("payload_model", "config_model"):
         model = getattr(instance, attr)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -311,6 +407,105 @@ class StrategyRegistry:
             metadata={"strategy": strategy.name, **(metadata or {})},
         )
         return strategy.build(payload.bidder_data, context)
+
+
+@runtime_checkable
+class CommandPlugin(Protocol):
+    """A ``bidgw`` subcommand contributed by a plugin package.
+
+    Registered as an entry point in the ``bidgw.commands`` group; the entry
+    point's name is the subcommand (``hedge``). Its object (a class,
+    instantiated with no arguments, or an instance) provides:
+
+    * ``help`` — one line for ``bidgw --help``;
+    * ``configure(parser)`` — add the command's arguments and sub-commands to
+      the :mod:`argparse` parser the CLI made for it. Every leaf sets its
+      handler with ``parser.set_defaults(handler=fn)``, where
+      ``fn(args, out) -> int`` writes its output to ``out``, returns the exit
+      code and raises :class:`~gateway.core.errors.GatewayError` for anything
+      the user must fix (the CLI prints the message and exits 2).
+
+    ``configure`` runs every time ``bidgw`` starts, so it must be cheap: import
+    heavy dependencies inside the handler.
+    """
+
+    help: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's arguments, sub-commands and handler(s)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCommand:
+    """One ``bidgw.commands`` entry: the loaded plugin, or why it could not be loaded.
+
+    Attributes:
+        name: the subcommand.
+        source: the entry point's ``module:attr`` value(s).
+        plugin: the plugin instance; None when loading failed.
+        error: what went wrong, naming the plugin; None when loaded.
+    """
+
+    name: str
+    source: str
+    plugin: CommandPlugin | None = None
+    error: GatewayError | None = None
+
+
+_COMMAND_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def load_commands(
+    entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+) -> list[LoadedCommand]:
+    """Every command plugin (default: the installed ``bidgw.commands`` group), by name.
+
+    A plugin that cannot be loaded comes back with its ``error`` instead of
+    raising, so one broken plugin does not take the whole command line down:
+    the CLI reports the error when that command is used.
+    """
+    if entry_points is None:
+        entry_points = importlib.metadata.entry_points(group=COMMAND_GROUP)
+    by_name: dict[str, dict[str, importlib.metadata.EntryPoint]] = {}
+    for ep in entry_points:
+        by_name.setdefault(ep.name, {})[ep.value] = ep
+    loaded: list[LoadedCommand] = []
+    for name in sorted(by_name):
+        candidates = by_name[name]
+        source = ", ".join(sorted(candidates))
+        if len(candidates) > 1:
+            error = GatewayError(
+                f"command plugin {name!r}: registered more than once ({source}); "
+                "uninstall one of the packages"
+            )
+            loaded.append(LoadedCommand(name, source, error=error))
+            continue
+        (ep,) = candidates.values()
+        loaded.append(_load_command(ep))
+    return loaded
+
+
+def _load_command(ep: importlib.metadata.EntryPoint) -> LoadedCommand:
+    def failed(reason: str) -> LoadedCommand:
+        error = GatewayError(f"command plugin {ep.name!r} ({ep.value}): {reason}")
+        return LoadedCommand(ep.name, ep.value, error=error)
+
+    if not _COMMAND_NAME.match(ep.name):
+        return failed("a command name is lower-case letters, digits, '-' and '_'")
+    try:
+        obj = ep.load()
+    except Exception as exc:  # import errors of third-party code take any form
+        return failed(f"cannot load: {type(exc).__name__}: {exc}")
+    try:
+        instance = obj() if isinstance(obj, type) else obj
+    except Exception as exc:
+        return failed(f"cannot instantiate: {type(exc).__name__}: {exc}")
+    if not isinstance(getattr(instance, "help", None), str) or not callable(
+        getattr(instance, "configure", None)
+    ):
+        return failed("not a command: it needs a 'help' string and a 'configure(parser)' method")
+    return LoadedCommand(ep.name, ep.value, plugin=instance)
 
 
 def parse_envelope(raw: Any, *, source: str | None = None) -> BidderPayload:

@@ -22,7 +22,7 @@ from gateway import __version__
 from gateway.core import logs
 from gateway.core.bundle import OrderBundle
 from gateway.core.errors import GatewayError
-from gateway.core.plugins import parse_envelope
+from gateway.core.plugins import CommandPlugin, load_commands, parse_envelope
 from gateway.core.yamlio import load_yaml
 from gateway.router.config import AppConfig, load_config
 from gateway.solver.presolve import PreSolver, Verdict
@@ -85,10 +85,65 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_check)
 
     _add_session_commands(commands)
-    _add_hedge_commands(commands)
     _add_tls_command(commands)
     _add_journal_command(commands)
+    _add_plugin_commands(parser, commands)
     return parser
+
+
+def _add_plugin_commands(parser: argparse.ArgumentParser, commands: Any) -> None:
+    """Subcommands of plugin packages: the ``bidgw.commands`` entry points (``hedge``).
+
+    A plugin that fails to load, or whose ``configure`` fails, still gets its
+    command name: running it prints the plugin's error and exits 2, and every
+    other command keeps working. A plugin named like a built-in command is
+    left out and listed under ``bidgw --help``.
+    """
+    unavailable: list[str] = []
+    for command in load_commands():
+        if command.name in commands.choices:
+            unavailable.append(f"{command.name} ({command.source}): named like a built-in command")
+            continue
+        plugin, error = command.plugin, command.error
+        if plugin is not None and error is None:
+            error = _probe(command.name, command.source, plugin)
+        if plugin is not None and error is None:
+            plugin.configure(
+                commands.add_parser(command.name, help=plugin.help, description=plugin.help)
+            )
+            continue
+        unavailable.append(f"{command.name} ({command.source}): failed to load")
+        # No option parsing ("-" is not a prefix here): every argument, --help
+        # included, reaches the handler, which reports the plugin's error.
+        stub = commands.add_parser(
+            command.name,
+            help="(unavailable: its plugin failed to load; run it to see why)",
+            add_help=False,
+            prefix_chars="\x00",
+        )
+        stub.add_argument("arguments", nargs="*")
+        stub.set_defaults(handler=_unavailable(error or GatewayError("failed to load")))
+    if unavailable:
+        parser.epilog = "unavailable plugin commands: " + "; ".join(unavailable)
+
+
+def _probe(name: str, source: str, plugin: CommandPlugin) -> GatewayError | None:
+    """Configure the plugin on a scratch parser: a half-configured subcommand cannot be
+    taken back, so a failing ``configure`` must not touch the real one."""
+    try:
+        plugin.configure(_Parser(prog=f"bidgw {name}"))
+    except Exception as exc:  # third-party code fails in any way
+        return GatewayError(
+            f"command plugin {name!r} ({source}): configure failed: {type(exc).__name__}: {exc}"
+        )
+    return None
+
+
+def _unavailable(error: GatewayError) -> Callable[[argparse.Namespace, TextIO], int]:
+    def handler(args: argparse.Namespace, out: TextIO) -> int:
+        raise error
+
+    return handler
 
 
 def _add_session_commands(commands: Any) -> None:
@@ -325,46 +380,6 @@ def _cmd_tls(args: argparse.Namespace, out: TextIO) -> int:
     return _serve("TLS proxy", proxy)
 
 
-def _add_hedge_commands(commands: Any) -> None:
-    """hedge analyze."""
-    hedge = commands.add_parser(
-        "hedge", help="portfolio hedging with mean-reverting sub-portfolios"
-    )
-    hedge_commands = hedge.add_subparsers(
-        dest="hedge_command", metavar="COMMAND", parser_class=_Parser
-    )
-    hedge_commands.required = True
-    analyze = hedge_commands.add_parser(
-        "analyze",
-        help="was a book hedged, and what was it really running?",
-        description="For every time step of POSITIONS.csv, factor out whole lots of the "
-        "mean-reverting sub-portfolios estimated from PRICES.csv and report the "
-        "residual position and its risk. CSVs: a header 'time,SYM1,SYM2,...' and "
-        "one row per step. Writes residual.csv and chart.png into --out.",
-    )
-    analyze.add_argument("positions", type=Path, help="positions CSV (units per instrument)")
-    analyze.add_argument("prices", type=Path, help="prices CSV (same instruments)")
-    analyze.add_argument(
-        "--vectors",
-        choices=("johansen", "pca"),
-        default="johansen",
-        help="how to estimate the mean-reverting vectors (default johansen)",
-    )
-    analyze.add_argument("--count", type=int, default=2, help="vectors for pca (default 2)")
-    analyze.add_argument(
-        "--lot",
-        type=float,
-        default=100_000,
-        help="lot size of every instrument (default 100000: FX)",
-    )
-    analyze.add_argument("--horizon", type=int, default=1, help="risk horizon in steps (default 1)")
-    analyze.add_argument("--method", choices=("exact", "babai", "greedy"), default="exact")
-    analyze.add_argument(
-        "--out", type=Path, default=Path("var/hedge"), help="output folder (default var/hedge)"
-    )
-    analyze.set_defaults(handler=_cmd_hedge_analyze)
-
-
 def _app_config(args: argparse.Namespace) -> AppConfig:
     config = load_config(args.config) if args.config else AppConfig()
     overrides: dict[str, Any] = {}
@@ -592,26 +607,6 @@ def _render_submit(result: Any) -> str:
             else "  still working at the counterparty (wait longer with --timeout)"
         )
     return "\n".join(lines) + "\n"
-
-
-def _cmd_hedge_analyze(args: argparse.Namespace, out: TextIO) -> int:
-    from strategies.analysis import analyze  # noqa: PLC0415 - statsmodels is slow to import
-
-    try:
-        result = analyze(
-            args.positions,
-            args.prices,
-            args.out,
-            vectors=args.vectors,
-            count=args.count,
-            lot=args.lot,
-            horizon=args.horizon,
-            method=args.method,
-        )
-    except (OSError, ValueError) as exc:
-        raise GatewayError(str(exc)) from None
-    out.write(result.summary())
-    return EXIT_OK
 
 
 def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:

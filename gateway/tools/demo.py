@@ -4,7 +4,8 @@ Starts ``bidgw venue`` and ``bidgw run`` as subprocesses on free ports (real
 FIX sessions), submits the bundled samples and a seeded stream of random
 hedged and beta-neutral bundles through a real client session, lets the venue
 run a fixed number of auctions, and prints per bundle the fills per leg and
-the achieved hedge ratio or beta drift next to its bound, then totals.
+the achieved hedge ratio or beta drift next to its bound, as the bundle's
+strategy describes it (``describe_fill`` of the plugin protocol), then totals.
 Everything it writes (configs, stores, FIX and JSON logs) goes into one run
 folder it names.
 """
@@ -22,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -345,47 +345,23 @@ def _collect(client: FixClient, sent: Sequence[_Sent]) -> None:
 
 
 def _achieved(
-    payload: Mapping[str, Any], fills: Sequence[int], registry: StrategyRegistry
+    payload: Mapping[str, Any], list_id: str, fills: Sequence[int], registry: StrategyRegistry
 ) -> tuple[str, bool]:
-    """The achieved hedge ratio / beta drift text and whether it respects the bound."""
-    data = payload["bidder_data"]
-    positions = data["positions"]
-    if payload["strategy"] == "mean_reversion_hedge":
-        # Rebuild the bundle as the gateway did; fills map to its legs by symbol.
-        bundle = registry.build(parse_envelope(payload), bundle_id="check")
-        by_symbol = {p["symbol"]: q for p, q in zip(positions, fills, strict=True)}
-        problems = bundle.violations([by_symbol[leg.symbol] for leg in bundle.legs])
-        return (
-            f"fills proportional to the hedge trades "
-            f"(risk {bundle.metadata['risk_before']} -> {bundle.metadata['risk_after']} "
-            "at full fill)",
-            not problems,
-        )
-    if payload["strategy"] == "single_factor_hedged":
-        coeffs = [Fraction(Decimal(str(p["hedge_qty_coeff"]))) for p in positions]
-        gross = sum((abs(c) * q for c, q in zip(coeffs, fills, strict=True)), Fraction(0))
-        net = sum((c * q for c, q in zip(coeffs, fills, strict=True)), Fraction(0))
-        ratio = net / gross if gross else Fraction(0)
-        if "target_hedge_ratio" in data:
-            target = 1 / Fraction(Decimal(str(data["target_hedge_ratio"])))
-            return f"hedge ratio {float(ratio):+.4f}, target {float(target):+.4f}", ratio == target
-        low = Fraction(Decimal(str(data["hedge_ratio_min"])))
-        high = Fraction(Decimal(str(data["hedge_ratio_max"])))
-        return (
-            f"hedge ratio {float(ratio):+.4f}, band [{float(low):+.2f}, {float(high):+.2f}]",
-            low <= ratio <= high,
-        )
-    net = Fraction(0)
-    gross = Fraction(0)
-    for position, qty in zip(positions, fills, strict=True):
-        sign = 1 if str(position["side"]).lower() == "buy" else -1
-        beta = Fraction(Decimal(str(position["beta_coeff"])))
-        price = Fraction(Decimal(str(position["price"])))
-        net += sign * beta * price * qty
-        gross += abs(beta) * price * qty
-    drift = net / gross if gross else Fraction(0)
-    bound = 1 / Fraction(Decimal(str(data["beta_tol"])))
-    return f"beta drift {float(drift):+.4f}, bound ±{float(bound):.4f}", abs(drift) <= bound
+    """The strategy's own account of the fill (achieved measure vs its bound) and
+    whether the fill respects it.
+
+    The bundle is rebuilt as the gateway built it; ``fills`` (per payload
+    position, as the client's orders) map to its legs by ``Leg.position``. A
+    strategy that does not describe fills shows "n/a", and the bundle's own
+    constraints decide.
+    """
+    envelope = parse_envelope(payload)
+    bundle = registry.build(envelope, bundle_id=list_id)
+    leg_fills = [0 if leg.position is None else fills[leg.position] for leg in bundle.legs]
+    check = registry.get(envelope.strategy).describe_fill(envelope.bidder_data, bundle, leg_fills)
+    if check is None:
+        return "n/a", not bundle.violations(leg_fills)
+    return str(check), check.within
 
 
 def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO, registry: StrategyRegistry) -> int:
@@ -399,7 +375,7 @@ def _summary(sent: Sequence[_Sent], run_dir: Path, out: TextIO, registry: Strate
             continue
         fills = ", ".join(f"{s} {q}" for s, q in zip(symbols, item.fills, strict=True))
         if any(item.fills):
-            text, ok = _achieved(item.payload, item.fills, registry)
+            text, ok = _achieved(item.payload, item.list_id, item.fills, registry)
             violations += not ok
             out.write(f"{line} {fills}  |  {text}  {'ok' if ok else 'VIOLATED'}\n")
         else:

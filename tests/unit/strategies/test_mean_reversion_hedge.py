@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,30 @@ def test_decimal_betas_are_accepted(fx_registry):
     bundle = fx_registry.build(payload, bundle_id="X")
     assert [leg.symbol for leg in bundle.legs] == ["EUR", "CHF"]
     assert bundle.metadata["lots_per_vector"] == "-8"
+
+
+def test_describe_fill_reports_the_share_of_the_hedge_and_its_proportions(fx_registry):
+    data = {
+        "price_history": "fx_prices.csv",
+        "vectors": "given",
+        "positions": [
+            {"symbol": "EUR", "side": "Sell", "qty": 400_000, "price": "0.7970", "beta_1": 1},
+            {"symbol": "CHF", "side": "Buy", "qty": 400_000, "price": "0.7455", "beta_1": -1},
+        ],
+    }
+    bundle = fx_registry.build(
+        parse_envelope({"strategy": "mean_reversion_hedge", "bidder_data": data}),
+        bundle_id="FX3",
+    )
+    strategy = fx_registry.get("mean_reversion_hedge")
+    # The full hedge is 400,000 EUR bought and 400,000 CHF sold: 100,000 of each is a quarter.
+    check = strategy.describe_fill(data, bundle, [100_000, 100_000])
+    assert check is not None
+    assert check.achieved == Fraction(200_000, 800_000) == Fraction(1, 4)
+    assert check.within
+    assert str(check).startswith("hedge trade filled +0.2500, every leg in that proportion (risk ")
+    # Off the vector: 2 lots of EUR against 1 of CHF is not a hedge.
+    check = strategy.describe_fill(data, bundle, [200_000, 100_000])
+    assert check is not None
+    assert check.achieved == Fraction(3, 8)
+    assert not check.within

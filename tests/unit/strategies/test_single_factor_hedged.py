@@ -1,4 +1,4 @@
-"""single_factor_hedged: the constraint rows are DESIGN.md §4.1, exactly."""
+"""single_factor_hedged: the constraint rows are docs/math.md §2, exactly."""
 
 from __future__ import annotations
 
@@ -185,3 +185,83 @@ def test_side_is_case_insensitive_and_lot_precedence(registry):
     bundle = registry.build(envelope(raw))
     assert [leg.side.value for leg in bundle.legs] == ["buy", "sell", "buy"]
     assert [leg.lot_size for leg in bundle.legs] == [50, 50, 25]
+
+
+# --- describe_fill: the achieved hedging ratio next to its target or band -------------
+
+
+def _describe(registry, raw: dict[str, Any], fills: tuple[int, ...]):
+    bundle = registry.build(envelope(raw))
+    return registry.get("single_factor_hedged").describe_fill(raw["bidder_data"], bundle, fills)
+
+
+@pytest.mark.parametrize(
+    ("fills", "abs_weighted", "net"),
+    [
+        # docs/math.md §2 worked check: 4·900 + 12·100 = 4800, 4·900 − 12·100 = 2400.
+        ((900, 100, 0), 4800, 2400),
+        # CCCC instead of BBBB: 4·900 + 3·400 = 4800, 4·900 − 3·400 = 2400.
+        ((900, 0, 400), 4800, 2400),
+        ((1800, 100, 400), 9600, 4800),
+    ],
+)
+def test_fills_on_the_seed_constraint_have_ratio_one_half(registry, fills, abs_weighted, net):
+    check = _describe(registry, seed_hedge(), fills)
+    assert check.achieved == Fraction(net, abs_weighted) == Fraction(1, 2)
+    assert check.within
+    assert str(check) == "hedge ratio +0.5000, target +0.5000"
+
+
+def test_seed_sample_fill_off_the_constraint_is_outside(registry):
+    # AAAA 1000, BBBB 100: abs 4000 + 1200 = 5200, net 4000 − 1200 = 2800, ρ = 7/13.
+    check = _describe(registry, seed_hedge(), (1000, 100, 0))
+    assert check.achieved == Fraction(7, 13)
+    assert not check.within
+    assert str(check) == "hedge ratio +0.5385, target +0.5000"
+
+
+def test_negative_target_ratio(registry):
+    # r = −2: ρ = −1/2, i.e. net short: 4·a + 12·b = −2·(4·a − 12·b) ⇔ 12·a = 12·b.
+    raw = seed_hedge()
+    raw["bidder_data"]["target_hedge_ratio"] = -2
+    check = _describe(registry, raw, (300, 300, 0))
+    assert check.achieved == Fraction(1200 - 3600, 1200 + 3600) == Fraction(-1, 2)
+    assert check.within
+    assert check.bound == "target -0.5000"
+
+
+def _band(low: str, high: str) -> dict[str, Any]:
+    raw = seed_hedge()
+    data = raw["bidder_data"]
+    del data["target_hedge_ratio"]
+    data["hedge_ratio_min"], data["hedge_ratio_max"] = low, high
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("fills", "ratio", "within"),
+    [
+        ((2000, 400, 0), Fraction(3200, 12800), True),  # 8000 − 4800 over 8000 + 4800: 1/4
+        ((2000, 500, 0), Fraction(2000, 14000), True),  # 1/7
+        ((1200, 400, 0), Fraction(0), True),  # fully hedged: 4800 − 4800
+        ((2000, 300, 0), Fraction(4400, 11600), False),  # 11/29 above the band
+        ((2000, 1000, 0), Fraction(-4000, 20000), False),  # −1/5 below it
+    ],
+)
+def test_band_form_reports_the_ratio_against_the_band(registry, fills, ratio, within):
+    check = _describe(registry, _band("0", "0.25"), fills)
+    assert check.achieved == ratio
+    assert check.within is within
+    assert check.bound == "band [+0.00, +0.25]"
+
+
+def test_band_bounds_are_shown_exactly(registry):
+    check = _describe(registry, _band("-0.125", "1"), (900, 100, 0))
+    assert check.bound == "band [-0.125, +1.00]"
+
+
+def test_empty_fill_has_no_ratio_and_is_within(registry):
+    check = _describe(registry, seed_hedge(), (0, 0, 0))
+    assert check.achieved is None
+    assert check.within
+    assert str(check) == "hedge ratio undefined, target +0.5000"

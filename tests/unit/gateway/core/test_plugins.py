@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
 from gateway.core.errors import PayloadError, PluginError
-from gateway.core.plugins import StrategiesFile, StrategyRegistry, parse_envelope
+from gateway.core.plugins import (
+    COMMAND_GROUP,
+    FillCheck,
+    StrategiesFile,
+    StrategyRegistry,
+    load_commands,
+    parse_envelope,
+)
 from gateway.solver.presolve import PreSolver
 
 THIRD_PARTY = '''
@@ -60,6 +68,64 @@ class Broken:
 
 class NotAStrategy:
     pass
+
+
+class PairsDescribed(Pairs):
+    name: ClassVar[str] = "described"
+
+    def describe_fill(self, payload, bundle, fills):
+        from fractions import Fraction
+        from gateway.core.plugins import FillCheck
+
+        long, short = fills
+        return FillCheck(
+            measure="short per long",
+            achieved=Fraction(short, long) if long else None,
+            bound=f"exactly {payload.ratio}",
+            within=short == payload.ratio * long,
+        )
+
+
+class PairsDescribeReturnsText(Pairs):
+    name: ClassVar[str] = "texty"
+
+    def describe_fill(self, payload, bundle, fills):
+        return "fine"
+
+
+class PairsDescribeFails(Pairs):
+    name: ClassVar[str] = "failing"
+
+    def describe_fill(self, payload, bundle, fills):
+        raise KeyError("oops")
+
+
+class PairsDescribeNotCallable(Pairs):
+    name: ClassVar[str] = "flag"
+    describe_fill = True
+
+
+class Greet:
+    help = "say hello"
+
+    def configure(self, parser):
+        parser.add_argument("who")
+        parser.set_defaults(handler=lambda args, out: out.write(f"hello {args.who}") and 0)
+
+
+class Unhelpful:
+    def configure(self, parser):
+        pass
+
+
+class NoInit:
+    help = "cannot be made"
+
+    def __init__(self, required):
+        pass
+
+    def configure(self, parser):
+        pass
 '''
 
 
@@ -158,3 +224,108 @@ def test_unknown_key_in_strategies_file_names_the_path(tmp_path):
         _registry(tmp_path, "strategies:\n  beta_neutral: {enabeld: false}\n")
     assert "strategies.beta_neutral.enabeld: unknown field" in str(info.value)
     assert "strategies.yaml" in str(info.value)
+
+
+# --- describe_fill: optional, wrapped like build ---------------------------------------
+
+
+def _pairs_registry(plugin_module: str, **classes: str) -> StrategyRegistry:
+    settings = StrategiesFile.model_validate(
+        {
+            "strategies": {
+                name: {"plugin": f"{plugin_module}:{cls}", "config": {"price": "10"}}
+                for name, cls in classes.items()
+            }
+        }
+    )
+    return StrategyRegistry.from_settings(settings)
+
+
+PAIRS = {"long": "AAAA", "short": "BBBB", "qty": 1000, "ratio": 2}
+
+
+def _describe(registry: StrategyRegistry, name: str, fills):
+    bundle = registry.build(parse_envelope({"strategy": name, "bidder_data": PAIRS}))
+    return registry.get(name).describe_fill(PAIRS, bundle, fills)
+
+
+def test_describe_fill_is_optional(plugin_module):
+    registry = _pairs_registry(plugin_module, pairs="Pairs", described="PairsDescribed")
+    assert _describe(registry, "pairs", (300, 600)) is None
+    check = _describe(registry, "described", (300, 600))
+    assert check == FillCheck(measure="short per long", achieved=2, bound="exactly 2", within=True)
+    assert str(check) == "short per long +2.0000, exactly 2"
+    assert not _describe(registry, "described", (300, 500)).within
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "words"),
+    [
+        ("texty", "PairsDescribeReturnsText", "describe_fill returned str, not a FillCheck"),
+        ("failing", "PairsDescribeFails", "describe_fill failed: KeyError: 'oops'"),
+    ],
+)
+def test_describe_fill_bugs_become_plugin_errors(plugin_module, name, cls, words):
+    registry = _pairs_registry(plugin_module, **{name: cls})
+    with pytest.raises(PluginError) as info:
+        _describe(registry, name, (300, 600))
+    assert f"strategy plugin {name!r}" in str(info.value)
+    assert words in str(info.value)
+
+
+def test_describe_fill_needs_one_quantity_per_leg(plugin_module):
+    registry = _pairs_registry(plugin_module, described="PairsDescribed")
+    with pytest.raises(ValueError, match="1 fill quantities for 2 legs"):
+        _describe(registry, "described", (300,))
+
+
+def test_describe_fill_that_is_not_a_method_is_refused_at_load(plugin_module):
+    with pytest.raises(PluginError, match=r"describe_fill of .* is not a method"):
+        _pairs_registry(plugin_module, flag="PairsDescribeNotCallable")
+
+
+# --- command plugins: the bidgw.commands group -----------------------------------------
+
+
+def _ep(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name=name, value=value, group=COMMAND_GROUP)
+
+
+def test_builtin_hedge_command_is_an_entry_point():
+    (hedge,) = [c for c in load_commands() if c.name == "hedge"]
+    assert hedge.source == "strategies.commands:HedgeCommand"
+    assert hedge.error is None
+    assert hedge.plugin is not None
+    assert "hedging" in hedge.plugin.help
+
+
+def test_command_plugins_load_or_carry_a_clear_error(plugin_module):
+    commands = load_commands(
+        [
+            _ep("greet", f"{plugin_module}:Greet"),
+            _ep("missing", "no_such_module_xyz:Thing"),
+            _ep("unhelpful", f"{plugin_module}:Unhelpful"),
+            _ep("noinit", f"{plugin_module}:NoInit"),
+            _ep("Bad Name", f"{plugin_module}:Greet"),
+            _ep("twice", f"{plugin_module}:Greet"),
+            _ep("twice", f"{plugin_module}:Unhelpful"),
+            _ep("same", f"{plugin_module}:Greet"),
+            _ep("same", f"{plugin_module}:Greet"),  # one package seen twice: one command
+        ]
+    )
+    by_name = {c.name: c for c in commands}
+    assert sorted(by_name) == sorted(c.name for c in commands)  # one entry per name
+    assert by_name["greet"].error is None
+    assert by_name["greet"].plugin.help == "say hello"
+    assert by_name["same"].error is None
+    errors = {name: str(c.error) for name, c in by_name.items() if c.error is not None}
+    assert errors.keys() == {"missing", "unhelpful", "noinit", "Bad Name", "twice"}
+    assert errors["missing"] == (
+        "command plugin 'missing' (no_such_module_xyz:Thing): cannot load: "
+        "ModuleNotFoundError: No module named 'no_such_module_xyz'"
+    )
+    assert "not a command: it needs a 'help' string" in errors["unhelpful"]
+    assert "cannot instantiate: TypeError" in errors["noinit"]
+    assert "a command name is lower-case" in errors["Bad Name"]
+    assert "registered more than once" in errors["twice"]
+    assert all(c.plugin is None for c in by_name.values() if c.error is not None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -209,3 +210,126 @@ def test_journal_command_lists_bundles(capsys, tmp_path):
     line = next(line for line in out.splitlines() if line.startswith("B1-1"))
     assert line.split() == ["B1-1", "DESK1", "L-1", "yes", "NO", "no"]
     assert "1 bundles, 1 open" in out
+
+
+# --- plugin commands (bidgw.commands entry points): bidgw hedge ------------------------
+
+COMMAND_PLUGINS = """
+class Greet:
+    help = "say hello"
+
+    def configure(self, parser):
+        parser.add_argument("who")
+        parser.set_defaults(handler=self.run)
+
+    def run(self, args, out):
+        out.write(f"hello {args.who}\\n")
+        return 0
+
+
+class Broken:
+    help = "breaks while adding its arguments"
+
+    def configure(self, parser):
+        parser.add_argument("--x")
+        raise RuntimeError("no arguments today")
+"""
+
+
+@pytest.fixture
+def command_module(tmp_path, monkeypatch):
+    name = f"desk_commands_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(COMMAND_PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def commands_from(monkeypatch):
+    """Replace the installed bidgw.commands entry points with the given ones."""
+    from importlib.metadata import EntryPoint
+
+    from gateway.core import plugins
+    from gateway.tools import cli
+
+    def install(**entries: str) -> None:
+        points = [
+            EntryPoint(name=name, value=value, group=plugins.COMMAND_GROUP)
+            for name, value in entries.items()
+        ]
+        monkeypatch.setattr(cli, "load_commands", lambda: plugins.load_commands(points))
+
+    return install
+
+
+def test_hedge_is_reached_without_the_cli_importing_the_plugin():
+    # The CLI names no plugin module; building its parser loads the entry point's small
+    # command module, not the analysis (statsmodels) behind it.
+    source = (ROOT / "gateway" / "tools" / "cli.py").read_text()
+    assert not re.search(r"^\s*(from|import)\s+strategies\b", source, re.MULTILINE)
+    script = (
+        "import sys\n"
+        "from gateway.tools import cli\n"
+        "cli._build_parser()\n"
+        "print(sorted(m for m in ('strategies.commands', 'strategies.analysis', 'statsmodels')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "['strategies.commands']"
+
+
+def test_hedge_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["hedge"])
+    assert info.value.code == 2
+    assert "bidgw hedge: error" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["hedge", "analyze", "--method", "nope", "a.csv", "b.csv"])
+    assert info.value.code == 2
+
+
+def test_plugin_command_runs(capsys, command_module, commands_from):
+    commands_from(greet=f"{command_module}:Greet")
+    code, out, err = run(capsys, "greet", "desk")
+    assert (code, out, err) == (0, "hello desk\n", "")
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("no_such_module_xyz:Hedge", "cannot load: ModuleNotFoundError"),
+        ("{mod}:Broken", "configure failed: RuntimeError: no arguments today"),
+    ],
+)
+def test_broken_plugin_command_fails_clearly_and_alone(
+    capsys, command_module, commands_from, entry, words
+):
+    commands_from(hedge=entry.format(mod=command_module))
+    code, out, err = run(capsys, "hedge", "analyze", "--help", "a.csv")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("bidgw hedge: command plugin 'hedge' (")
+    assert words in err
+    assert "Traceback" not in err
+    # Every other command still works.
+    code, out, err = run(capsys, "check", str(SAMPLES / "hedge_seed.yaml"), "--json")
+    assert (code, err) == (0, "")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "unavailable plugin commands: hedge (" in help_text
+    assert "failed to load" in help_text
+
+
+def test_plugin_command_cannot_replace_a_builtin(capsys, command_module, commands_from):
+    commands_from(check=f"{command_module}:Greet")
+    code, out, _ = run(capsys, "check", str(SAMPLES / "hedge_seed.yaml"), "--json")
+    assert code == 0
+    assert json.loads(out)["feasible"] is True
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"check ({command_module}:Greet): named like a built-in command" in help_text
