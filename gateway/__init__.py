@@ -5,8 +5,11 @@ Public surface (pinned by tests/unit/gateway/test_exports.py)::
     OrderBundle, Leg, Constraint, Side, Sense      the one data type between layers
     PreSolver, PresolveConfig, Verdict, Outcome    can a non-empty fill exist?
     StrategyRegistry, Strategy, StrategyConfig,
-    BuildContext, BidderPayload                    strategy plugins
+    BuildContext, BidderPayload, FillCheck,
+    FillDescriber, CommandPlugin                   strategy and command plugins
     GatewayError and its subclasses                errors
+
+Layers and threads: docs/architecture.md.
 """
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
@@ -17,10 +20,14 @@ from gateway.core.errors import (
     GatewayError,
     PayloadError,
     PluginError,
+    UnknownStrategyError,
 )
 from gateway.core.plugins import (
     BidderPayload,
     BuildContext,
+    CommandPlugin,
+    FillCheck,
+    FillDescriber,
     Strategy,
     StrategyConfig,
     StrategyRegistry,
@@ -34,9 +41,12 @@ __all__ = [
     "BidderPayload",
     "BuildContext",
     "BundleError",
+    "CommandPlugin",
     "ConfigError",
     "Constraint",
     "FieldIssue",
+    "FillCheck",
+    "FillDescriber",
     "GatewayError",
     "Leg",
     "OrderBundle",
@@ -50,6 +60,7 @@ __all__ = [
     "Strategy",
     "StrategyConfig",
     "StrategyRegistry",
+    "UnknownStrategyError",
     "Verdict",
     "__version__",
     "parse_envelope",

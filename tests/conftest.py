@@ -38,7 +38,7 @@ def presolver() -> PreSolver:
 
 
 def seed_hedge(aaaa_qty: int = 2000) -> dict[str, Any]:
-    """The seed's hedge_data sample as a payload envelope (DESIGN.md §4.1)."""
+    """The seed's hedge_data sample as a payload envelope (docs/math.md §2)."""
     return {
         "strategy": "single_factor_hedged",
         "lot_size": 100,
