@@ -35,7 +35,8 @@ import pulp
 from gateway.core.bundle import OrderBundle
 from gateway.core.plugins import BidderPayload, StrategyRegistry
 from gateway.core.yamlio import load_yaml
-from gateway.solver.presolve import PresolveConfig, PreSolver, _model, _scaled_rows
+from gateway.solver.milp import lot_model, scaled_rows
+from gateway.solver.presolve import PresolveConfig, PreSolver
 
 REGISTRY = StrategyRegistry.from_settings()
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "samples"
@@ -87,8 +88,8 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def stock_highs_solve(bundle: OrderBundle) -> None:
     """The naive path: the same model through pulp.HiGHS with its defaults."""
-    rows = _scaled_rows(bundle, bundle.constraints)
-    problem, _ = _model(
+    rows = scaled_rows(bundle, bundle.constraints)
+    problem, _ = lot_model(
         bundle, rows, [leg.max_lots for leg in bundle.legs], minimise=False, min_total=None
     )
     problem.solve(pulp.HiGHS(msg=False, timeLimit=1.0))

@@ -49,9 +49,16 @@ from typing import Any, Literal
 import pulp
 
 from gateway.core.bundle import OrderBundle, Side
-from gateway.core.exact import integer_row
 from gateway.core.fields import Fraction01, FrozenModel, PositiveInt
-from gateway.solver.presolve import _CBC_PATH, _FastHiGHS, _round_lots
+from gateway.solver.milp import (
+    SolverName,
+    SolverSettings,
+    read_solution,
+    relative_gap,
+    round_lots,
+    row_constraint,
+    scaled_rows,
+)
 
 __all__ = [
     "AuctionConfig",
@@ -73,7 +80,7 @@ class AuctionConfig(FrozenModel):
         gap: relative optimality gap at which the solver may stop (default 0.001).
     """
 
-    solver: Literal["highs", "cbc"] = "highs"
+    solver: SolverName = "highs"
     time_limit_ms: PositiveInt = 80
     gap: Fraction01 = 0.001
 
@@ -169,28 +176,23 @@ def clear(
         return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000)
     model.build(random.Random(seed))
     build_ms = (time.perf_counter() - started) * 1000
+    # Unlike the small pre-solve models, auctions are large: HiGHS presolve stays on.
+    settings = SolverSettings(solver=config.solver, gap_rel=config.gap)
     try:
-        model.problem.solve(_auction_solver(config))
+        model.problem.solve(settings.make(config.time_limit_ms / 1000))
     except pulp.PulpSolverError as exc:
         return AuctionResult(
             "no_solution", detail=str(exc), solve_ms=(time.perf_counter() - started) * 1000
         )
     solve_ms = (time.perf_counter() - started) * 1000
-    status, lots = _solution(model.problem, model.orders, config)
-    gap = _gap(model.problem, config)
+    status, lots = _solution(model.problem, model.orders, config.solver)
+    gap = relative_gap(model.problem, config.solver)
     if lots is None:
         return AuctionResult(
             "no_solution", solve_ms=solve_ms, detail=status, build_ms=build_ms, gap=gap
         )
     result = _finish(_Outcome(participants, contra, refs, model.orders, lots, status, solve_ms))
     return dataclasses.replace(result, build_ms=build_ms, gap=gap)
-
-
-def _gap(problem: pulp.LpProblem, config: AuctionConfig) -> float | None:
-    if config.solver != "highs":
-        return None
-    gap = float(problem.solverModel.getInfo().mip_gap)
-    return gap if math.isfinite(gap) else None
 
 
 class _Model:
@@ -303,19 +305,12 @@ class _Model:
             )
 
     def _bundle_rows(self, bundle: OrderBundle, legs: Mapping[int, _Order]) -> None:
-        senses = {"<=": pulp.LpConstraintLE, "==": pulp.LpConstraintEQ, ">=": pulp.LpConstraintGE}
-        for c_index, constraint in enumerate(bundle.constraints):
-            over_lots = [
-                Fraction(a) * leg.lot_size
-                for a, leg in zip(constraint.coefficients, bundle.legs, strict=True)
-            ]
-            ints, rhs = integer_row(over_lots, Fraction(constraint.rhs))
-            expr = pulp.LpAffineExpression(
-                [(legs[i].var, a) for i, a in enumerate(ints) if a and i in legs]
-            )
+        # The same integer rows over lot counts as the pre-solver's; a leg with no
+        # order in this auction (nothing left, or no reference market) fills 0.
+        variables = [legs[i].var if i in legs else None for i in range(len(bundle.legs))]
+        for c_index, row in enumerate(scaled_rows(bundle, bundle.constraints)):
             self.problem.addConstraint(
-                pulp.LpConstraint(expr, sense=senses[constraint.sense.value], rhs=float(rhs)),
-                name=f"b{bundle.bundle_id}_{c_index}",
+                row_constraint(row, variables, f"b{bundle.bundle_id}_{c_index}")
             )
         if bundle.min_total_fill and legs:
             # A non-empty fill must reach the minimum: w = 1 if the bundle trades.
@@ -326,39 +321,21 @@ class _Model:
             self.problem.addConstraint(total - bundle.min_total_fill * w >= 0)
 
 
-def _auction_solver(config: AuctionConfig) -> Any:
-    limit = config.time_limit_ms / 1000
-    if config.solver == "cbc":
-        return pulp.COIN_CMD(
-            path=_CBC_PATH, msg=False, timeLimit=max(limit, 0.01), gapRel=config.gap
-        )
-    # Unlike the small pre-solve models, auctions are large: HiGHS presolve stays on.
-    return _FastHiGHS(msg=False, timeLimit=limit, gapRel=config.gap, threads=1)
-
-
 def _solution(
-    problem: pulp.LpProblem, orders: Sequence[_Order], config: AuctionConfig
+    problem: pulp.LpProblem, orders: Sequence[_Order], solver: SolverName
 ) -> tuple[str, list[int] | None]:
-    if config.solver == "highs":
-        h: Any = problem.solverModel
-        info = h.getInfo()
-        if info.primal_solution_status != 2:
-            return "no primal solution", None
-        columns = h.getSolution().col_value
-        raw = [columns[o.var.index] for o in orders]
-        status = "optimal" if h.getModelStatus() == h.getModelStatus().kOptimal else "feasible"
-    else:
-        if problem.sol_status not in (
-            pulp.const.LpSolutionOptimal,
-            pulp.const.LpSolutionIntegerFeasible,
-        ):
-            return "no integer solution", None
-        raw = [float(o.var.varValue) for o in orders]
-        status = "optimal" if problem.sol_status == pulp.const.LpSolutionOptimal else "feasible"
-    lots = _round_lots(raw)
+    """``optimal`` or ``feasible`` and every order's lots, or why there are none.
+
+    Any solution the solver holds is used, proven optimal or not (a time limit
+    or the gap may stop it first); :func:`verify` checks it exactly afterwards.
+    """
+    solution = read_solution(problem, [o.var for o in orders], solver)
+    if solution.values is None:
+        return ("no primal solution" if solver == "highs" else "no integer solution"), None
+    lots = round_lots(solution.values)
     if lots is None:
         return "non-integral solution", None
-    return status, lots
+    return ("optimal" if solution.status == "optimal" else "feasible"), lots
 
 
 @dataclass(frozen=True, slots=True)

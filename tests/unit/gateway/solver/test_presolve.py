@@ -18,7 +18,7 @@ from gateway.core.plugins import StrategyRegistry
 from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver
 from tests.conftest import envelope, seed_hedge
 
-# --- the seed sample (DESIGN.md §4.1) ---------------------------------------------
+# --- the seed sample (docs/math.md §2) ---------------------------------------------
 
 
 def test_seed_hedge_sample_is_feasible_with_aaaa_2000(registry, presolver):
@@ -29,7 +29,7 @@ def test_seed_hedge_sample_is_feasible_with_aaaa_2000(registry, presolver):
     # 4·AAAA == 36·BBBB + 9·CCCC in lots of 100: AAAA 1800 with CCCC 800 (total 2600) beats
     # every other fill; AAAA 2000 would need 36b + 9c = 8000, not a multiple of 9.
     assert verdict.max_fill == (1800, 0, 800)
-    # The smallest non-empty fill is the one DESIGN.md derives by hand.
+    # The smallest non-empty fill is the one docs/math.md §2 derives by hand.
     assert verdict.min_fill == (900, 100, 0)
     assert bundle.violations(verdict.max_fill) == []
 

@@ -1,0 +1,219 @@
+"""Why an infeasible bundle cannot fill: a reason a person can act on.
+
+The pre-solver calls :func:`explain_infeasible` once it has proven that no
+non-empty fill satisfies a bundle (docs/math.md §4, "Feasibility is never
+q = 0"). The explanation, in order:
+
+1. **Signs.** A homogeneous row whose coefficients all have the same sign
+   admits only the empty fill, at any size (:func:`sign_reason`).
+2. **The culprits.** Otherwise a deletion filter finds a minimal set of
+   constraints that together admit no non-empty fill within the legs' limits
+   (:func:`minimal_conflict`): drop each constraint in turn and keep it out if
+   the rest still admit none.
+3. **How large a fill would have to be.** With the limits lifted, the smallest
+   non-empty fill that satisfies the culprits (:func:`smallest_fill`) names the
+   legs whose limits it exceeds, e.g. "the smallest fill that does is AAAA 900,
+   BBBB 100, CCCC 0, which needs AAAA 900 above its limit 500".
+
+Every solve here shares the pre-solver's deadline; a question not answered
+by then counts as unknown, and the explanation says less.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from gateway.core.bundle import Constraint, OrderBundle, Sense
+from gateway.solver.milp import ScaledRow, SolverSettings, lot_model, round_lots, solve
+
+__all__ = [
+    "explain_infeasible",
+    "minimal_conflict",
+    "sign_reason",
+    "smallest_fill",
+]
+
+
+def explain_infeasible(
+    bundle: OrderBundle, rows: Sequence[ScaledRow], settings: SolverSettings, deadline: float
+) -> str:
+    """A reason a person can act on for an infeasible bundle.
+
+    ``rows`` are the bundle's constraints scaled over lot counts (one per
+    constraint, in order); ``deadline`` is a :func:`time.perf_counter` value
+    after which no further solve starts.
+    """
+    symbols = bundle.symbols
+    constraints = bundle.constraints
+    generic = "no non-empty fill satisfies the constraints within the legs' limits and lot sizes"
+    if not constraints:
+        return (
+            f"no non-empty fill reaches the minimum total fill {bundle.min_total_fill} "
+            "within the legs' limits"
+            if bundle.min_total_fill
+            else generic
+        )
+    for row, constraint in zip(rows, constraints, strict=True):
+        reason = sign_reason(row, constraint, symbols)
+        if reason:
+            return f"{reason}{_description(constraint)}"
+    keep = minimal_conflict(bundle, rows, settings, deadline)
+    if keep is None:
+        # Only the min_total_fill row (absent from this check) makes it infeasible.
+        return (
+            f"fills that satisfy the constraints total less than the minimum total fill "
+            f"{bundle.min_total_fill}"
+            if bundle.min_total_fill
+            else generic
+        )
+    culprits = [constraints[i] for i in keep]
+    culprit_rows = [rows[i] for i in keep]
+    names = " and ".join(f"{c.name} ({c.render(symbols)}){_description(c)}" for c in culprits)
+    subject = f"constraint {names}" if len(culprits) == 1 else f"constraints {names} together"
+    # How large would a fill have to be? Lift the limits to a bound large enough for
+    # the smallest two-leg solution (|a_j|/g lots of one leg against |a_i|/g of the other).
+    bound = max((abs(a) for row in culprit_rows for a in row.coefficients), default=1)
+    caps = [max(leg.max_lots, bound) for leg in bundle.legs]
+    smallest = smallest_fill(bundle, culprit_rows, caps, settings, deadline, constraints=culprits)
+    if smallest is None:
+        return f"no non-empty fill within the legs' limits satisfies {subject}"
+    over = [
+        f"{leg.symbol} {qty} above its limit {leg.max_qty}"
+        for leg, qty in zip(bundle.legs, smallest, strict=True)
+        if qty > leg.max_qty
+    ]
+    return (
+        f"no non-empty fill within the legs' limits satisfies {subject}: with lot sizes "
+        f"{_lots(bundle)} the smallest fill that does is {_fmt_fill(bundle, smallest)}, "
+        f"which needs {', '.join(over) or 'more than the limits allow'}"
+    )
+
+
+def sign_reason(row: ScaledRow, constraint: Constraint, symbols: Sequence[str]) -> str | None:
+    """Why a homogeneous row admits no non-empty fill at any size, if it is the signs.
+
+    ``row`` is ``constraint`` scaled over lot counts; ``symbols`` name the legs.
+    None when the row has a non-zero right-hand side or its signs allow a fill.
+    """
+    if row.rhs != 0:
+        return None
+    signs = {(a > 0) - (a < 0) for a in row.coefficients}
+    rendered = constraint.render(symbols)
+    if row.sense is Sense.EQ and signs in ({1}, {-1}):
+        kind = "positive" if signs == {1} else "negative"
+        return (
+            f"constraint {constraint.name} ({rendered}) needs legs with coefficients of "
+            f"both signs, but every coefficient is {kind}, so only the empty fill "
+            "satisfies it"
+        )
+    if row.sense is Sense.LE and signs == {1}:
+        return (
+            f"constraint {constraint.name} ({rendered}) needs a leg with a coefficient "
+            "<= 0, but every coefficient is positive, so only the empty fill satisfies it"
+        )
+    if row.sense is Sense.GE and signs == {-1}:
+        return (
+            f"constraint {constraint.name} ({rendered}) needs a leg with a coefficient "
+            ">= 0, but every coefficient is negative, so only the empty fill satisfies it"
+        )
+    return None
+
+
+def minimal_conflict(
+    bundle: OrderBundle, rows: Sequence[ScaledRow], settings: SolverSettings, deadline: float
+) -> list[int] | None:
+    """Indices of a minimal set of ``rows`` that no non-empty fill within the legs'
+    limits satisfies (ignoring the minimum total fill), by a deletion filter.
+
+    None when all of ``rows`` together admit a non-empty fill, or when that is
+    not proven before ``deadline``. A row whose removal cannot be proven to keep
+    the set infeasible in time stays in the set.
+    """
+    if _feasible_alone(bundle, rows, settings, deadline) is not False:
+        return None
+    keep = list(range(len(rows)))
+    for index in list(keep):
+        trial = [i for i in keep if i != index]
+        if trial and _feasible_alone(bundle, [rows[i] for i in trial], settings, deadline) is False:
+            keep = trial
+    return keep
+
+
+def smallest_fill(
+    bundle: OrderBundle,
+    rows: Sequence[ScaledRow],
+    caps: Sequence[int],
+    settings: SolverSettings,
+    deadline: float,
+    *,
+    constraints: Sequence[Constraint] | None = None,
+) -> tuple[int, ...] | None:
+    """The verified non-empty fill with the least total quantity, if found in time.
+
+    ``caps`` bound each leg's lot count (the legs' limits, or larger to see how
+    far beyond them a fill would have to go). ``constraints`` restricts the
+    exact check to a subset (when explaining); by default the whole bundle is
+    verified, including the minimum total fill.
+    """
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return None
+    problem, variables = lot_model(
+        bundle,
+        rows,
+        caps,
+        minimise=True,
+        min_total=bundle.min_total_fill if constraints is None else None,
+    )
+    raw = solve(problem, variables, settings, remaining)
+    if raw.values is None or raw.status not in ("optimal", "feasible"):
+        return None
+    lots = round_lots(raw.values)
+    if lots is None:
+        return None
+    fill = [n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True)]
+    checked = constraints if constraints is not None else bundle.constraints
+    if sum(fill) == 0 or any(n < 0 or n > cap for n, cap in zip(lots, caps, strict=True)):
+        return None
+    if not all(c.holds(fill) for c in checked):
+        return None
+    if constraints is None and bundle.violations(fill):
+        return None
+    return tuple(fill)
+
+
+def _feasible_alone(
+    bundle: OrderBundle, rows: Sequence[ScaledRow], settings: SolverSettings, deadline: float
+) -> bool | None:
+    """Whether a non-empty fill within limits satisfies ``rows``; None if unknown."""
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return None
+    caps = [leg.max_lots for leg in bundle.legs]
+    problem, variables = lot_model(bundle, rows, caps, minimise=False, min_total=None)
+    raw = solve(problem, variables, settings, remaining)
+    if raw.status == "infeasible":
+        return False
+    if raw.values is None or raw.status == "error":
+        return None
+    lots = round_lots(raw.values)
+    if lots is None:
+        return None
+    return sum(lots) > 0 if raw.status == "optimal" else (True if sum(lots) > 0 else None)
+
+
+def _description(constraint: Constraint) -> str:
+    return f" [{constraint.description}]" if constraint.description else ""
+
+
+def _lots(bundle: OrderBundle) -> str:
+    sizes = {leg.lot_size for leg in bundle.legs}
+    if len(sizes) == 1:
+        return str(sizes.pop())
+    return ", ".join(f"{leg.symbol} {leg.lot_size}" for leg in bundle.legs)
+
+
+def _fmt_fill(bundle: OrderBundle, quantities: Sequence[int]) -> str:
+    parts = [f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, quantities, strict=True)]
+    return ", ".join(parts)

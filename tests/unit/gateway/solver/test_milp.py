@@ -1,0 +1,339 @@
+"""The shared MILP plumbing, against real PuLP with HiGHS and CBC (no mocks)."""
+
+from __future__ import annotations
+
+import math
+import random
+from decimal import Decimal
+from fractions import Fraction
+
+import highspy
+import pulp
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.solver.milp import (
+    CBC_PATH,
+    SMALL_MODEL_OPTIONS,
+    FastHiGHS,
+    ScaledRow,
+    SolverSettings,
+    lot_model,
+    read_solution,
+    relative_gap,
+    round_lots,
+    row_constraint,
+    scaled_rows,
+    solve,
+)
+
+SOLVERS = ["highs", "cbc"]
+
+
+def market_split(sense: str, *, seed: int = 0) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """A Cornuéjols-Dawande market split instance: 10 rows over 100 binaries.
+
+    With equality rows (``Σ a·x == Σa/2``) it is notoriously hard for branch and
+    bound, almost surely infeasible, and neither solver finds or refutes a
+    solution within milliseconds. With ``<=`` rows the empty choice is feasible,
+    and maximising a random objective is far from proven optimal in milliseconds
+    (measured here: 10 seeds of 10, even at 50 ms).
+    """
+    rng = random.Random(seed)
+    problem = pulp.LpProblem("market_split", pulp.LpMaximize)
+    xs = [problem.add_variable(f"x{j:03d}", 0, 1, cat=pulp.const.LpInteger) for j in range(100)]
+    problem.setObjective(pulp.LpAffineExpression([(x, rng.randint(1, 99)) for x in xs]))
+    for i in range(10):
+        a = [rng.randint(0, 99) for _ in xs]
+        problem.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(list(zip(xs, a, strict=True))),
+                sense=sense,
+                rhs=sum(a) // 2,
+                name=f"r{i}",
+            )
+        )
+    return problem, xs
+
+
+def doubled(rhs: int) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """2·x == rhs over an integer 0 <= x <= 5: infeasible for an odd ``rhs``."""
+    problem = pulp.LpProblem("doubled", pulp.LpMaximize)
+    x = problem.add_variable("x", 0, 5, cat=pulp.const.LpInteger)
+    problem.setObjective(pulp.LpAffineExpression([(x, 1)]))
+    problem.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression([(x, 2)]), rhs=rhs, name="c"))
+    return problem, [x]
+
+
+def satisfied(problem: pulp.LpProblem, xs: list[pulp.LpVariable], lots: list[int]) -> bool:
+    """Whether the integer point ``lots`` satisfies every row of ``problem`` exactly."""
+    value = dict(zip(xs, lots, strict=True))
+    for constraint in problem.constraints():
+        lhs = sum(int(a) * value[v] for v, a in constraint.items())
+        rhs = -int(constraint.constant)
+        holds = {
+            pulp.LpConstraintLE: lhs <= rhs,
+            pulp.LpConstraintEQ: lhs == rhs,
+            pulp.LpConstraintGE: lhs >= rhs,
+        }[constraint.sense]
+        if not holds:
+            return False
+    return True
+
+
+# --- solver set-up -------------------------------------------------------------------
+
+
+def test_small_model_settings_give_a_tuned_highs():
+    solver = SolverSettings(solver="highs", integer_objective=True, small_model=True).make(0.25)
+    assert isinstance(solver, FastHiGHS)
+    assert solver.timeLimit == 0.25
+    assert solver.gapRel == 0.0
+    assert solver.gapAbs == 0.5
+    assert solver.threads == 1
+    assert solver.optionsDict == dict(SMALL_MODEL_OPTIONS)
+    assert solver.optionsDict["presolve"] == "off"
+
+
+def test_large_model_settings_keep_highs_defaults():
+    solver = SolverSettings(solver="highs", gap_rel=0.001).make(0.08)
+    assert isinstance(solver, FastHiGHS)
+    assert (solver.timeLimit, solver.gapRel, solver.gapAbs) == (0.08, 0.001, None)
+    assert solver.optionsDict == {}
+
+
+def test_cbc_settings_use_the_bundled_binary_with_a_floor_on_the_time_limit():
+    solver = SolverSettings(solver="cbc", gap_rel=0.001).make(0.0)
+    assert isinstance(solver, pulp.COIN_CMD)
+    assert solver.path == CBC_PATH
+    assert solver.timeLimit == 0.01
+    assert solver.optionsDict["gapRel"] == 0.001
+
+
+# --- reading what the solver concluded -----------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_optimal_solution_is_read_in_the_callers_variable_order(solver):
+    # PuLP sorts variables by name (x0, x1, x10, x11, x2, ...) and HiGHS's columns follow
+    # that order; values must come back in the order the caller passed.
+    problem = pulp.LpProblem("order", pulp.LpMaximize)
+    xs = [problem.add_variable(f"x{i}", 0, i, cat=pulp.const.LpInteger) for i in range(12)]
+    problem.setObjective(pulp.LpAffineExpression([(x, 1) for x in xs]))
+    solution = solve(problem, xs, SolverSettings(solver=solver), 10.0)
+    assert solution.status == "optimal"
+    assert solution.values is not None
+    assert round_lots(solution.values) == list(range(12))
+    reversed_order = read_solution(problem, xs[::-1], solver)
+    assert reversed_order.values == solution.values[::-1]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_infeasible_is_read_as_infeasible(solver):
+    problem, xs = doubled(1)
+    solution = solve(problem, xs, SolverSettings(solver=solver), 10.0)
+    assert solution.status == "infeasible"
+    assert solution.values is None
+
+
+def test_highs_time_limit_with_a_solution_is_feasible_not_optimal():
+    # PuLP maps HiGHS's time limit to LpStatusOptimal; the reader must not.
+    problem, xs = market_split(pulp.LpConstraintLE)
+    solution = solve(problem, xs, SolverSettings(solver="highs"), 0.01)
+    assert problem.solverModel.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+    assert solution.status == "feasible"
+    assert solution.values is not None
+    lots = round_lots(solution.values)
+    assert lots is not None
+    assert satisfied(problem, xs, lots)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_time_limit_without_a_solution_is_a_timeout_with_no_values(solver):
+    problem, xs = market_split(pulp.LpConstraintEQ)
+    solution = solve(problem, xs, SolverSettings(solver=solver), 0.02)
+    assert solution.status == "timeout"
+    assert solution.values is None
+
+
+def test_cbc_timeout_hands_out_none_of_the_fractional_values_it_leaves():
+    problem, xs = market_split(pulp.LpConstraintEQ)
+    solution = solve(problem, xs, SolverSettings(solver="cbc"), 0.02)
+    # The trap: after a timeout with no integer solution, CBC (through PuLP) still
+    # leaves the LP relaxation's fractional values in the variables.
+    left = [x.varValue for x in xs if x.varValue is not None]
+    assert round_lots(left) is None
+    assert solution.values is None
+
+
+def test_cbc_stopped_early_with_a_solution_is_feasible_not_optimal():
+    # Stopped on its node limit holding a solution, CBC's status line reads
+    # "Stopped on nodes - objective value ...", which PuLP reports as optimal; only
+    # sol_status says "integer feasible".
+    problem, xs = market_split(pulp.LpConstraintLE)
+    problem.solve(pulp.COIN_CMD(path=CBC_PATH, msg=False, maxNodes=0))
+    solution = read_solution(problem, xs, "cbc")
+    assert solution.status == "feasible"
+    assert solution.values is not None
+    lots = round_lots(solution.values)
+    assert lots is not None
+    assert satisfied(problem, xs, lots)
+
+
+def test_relative_gap_is_reported_by_highs_only():
+    problem, xs = market_split(pulp.LpConstraintLE)
+    solve(problem, xs, SolverSettings(solver="highs"), 0.01)
+    gap = relative_gap(problem, "highs")
+    assert gap is not None
+    assert 0 < gap < math.inf
+    problem, xs = doubled(2)
+    assert solve(problem, xs, SolverSettings(solver="highs"), 10.0).status == "optimal"
+    assert relative_gap(problem, "highs") == 0
+    solve(problem, xs, SolverSettings(solver="cbc"), 10.0)
+    assert relative_gap(problem, "cbc") is None
+
+
+# --- rounding ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], []),
+        ([0.0, 3.0, -0.0], [0, 3, 0]),
+        ([2.0000004, 6.9999996], [2, 7]),
+        ([1e9 + 1e-7], [1_000_000_000]),
+        ([2.5], None),
+        ([1.00001], None),
+        ([3.0, 0.34466541], None),
+        ([math.nan], None),
+        ([math.inf], None),
+        ([-math.inf, 1.0], None),
+    ],
+)
+def test_round_lots(values, expected):
+    assert round_lots(values) == expected
+
+
+# --- integer rows over lot counts ---------------------------------------------------
+
+
+def _bundle(coefficients, lots, *, sense=Sense.EQ, rhs=Decimal(0)) -> OrderBundle:
+    legs = tuple(
+        Leg(
+            symbol=f"S{i}",
+            side=Side.BUY,
+            limit_price=Decimal(1),
+            max_qty=lot * 10,
+            lot_size=lot,
+        )
+        for i, lot in enumerate(lots)
+    )
+    constraint = Constraint(
+        name="c", coefficients=tuple(coefficients), sense=sense, rhs=rhs, description="d"
+    )
+    return OrderBundle(bundle_id="b", legs=legs, constraints=(constraint,))
+
+
+def test_scaled_rows_are_coprime_integers_over_lot_counts():
+    # 0.5·q0 - 1.25·q1 with lots 100 and 10 is 50·n0 - 12.5·n1: times 2, over 25.
+    bundle = _bundle([Decimal("0.5"), Decimal("-1.25")], [100, 10])
+    assert scaled_rows(bundle, bundle.constraints) == [
+        ScaledRow("c", (4, -1), Sense.EQ, 0),
+    ]
+
+
+def test_scaled_row_keeps_a_fractional_right_hand_side():
+    # 2·q0 + 4·q1 == 5 over lots of 1: n0 + 2·n1 == 5/2 has no integer solution.
+    bundle = _bundle([Decimal(2), Decimal(4)], [1, 1], rhs=Decimal(5))
+    [row] = scaled_rows(bundle, bundle.constraints)
+    assert row.coefficients == (1, 2)
+    assert row.rhs == Fraction(5, 2)
+    assert isinstance(row.rhs, Fraction)
+
+
+COEFFICIENT = st.integers(-400, 400).map(lambda c: Decimal(c) / 8)
+
+
+@given(
+    data=st.data(),
+    count=st.integers(1, 4),
+    sense=st.sampled_from(list(Sense)),
+    rhs=st.integers(-3000, 3000).map(lambda r: Decimal(r) / 4),
+)
+def test_scaled_row_holds_exactly_when_the_constraint_holds(data, count, sense, rhs):
+    coefficients = data.draw(st.lists(COEFFICIENT, min_size=count, max_size=count))
+    lots = data.draw(st.lists(st.sampled_from([1, 10, 100]), min_size=count, max_size=count))
+    bundle = _bundle(coefficients, lots, sense=sense, rhs=rhs)
+    [row] = scaled_rows(bundle, bundle.constraints)
+    assert math.gcd(*row.coefficients) in (0, 1)
+    n = data.draw(st.lists(st.integers(0, 10), min_size=count, max_size=count))
+    fill = [k * lot for k, lot in zip(n, lots, strict=True)]
+    lhs = sum(a * k for a, k in zip(row.coefficients, n, strict=True))
+    assert sense.holds(Fraction(lhs), Fraction(row.rhs)) == bundle.constraints[0].holds(fill)
+
+
+def test_row_constraint_leaves_out_zero_coefficients_and_absent_legs():
+    problem = pulp.LpProblem("rows", pulp.LpMaximize)
+    a, c = (problem.add_variable(name, 0, 10, cat=pulp.const.LpInteger) for name in "ac")
+    row = ScaledRow("r", (3, -2, 0, 5), Sense.GE, Fraction(7, 2))
+    constraint = row_constraint(row, [a, None, c, None], "b1_0")
+    assert constraint.name == "b1_0"
+    assert dict(constraint.items()) == {a: 3}
+    assert constraint.sense == pulp.LpConstraintGE
+    assert constraint.getLb() == 3.5
+
+
+# --- the lot-count model -------------------------------------------------------------
+
+
+def _seed_bundle(aaaa_qty: int) -> OrderBundle:
+    """The seed sample: 4·AAAA == 36·BBBB + 9·CCCC, lots of 100."""
+    legs = tuple(
+        Leg(symbol=symbol, side=side, limit_price=Decimal(10), max_qty=qty, lot_size=100)
+        for symbol, side, qty in (
+            ("AAAA", Side.BUY, aaaa_qty),
+            ("BBBB", Side.SELL, 1000),
+            ("CCCC", Side.BUY, 1000),
+        )
+    )
+    hedge = Constraint(
+        name="hedge", coefficients=(Decimal(-4), Decimal(36), Decimal(9)), sense=Sense.EQ
+    )
+    return OrderBundle(bundle_id="seed", legs=legs, constraints=(hedge,))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_lot_model_maximises_and_minimises_the_total_fill(solver):
+    bundle = _seed_bundle(2000)
+    rows = scaled_rows(bundle, bundle.constraints)
+    caps = [leg.max_lots for leg in bundle.legs]
+    settings = SolverSettings(solver=solver, integer_objective=True, small_model=True)
+    problem, variables = lot_model(bundle, rows, caps, minimise=False, min_total=None)
+    largest = solve(problem, variables, settings, 10.0)
+    assert largest.status == "optimal"
+    assert largest.values is not None
+    assert round_lots(largest.values) == [18, 0, 8]
+    # Minimising excludes the empty fill: the smallest is AAAA 900, BBBB 100.
+    problem, variables = lot_model(bundle, rows, caps, minimise=True, min_total=None)
+    smallest = solve(problem, variables, settings, 10.0)
+    assert smallest.values is not None
+    assert round_lots(smallest.values) == [9, 1, 0]
+
+
+def test_lot_model_min_total_excludes_small_fills():
+    bundle = _seed_bundle(2000)
+    rows = scaled_rows(bundle, bundle.constraints)
+    caps = [leg.max_lots for leg in bundle.legs]
+    settings = SolverSettings(integer_objective=True, small_model=True)
+    problem, variables = lot_model(bundle, rows, caps, minimise=True, min_total=1100)
+    solution = solve(problem, variables, settings, 10.0)
+    assert solution.values is not None
+    # 4·a == 36·b + 9·c in lots: a = 9 allows (b, c) = (1, 0) or (0, 4); the first is
+    # 1000, below the minimum; every fill with a >= 18 is larger than 1300.
+    assert round_lots(solution.values) == [9, 0, 4]
+    # Beyond the limits no non-empty fill reaches the minimum.
+    problem, variables = lot_model(bundle, rows, caps, minimise=False, min_total=10**6)
+    assert solve(problem, variables, settings, 10.0).status == "infeasible"
