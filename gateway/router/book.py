@@ -107,6 +107,13 @@ class Book:
             self.by_venue_order[venue_id] = (record, index)
         self.client(record.client).open_bundles.add(record.bundle_id)
 
+    def restore(self, record: BundleRecord, decision: Decision, now: float) -> None:
+        """An open bundle read back from the journal after a restart: its ids are taken,
+        its decision remembered, and the relay maps its reports again."""
+        self.register(record)
+        self.take_ids(record.client, record.list_id, record.all_ids)
+        self.decide(record.client, record.list_id, decision, now)
+
     def unregister(self, record: BundleRecord) -> None:
         self.client(record.client).open_bundles.discard(record.bundle_id)
         self.by_list.pop((record.client, record.list_id), None)

@@ -681,11 +681,8 @@ class Gateway:
                 legs_qty=saved.legs_qty,
                 cum_qty=[0] * len(saved.legs_qty),
             )
-            self.book.register(record)
-            self.book.take_ids(saved.session, saved.list_id, record.all_ids)
-            self.book.decide(
-                saved.session,
-                saved.list_id,
+            self.book.restore(
+                record,
                 decision or Decision(True, saved.ack_text, record.all_ids, saved.bundle_id),
                 now,
             )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.router.book import Book
-from gateway.router.records import Accept, Decision, Denied, DenyCode, Repeat, SessionKey
+from gateway.router.records import (
+    Accept,
+    Decision,
+    Denied,
+    DenyCode,
+    ListHeader,
+    Repeat,
+    SessionKey,
+)
 
 from .conftest import DESK1, Core, header, solved_ok
 
@@ -81,7 +89,7 @@ def test_duplicates_are_found_in_the_history_after_memory_forgot_them() -> None:
     assert isinstance(again, Denied)
     assert again.code is DenyCode.DUPLICATE
     assert isinstance(core.decider.on_list(header("L1", poss_dup=True)), Repeat)
-    reused = core.decider.on_list(header("L2").__class__(DESK1, "L2", ("L1-A",)))
+    reused = core.decider.on_list(ListHeader(DESK1, "L2", ("L1-A",)))
     assert isinstance(reused, Denied)
     assert "duplicate ClOrdID 'L1-A'" in reused.reason
 
@@ -90,3 +98,50 @@ def test_no_history_means_only_memory_counts() -> None:
     book = Book(retain_done_secs=1)
     assert book.decision(DESK1, "X") is None
     assert book.used_cl_ord_id(DESK1, ["a"]) is None
+
+
+def test_a_bundle_restored_from_the_journal_is_relayed_deduplicated_and_cancellable() -> None:
+    from gateway.core.reports import ListOrderStatus
+    from gateway.router.records import (
+        BundleRecord,
+        CancelOut,
+        Close,
+        ListCancel,
+        RelayStatus,
+        VenueListStatus,
+    )
+
+    core = Core()
+    record = BundleRecord(
+        client=DESK1,
+        list_id="L7",
+        cl_ord_ids=("L7-C", "L7-A"),
+        all_ids=("L7-A", "L7-B", "L7-C"),
+        bundle_id="Bold-7",
+        venue_ids=("Bold-7-1", "Bold-7-2"),
+        legs_qty=(500, 200),
+        cum_qty=[0, 0],
+    )
+    decision = Decision(True, "accepted as Bold-7", record.all_ids, "Bold-7")
+    core.book.restore(record, decision, core.clock())
+    assert core.book.open_count(DESK1) == 1
+    # The list replayed from the inbox is answered, not decided again; a reused id is refused.
+    assert isinstance(core.decider.on_list(header("L7", replay=True)), Repeat)
+    reused = core.decider.on_list(ListHeader(DESK1, "L8", ("L7-B",)))
+    assert isinstance(reused, Denied)
+    assert reused.code is DenyCode.DUPLICATE
+    cancel = core.decider.on_cancel(ListCancel(DESK1, "L7", 3), venue_up=True)
+    assert cancel == CancelOut(DESK1, "L7", "Bold-7", 3)
+    from gateway.core.reports import OrderReport
+
+    done = VenueListStatus(
+        bundle_id="Bold-7",
+        status_type=5,
+        order_status=ListOrderStatus.ALL_DONE,
+        rpt_seq=2,
+        orders=(OrderReport("Bold-7-2", cum_qty=200), OrderReport("Bold-7-1", cum_qty=500)),
+    )
+    relay, close = core.relay.on_status(done)
+    assert isinstance(relay, RelayStatus)
+    assert isinstance(close, Close)
+    assert [o.cl_ord_id for o in relay.status.orders] == ["L7-A", "L7-C"]
