@@ -10,6 +10,17 @@ the reference bid/offer and random orders inside the spread). Fills go back as
 ExecutionReports per leg and ListStatus per bundle. After a fill, the
 pre-solver checks whether the remaining quantities can still fill within the
 bundle's constraints; when not (or when all is filled) the bundle is done.
+
+Memory is bounded: a finished bundle, with its ListID and ClOrdIDs, leaves
+memory ``retain_done_secs`` after it is done. A repeated ListID (the gateway
+forwards a bundle again after a crash) is answered with the bundle's current
+state and never booked twice: from memory, or later from the journal, which
+keeps finished bundles for ``journal_retention_hours`` and is compacted every
+``journal_compact_every_secs`` by the same thread. Without a journal the venue
+has forgotten a bundle once it left memory: a repeat of it is booked as new.
+
+Callers watch the auctions through an observer (``on_auction``) called on that
+thread after each auction with an :class:`AuctionSummary`.
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +45,7 @@ import structlog
 from fixspec import DICTIONARY, Tag
 from gateway.core.bundle import Constraint, OrderBundle, Sense, Side
 from gateway.core.errors import GatewayError
+from gateway.core.reports import ExecutionReport
 from gateway.fix.engine import (
     Connector,
     Dispatch,
@@ -47,8 +60,10 @@ from gateway.fix.messages import (
     OrderReport,
     business_reject,
     decimal_text,
+    encode_execution_report,
+    group_ids,
     list_status,
-    new_message,
+    utc_now,
 )
 from gateway.fix.venue_codec import decode_bundle
 from gateway.solver.presolve import PresolveConfig, PreSolver
@@ -56,7 +71,7 @@ from gateway.venue.auction import ContraOrder, Participant, SymbolRef, clear
 from gateway.venue.config import VenueAppConfig
 from gateway.venue.journal import VenueJournal, VenueRow
 
-__all__ = ["Venue"]
+__all__ = ["AuctionSummary", "Venue", "VenueSize", "VenueStats"]
 
 log = structlog.get_logger("bidgw.venue")
 
@@ -71,6 +86,7 @@ class _Resting:
     raw: str = ""
     expires_at: datetime | None = None
     started: bool = False
+    done: bool = False
     closed: str | None = None
     close_text: str = ""
 
@@ -81,25 +97,76 @@ class _Resting:
         )
 
 
+_SOLVE_TIMES_KEPT = 1000
+
+
 @dataclass
 class VenueStats:
-    """Counters a caller (the demo, tests) can read."""
+    """Counters a caller (the demo, tests) can read; ``solve_ms`` holds the last
+    1,000 auctions' solve times."""
 
     auctions: int = 0
     bundles_received: int = 0
     bundles_rejected: int = 0
     fills: int = 0
-    solve_ms: list[float] = field(default_factory=list)
+    solve_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SOLVE_TIMES_KEPT))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSize:
+    """What the venue holds in memory.
+
+    Attributes:
+        resting: bundles in the book.
+        finished: finished bundles not yet ``retain_done_secs`` old.
+        seen_ids: ListIDs and ClOrdIDs remembered for duplicate checks.
+    """
+
+    resting: int
+    finished: int
+    seen_ids: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionSummary:
+    """One auction, as the ``on_auction`` observer sees it.
+
+    Attributes:
+        number: auctions run so far, this one included.
+        status: the clearing status (optimal, feasible, no_trade, no_solution,
+            unverified), or ``failed`` when the auction raised.
+        bundles: bundles that took part.
+        bundles_filled: bundles that got a fill.
+        solve_ms: the solver's time.
+        size: what the venue holds once the auction's reports are sent.
+    """
+
+    number: int
+    status: str
+    bundles: int
+    bundles_filled: int
+    solve_ms: float
+    size: VenueSize
 
 
 class Venue(SafeApplication):
-    """The simulated counterparty. ``start()``, then ``stop()``."""
+    """The simulated counterparty. ``start()``, then ``stop()``.
+
+    ``on_auction`` is called on the venue's state thread after every auction
+    with its summary; it must return quickly, and what it raises is logged.
+    """
 
     name = "venue"
 
-    def __init__(self, config: VenueAppConfig) -> None:
+    def __init__(
+        self,
+        config: VenueAppConfig,
+        *,
+        on_auction: Callable[[AuctionSummary], None] | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
+        self._on_auction = on_auction
         self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
         for symbol, ref in self.refs.items():
             if ref.bid >= ref.offer:
@@ -108,13 +175,17 @@ class Venue(SafeApplication):
                 )
         self.stats = VenueStats()
         self.logged_on = threading.Event()
-        self.auction_done = threading.Condition()
         self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
         self._journal = VenueJournal(config.journal) if config.journal else None
         self._resync: dict[tuple[str, str, str], list[str]] = {}
         self._book: dict[str, _Resting] = {}
-        self._finished: dict[str, _Resting] = {}
-        self._seen_ids: set[tuple[str, str]] = set()
+        # Finished bundles in the order they finished, each with when (monotonic).
+        self._finished: OrderedDict[str, tuple[_Resting, float]] = OrderedDict()
+        self._seen_ids: set[tuple[str, str]] = set()  # (client CompID, ListID or ClOrdID)
+        self._retain_done_secs = float(config.retain_done_secs)
+        self._compact_every_secs = float(config.journal_compact_every_secs)
+        self._next_compaction = time.monotonic() + self._compact_every_secs
+        self._dictionary: Any = None  # loaded when a journal row is first decoded
         self._exec_ids = itertools.count(1)
         # ExecIDs stay unique across restarts of a journaled venue.
         self._exec_prefix = f"E{time.time_ns() // 1_000_000:x}-"
@@ -161,16 +232,9 @@ class Venue(SafeApplication):
             self._journal.close()
         log.info("venue.stopped", auctions=self.stats.auctions)
 
-    def wait_auctions(self, count: int, timeout: float) -> bool:
-        """Block until ``count`` auctions have run in total (or the timeout passes)."""
-        deadline = time.monotonic() + timeout
-        with self.auction_done:
-            while self.stats.auctions < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.auction_done.wait(remaining)
-        return True
+    def size(self) -> VenueSize:
+        """What the venue holds in memory now (a snapshot: the state thread moves on)."""
+        return VenueSize(len(self._book), len(self._finished), len(self._seen_ids))
 
     # FIX callbacks (engine thread): thin -------------------------------------------------
     def on_logon(self, session_id: Any) -> None:
@@ -215,16 +279,46 @@ class Venue(SafeApplication):
                     log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
                 if journal_id and self._journal is not None:
                     self._journal.handled(journal_id)
+            try:
+                self._housekeeping()
+            except Exception as exc:  # a journal error must not stop the venue
+                log.error("venue.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
             if time.monotonic() >= next_auction and not self._stop.is_set():
                 try:
-                    self._auction()
+                    summary = self._auction()
                 except Exception as exc:  # an auction bug must not stop the venue
                     log.error(
                         "venue.auction_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True
                     )
+                    summary = AuctionSummary(self.stats.auctions, "failed", 0, 0, 0.0, self.size())
+                self._observe(summary)
                 next_auction += interval
                 if next_auction < time.monotonic():  # fell behind: skip, don't burst
                     next_auction = time.monotonic() + interval
+
+    def _observe(self, summary: AuctionSummary) -> None:
+        if self._on_auction is None:
+            return
+        try:
+            self._on_auction(summary)
+        except Exception as exc:  # an observer's bug must not stop the venue
+            log.error("venue.observer_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _housekeeping(self) -> None:
+        """Forget bundles finished more than ``retain_done_secs`` ago; compact the
+        journal every ``journal_compact_every_secs``."""
+        now = time.monotonic()
+        horizon = now - self._retain_done_secs
+        while self._finished:
+            list_id, (resting, done_at) = next(iter(self._finished.items()))
+            if done_at > horizon:
+                break
+            del self._finished[list_id]
+            self._forget_ids(list_id, resting)
+        if self._journal is not None and now >= self._next_compaction:
+            self._next_compaction = now + self._compact_every_secs
+            counts = self._journal.compact(float(self.config.journal_retention_hours) * 3600)
+            log.info("journal.compacted", **counts)
 
     def _send(self, message: Any, session: tuple[str, str, str]) -> None:
         try:
@@ -235,11 +329,11 @@ class Venue(SafeApplication):
     def _on_bundle(self, message: Any, session: tuple[str, str, str]) -> None:
         self.stats.bundles_received += 1
         list_id = message.getField(Tag.LIST_ID)
-        known = self._book.get(list_id) or self._finished.get(list_id)
+        known = self._lookup(list_id)
         if known is not None and known.session == session:
             # The gateway forwarded this bundle again (after a restart): answer with its
             # current state; never a second copy, never a reject.
-            done = list_id in self._finished
+            done = known.done
             self._send(
                 self._status(
                     list_id,
@@ -263,12 +357,12 @@ class Venue(SafeApplication):
                         f"{leg.symbol}: lot {leg.lot_size} is not a multiple of "
                         f"the venue's lot {self.config.symbols[leg.symbol].lot_size}"
                     )
-            duplicates = [c for c in (list_id, *cl_ord_ids) if (session[2], c) in self._seen_ids]
-            if list_id in self._book or duplicates:
-                raise GatewayError(f"duplicate id {(duplicates or [list_id])[0]!r}")
+            duplicate = self._used_id(session, (list_id, *cl_ord_ids))
+            if list_id in self._book or duplicate is not None:
+                raise GatewayError(f"duplicate id {duplicate or list_id!r}")
         except GatewayError as exc:
             self.stats.bundles_rejected += 1
-            ids = _order_ids(message)
+            ids = group_ids(message)
             self._send(
                 list_status(
                     list_id=list_id,
@@ -292,7 +386,7 @@ class Venue(SafeApplication):
             raw=message.toString(),
             expires_at=_expiry(bundle),
         )
-        self._save(list_id, self._book[list_id])
+        self._save(list_id, self._book[list_id], ids=(list_id, *cl_ord_ids))
         self._send(
             list_status(
                 list_id=list_id,
@@ -315,6 +409,31 @@ class Venue(SafeApplication):
         """The ids a client has used; a later bundle reusing one is a duplicate."""
         self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
 
+    def _forget_ids(self, list_id: str, resting: _Resting) -> None:
+        """A finished bundle leaves memory: its ids are checked in the journal now."""
+        self._seen_ids.difference_update(
+            (resting.session[2], c) for c in (list_id, *resting.cl_ord_ids)
+        )
+
+    def _used_id(self, session: tuple[str, str, str], ids: Sequence[str]) -> str | None:
+        """The first of ``ids`` the client already used, in memory or in the journal."""
+        used = {c for c in ids if (session[2], c) in self._seen_ids}
+        if self._journal is not None and (stored := self._journal.used_id(session[2], ids)):
+            used.add(stored)
+        return next((c for c in ids if c in used), None)
+
+    def _lookup(self, list_id: str) -> _Resting | None:
+        """A bundle the venue accepted: resting, finished in memory, or in the journal."""
+        resting = self._book.get(list_id)
+        if resting is None and list_id in self._finished:
+            resting = self._finished[list_id][0]
+        if resting is None and self._journal is not None:
+            row = self._journal.find(list_id)
+            if row is not None:
+                resting = self._from_row(row)
+                log.info("venue.found_in_journal", list_id=list_id, done=row.done)
+        return resting
+
     def _on_cancel(self, message: Any, session: tuple[str, str, str]) -> None:
         list_id = message.getField(Tag.LIST_ID)
         resting = self._book.get(list_id)
@@ -323,7 +442,7 @@ class Venue(SafeApplication):
             return
         self._finish(list_id, resting, exec_type="4", text="cancelled on request")
 
-    def _auction(self) -> None:
+    def _auction(self) -> AuctionSummary:
         self._expire()
         number = self.stats.auctions + 1
         rng = random.Random(f"{self.config.seed}:{number}")
@@ -332,10 +451,8 @@ class Venue(SafeApplication):
         result = clear(
             participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
         )
-        with self.auction_done:
-            self.stats.auctions = number
-            self.stats.solve_ms.append(result.solve_ms)
-            self.auction_done.notify_all()
+        self.stats.auctions = number
+        self.stats.solve_ms.append(result.solve_ms)
         if result.status in ("no_solution", "unverified"):
             log.warning(
                 "auction.no_fill",
@@ -344,7 +461,9 @@ class Venue(SafeApplication):
                 detail=result.detail,
                 bundles=len(participants),
             )
-            return
+            return AuctionSummary(
+                number, result.status, len(participants), 0, result.solve_ms, self.size()
+            )
         log.info(
             "auction.cleared",
             auction=number,
@@ -357,6 +476,14 @@ class Venue(SafeApplication):
         )
         for list_id, fills in result.bundle_fills.items():
             self._report_fills(list_id, self._book[list_id], fills, result.prices)
+        return AuctionSummary(
+            number,
+            result.status,
+            len(participants),
+            len(result.bundle_fills),
+            result.solve_ms,
+            self.size(),
+        )
 
     def _liquidity(self, rng: random.Random) -> list[ContraOrder]:
         spec = self.config.liquidity
@@ -405,11 +532,10 @@ class Venue(SafeApplication):
         for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
             if not qty:
                 continue
-            price = prices[leg.symbol]
-            self._send(
-                self._execution_report(resting, index, exec_type="F", last_qty=qty, last_px=price),
-                resting.session,
+            report = self._leg_report(
+                resting, index, exec_type="F", last_qty=qty, last_px=prices[leg.symbol]
             )
+            self._send(encode_execution_report(report), resting.session)
         if not started:
             self._send(
                 self._status(
@@ -471,16 +597,14 @@ class Venue(SafeApplication):
     def _finish(self, list_id: str, resting: _Resting, *, exec_type: str | None, text: str) -> None:
         """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
         self._book.pop(list_id, None)
-        self._finished[list_id] = resting
-        resting.closed, resting.close_text = exec_type, text
-        self._save(list_id, resting, done=True)
+        self._retain(list_id, resting)
+        resting.done, resting.closed, resting.close_text = True, exec_type, text
+        self._save(list_id, resting)
         if exec_type is not None:
             for index, left in enumerate(resting.remaining):
                 if left:
-                    self._send(
-                        self._execution_report(resting, index, exec_type=exec_type, text=text),
-                        resting.session,
-                    )
+                    report = self._leg_report(resting, index, exec_type=exec_type, text=text)
+                    self._send(encode_execution_report(report), resting.session)
         self._send(
             self._status(
                 list_id,
@@ -495,8 +619,15 @@ class Venue(SafeApplication):
         self._reported(list_id)
         log.info("venue.bundle_done", list_id=list_id, why=text, filled=resting.filled)
 
+    def _retain(self, list_id: str, resting: _Resting) -> None:
+        """Keep a finished bundle in memory for ``retain_done_secs``."""
+        previous = self._finished.pop(list_id, None)
+        if previous is not None and previous[0] is not resting:
+            self._forget_ids(list_id, previous[0])  # another client's, same ListID
+        self._finished[list_id] = (resting, time.monotonic())
+
     # the journal -----------------------------------------------------------------------
-    def _save(self, list_id: str, resting: _Resting, *, done: bool = False) -> None:
+    def _save(self, list_id: str, resting: _Resting, *, ids: Sequence[str] = ()) -> None:
         if self._journal is not None:
             self._journal.save(
                 list_id,
@@ -505,9 +636,10 @@ class Venue(SafeApplication):
                 resting.filled,
                 [f"{n.numerator}/{n.denominator}" for n in resting.notional],
                 started=resting.started,
-                done=done,
+                done=resting.done,
                 closed=resting.closed,
                 close_text=resting.close_text,
+                ids=ids,
             )
 
     def _reported(self, list_id: str) -> None:
@@ -515,13 +647,12 @@ class Venue(SafeApplication):
             self._journal.reported(list_id)
 
     def _restore(self, journal: VenueJournal) -> None:
-        """Rebuild the book, the finished bundles and the seen ids from the journal."""
-        dictionary = fix.DataDictionary(str(DICTIONARY))
-        rows = journal.book()
-        for row in rows:
-            self._restore_row(row, fix.Message(row.raw, dictionary, False))
+        """Rebuild the book, the finished bundles whose last reports may not have left,
+        and their ids from the journal (older finished bundles stay in the journal)."""
+        for row in journal.restorable():
+            self._restore_row(row)
         for pending in journal.pending():
-            message = fix.Message(pending.raw, dictionary, False)
+            message = fix.Message(pending.raw, self._data_dictionary(), False)
             self._inbox.put((msg_type(message), message, pending.session, pending.id))
         log.info(
             "venue.restored",
@@ -530,9 +661,20 @@ class Venue(SafeApplication):
             to_resync=sum(len(ids) for ids in self._resync.values()),
         )
 
-    def _restore_row(self, row: VenueRow, message: Any) -> None:
-        bundle, cl_ord_ids = decode_bundle(message)
-        resting = _Resting(
+    def _restore_row(self, row: VenueRow) -> None:
+        resting = self._from_row(row)
+        if row.done:
+            self._retain(row.list_id, resting)
+        else:
+            self._book[row.list_id] = resting
+        self._remember_ids(row.session, row.list_id, resting.cl_ord_ids)
+        if not row.reported:
+            self._resync.setdefault(row.session, []).append(row.list_id)
+
+    def _from_row(self, row: VenueRow) -> _Resting:
+        """A journal row as the venue holds a bundle in memory."""
+        bundle, cl_ord_ids = decode_bundle(fix.Message(row.raw, self._data_dictionary(), False))
+        return _Resting(
             row.session,
             bundle,
             cl_ord_ids,
@@ -541,13 +683,15 @@ class Venue(SafeApplication):
             raw=row.raw,
             expires_at=_expiry(bundle),
             started=row.started,
+            done=row.done,
             closed=row.closed,
             close_text=row.close_text,
         )
-        (self._finished if row.done else self._book)[row.list_id] = resting
-        self._remember_ids(row.session, row.list_id, cl_ord_ids)
-        if not row.reported:
-            self._resync.setdefault(row.session, []).append(row.list_id)
+
+    def _data_dictionary(self) -> Any:
+        if self._dictionary is None:
+            self._dictionary = fix.DataDictionary(str(DICTIONARY))
+        return self._dictionary
 
     def _reclose(self) -> None:
         """After a restart: close restored bundles whose remaining quantities cannot fill
@@ -560,8 +704,10 @@ class Venue(SafeApplication):
         """After a restart: tell the gateway the state of bundles whose last reports the
         crash may have cut off (their quantities say what filled)."""
         for list_id in self._resync.pop(session, []):
-            resting = self._book.get(list_id)
-            if resting is not None:
+            resting = self._lookup(list_id)
+            if resting is None:  # compacted away: its reports went out long ago
+                continue
+            if not resting.done:
                 status = self._status(
                     list_id,
                     resting,
@@ -572,7 +718,6 @@ class Venue(SafeApplication):
                     text="restored after a venue restart",
                 )
             else:
-                resting = self._finished[list_id]
                 status = self._status(
                     list_id,
                     resting,
@@ -583,7 +728,7 @@ class Venue(SafeApplication):
                 )
             self._send(status, session)
             self._reported(list_id)
-            log.info("venue.resynced", list_id=list_id, done=list_id in self._finished)
+            log.info("venue.resynced", list_id=list_id, done=resting.done)
 
     def _status(
         self,
@@ -620,7 +765,7 @@ class Venue(SafeApplication):
             orders=orders,
         )
 
-    def _execution_report(
+    def _leg_report(
         self,
         resting: _Resting,
         index: int,
@@ -629,35 +774,56 @@ class Venue(SafeApplication):
         last_qty: int = 0,
         last_px: Fraction | None = None,
         text: str | None = None,
-    ) -> Any:
-        leg = resting.bundle.legs[index]
-        done = resting.filled[index]
-        closing = exec_type in ("4", "3", "C")
-        left = 0 if closing else leg.max_qty - done
-        report = new_message("8")
-        fields: list[tuple[int, str]] = [
-            (Tag.ORDER_ID, f"V{resting.cl_ord_ids[index]}"),
-            (Tag.EXEC_ID, f"{self._exec_prefix}{next(self._exec_ids)}"),
-            (Tag.CL_ORD_ID, resting.cl_ord_ids[index]),
-            (Tag.LIST_ID, resting.bundle.bundle_id),
-            (Tag.EXEC_TYPE, exec_type),
-            (Tag.ORD_STATUS, exec_type if closing else _ord_status(done, left, None)),
-            (Tag.SYMBOL, leg.symbol),
-            (Tag.SIDE, "1" if leg.side is Side.BUY else "2"),
-            (Tag.ORDER_QTY, str(leg.max_qty)),
-            (Tag.PRICE, decimal_text(leg.limit_price)),
-            (Tag.CUM_QTY, str(done)),
-            (Tag.LEAVES_QTY, str(left)),
-            (Tag.AVG_PX, decimal_text(_avg(resting, index))),
-            (Tag.TRANSACT_TIME, datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]),
-        ]
-        if last_px is not None:
-            fields += [(Tag.LAST_QTY, str(last_qty)), (Tag.LAST_PX, _exact_text(last_px))]
-        if text:
-            fields.append((Tag.TEXT, text))
-        for tag, value in fields:
-            report.setField(tag, value)
-        return report
+    ) -> ExecutionReport:
+        """One leg's ExecutionReport: a fill (``last_px`` given) or its close."""
+        return _report_record(
+            resting,
+            index,
+            exec_id=f"{self._exec_prefix}{next(self._exec_ids)}",
+            exec_type=exec_type,
+            last_qty=last_qty,
+            last_px=last_px,
+            text=text,
+        )
+
+
+def _report_record(
+    resting: _Resting,
+    index: int,
+    *,
+    exec_id: str,
+    exec_type: str,
+    last_qty: int = 0,
+    last_px: Fraction | None = None,
+    text: str | None = None,
+) -> ExecutionReport:
+    """The record of one leg's ExecutionReport. Prices are written as
+    :func:`decimal_text` writes them (``encode_execution_report`` keeps a Decimal's
+    digits as they are)."""
+    leg = resting.bundle.legs[index]
+    done = resting.filled[index]
+    closing = exec_type in ("4", "3", "C")
+    left = 0 if closing else leg.max_qty - done
+    fill = last_px is not None
+    return ExecutionReport(
+        order_id=f"V{resting.cl_ord_ids[index]}",
+        exec_id=exec_id,
+        cl_ord_id=resting.cl_ord_ids[index],
+        exec_type=exec_type,
+        ord_status=exec_type if closing else _ord_status(done, left, None),
+        symbol=leg.symbol,
+        side="1" if leg.side is Side.BUY else "2",
+        cum_qty=done,
+        leaves_qty=left,
+        avg_px=_wire(_avg(resting, index)),
+        list_id=resting.bundle.bundle_id,
+        order_qty=leg.max_qty,
+        price=_wire(leg.limit_price),
+        transact_time=utc_now(),
+        last_qty=last_qty if fill else None,
+        last_px=_exact(last_px) if last_px is not None else None,
+        text=text or None,
+    )
 
 
 def _ord_status(done: int, left: int, closed: str | None) -> str:
@@ -676,12 +842,17 @@ def _avg(resting: _Resting, index: int) -> Decimal:
     return Decimal(value.numerator) / Decimal(value.denominator)
 
 
-def _exact_text(value: Fraction) -> str:
-    """A price that is a finite decimal (mid of two decimals, or a limit) as text."""
+def _wire(value: Decimal) -> Decimal:
+    """``value`` with the digits :func:`decimal_text` writes (no trailing zeros)."""
+    return Decimal(decimal_text(value))
+
+
+def _exact(value: Fraction) -> Decimal:
+    """A price that is a finite decimal (mid of two decimals, or a limit), exactly."""
     result = Decimal(value.numerator) / Decimal(value.denominator)
     if Fraction(result) != value:
         raise GatewayError(f"price {value} has no finite decimal form")
-    return decimal_text(result)
+    return _wire(result)
 
 
 def _expiry(bundle: OrderBundle) -> datetime | None:
@@ -704,15 +875,6 @@ def _key(session_id: Any) -> tuple[str, str, str]:
         session_id.getSenderCompID().getValue(),
         session_id.getTargetCompID().getValue(),
     )
-
-
-def _order_ids(message: Any) -> list[str]:
-    ids = []
-    group = fix.Group(Tag.NO_ORDERS, Tag.CL_ORD_ID)
-    for index in range(1, message.groupCount(Tag.NO_ORDERS) + 1):
-        message.getGroup(index, group)
-        ids.append(group.getField(Tag.CL_ORD_ID))
-    return ids
 
 
 def _bmr(ref_type: str, ref_id: str, text: str) -> Any:

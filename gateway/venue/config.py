@@ -57,7 +57,15 @@ class VenueAppConfig(FrozenModel):
             killed mid-stream restarts with every bundle it accepted and every
             fill it made (default: none, the book lives in memory).
         journal_retention_hours: finished, reported book rows and handled inbox
-            rows older than this are compacted away (default 24).
+            rows older than this are compacted away (default 24); with a journal,
+            a repeated ListID is answered with its bundle's state, and a reused
+            ListID or ClOrdID refused, for this long.
+        journal_compact_every_secs: how often the venue compacts its journal
+            while running, on its own state thread (default 300).
+        retain_done_secs: how long a finished bundle, with its ListID and
+            ClOrdIDs, stays in memory (default 60). Later, a repeated ListID is
+            answered from the journal; without a journal, the venue has
+            forgotten it and books the repeat as a new bundle.
     """
 
     port: Port
@@ -73,6 +81,8 @@ class VenueAppConfig(FrozenModel):
     fix_log_dir: Path | None = None
     journal: Path | None = None
     journal_retention_hours: PositiveDecimal = Decimal(24)
+    journal_compact_every_secs: PositiveDecimal = Decimal(300)
+    retain_done_secs: PositiveDecimal = Decimal(60)
 
 
 def load_venue_config(path: Path) -> VenueAppConfig:

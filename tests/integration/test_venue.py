@@ -1,12 +1,22 @@
-"""Client → gateway → simulated venue → fills back, over real sessions; the demo."""
+"""Client → gateway → simulated venue → fills back, over real sessions; the demo.
+
+The venue alone, with a FIX initiator in the gateway's place: a finished bundle
+leaves memory after its grace period, a repeat of it is answered from the
+journal and never booked twice, and the journal is compacted while it runs.
+Tests follow the auctions through the venue's ``on_auction`` observer.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,11 +24,13 @@ from typing import Any
 import pytest
 
 from fixspec import Tag
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.fix.engine import msg_type
-from gateway.fix.messages import list_cancel_request
+from gateway.fix.messages import decode_order_reports, list_cancel_request
+from gateway.fix.venue_codec import encode_bundle
 from gateway.router.service import Gateway
-from gateway.tools.client import parse_report, submit
-from gateway.venue.app import Venue
+from gateway.tools.client import ClientConfig, FixClient, parse_report, submit
+from gateway.venue.app import AuctionSummary, Venue, VenueSize
 from gateway.venue.config import VenueAppConfig
 from tests.conftest import ROOT
 from tests.integration.conftest import DEADLINE, gateway_config, make_client
@@ -44,9 +56,53 @@ def venue_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> VenueAp
     )
 
 
+class Auctions:
+    """The venue's ``on_auction`` observer: every summary, and waits with a deadline."""
+
+    def __init__(self) -> None:
+        self.summaries: list[AuctionSummary] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, summary: AuctionSummary) -> None:
+        with self._changed:
+            self.summaries.append(summary)
+            self._changed.notify_all()
+
+    @property
+    def count(self) -> int:
+        with self._changed:
+            return self.summaries[-1].number if self.summaries else 0
+
+    def wait(
+        self, predicate: Callable[[AuctionSummary], bool], timeout: float = DEADLINE
+    ) -> AuctionSummary | None:
+        """The first summary from now on that satisfies ``predicate``, or None."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            seen = len(self.summaries)
+            while True:
+                for summary in self.summaries[seen:]:
+                    if predicate(summary):
+                        return summary
+                seen = len(self.summaries)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+
+    def wait_count(self, count: int, timeout: float = DEADLINE) -> bool:
+        """Whether ``count`` auctions in total have run before the deadline."""
+        return self.count >= count or self.wait(lambda s: s.number >= count, timeout) is not None
+
+
 @pytest.fixture
-def venue(ports, tmp_path) -> Iterator[Venue]:
-    party = Venue(venue_config(ports, tmp_path))
+def auctions() -> Auctions:
+    return Auctions()
+
+
+@pytest.fixture
+def venue(ports, tmp_path, auctions) -> Iterator[Venue]:
+    party = Venue(venue_config(ports, tmp_path), on_auction=auctions)
     party.start()
     try:
         yield party
@@ -116,13 +172,12 @@ def fills_for(client, list_id: str, legs: int, timeout: float = DEADLINE) -> lis
     return reports
 
 
-def test_bundle_rests_then_fills_against_a_later_bundle_with_client_ids(stack, venue):
+def test_bundle_rests_then_fills_against_a_later_bundle_with_client_ids(stack, auctions):
     _, desk = stack
     first = submit(desk, pair("long"), list_id="LONG-1", wait_done=False)
     assert first.status == "accepted", first.reason
     # It rests: with no liquidity, several auctions pass without a fill.
-    start = venue.stats.auctions
-    assert venue.wait_auctions(start + 3, DEADLINE)
+    assert auctions.wait_count(auctions.count + 3)
     assert desk.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
     # Liquidity arrives as the mirror bundle: both fill in one auction.
     second = submit(desk, pair("short"), list_id="SHORT-1", wait_done=False)
@@ -150,7 +205,7 @@ def test_bundle_rests_then_fills_against_a_later_bundle_with_client_ids(stack, v
         assert cum["AAAA"] == 2 * cum["BBBB"]
 
 
-def test_cancel_stops_further_fills(stack, venue):
+def test_cancel_stops_further_fills(stack, auctions):
     _, desk = stack
     assert submit(desk, pair("long"), list_id="CXL-1", wait_done=False).status == "accepted"
     desk.send(list_cancel_request("CXL-1"))
@@ -169,8 +224,7 @@ def test_cancel_stops_further_fills(stack, venue):
     assert {r["exec_type"] for r in cancelled} == {"4"}
     # The mirror bundle arrives, but the cancelled one is gone: nothing to trade with.
     assert submit(desk, pair("short"), list_id="CXL-2", wait_done=False).status == "accepted"
-    start = venue.stats.auctions
-    assert venue.wait_auctions(start + 4, DEADLINE)
+    assert auctions.wait_count(auctions.count + 4)
     assert desk.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
 
 
@@ -258,3 +312,172 @@ def test_demo_runs_and_every_fill_respects_its_bound(tmp_path):
         json.loads(line)["event"] == "auction.cleared"
         for line in (run_dir / "venue.log").read_text().splitlines()
     )
+
+
+# The venue alone, a FIX initiator in the gateway's place -------------------------------
+
+
+def _bundle(list_id: str, direction: str) -> OrderBundle:
+    """The compiled form of :func:`pair`: AAAA = 2 · BBBB, at the far side of the spread."""
+    long = direction == "long"
+    return OrderBundle(
+        bundle_id=list_id,
+        legs=(
+            Leg(
+                symbol="AAAA",
+                side=Side.BUY if long else Side.SELL,
+                limit_price=Decimal("10.05" if long else "9.95"),
+                max_qty=2000,
+            ),
+            Leg(
+                symbol="BBBB",
+                side=Side.SELL if long else Side.BUY,
+                limit_price=Decimal("19.95" if long else "20.05"),
+                max_qty=1000,
+            ),
+        ),
+        constraints=(
+            Constraint(name="hedge", coefficients=(Decimal(1), Decimal(-2)), sense=Sense.EQ),
+        ),
+        metadata={"strategy": "single_factor_hedged"},
+    )
+
+
+def _order_list(list_id: str, direction: str, cl_ord_ids: list[str] | None = None) -> Any:
+    ids = cl_ord_ids or [f"{list_id}-1", f"{list_id}-2"]
+    return encode_bundle(_bundle(list_id, direction), list_id, ids)
+
+
+def _status(list_id: str, order_status: str | None = None) -> Callable[[Any], bool]:
+    """A ListStatus for ``list_id`` (with that ListOrderStatus, if given)."""
+    return lambda m: (
+        msg_type(m) == "N"
+        and m.getField(Tag.LIST_ID) == list_id
+        and (order_status is None or m.getField(Tag.LIST_ORDER_STATUS) == order_status)
+    )
+
+
+def _drop_received(client: FixClient) -> None:
+    """Forget every message the client has received so far."""
+    while client.wait_for(lambda m: True, 0) is not None:
+        pass
+    with contextlib.suppress(queue.Empty):
+        while True:
+            client.inbox.get_nowait()
+
+
+@contextlib.contextmanager
+def _venue_alone(
+    ports: dict[str, int], tmp_path: Path, **extra: Any
+) -> Iterator[tuple[Venue, Auctions, FixClient]]:
+    """The venue, its auction observer, and a FIX initiator logged on as the gateway."""
+    watch = Auctions()
+    party = Venue(venue_config(ports, tmp_path, **extra), on_auction=watch)
+    party.start()
+    gateway = FixClient(
+        ClientConfig(
+            port=ports["venue"],
+            sender_comp_id="BIDGW",
+            target_comp_id="VENUE",
+            store_dir=tmp_path / "as-gateway-store",
+            fix_log_dir=tmp_path / "as-gateway-log",
+        )
+    )
+    try:
+        assert gateway.start(DEADLINE), "no logon to the venue"
+        yield party, watch, gateway
+    finally:
+        gateway.stop()
+        party.stop()
+
+
+EMPTY = VenueSize(resting=0, finished=0, seen_ids=0)
+
+
+def test_finished_bundles_and_their_ids_leave_memory_after_the_grace_period(ports, tmp_path):
+    with _venue_alone(ports, tmp_path, retain_done_secs="0.2") as (venue, auctions, gw):
+        assert venue.size() == EMPTY
+        lists = [f"M-{n}" for n in range(20)]
+        for n, list_id in enumerate(lists):
+            assert gw.send(_order_list(list_id, "short" if n % 2 else "long"))
+        for list_id in lists:
+            assert gw.wait_for(_status(list_id, "6"), DEADLINE) is not None, list_id
+        back = auctions.wait(lambda s: s.size == EMPTY)
+        assert back is not None, auctions.summaries[-1]
+        # They were held after finishing, ids included, then let go.
+        assert max(s.size.finished for s in auctions.summaries) > 0
+        assert max(s.size.seen_ids for s in auctions.summaries) > 0
+        assert venue.size() == EMPTY
+        assert (venue.stats.bundles_received, venue.stats.bundles_rejected) == (20, 0)
+
+
+def test_a_repeat_of_a_bundle_that_left_memory_is_answered_from_the_journal(ports, tmp_path):
+    """The gateway forwards a bundle again after a crash: the venue answers with the
+    bundle's final state, even once it left memory, and books nothing."""
+    journal = tmp_path / "venue.sqlite"
+    config = {"retain_done_secs": "0.2", "journal": journal}
+    with _venue_alone(ports, tmp_path, **config) as (venue, auctions, gw):
+        assert gw.send(_order_list("J-1", "long"))
+        assert gw.send(_order_list("J-2", "short"))
+        first = gw.wait_for(_status("J-1", "6"), DEADLINE)
+        assert first is not None
+        assert gw.wait_for(_status("J-2", "6"), DEADLINE) is not None
+        assert auctions.wait(lambda s: s.size == EMPTY) is not None, "J-1 never left memory"
+        _drop_received(gw)  # every report of J-1 and J-2 came before their last status
+
+        assert gw.send(_order_list("J-1", "long"))
+        again = gw.wait_for(_status("J-1"), DEADLINE)
+        assert again is not None
+        assert again.getField(Tag.LIST_STATUS_TYPE) == "5"  # all done
+        assert again.getField(Tag.LIST_ORDER_STATUS) == "6"
+        assert again.getField(Tag.LIST_STATUS_TEXT) == "already received: done"
+        orders = decode_order_reports(again)
+        assert [(o.cl_ord_id, o.cum_qty, o.leaves_qty, o.ord_status) for o in orders] == [
+            ("J-1-1", 2000, 0, "2"),
+            ("J-1-2", 1000, 0, "2"),
+        ]
+        assert [o.avg_px for o in orders] == [o.avg_px for o in decode_order_reports(first)]
+        # Not booked again: auctions pass, nothing rests, nothing more is reported.
+        assert auctions.wait_count(auctions.count + 3)
+        assert venue.size() == EMPTY
+        assert gw.wait_for(lambda m: m.getField(Tag.LIST_ID) == "J-1", 0.05) is None
+        # A ClOrdID of the forgotten bundle is still taken.
+        assert gw.send(_order_list("J-3", "long", ["J-1-1", "J-3-2"]))
+        refused = gw.wait_for(_status("J-3", "7"), DEADLINE)
+        assert refused is not None
+        assert refused.getField(Tag.LIST_STATUS_TEXT) == "duplicate id 'J-1-1'"
+        assert (venue.stats.bundles_received, venue.stats.bundles_rejected) == (4, 1)
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        rows = db.execute("SELECT list_id, filled, done FROM book ORDER BY rowid").fetchall()
+    assert rows == [("J-1", "[2000, 1000]", 1), ("J-2", "[2000, 1000]", 1)]
+
+
+def _journal_rows(path: Path) -> dict[str, Any]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {
+            "book": [r[0] for r in db.execute("SELECT list_id FROM book ORDER BY list_id")],
+            "book_ids": [r[0] for r in db.execute("SELECT id FROM book_ids ORDER BY id")],
+            "inbox": db.execute("SELECT count(*) FROM inbox").fetchone()[0],
+        }
+
+
+def test_the_venue_compacts_its_journal_while_it_runs(ports, tmp_path):
+    journal = tmp_path / "venue.sqlite"
+    config = {
+        "journal": journal,
+        "journal_retention_hours": "0.00001",  # 36 ms
+        "journal_compact_every_secs": "0.2",
+    }
+    with _venue_alone(ports, tmp_path, **config) as (_, auctions, gw):
+        assert gw.send(_order_list("C-1", "long"))
+        assert gw.send(_order_list("C-2", "short"))
+        assert gw.wait_for(_status("C-1", "6"), DEADLINE) is not None
+        assert gw.wait_for(_status("C-2", "6"), DEADLINE) is not None
+        assert gw.send(_order_list("C-3", "long"))  # nothing to trade with: it rests
+        assert gw.wait_for(_status("C-3", "1"), DEADLINE) is not None
+        # Old finished rows, their ids and handled messages go; the open bundle stays.
+        expected = {"book": ["C-3"], "book_ids": ["C-3", "C-3-1", "C-3-2"], "inbox": 0}
+        deadline = time.monotonic() + DEADLINE
+        while (rows := _journal_rows(journal)) != expected:
+            assert time.monotonic() < deadline, rows
+            assert auctions.wait_count(auctions.count + 1)
