@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.core.exact import integer_row, parse_decimal
-from gateway.core.yamlio import loads_yaml
 
 
 @pytest.mark.parametrize(
@@ -51,33 +50,3 @@ def test_integer_row_is_a_positive_multiple_of_the_row(coefficients, rhs):
     assert factor > 0
     assert all(Fraction(i) == c * factor for i, c in zip(ints, coefficients, strict=True))
     assert Fraction(scaled_rhs) == rhs * factor
-
-
-def test_yaml_floats_become_exact_decimals_and_duplicates_fail():
-    data = loads_yaml("a: 0.1\nb: 1.5e+3\nc: .inf\nd: 7\n")
-    assert data["a"] == Decimal("0.1")
-    assert data["b"] == Decimal("1.5E+3")
-    assert data["c"] == Decimal("Infinity")
-    assert data["d"] == 7
-    from gateway.core.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="duplicate key 'a'"):
-        loads_yaml("a: 1\na: 2\n")
-
-
-def test_missing_fields_inside_groups_become_field_issues():
-    """QuickFIX does not enforce required fields inside groups: the decoder does."""
-    import quickfix as fix
-
-    from gateway.core.errors import PayloadError
-    from gateway.fix.client_codec import decode_new_order_list, encode_new_order_list
-    from tests.conftest import seed_hedge
-
-    message = encode_new_order_list(seed_hedge(), "L1", ["a", "b", "c"])
-    group = fix.Group(73, 11)
-    message.getGroup(2, group)
-    group.removeField(38)
-    message.replaceGroup(2, group)
-    with pytest.raises(PayloadError) as info:
-        decode_new_order_list(message)
-    assert [str(i) for i in info.value.issues] == ["NoOrders[2].OrderQty(38): required"]
