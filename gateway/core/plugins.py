@@ -107,6 +107,10 @@ class Strategy(Protocol):
 
     A strategy may also provide ``describe_fill`` (:class:`FillDescriber`);
     it is optional, so it is not part of this protocol's ``isinstance`` check.
+
+    ``build`` runs on the gateway's worker pool, several bundles at once on
+    different threads: it must not change shared state (the instance, module
+    globals) without its own lock.
     """
 
     name: ClassVar[str]

@@ -50,6 +50,7 @@ class Database:
         self._db.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
         self._db.executescript(_INBOX_SCHEMA + schema)
         self.add_columns("inbox", {"at": "REAL NOT NULL DEFAULT 0"})
+        self._db.execute("CREATE INDEX IF NOT EXISTS inbox_handled ON inbox(at) WHERE done = 1")
 
     def add_columns(self, table: str, columns: dict[str, str]) -> bool:
         """Bring a journal written by an older version up to this schema; True when a

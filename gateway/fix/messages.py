@@ -21,18 +21,26 @@ from gateway.core.errors import FieldIssue
 from gateway.core.reports import ExecutionReport, ListOrderStatus, ListStatusType, OrderReport
 
 __all__ = [
+    "ExecutionReport",
     "ListOrderStatus",
     "ListStatusType",
     "OrderReport",
     "business_reject",
     "decimal_text",
+    "decode_execution_report",
+    "decode_order_reports",
+    "encode_execution_report",
     "fix_text",
     "get_field",
+    "group_ids",
+    "is_poss_dup",
     "list_cancel_request",
     "list_status",
     "need_field",
     "new_message",
     "order_group",
+    "seq_num",
+    "status_group",
     "utc_now",
 ]
 

@@ -4,7 +4,8 @@ mapping, and how long a finished bundle stays in memory.
 Owned by one thread (the state owner); no locks. Memory is bounded: a finished
 bundle leaves the book ``retain_done_secs`` after its terminal report (late fills
 after that are logged, not relayed), and a client's decided ListIDs/ClOrdIDs
-are kept in memory for the same time. Older ids are looked up in the
+are kept in memory for the same time after their decision (a list still being
+solved, or whose bundle is open, keeps them). Older ids are looked up in the
 :class:`History` (the journal in production), so duplicate detection keeps
 working for as long as the journal keeps its rows (docs/architecture.md).
 """
@@ -94,10 +95,24 @@ class Book:
             state.cl_ord_ids[cl_ord_id] = list_id
 
     def decide(self, session: SessionKey, list_id: str, decision: Decision, now: float) -> None:
+        """A decision: kept in memory ``retain_done_secs``, then in the history only."""
         self.client(session).decisions[list_id] = decision
         key = (session, list_id)
         self._decided.pop(key, None)
         self._decided[key] = now
+
+    def pending(self, session: SessionKey, list_id: str, placeholder: Decision) -> None:
+        """A list being built and solved: its placeholder never expires (the journal has
+        nothing yet); :meth:`decide` replaces it with the verdict."""
+        self.client(session).decisions[list_id] = placeholder
+
+    def release(self, session: SessionKey, list_id: str, cl_ord_ids: Iterable[str]) -> None:
+        """Undo :meth:`pending`: the list was never decided (the gateway stopped)."""
+        state = self.client(session)
+        state.decisions.pop(list_id, None)
+        for cl_ord_id in cl_ord_ids:
+            if state.cl_ord_ids.get(cl_ord_id) == list_id:
+                del state.cl_ord_ids[cl_ord_id]
 
     # bundles -------------------------------------------------------------------------
     def register(self, record: BundleRecord) -> None:
@@ -124,7 +139,6 @@ class Book:
     def finish(self, record: BundleRecord, now: float) -> None:
         """The bundle is done: it stops counting as open and leaves memory later."""
         record.done = True
-        record.done_at = now
         self.client(record.client).open_bundles.discard(record.bundle_id)
         self._finished[record.bundle_id] = now
         key = (record.client, record.list_id)

@@ -7,7 +7,9 @@ per list, because the strategy build and the pre-solve run off the state owner:
 
 1. :meth:`Decider.on_list` — the ids: duplicates, PossDup resends, list size.
    Answers :class:`Denied`, :class:`Repeat`, or :class:`Admit` (ids taken, a
-   BundleID assigned, a slot reserved against the open-bundle limit).
+   BundleID assigned, and the client's count of open bundles noted: the
+   open-bundle limit is judged on the count at arrival, as lists in flight
+   count as open).
 2. :meth:`Decider.on_solved` — the built bundle and its pre-solve verdict:
    limits, feasibility, counterparty up. Answers :class:`Denied` or
    :class:`Accept` (the bundle is registered for the relay).
@@ -45,11 +47,15 @@ from gateway.router.records import (
     Solved,
 )
 
-__all__ = ["Decider", "deny_code", "single_line"]
+__all__ = ["Decider", "ShuttingDown", "deny_code", "limit_breach", "single_line"]
 
 NOT_LOGGED_ON = (
     "counterparty session is not logged on: the bundle was not forwarded; send it again later"
 )
+
+
+class ShuttingDown(GatewayError):
+    """The gateway stopped before this list was pre-solved: denied, not remembered."""
 
 
 def single_line(text: str) -> str:
@@ -126,12 +132,14 @@ class Decider:
                 DenyCode.DUPLICATE,
                 f"duplicate ClOrdID {reused!r}: already used by this client",
             )
-        # The ids are taken now: a duplicate arriving during the solve is refused.
+        # The ids are taken now: a duplicate arriving during the solve is refused. The
+        # placeholder never expires; the verdict replaces it.
         self.book.take_ids(session, list_id, ids)
-        self.book.decide(session, list_id, Decision(False, "being pre-solved", ids), self.clock())
+        self.book.pending(session, list_id, Decision(False, "being pre-solved", ids))
+        open_before = self.book.open_count(session)
         bundle_id = f"B{self.run_id}-{next(self._sequence)}"
         self.book.client(session).open_bundles.add(bundle_id)  # reserved while solving
-        return Admit(header, bundle_id)
+        return Admit(header, bundle_id, open_before)
 
     # step 2: the verdict -------------------------------------------------------------------
     def on_solved(self, solved: Solved, *, venue_up: bool) -> Denied | Accept:
@@ -141,6 +149,10 @@ class Decider:
         self.book.client(session).open_bundles.discard(solved.bundle_id)
         if solved.error is not None:
             error = solved.error
+            if isinstance(error, ShuttingDown):
+                # Not a decision: the ids are free again, so the list can be sent again.
+                self.book.release(session, list_id, ids)
+                return Denied(session, list_id, ids, DenyCode.OTHER, str(error), remember=False)
             if isinstance(error, GatewayError):
                 return self._deny(session, list_id, ids, deny_code(error), single_line(str(error)))
             return self._deny(
@@ -152,7 +164,7 @@ class Decider:
             )
         bundle = solved.bundle
         assert bundle is not None  # no error means a bundle
-        breach = self._limit_breach(session, bundle)
+        breach = limit_breach(bundle, self.limits(session[2]), solved.open_before)
         if breach is not None:
             return self._deny(session, list_id, ids, DenyCode.OTHER, breach)
         if not solved.feasible:
@@ -184,7 +196,6 @@ class Decider:
             bundle_id=bundle_id,
             venue_ids=tuple(f"{bundle_id}-{i + 1}" for i in range(len(bundle.legs))),
             legs_qty=tuple(leg.max_qty for leg in bundle.legs),
-            cum_qty=[0] * len(bundle.legs),
         )
         fill = ", ".join(
             f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, solved.max_fill, strict=True)
@@ -195,35 +206,26 @@ class Decider:
         self.book.decide(session, list_id, Decision(True, text, ids, bundle_id), self.clock())
         return Accept(record, bundle, text, solved.max_fill, solved.presolve_ms)
 
-    def forward_failed(self, record: BundleRecord) -> Denied:
-        """The counterparty session would not take the bundle: undo and deny."""
+    def forward_failed(
+        self,
+        record: BundleRecord,
+        reason: str = "counterparty session refused the message: the bundle was not forwarded",
+        code: DenyCode = DenyCode.CLOSED,
+    ) -> Denied:
+        """The bundle could not be journaled or sent: undo the registration and deny."""
         self.book.unregister(record)
-        return self._deny(
-            record.client,
-            record.list_id,
-            record.all_ids,
-            DenyCode.CLOSED,
-            "counterparty session refused the message: the bundle was not forwarded",
-        )
-
-    def _limit_breach(self, session: SessionKey, bundle: OrderBundle) -> str | None:
-        """The client limit this bundle would break, as a reason, or None."""
-        limits = self.limits(session[2])
-        if len(bundle.legs) > limits.max_legs:
-            return f"limit: {len(bundle.legs)} legs, at most {limits.max_legs} per bundle"
-        open_now = self.book.open_count(session)
-        if open_now >= limits.max_open_bundles:
-            return f"limit: {open_now} bundles already open, at most {limits.max_open_bundles}"
-        notional = sum((leg.limit_price * leg.max_qty for leg in bundle.legs), Decimal(0))
-        if notional > limits.max_notional:
-            return f"limit: notional {notional} above {limits.max_notional}"
-        return None
+        return self._deny(record.client, record.list_id, record.all_ids, code, reason)
 
     # cancels -------------------------------------------------------------------------------
     def on_cancel(self, cancel: ListCancel, *, venue_up: bool) -> CancelOut | NoticeReject:
         record = self.book.by_list.get((cancel.session, cancel.list_id))
         if record is None or record.done:
-            why = "unknown ListID" if record is None else "the list is already done"
+            # A finished bundle that already left memory is found in the history.
+            known = record is not None
+            if not known:
+                past = self.book.decision(cancel.session, cancel.list_id)
+                known = past is not None and past.accepted
+            why = "the list is already done" if known else "unknown ListID"
             return NoticeReject(
                 cancel.session,
                 "K",
@@ -261,9 +263,26 @@ class Decider:
     ) -> Denied:
         ids = tuple(cl_ord_ids)
         if remember:
+            # Every ClOrdID of a decided list counts as used, whatever the decision (as the
+            # journal's history has it).
+            self.book.take_ids(session, list_id, ids)
             decision = Decision(False, reason, ids, reject_reason=int(code))
             self.book.decide(session, list_id, decision, self.clock())
         return Denied(session, list_id, ids, code, reason, remember, presolve_ms=presolve_ms)
+
+
+def limit_breach(bundle: OrderBundle, limits: ClientLimits, open_before: int) -> str | None:
+    """The client limit this bundle would break, as a reason, or None. ``open_before``
+    is the client's count of open or in-flight bundles when the list arrived. Pure:
+    the pool checks it right after the build, to skip the solve of a refused list."""
+    if len(bundle.legs) > limits.max_legs:
+        return f"limit: {len(bundle.legs)} legs, at most {limits.max_legs} per bundle"
+    if open_before >= limits.max_open_bundles:
+        return f"limit: {open_before} bundles already open, at most {limits.max_open_bundles}"
+    notional = sum((leg.limit_price * leg.max_qty for leg in bundle.legs), Decimal(0))
+    if notional > limits.max_notional:
+        return f"limit: notional {notional} above {limits.max_notional}"
+    return None
 
 
 def _leg_orders(bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> tuple[str, ...] | None:

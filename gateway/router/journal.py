@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.core.store import Database, JournalMessage, session_from_text
 from gateway.router.records import Decision, SessionKey
@@ -46,6 +47,12 @@ __all__ = [
     "JournalDecision",
     "JournalMessage",
 ]
+
+# After the columns an older journal lacks are added (Journal.__init__).
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS decisions_age ON decisions(decided_at);
+CREATE INDEX IF NOT EXISTS bundles_finished ON bundles(done_at) WHERE done = 1;
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -103,6 +110,7 @@ class Journal(Database):
                 " FROM decisions d, json_each(d.cl_ord_ids) j"
             )
         self.add_columns("bundles", {"done_at": "REAL"})
+        self._db.executescript(_INDEXES)
 
     # decisions and bundles ---------------------------------------------------------
     def _write_decision(self, decision: JournalDecision) -> None:
@@ -195,25 +203,71 @@ class Journal(Database):
 
     # retention ---------------------------------------------------------------------
     def compact(self, retention_secs: float, *, now: float | None = None) -> dict[str, int]:
-        """Delete what is older than ``retention_secs`` and no longer needed: handled
-        inbox rows, finished bundles, and the decisions (with their ClOrdIDs) of lists
-        that have no open bundle. Duplicate detection covers the retention window."""
+        """Delete what is older than ``retention_secs`` and no longer needed, in batches
+        (``fromApp`` journals between them): handled inbox rows, finished bundles, and
+        the decisions (with their ClOrdIDs) of lists whose bundle row is gone or that
+        never had one. A decision stays while an unhandled inbox row at least as old
+        exists (a replay after long downtime must still find it). Duplicate ListIDs
+        and ClOrdIDs are thus detected for at least ``retention_secs`` after the
+        decision, and for as long as the bundle's row stays."""
         cutoff = (time.time() if now is None else now) - retention_secs
         counts = {"inbox": self.compact_inbox(cutoff)}
-        counts["bundles"] = self._run(
-            "DELETE FROM bundles WHERE done = 1 AND done_at < ?", (cutoff,)
-        ).rowcount
-        counts["decisions"] = self._run(
-            "DELETE FROM decisions WHERE decided_at < ? AND NOT EXISTS (SELECT 1 FROM bundles b"
-            " WHERE b.done = 0 AND b.session = decisions.session"
-            " AND b.list_id = decisions.list_id)",
+        counts["bundles"] = self._in_batches(
+            "SELECT rowid FROM bundles WHERE done = 1 AND COALESCE(done_at, 0) < ? LIMIT ?",
             (cutoff,),
-        ).rowcount
-        counts["client_orders"] = self._run(
-            "DELETE FROM client_orders WHERE NOT EXISTS (SELECT 1 FROM decisions d"
-            " WHERE d.session = client_orders.session AND d.list_id = client_orders.list_id)"
-        ).rowcount
+            lambda rows: self._db.executemany(
+                "DELETE FROM bundles WHERE rowid = ?", [(row[0],) for row in rows]
+            ),
+        )
+        oldest_open = self._run("SELECT MIN(at) FROM inbox WHERE done = 0").fetchone()[0]
+        decided_before = cutoff if oldest_open is None else min(cutoff, float(oldest_open))
+        removed_orders = 0
+
+        def delete_decisions(rows: list[tuple[int, str, str, str]]) -> None:
+            nonlocal removed_orders
+            self._db.executemany(
+                "DELETE FROM decisions WHERE rowid = ?", [(row[0],) for row in rows]
+            )
+            orders = [(s, c, lid) for _, s, lid, ids in rows for c in json.loads(ids)]
+            cursor = self._db.executemany(
+                "DELETE FROM client_orders WHERE session = ? AND cl_ord_id = ? AND list_id = ?",
+                orders,
+            )
+            removed_orders += cursor.rowcount
+
+        counts["decisions"] = self._in_batches(
+            "SELECT rowid, session, list_id, cl_ord_ids FROM decisions WHERE decided_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM bundles b WHERE b.session = decisions.session"
+            " AND b.list_id = decisions.list_id) LIMIT ?",
+            (decided_before,),
+            delete_decisions,
+        )
+        counts["client_orders"] = removed_orders
         return counts
+
+    def _in_batches(
+        self,
+        select: str,
+        params: tuple[object, ...],
+        delete: Callable[[list[Any]], object],
+        batch: int = 500,
+    ) -> int:
+        """Select up to ``batch`` rows and delete them in one transaction, until none
+        are left; the lock is released between batches."""
+        total = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(select, (*params, batch)).fetchall()
+                if not rows:
+                    return total
+                self._db.execute("BEGIN")
+                try:
+                    delete(rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            total += len(rows)
 
     def open_bundles(self) -> list[JournalBundle]:
         rows = self._run(

@@ -11,10 +11,10 @@ imports quickfix or touches a socket or a file (docs/architecture.md).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gateway.core.bundle import OrderBundle
-from gateway.core.reports import ExecutionReport, OrderReport
+from gateway.core.reports import OrderReport
 
 __all__ = [
     "Accept",
@@ -35,6 +35,7 @@ __all__ = [
     "Repeat",
     "SessionKey",
     "Solved",
+    "VenueExecution",
     "VenueListStatus",
     "VenueReject",
 ]
@@ -79,13 +80,14 @@ class Solved:
     """A strategy build and pre-solve, finished off the state owner.
 
     Either ``bundle`` with the pre-solver's answer (``feasible``, ``outcome``,
-    ``reason``, ``max_fill`` per leg), or ``error``: what the decode, the build or
-    the solver raised.
+    ``reason``, ``max_fill`` per leg; not solved when a client limit already
+    refuses it), or ``error``: what the decode, the build or the solver raised.
     """
 
     header: ListHeader
     bundle_id: str
     bundle: OrderBundle | None = None
+    open_before: int = 0
     feasible: bool = False
     outcome: str = ""
     reason: str = ""
@@ -112,6 +114,18 @@ class VenueListStatus:
     orders: tuple[OrderReport, ...]
     text: str | None = None
     reject_reason: int | None = None
+    replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VenueExecution:
+    """A counterparty ExecutionReport: the ClOrdID the core maps back to the client's,
+    and the message itself, owned by this record and relayed as it came with only
+    the ids replaced (fields bidgw does not model reach the desk untouched). The
+    core never looks inside ``message``."""
+
+    cl_ord_id: str
+    message: object
     replay: bool = False
 
 
@@ -150,9 +164,7 @@ class BundleRecord:
     bundle_id: str
     venue_ids: tuple[str, ...]
     legs_qty: tuple[int, ...]
-    cum_qty: list[int] = field(default_factory=list)
     done: bool = False
-    done_at: float | None = None  # monotonic seconds; the record leaves memory later
 
 
 # --- actions ------------------------------------------------------------------------
@@ -178,10 +190,14 @@ class Denied:
 
 @dataclass(frozen=True, slots=True)
 class Admit:
-    """Ids taken: build and pre-solve this list off the state owner as ``bundle_id``."""
+    """Ids taken: build and pre-solve this list off the state owner as ``bundle_id``.
+
+    ``open_before`` is how many of the client's bundles were open or being solved
+    when the list arrived: the open-bundle limit is judged on that count."""
 
     header: ListHeader
     bundle_id: str
+    open_before: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +233,19 @@ class RelayStatus:
 
 @dataclass(frozen=True, slots=True)
 class RelayExecution:
+    """Relay ``execution.message`` to the client under its own ids."""
+
     session: SessionKey
-    report: ExecutionReport
+    execution: VenueExecution
+    cl_ord_id: str
+    list_id: str
+    bundle_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """The bundle is done: journal it (after the relay that preceded this action)."""
+    """The bundle is done: carried out after the relay that preceded it, it finishes
+    the bundle in the book (:meth:`Relay.close`) and journals it done."""
 
     bundle_id: str
 

@@ -2,9 +2,10 @@
 
 I/O-free, like :mod:`gateway.router.decide`, and over the same :class:`Book`.
 Every report about an accepted bundle is mapped back to the client's ids and
-relayed; a terminal ListStatus closes the bundle *after* its relay (a crash in
-between replays the report, flagged PossResend, instead of losing it), and a
-bundle relays at most one terminal status.
+relayed; a terminal ListStatus (or a counterparty reject) is followed by
+:class:`Close`, which the service carries out *after* the relay went out (a
+crash in between replays the report, flagged PossResend, instead of losing
+it); a bundle relays at most one terminal answer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from gateway.core.reports import ExecutionReport, ListOrderStatus
+from gateway.core.reports import ListOrderStatus
 from gateway.router.book import Book
 from gateway.router.records import (
     Action,
@@ -23,6 +24,7 @@ from gateway.router.records import (
     Ignored,
     RelayExecution,
     RelayStatus,
+    VenueExecution,
     VenueListStatus,
     VenueReject,
 )
@@ -59,29 +61,35 @@ class Relay:
             RelayStatus(record.client, record.list_id, record.bundle_id, relayed)
         ]
         if status.order_status in TERMINAL_LIST_STATUS:
-            self.book.finish(record, self.clock())
             actions.append(Close(record.bundle_id))
         return actions
 
-    def on_execution(self, report: ExecutionReport) -> list[Action]:
-        entry = self.book.by_venue_order.get(report.cl_ord_id)
+    def close(self, bundle_id: str) -> None:
+        """Carrying out :class:`Close`, after the relay went out: the bundle is done."""
+        record = self.book.by_bundle.get(bundle_id)
+        if record is not None and not record.done:
+            self.book.finish(record, self.clock())
+
+    def on_execution(self, execution: VenueExecution) -> list[Action]:
+        entry = self.book.by_venue_order.get(execution.cl_ord_id)
         if entry is None:
-            return [Ignored("venue.unknown_order", None, report.cl_ord_id)]
+            return [Ignored("venue.unknown_order", None, execution.cl_ord_id)]
         record, index = entry
-        record.cum_qty[index] = report.cum_qty
-        relayed = dataclasses.replace(
-            report,
-            cl_ord_id=record.cl_ord_ids[index],
-            list_id=record.list_id,
-            bundle_id=record.bundle_id,
-        )
-        return [RelayExecution(record.client, relayed)]
+        return [
+            RelayExecution(
+                record.client,
+                execution,
+                record.cl_ord_ids[index],
+                record.list_id,
+                record.bundle_id,
+            )
+        ]
 
     def on_reject(self, reject: VenueReject) -> list[Action]:
         record = self.book.by_bundle.get(reject.bundle_id) if reject.bundle_id else None
         if record is None or record.done:
+            # A bundle relays one terminal answer: a reject after it finished is logged.
             return [Ignored("venue.reject_unmatched", reject.bundle_id, reject.reason)]
-        self.book.finish(record, self.clock())
         denied = Denied(
             record.client,
             record.list_id,

@@ -7,8 +7,8 @@ counterparty — around the I/O-free decision core (:mod:`gateway.router.decide`
 
 Threads and ownership:
 
-* engine poll threads (:mod:`gateway.router.sessions`): journal, translate,
-  queue; nothing else;
+* engine poll threads (:mod:`gateway.router.sessions`): logon checks, rate
+  limits and busy refusals, then journal, translate, queue;
 * the state owner (``_work_loop``): the only thread that reads or changes the
   book; it asks the core for actions and carries them out in order (journal,
   encode, send, log), and expires old state now and then;
@@ -24,6 +24,7 @@ rebuilds the book and replays what a crash left unfinished.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -38,12 +39,12 @@ from fixspec import DICTIONARY, Tag
 from gateway.core.errors import GatewayError
 from gateway.core.logs import bound
 from gateway.core.plugins import StrategyRegistry, parse_envelope
-from gateway.core.reports import ExecutionReport, ListOrderStatus, ListStatusType, OrderReport
+from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.fix.client_codec import InboundList, decode_new_order_list
 from gateway.fix.engine import Connector, msg_type, session_settings
 from gateway.fix.messages import (
     business_reject,
-    encode_execution_report,
+    get_field,
     group_ids,
     list_cancel_request,
     list_status,
@@ -52,7 +53,7 @@ from gateway.fix.messages import (
 from gateway.fix.venue_codec import encode_bundle
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
-from gateway.router.decide import Decider
+from gateway.router.decide import Decider, ShuttingDown, limit_breach
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
 from gateway.router.pool import FairPool, Job
 from gateway.router.records import (
@@ -75,6 +76,7 @@ from gateway.router.records import (
     Repeat,
     SessionKey,
     Solved,
+    VenueExecution,
     VenueListStatus,
     VenueReject,
 )
@@ -215,7 +217,7 @@ class Gateway:
             return
         self._stopping.set()
         if self._pool is not None:
-            shutting_down = GatewayError(
+            shutting_down = ShuttingDown(
                 "gateway is shutting down: the list was not pre-solved; send it again later"
             )
             for job in self._pool.close(timeout):
@@ -245,6 +247,18 @@ class Gateway:
             return None
         return self.journal.receive(source, session, message.toString())
 
+    def translate_in(
+        self, source: str, message: Any, session: SessionKey, journal_id: int | None
+    ) -> object:
+        """Translate a journaled message; one that cannot be translated is marked handled
+        (the engine rejects it, or the failure is logged) so a restart does not replay it."""
+        try:
+            return translate(source, message, session, replay=False)
+        except BaseException:
+            if journal_id is not None and self.journal is not None:
+                self.journal.handled(journal_id)
+            raise
+
     def refuse(self, message: Any, session_id: Any, reason: str) -> None:
         """Refused on the engine thread (rate limit, busy): nothing is remembered."""
         if msg_type(message) == "E":
@@ -261,7 +275,10 @@ class Gateway:
         fix.Session.sendToTarget(reply, session_id)
 
     def _venue_sent(self, message: Any) -> None:
-        """toApp on the venue session: remember which BundleID each MsgSeqNum carried."""
+        """toApp on the venue session: remember which BundleID each MsgSeqNum carried.
+
+        Called on the state owner for its sends and on the venue poll thread for
+        QuickFIX's resends; single dict operations, atomic under the GIL."""
         if msg_type(message) == "E":
             seq = int(message.getHeader().getField(Tag.MSG_SEQ_NUM))
             self._sent_lists[seq] = message.getField(Tag.LIST_ID)
@@ -287,7 +304,10 @@ class Gateway:
                     error=f"{type(exc).__name__}: {exc}",
                     exc_info=True,
                 )
-                self._internal_error(work, exc)
+                try:
+                    self._internal_error(work, exc)
+                except Exception as reply_failed:
+                    log.error("gateway.reply_failed", error=repr(reply_failed))
             self._housekeeping()
 
     def _handle(self, work: Work) -> None:
@@ -320,15 +340,12 @@ class Gateway:
             self._carry_out([self.decider.on_cancel(record, venue_up=self.venue_up)])
         elif isinstance(record, VenueListStatus):
             self._carry_out(self.relay.on_status(record), replay=record.replay)
-        elif isinstance(record, ExecutionReport):
+        elif isinstance(record, VenueExecution):
             self._carry_out(self.relay.on_execution(record), replay=record.replay)
         elif isinstance(record, VenueReject):
-            bundle_id = (
-                self._sent_lists.pop(record.ref_seq_num, None) if record.ref_seq_num else None
-            )
-            self._carry_out(
-                self.relay.on_reject(VenueReject(bundle_id, record.ref_seq_num, record.reason))
-            )
+            seq = record.ref_seq_num
+            bundle_id = self._sent_lists.pop(seq, None) if seq else None
+            self._carry_out(self.relay.on_reject(dataclasses.replace(record, bundle_id=bundle_id)))
         elif record == _REFORWARD:
             self._reforward()
         if work.journal_id is not None and self.journal is not None:
@@ -364,7 +381,7 @@ class Gateway:
         try:
             self._pool.submit(admit.header.session, job)
         except RuntimeError:  # stopping: the pool no longer takes work
-            job.done(None, GatewayError("gateway is shutting down; send it again later"))
+            job.done(None, ShuttingDown("gateway is shutting down; send it again later"))
 
     def _build_and_solve(self, admit: Admit, message: Any, stages: dict[str, float]) -> Solved:
         """On a pool worker: the list's payload → bundle → pre-solve verdict."""
@@ -382,6 +399,10 @@ class Gateway:
         except GatewayError as exc:
             return Solved(header, admit.bundle_id, error=exc)
         built = time.perf_counter()
+        limits = self.clients.limits_for(header.session[2])
+        if limit_breach(bundle, limits, admit.open_before) is not None:
+            # Refused whatever the verdict (the decider says why): no solve.
+            return Solved(header, admit.bundle_id, bundle, admit.open_before, outcome="unsolved")
         verdict = self.presolver.check(bundle)
         stages["decode_us"] = (decoded - started) * 1e6
         stages["build_us"] = (built - decoded) * 1e6
@@ -390,6 +411,7 @@ class Gateway:
             header,
             admit.bundle_id,
             bundle,
+            admit.open_before,
             feasible=verdict.feasible,
             outcome=verdict.outcome.value,
             reason=verdict.reason or "",
@@ -415,18 +437,10 @@ class Gateway:
             elif isinstance(action, RelayStatus):
                 self._relay_status(action, replay=replay)
             elif isinstance(action, RelayExecution):
-                self._relay(encode_execution_report(action.report), action.session, replay)
-                report = action.report
-                log.info(
-                    "venue.execution_report",
-                    list_id=report.list_id,
-                    bundle_id=report.bundle_id,
-                    cl_ord_id=report.cl_ord_id,
-                    exec_type=report.exec_type,
-                    cum_qty=report.cum_qty,
-                )
+                self._relay_execution(action, replay=replay)
             elif isinstance(action, Close):
                 self.failpoint("terminal_relayed")
+                self.relay.close(action.bundle_id)
                 if self.journal is not None:
                     self.journal.mark(action.bundle_id, "done")
                 self.failpoint("terminal_closed")
@@ -495,33 +509,15 @@ class Gateway:
         record = accept.record
         clock = time.perf_counter
         started = clock()
-        venue_message = encode_bundle(accept.bundle, record.bundle_id, record.venue_ids)
-        encoded = clock()
-        if self.journal is not None:
-            # Durable before anything leaves: a crash from here on re-forwards and re-acks.
-            self.journal.accept(
-                JournalBundle(
-                    record.bundle_id,
-                    record.client,
-                    record.list_id,
-                    record.cl_ord_ids,
-                    record.venue_ids,
-                    record.legs_qty,
-                    venue_message.toString(),
-                    accept.text,
-                    False,
-                    False,
-                ),
-                JournalDecision(
-                    record.client,
-                    record.list_id,
-                    True,
-                    accept.text,
-                    record.all_ids,
-                    record.bundle_id,
-                    None,
-                ),
-            )
+        try:
+            venue_message = encode_bundle(accept.bundle, record.bundle_id, record.venue_ids)
+            encoded = clock()
+            self._journal_accept(accept, venue_message.toString())
+        except Exception as exc:  # nothing left the gateway: undo, and say so
+            log.error("bundle.accept_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+            reason = f"internal error, the bundle was not forwarded: {type(exc).__name__}"
+            self._deny(self.decider.forward_failed(record, reason, DenyCode.OTHER))
+            return
         journaled = clock()
         if not self._send(venue_message, self.venue_session):
             if self.journal is not None:
@@ -549,6 +545,34 @@ class Gateway:
             presolve_ms=None if accept.presolve_ms is None else round(accept.presolve_ms, 3),
             stages_us={name: round(value) for name, value in stages.items()},
         )
+
+    def _journal_accept(self, accept: Accept, venue_raw: str) -> None:
+        """Durable before anything leaves: a crash from here on re-forwards and re-acks."""
+        record = accept.record
+        if self.journal is not None:
+            self.journal.accept(
+                JournalBundle(
+                    record.bundle_id,
+                    record.client,
+                    record.list_id,
+                    record.cl_ord_ids,
+                    record.venue_ids,
+                    record.legs_qty,
+                    venue_raw,
+                    accept.text,
+                    False,
+                    False,
+                ),
+                JournalDecision(
+                    record.client,
+                    record.list_id,
+                    True,
+                    accept.text,
+                    record.all_ids,
+                    record.bundle_id,
+                    None,
+                ),
+            )
 
     def _send_ack(
         self, record: BundleRecord, text: str, stages: dict[str, float] | None = None
@@ -606,6 +630,25 @@ class Gateway:
             text=status.text,
         )
 
+    def _relay_execution(self, action: RelayExecution, *, replay: bool) -> None:
+        """The counterparty's ExecutionReport as it came, under the client's ids."""
+        report = action.execution.message
+        header = report.getHeader()  # type: ignore[attr-defined]
+        for tag in (Tag.POSS_DUP_FLAG, Tag.POSS_RESEND, 122, 115, 128, 50, 57):
+            header.removeField(tag)  # the venue session's own header fields
+        report.setField(Tag.CL_ORD_ID, action.cl_ord_id)  # type: ignore[attr-defined]
+        report.setField(Tag.LIST_ID, action.list_id)  # type: ignore[attr-defined]
+        report.setField(Tag.BUNDLE_ID, action.bundle_id)  # type: ignore[attr-defined]
+        self._relay(report, action.session, replay)
+        log.info(
+            "venue.execution_report",
+            list_id=action.list_id,
+            bundle_id=action.bundle_id,
+            cl_ord_id=action.cl_ord_id,
+            exec_type=get_field(report, Tag.EXEC_TYPE),
+            cum_qty=get_field(report, Tag.CUM_QTY),
+        )
+
     def _relay(self, message: Any, session: SessionKey, replay: bool) -> None:
         """A counterparty report to its client. Replayed from the journal after a restart,
         it may already have been sent before the crash: it carries PossResend (97) = Y,
@@ -635,17 +678,24 @@ class Gateway:
         )
 
     def _internal_error(self, work: Work, exc: Exception) -> None:
-        """A client message whose handling failed gets a BusinessMessageReject."""
+        """A client list or cancel whose handling failed gets a BusinessMessageReject."""
         record = work.record
-        if isinstance(record, ListHeader | ListCancel):
-            self._notice(
-                NoticeReject(
-                    record.session,
-                    "E" if isinstance(record, ListHeader) else "K",
-                    BusinessReason.OTHER,
-                    f"internal error processing this message: {type(exc).__name__}",
-                )
+        text = f"internal error processing this message: {type(exc).__name__}"
+        if isinstance(record, ListHeader):
+            seq = seq_num(work.message) if work.message is not None else None
+            notice = NoticeReject(record.session, "E", BusinessReason.OTHER, text, seq)
+        elif isinstance(record, ListCancel):
+            notice = NoticeReject(
+                record.session, "K", BusinessReason.OTHER, text, record.ref_seq_num, record.list_id
             )
+        elif isinstance(record, Solved):
+            header = record.header
+            notice = NoticeReject(
+                header.session, "E", BusinessReason.OTHER, text, ref_id=header.list_id
+            )
+        else:
+            return
+        self._notice(notice)
 
     def _send(self, message: Any, session: SessionKey) -> bool:
         try:
@@ -656,6 +706,12 @@ class Gateway:
 
     # retention -------------------------------------------------------------------------
     def _housekeeping(self) -> None:
+        try:
+            self._expire_and_compact()
+        except Exception as exc:  # e.g. the journal locked by a manual VACUUM: next time
+            log.error("gateway.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _expire_and_compact(self) -> None:
         now = time.monotonic()
         if now >= self._next_expiry:
             self._next_expiry = now + _HOUSEKEEPING_SECS
@@ -679,7 +735,6 @@ class Gateway:
                 bundle_id=saved.bundle_id,
                 venue_ids=saved.venue_ids,
                 legs_qty=saved.legs_qty,
-                cum_qty=[0] * len(saved.legs_qty),
             )
             self.book.restore(
                 record,
@@ -691,8 +746,13 @@ class Gateway:
             elif not saved.acked:
                 self._to_ack.append((record, saved.ack_text))
         for message in journal.pending():
-            parsed = fix.Message(message.raw, self._data_dictionary(), False)
-            record_in = translate(message.source, parsed, message.session, replay=True)
+            try:
+                parsed = fix.Message(message.raw, self._data_dictionary(), False)
+                record_in = translate(message.source, parsed, message.session, replay=True)
+            except Exception as exc:  # a row that cannot be read must not stop a restart
+                log.error("gateway.replay_unreadable", inbox_id=message.id, error=repr(exc))
+                journal.handled(message.id)
+                continue
             owned = parsed if isinstance(record_in, ListHeader) else None
             self._queue.put(Work(record_in, owned, message.id))
         log.info(

@@ -4,13 +4,13 @@ inbound message into the typed work the state owner handles.
 They run on the engine's poll threads and do only what must happen there:
 check a client's Logon credentials, apply the per-client message rate, refuse
 work when the gateway is busy or stopping, journal the message before the
-engine advances its sequence number, translate it, and queue it. Everything
-else happens on the state owner (:mod:`gateway.router.service`).
+engine advances its sequence number, translate it to a record (cheap: ids and
+flags; a NewOrderList is copied and decoded later, on the pool), and queue it.
+Everything else happens on the state owner (:mod:`gateway.router.service`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import time
@@ -24,7 +24,6 @@ import structlog
 from fixspec import Tag
 from gateway.fix.engine import SafeApplication, copy_message, msg_type
 from gateway.fix.messages import (
-    decode_execution_report,
     decode_order_reports,
     get_field,
     group_ids,
@@ -35,6 +34,7 @@ from gateway.router.records import (
     ListCancel,
     ListHeader,
     SessionKey,
+    VenueExecution,
     VenueListStatus,
     VenueReject,
 )
@@ -99,8 +99,7 @@ def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -
             replay=replay,
         )
     if kind == "8":
-        report = decode_execution_report(message)
-        return dataclasses.replace(report, replay=True) if replay else report
+        return VenueExecution(message.getField(Tag.CL_ORD_ID), copy_message(message), replay)
     # 35=j: the counterparty could not process one of our messages.
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
@@ -196,14 +195,15 @@ class ClientSide(SafeApplication):
             gateway.refuse(message, session_id, busy)
             return
         key = session_key(session_id)
-        record = translate("client", message, key, replay=False)
         journaled = time.perf_counter()
         journal_id = gateway.journal_in("client", message, key)
+        translated = time.perf_counter()
+        record = gateway.translate_in("client", message, key, journal_id)
         owned = copy_message(message) if kind == "E" else None
         queued = time.perf_counter()
         stages = {
             "engine_us": (queued - started) * 1e6,
-            "inbox_journal_us": (queued - journaled) * 1e6,
+            "inbox_journal_us": (translated - journaled) * 1e6,
             "queued": queued,
         }
         gateway.submit(Work(record, owned, journal_id, stages))
@@ -243,5 +243,6 @@ class VenueSide(SafeApplication):
         if msg_type(message) not in VENUE_TYPES:
             raise fix.UnsupportedMessageType()
         key = session_key(session_id)
-        record = translate("venue", message, key, replay=False)
-        self.gateway.submit(Work(record, journal_id=self.gateway.journal_in("venue", message, key)))
+        journal_id = self.gateway.journal_in("venue", message, key)
+        record = self.gateway.translate_in("venue", message, key, journal_id)
+        self.gateway.submit(Work(record, journal_id=journal_id))

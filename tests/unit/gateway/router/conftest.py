@@ -86,6 +86,7 @@ def solved_ok(admit: Admit, bundle: OrderBundle | None = None) -> Solved:
         admit.header,
         admit.bundle_id,
         built,
+        admit.open_before,
         feasible=True,
         outcome="feasible",
         max_fill=tuple(leg.max_qty for leg in built.legs),

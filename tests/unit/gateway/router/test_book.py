@@ -120,7 +120,6 @@ def test_a_bundle_restored_from_the_journal_is_relayed_deduplicated_and_cancella
         bundle_id="Bold-7",
         venue_ids=("Bold-7-1", "Bold-7-2"),
         legs_qty=(500, 200),
-        cum_qty=[0, 0],
     )
     decision = Decision(True, "accepted as Bold-7", record.all_ids, "Bold-7")
     core.book.restore(record, decision, core.clock())
@@ -145,3 +144,24 @@ def test_a_bundle_restored_from_the_journal_is_relayed_deduplicated_and_cancella
     assert isinstance(relay, RelayStatus)
     assert isinstance(close, Close)
     assert [o.cl_ord_id for o in relay.status.orders] == ["L7-A", "L7-C"]
+
+
+def test_a_list_still_being_solved_is_never_forgotten() -> None:
+    core = Core(retain=1)
+    admit = core.decider.on_list(header("L1"))
+    core.clock.now += 3600  # a long queue: the solve has not come back
+    core.book.expire(core.clock())
+    again = core.decider.on_list(header("L1"))
+    assert isinstance(again, Denied)
+    assert again.code is DenyCode.DUPLICATE
+    assert isinstance(core.decider.on_solved(solved_ok(admit), venue_up=True), Accept)  # type: ignore[arg-type]
+
+
+def test_every_cl_ord_id_of_a_remembered_denial_counts_as_used() -> None:
+    core = Core()
+    run_bundle(core, "L1")
+    # L2 reuses L1-A: denied, and its fresh ClOrdID is now used too (as the journal has it).
+    core.decider.on_list(ListHeader(DESK1, "L2", ("L1-A", "L2-new")))
+    reused = core.decider.on_list(ListHeader(DESK1, "L3", ("L2-new",)))
+    assert isinstance(reused, Denied)
+    assert "duplicate ClOrdID 'L2-new'" in reused.reason

@@ -6,11 +6,13 @@ from decimal import Decimal
 
 from gateway.core.errors import PayloadError, UnknownStrategyError
 from gateway.router.config import ClientLimits
+from gateway.router.decide import ShuttingDown
 from gateway.router.records import (
     Accept,
     Admit,
     BusinessReason,
     CancelOut,
+    Decision,
     Denied,
     DenyCode,
     ListCancel,
@@ -237,3 +239,46 @@ def test_cancel_while_the_counterparty_is_down(core: Core) -> None:
     answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 5), venue_up=False)
     assert isinstance(answer, NoticeReject)
     assert answer.reason is BusinessReason.NOT_AVAILABLE
+
+
+def test_open_bundle_limit_is_judged_on_the_count_when_the_list_arrived() -> None:
+    core = Core(limits=ClientLimits(max_open_bundles=1))
+    first = core.decider.on_list(header("A"))
+    second = core.decider.on_list(header("B"))
+    assert isinstance(first, Admit)
+    assert isinstance(second, Admit)
+    # Whatever order the solves finish in, the first list in is the one accepted.
+    denied = core.decider.on_solved(solved_ok(second), venue_up=True)
+    assert isinstance(denied, Denied)
+    assert denied.reason == "limit: 1 bundles already open, at most 1"
+    assert isinstance(core.decider.on_solved(solved_ok(first), venue_up=True), Accept)
+
+
+def test_a_list_abandoned_at_shutdown_is_not_remembered_and_can_be_sent_again(core: Core) -> None:
+    admitted = admit(core, "L1")
+    stopped = Solved(admitted.header, admitted.bundle_id, error=ShuttingDown("shutting down"))
+    answer = core.decider.on_solved(stopped, venue_up=True)
+    assert isinstance(answer, Denied)
+    assert not answer.remember
+    assert core.book.decision(DESK1, "L1") is None
+    assert isinstance(core.decider.on_list(header("L1")), Admit)
+
+
+def test_cancel_of_a_finished_list_that_left_memory_says_done() -> None:
+    core = Core(retain=1)
+    record = accept(core, "L1").record
+    core.book.finish(record, core.clock())
+    core.clock.now += 5
+    core.book.expire(core.clock())
+
+    class History:
+        def past_decision(self, session: object, list_id: str) -> Decision | None:
+            return Decision(True, "accepted", ("L1-A", "L1-B"), record.bundle_id)
+
+        def used_cl_ord_id(self, session: object, ids: object) -> str | None:
+            return None
+
+    core.book.history = History()  # type: ignore[assignment]
+    answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 9), venue_up=True)
+    assert isinstance(answer, NoticeReject)
+    assert answer.text == "cannot cancel 'L1': the list is already done"

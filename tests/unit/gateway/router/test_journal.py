@@ -96,3 +96,34 @@ def test_a_journal_from_the_previous_version_is_migrated(tmp_path: Path) -> None
     journal.mark("B1", "done")
     assert journal.compact(0, now=10**12)["bundles"] == 1
     journal.close()
+
+
+def test_a_decision_stays_while_an_older_unhandled_message_may_replay_it(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.receive("client", DESK1, "unhandled, received before the decision")
+    journal.decide(JournalDecision(DESK1, "L1", False, "no", ("a",), None, 99))
+    journal.compact(0, now=10**12)
+    assert journal.past_decision(DESK1, "L1") is not None
+    for message in journal.pending():
+        journal.handled(message.id)
+    journal.compact(0, now=10**12)
+    assert journal.past_decision(DESK1, "L1") is None
+    assert journal.used_cl_ord_id(DESK1, ["a"]) is None
+    journal.close()
+
+
+def test_a_finished_bundle_keeps_its_decision_until_its_own_row_goes(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.accept(_bundle("B1", "L1"), _accepted("L1", "B1"))
+    journal.mark("B1", "done")
+    # The bundle stayed open for a day: its decision is old, its end is recent.
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db.execute("UPDATE decisions SET decided_at = 0")
+    db.commit()
+    db.close()
+    counts = journal.compact(3600)
+    assert counts["decisions"] == 0
+    assert counts["bundles"] == 0
+    assert journal.past_decision(DESK1, "L1") is not None
+    assert journal.compact(0, now=10**12)["decisions"] == 1  # once the bundle row goes
+    journal.close()
