@@ -63,7 +63,8 @@ class _Sent:
 
 def run_demo(options: DemoOptions, out: TextIO) -> int:
     """Run the demo; 0 when every fill respects its bundle's bound."""
-    run_dir = options.out_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    # Absolute: the configs written into run_dir name paths relative to themselves.
+    run_dir = (options.out_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     out.write(f"bidgw demo: logs, configs and stores in {run_dir}\n")
     venue_yaml, gateway_yaml, client_port = _write_configs(options.config_dir, run_dir)
