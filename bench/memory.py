@@ -10,8 +10,10 @@ short so the run shows its steady state: finished bundles leave memory after
 compacted every 5 s, in both processes.
 
 Prints, at each checkpoint: bundles finished, RSS of the gateway and the venue
-(from /proc), and the size of each journal (database + WAL) and of the FIX
-stores and logs (QuickFIX's, not compacted by bidgw). Flat means the figures at
+(from /proc), the gateway's Python heap (tracemalloc) and the entries of its
+book (from its ``gateway.state`` log line), and the size of each journal
+(database + WAL) and of the FIX stores and logs (QuickFIX's, not compacted by
+bidgw). Flat means the figures at
 N are within noise of the figures at 1,000.
 
 Run: ``.venv/bin/python bench/memory.py [--bundles 50000] [--window 100]``.
@@ -27,6 +29,8 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import json
+import os
 import subprocess
 import tempfile
 import time
@@ -102,12 +106,26 @@ def write_configs(tmp: Path, client_port: int, venue_port: int, args: argparse.N
 
 
 def spawn(command: str, config: Path, log: Path) -> subprocess.Popen[str]:
+    """``bidgw run`` runs with tracemalloc (BIDGW_TRACEMALLOC) so its gateway.state lines
+    carry the Python heap: RSS minus that is QuickFIX's, the allocator's and the
+    imported modules'."""
     bidgw = str(Path(sys.executable).parent / "bidgw")
+    level = "info" if command == "run" else "warning"
     return subprocess.Popen(
-        [bidgw, command, "--config", str(config), "--log-level", "warning", "--log-file", str(log)],
+        [bidgw, command, "--config", str(config), "--log-level", level, "--log-file", str(log)],
         cwd=ROOT,
         text=True,
+        env={**os.environ, "BIDGW_TRACEMALLOC": "1"} if command == "run" else None,
     )
+
+
+def gateway_state(log: Path) -> dict[str, Any]:
+    """The gateway's last ``gateway.state`` line (it logs one every 10 s)."""
+    state: dict[str, Any] = {}
+    for line in log.read_text().splitlines():
+        if '"gateway.state"' in line:
+            state = json.loads(line)
+    return state
 
 
 def run(client: FixClient, total: int, window: int, report: Any) -> None:
@@ -153,22 +171,30 @@ def main() -> None:
             if not client.start(30):
                 raise SystemExit("the client could not log on to the gateway")
             print(
-                f"{'finished':>9} {'s':>6} {'gw RSS MB':>10} {'venue RSS MB':>13} "
-                f"{'gw journal MB':>14} {'venue journal MB':>17} {'FIX stores+logs MB':>19}"
+                f"{'finished':>9} {'s':>6} {'gw RSS MB':>10} {'gw Python heap MB':>18} "
+                f"{'gw book entries':>16} {'venue RSS MB':>13} {'gw journal MB':>14} "
+                f"{'venue journal MB':>17} {'FIX stores+logs MB':>19}"
             )
 
             def report(finished: int) -> None:
                 if finished not in checkpoints:
                     return
-                # Let retention and one compaction pass run before measuring.
-                time.sleep(args.retain_secs + 6)
+                # Let retention, a compaction pass and a gateway.state line come first.
+                time.sleep(max(args.retain_secs + 6, 11))
                 stores = sum(
                     size_mb(tmp / d)
                     for d in ("gateway-store", "gateway-log", "venue-store", "venue-log")
                 )
+                state = gateway_state(tmp / "gateway.log")
+                heap = state.get("python_heap_bytes")
+                entries = sum(
+                    int(state.get(k, 0))
+                    for k in ("bundles", "venue_orders", "decisions", "cl_ord_ids")
+                )
                 print(
                     f"{finished:>9} {time.monotonic() - started:>6.0f} "
-                    f"{rss_mb(gateway.pid):>10.1f} {rss_mb(venue.pid):>13.1f} "
+                    f"{rss_mb(gateway.pid):>10.1f} "
+                    f"{(heap or 0) / 1e6:>18.1f} {entries:>16} {rss_mb(venue.pid):>13.1f} "
                     f"{journal_mb(tmp / 'gateway.sqlite'):>14.2f} "
                     f"{journal_mb(tmp / 'venue.sqlite'):>17.2f} {stores:>19.1f}",
                     flush=True,

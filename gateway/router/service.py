@@ -28,6 +28,7 @@ import dataclasses
 import queue
 import threading
 import time
+import tracemalloc
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -96,6 +97,7 @@ _STOP = "stop"
 _REFORWARD = "reforward"
 _SENT_LISTS_KEPT = 10_000  # venue MsgSeqNum -> BundleID, for matching a later reject
 _HOUSEKEEPING_SECS = 1.0
+_STATE_LOG_SECS = 10.0  # how often the state owner logs what it holds (gateway.state)
 
 
 def _no_failpoint(_name: str) -> None:
@@ -150,6 +152,7 @@ class Gateway:
         self._to_ack: list[tuple[BundleRecord, str]] = []
         self._dictionary: Any = None
         self._next_expiry = 0.0
+        self._next_state_log = time.monotonic() + _STATE_LOG_SECS
         self._next_compaction = time.monotonic() + float(config.journal_compact_every_secs)
         self._worker = threading.Thread(target=self._work_loop, name="bidgw-state", daemon=True)
         self._client_side = Connector(
@@ -720,6 +723,23 @@ class Gateway:
             self._next_compaction = now + float(self.config.journal_compact_every_secs)
             counts = self.journal.compact(float(self.config.journal_retention_hours) * 3600)
             log.info("journal.compacted", **counts)
+        if now >= self._next_state_log:
+            self._next_state_log = now + _STATE_LOG_SECS
+            self._log_state()
+
+    def _log_state(self) -> None:
+        """What the gateway holds, every ``_STATE_LOG_SECS``: the book's entries, work
+        waiting, and (when tracemalloc is on: ``BIDGW_TRACEMALLOC=1 bidgw run``, as
+        bench/memory.py does) the Python heap, to tell it from the engine's memory."""
+        heap = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None
+        log.info(
+            "gateway.state",
+            **self.book.size(),
+            in_flight=self._in_flight,
+            queued=self._queue.qsize(),
+            sent_lists=len(self._sent_lists),
+            python_heap_bytes=heap,
+        )
 
     # restart ---------------------------------------------------------------------------
     def _restore(self, journal: Journal) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -498,7 +499,12 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load_config(args.config)
     logs.configure(level=args.log_level, file=args.log_file)
-    return _serve("gateway", Gateway(config, failpoint=_failpoint_from_environment()))
+    gateway = Gateway(config, failpoint=_failpoint_from_environment())
+    if os.environ.get("BIDGW_TRACEMALLOC"):
+        # Measuring only (bench/memory.py): trace the Python heap from here on; tracing
+        # the imports too (PYTHONTRACEMALLOC) would take a minute.
+        tracemalloc.start()
+    return _serve("gateway", gateway)
 
 
 def _failpoint_from_environment() -> Callable[[str], None]:
