@@ -134,24 +134,14 @@ class Journal(Database):
             [(session, cl_ord_id, decision.list_id) for cl_ord_id in decision.cl_ord_ids],
         )
 
-    def _transaction(self, *steps: Callable[[], object]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                for step in steps:
-                    step()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-
     def decide(self, decision: JournalDecision) -> None:
-        self._transaction(lambda: self._write_decision(decision))
+        with self._transaction():
+            self._write_decision(decision)
 
     def accept(self, bundle: JournalBundle, decision: JournalDecision) -> None:
         """The bundle and its acceptance, in one transaction, before forwarding."""
-        self._transaction(
-            lambda: self._db.execute(
+        with self._transaction() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, NULL)",
                 (
                     bundle.bundle_id,
@@ -163,9 +153,8 @@ class Journal(Database):
                     bundle.venue_raw,
                     bundle.ack_text,
                 ),
-            ),
-            lambda: self._write_decision(decision),
-        )
+            )
+            self._write_decision(decision)
 
     def mark(self, bundle_id: str, flag: str) -> None:
         if flag == "done":
@@ -256,17 +245,11 @@ class Journal(Database):
         are left; the lock is released between batches."""
         total = 0
         while True:
-            with self._lock:
-                rows = self._db.execute(select, (*params, batch)).fetchall()
-                if not rows:
-                    return total
-                self._db.execute("BEGIN")
-                try:
-                    delete(rows)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+            with self._transaction() as db:
+                rows = db.execute(select, (*params, batch)).fetchall()
+                delete(rows)
+            if not rows:
+                return total
             total += len(rows)
 
     def open_bundles(self) -> list[JournalBundle]:
