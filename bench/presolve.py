@@ -10,7 +10,10 @@ and p99 of
 
 for HiGHS in-process (our configuration), HiGHS through PuLP's stock
 ``pulp.HiGHS`` with default options (the naive baseline), and PuLP's bundled
-CBC. Run: ``.venv/bin/python bench/presolve.py [--solves 200]``.
+CBC; and the total of the same HiGHS path in a solver process
+(:class:`gateway.solver.sandbox.SolverSandbox`, how the gateway runs it: the
+difference to the in-process row is the pipe and pickling).
+Run: ``.venv/bin/python bench/presolve.py [--solves 200]``.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
@@ -37,6 +40,7 @@ from gateway.core.plugins import BidderPayload, StrategyRegistry
 from gateway.core.yamlio import load_yaml
 from gateway.solver.milp import lot_model, scaled_rows
 from gateway.solver.presolve import PresolveConfig, PreSolver
+from gateway.solver.sandbox import SolverSandbox
 
 REGISTRY = StrategyRegistry.from_settings()
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "samples"
@@ -140,6 +144,23 @@ def main() -> None:
                 f"{solve[0]:>8.3f}/{solve[1]:<7.3f}{total[0]:>8.3f}/{total[1]:<7.3f}"
                 f"  {feasible}/{len(verdicts)}"
             )
+        sandbox = SolverSandbox(PresolveConfig(solver="highs"), processes=1)
+        try:
+            for i in range(min(20, args.solves)):  # warm the process up
+                sandbox.check(pool[i % len(pool)])
+            boxed = []
+            for i in range(args.solves):
+                started = time.perf_counter()
+                sandbox.check(pool[i % len(pool)])
+                boxed.append((time.perf_counter() - started) * 1000)
+        finally:
+            sandbox.close()
+        boxed_p = percentiles(boxed)
+        print(
+            f"{size:>4}  {'highs, solver process':<22}{'':>16}{'':>16}"
+            f"{boxed_p[0]:>8.3f}/{boxed_p[1]:<7.3f}  (+{boxed_p[0] - results['highs (bidgw)']:.3f}"
+            " ms at p50 over in-process)"
+        )
         stock = []
         for i in range(args.solves):
             bundle = pool[i % len(pool)]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 from gateway.core.errors import BundleError
 
@@ -187,6 +188,18 @@ class OrderBundle:
         # Freeze the metadata so the bundle is immutable all the way down.
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (the frozen metadata is not): the pre-solver sends bundles to
+        its solver processes."""
+        fields = {
+            "bundle_id": self.bundle_id,
+            "legs": self.legs,
+            "constraints": self.constraints,
+            "min_total_fill": self.min_total_fill,
+            "metadata": dict(self.metadata),
+        }
+        return (_unpickle_bundle, (fields,))
+
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(leg.symbol for leg in self.legs)
@@ -222,3 +235,7 @@ class OrderBundle:
         if self.min_total_fill is not None and 0 < total < self.min_total_fill:
             problems.append(f"total fill {total} below the minimum {self.min_total_fill}")
         return problems
+
+
+def _unpickle_bundle(fields: dict[str, Any]) -> OrderBundle:
+    return OrderBundle(**fields)

@@ -13,7 +13,13 @@ q = 0"). The explanation, in order:
 3. **How large a fill would have to be.** With the limits lifted, the smallest
    non-empty fill that satisfies the culprits (:func:`smallest_fill`) names the
    legs whose limits it exceeds, e.g. "the smallest fill that does is AAAA 900,
-   BBBB 100, CCCC 0, which needs AAAA 900 above its limit 500".
+   BBBB 100, CCCC 0, which needs AAAA 900 above its limit 500". One homogeneous
+   equality between two legs (a hedge ratio) has a closed form, used first:
+   ``a·n_i + b·n_j = 0`` is solved by ``n_i = |b|/g, n_j = |a|/g`` with
+   ``g = gcd(a, b)`` and by multiples of it only. The lifted limits never make
+   the model inexact: a solve whose activity could pass
+   :data:`gateway.solver.milp.MAX_EXACT_ACTIVITY` is not run (HiGHS was seen
+   looping in root separation, past its time limit, on such a model).
 
 Every solve here shares the pre-solver's deadline; a question not answered
 by then counts as unknown, and the explanation says less.
@@ -21,15 +27,24 @@ by then counts as unknown, and the explanation says less.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
 from gateway.core.bundle import Constraint, OrderBundle, Sense
-from gateway.solver.milp import ScaledRow, SolverSettings, lot_model, round_lots, solve
+from gateway.solver.milp import (
+    ScaledRow,
+    SolverSettings,
+    lot_model,
+    oversized_row,
+    round_lots,
+    solve,
+)
 
 __all__ = [
     "explain_infeasible",
     "minimal_conflict",
+    "pair_smallest_fill",
     "sign_reason",
     "smallest_fill",
 ]
@@ -75,7 +90,11 @@ def explain_infeasible(
     # the smallest two-leg solution (|a_j|/g lots of one leg against |a_i|/g of the other).
     bound = max((abs(a) for row in culprit_rows for a in row.coefficients), default=1)
     caps = [max(leg.max_lots, bound) for leg in bundle.legs]
-    smallest = smallest_fill(bundle, culprit_rows, caps, settings, deadline, constraints=culprits)
+    smallest = pair_smallest_fill(bundle, culprit_rows, culprits)
+    if smallest is None and oversized_row(culprit_rows, caps) is None:
+        smallest = smallest_fill(
+            bundle, culprit_rows, caps, settings, deadline, constraints=culprits
+        )
     if smallest is None:
         return f"no non-empty fill within the legs' limits satisfies {subject}"
     over = [
@@ -181,6 +200,33 @@ def smallest_fill(
     if constraints is None and bundle.violations(fill):
         return None
     return tuple(fill)
+
+
+def pair_smallest_fill(
+    bundle: OrderBundle, rows: Sequence[ScaledRow], constraints: Sequence[Constraint]
+) -> tuple[int, ...] | None:
+    """The smallest non-empty fill of one homogeneous equality between two legs, exactly.
+
+    ``rows`` must be a single row ``a·n_i + b·n_j == 0`` (every other coefficient
+    zero) with ``a`` and ``b`` of opposite signs: its non-negative integer
+    solutions are the multiples of ``(|b|/g, |a|/g)``, ``g = gcd(a, b)``, so
+    that is the smallest. None for any other shape (the MILP answers those).
+    """
+    if len(rows) != 1 or rows[0].sense is not Sense.EQ or rows[0].rhs != 0:
+        return None
+    row = rows[0]
+    legs = [i for i, a in enumerate(row.coefficients) if a]
+    if len(legs) != 2:
+        return None
+    i, j = legs
+    a, b = row.coefficients[i], row.coefficients[j]
+    if (a > 0) == (b > 0):
+        return None
+    g = math.gcd(a, b)
+    lots = [0] * len(bundle.legs)
+    lots[i], lots[j] = abs(b) // g, abs(a) // g
+    fill = tuple(n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True))
+    return fill if all(c.holds(fill) for c in constraints) else None
 
 
 def _feasible_alone(

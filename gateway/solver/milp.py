@@ -42,6 +42,7 @@ from gateway.core.exact import integer_row
 __all__ = [
     "CBC_PATH",
     "INTEGRALITY_TOL",
+    "MAX_EXACT_ACTIVITY",
     "SMALL_MODEL_OPTIONS",
     "FastHiGHS",
     "ScaledRow",
@@ -50,6 +51,7 @@ __all__ = [
     "SolverName",
     "SolverSettings",
     "lot_model",
+    "oversized_row",
     "read_solution",
     "relative_gap",
     "round_lots",
@@ -69,6 +71,15 @@ SolveStatus = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
 
 #: A value within this distance of an integer counts as that integer.
 INTEGRALITY_TOL: Final = 1e-6
+
+#: The largest row activity a model may reach: ``Σ_i |a_i| · cap_i + |rhs|`` of every
+#: integer row, with each leg at its largest lot count. Below 2^53 every activity,
+#: partial sum and coefficient is an exact double, so the solver's arithmetic on the
+#: model is exact before its tolerances; above it HiGHS has been seen to return
+#: solutions that fail exact verification, to drop rows (coefficients >= 1e15 count
+#: as infinite) and to loop in root separation without checking its time limit
+#: (a 2-leg bundle with coefficients ~1e9 and limits raised to ~3e9 lots).
+MAX_EXACT_ACTIVITY: Final = 2**53
 
 #: PuLP's bundled cbc binary, run through ``COIN_CMD`` (``PULP_CBC_CMD`` is deprecated in 3.3).
 CBC_PATH: Final[str] = os.path.normpath(coin_api.pulp_cbc_path)
@@ -225,9 +236,12 @@ def solve(
     """
     try:
         problem.solve(settings.make(time_limit_s))
+        return read_solution(problem, variables, settings.solver)
     except pulp.PulpSolverError as exc:
         return Solution("error", None, str(exc))
-    return read_solution(problem, variables, settings.solver)
+    except (ArithmeticError, LookupError, ValueError, TypeError) as exc:
+        # PuLP reading back a model HiGHS refused part of (e.g. a row it dropped).
+        return Solution("error", None, f"{type(exc).__name__}: {exc}")
 
 
 def read_solution(
@@ -337,6 +351,17 @@ def scaled_rows(bundle: OrderBundle, constraints: Sequence[Constraint]) -> list[
         ints, rhs = integer_row(over_lots, Fraction(constraint.rhs))
         rows.append(ScaledRow(constraint.name, tuple(ints), constraint.sense, rhs))
     return rows
+
+
+def oversized_row(rows: Sequence[ScaledRow], caps: Sequence[int]) -> tuple[ScaledRow, int] | None:
+    """The first row whose activity can exceed :data:`MAX_EXACT_ACTIVITY` with each
+    leg at ``caps`` lots, with that activity bound; None when every row is safe."""
+    for row in rows:
+        activity = sum(abs(a) * cap for a, cap in zip(row.coefficients, caps, strict=True))
+        activity += math.ceil(abs(Fraction(row.rhs)))
+        if activity > MAX_EXACT_ACTIVITY:
+            return row, activity
+    return None
 
 
 _PULP_SENSE = {

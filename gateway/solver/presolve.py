@@ -45,14 +45,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import model_validator
+
 from gateway.core.bundle import OrderBundle
 from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.solver.explain import explain_infeasible, smallest_fill
 from gateway.solver.milp import (
+    MAX_EXACT_ACTIVITY,
     ScaledRow,
     SolverName,
     SolverSettings,
     lot_model,
+    oversized_row,
     round_lots,
     scaled_rows,
     solve,
@@ -79,7 +83,12 @@ class PresolveConfig(FrozenModel):
     Attributes:
         solver: ``highs`` (in-process through highspy, default) or ``cbc``
             (PuLP's bundled CBC, a subprocess).
-        time_limit_ms: wall-clock limit for one solve (default 1000).
+        time_limit_ms: wall-clock limit for one pre-solve, explanation included
+            (default 1000); the solver's own limit, which it checks only now and then.
+        kill_after_ms: hard deadline of one pre-solve in the gateway (default 2000,
+            more than ``time_limit_ms``): a solver process that has not answered by
+            then is killed and replaced, and the list is denied as a timeout
+            (:mod:`gateway.solver.sandbox`).
         max_legs: bundles with more legs are refused unsolved (default 100).
         smallest_fill: also compute the smallest non-empty fill (one more
             solve; ``bidgw check`` turns it on, the gateway leaves it off).
@@ -89,9 +98,19 @@ class PresolveConfig(FrozenModel):
 
     solver: SolverName = "highs"
     time_limit_ms: PositiveInt = 1000
+    kill_after_ms: PositiveInt = 2000
     max_legs: PositiveInt = 100
     smallest_fill: bool = False
     explain: bool = True
+
+    @model_validator(mode="after")
+    def _deadlines(self) -> PresolveConfig:
+        if self.kill_after_ms <= self.time_limit_ms:
+            raise ValueError(
+                f"kill_after_ms ({self.kill_after_ms}) must be more than time_limit_ms "
+                f"({self.time_limit_ms}): it is the hard stop after the solver's own limit"
+            )
+        return self
 
 
 class Outcome(enum.Enum):
@@ -162,6 +181,9 @@ class PreSolver:
         started = time.perf_counter()
         rows = scaled_rows(bundle, bundle.constraints)
         caps = [leg.max_lots for leg in bundle.legs]
+        too_large = _inexact(bundle, rows, caps)
+        if too_large is not None:
+            return Verdict(outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large)
         problem, variables = lot_model(
             bundle, rows, caps, minimise=False, min_total=bundle.min_total_fill
         )
@@ -227,3 +249,28 @@ class PreSolver:
         if self.config.explain:
             return explain_infeasible(bundle, rows, settings, deadline)
         return "no non-empty fill satisfies the constraints within the legs' limits"
+
+
+def _inexact(bundle: OrderBundle, rows: Sequence[ScaledRow], caps: Sequence[int]) -> str | None:
+    """Why this bundle's model is beyond what a solver computes exactly, if it is.
+
+    Every row activity must stay within :data:`MAX_EXACT_ACTIVITY` with each leg
+    at its limit (and so must the total quantity), or the solver's floating point
+    is no longer exact and its answers (and its time limit) cannot be trusted.
+    """
+    total = sum(leg.max_qty for leg in bundle.legs)
+    if total > MAX_EXACT_ACTIVITY:
+        return (
+            f"the legs' limits total {total}, beyond 2^53 ({MAX_EXACT_ACTIVITY}), the "
+            "largest quantity the solver represents exactly"
+        )
+    oversized = oversized_row(rows, caps)
+    if oversized is None:
+        return None
+    row, activity = oversized
+    return (
+        f"constraint {row.name}: its coefficients over lots times the legs' limits reach "
+        f"{activity:.3g}, beyond 2^53 ({MAX_EXACT_ACTIVITY:.3g}), the largest value the "
+        "solver represents exactly; use coefficients with fewer significant digits or "
+        "smaller limits"
+    )

@@ -26,7 +26,8 @@ from gateway.core.errors import GatewayError
 from gateway.core.plugins import CommandPlugin, load_commands, parse_envelope
 from gateway.core.yamlio import load_yaml
 from gateway.router.config import AppConfig, load_config
-from gateway.solver.presolve import PreSolver, Verdict
+from gateway.solver.presolve import PresolveConfig, Verdict
+from gateway.solver.sandbox import SolverSandbox
 from gateway.tools.client import load_client_config
 
 __all__ = ["main"]
@@ -390,7 +391,9 @@ def _app_config(args: argparse.Namespace) -> AppConfig:
         if args.time_limit_ms <= 0:
             raise GatewayError("--time-limit-ms must be a positive number of milliseconds")
         overrides["time_limit_ms"] = args.time_limit_ms
-    presolve = config.presolve.model_copy(update=overrides)
+        # Keep the hard stop after the solver's own limit.
+        overrides["kill_after_ms"] = max(config.presolve.kill_after_ms, args.time_limit_ms + 1000)
+    presolve = PresolveConfig.model_validate({**config.presolve.model_dump(), **overrides})
     return config.model_copy(update={"presolve": presolve})
 
 
@@ -400,7 +403,13 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     envelope = parse_envelope(load_yaml(args.payload), source=str(args.payload))
     bundle = registry.build(envelope, bundle_id=envelope.id or args.payload.stem)
     presolve = config.presolve.model_copy(update={"smallest_fill": not args.json})
-    verdict = PreSolver(presolve).check(bundle)
+    # In a solver process, as in the gateway: a solve that ignores its time limit is
+    # stopped at the hard deadline instead of hanging the command.
+    sandbox = SolverSandbox(presolve, processes=1)
+    try:
+        verdict = sandbox.check(bundle)
+    finally:
+        sandbox.close()
     if args.json:
         max_fill = (
             [

@@ -25,7 +25,9 @@ SOLVE_MS = 400
 
 
 def _hard(list_id: str) -> Any:
-    """Infeasible, and its explanation runs to the pre-solve time limit (about 0.4 s)."""
+    """Infeasible, and its explanation runs to the pre-solve time limit (0.4 s, and
+    HiGHS overshoots it). Three legs: one hedge equality between two legs has a
+    closed-form explanation and costs milliseconds."""
     envelope = {
         "strategy": "single_factor_hedged",
         "lot_size": 100,
@@ -46,10 +48,18 @@ def _hard(list_id: str) -> Any:
                     "qty": 100000,
                     "price": "20.00",
                 },
+                {
+                    "symbol": "CCCC",
+                    "side": "Sell",
+                    "hedge_qty_coeff": -100019,
+                    "qty": 100000,
+                    "price": "20.00",
+                },
             ],
         },
     }
-    return encode_new_order_list(envelope, list_id, [f"{list_id}-1", f"{list_id}-2"])
+    ids = [f"{list_id}-{n}" for n in (1, 2, 3)]
+    return encode_new_order_list(envelope, list_id, ids)
 
 
 @pytest.fixture

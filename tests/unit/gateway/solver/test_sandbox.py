@@ -1,0 +1,163 @@
+"""The solver sandbox: real solver processes, a real HiGHS solve that ignores its
+time limit, killed at the hard deadline."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.solver.milp import SolverSettings, lot_model, scaled_rows, solve
+from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver, Verdict
+from gateway.solver.sandbox import SandboxClosed, SolverSandbox
+
+DEADLINE = 30.0  # seconds: every wait here is bounded by it
+
+CONFIG = PresolveConfig(time_limit_ms=300, kill_after_ms=1500)
+
+
+def hedge(a: int, b: int, *, max_qty: int = 1000) -> OrderBundle:
+    """Two legs, ``a·AAAA + b·BBBB == 0``."""
+    return OrderBundle(
+        bundle_id="B",
+        legs=(
+            Leg(symbol="AAAA", side=Side.BUY, max_qty=max_qty, limit_price=Decimal(10), lot_size=1),
+            Leg(
+                symbol="BBBB", side=Side.SELL, max_qty=max_qty, limit_price=Decimal(20), lot_size=1
+            ),
+        ),
+        constraints=(
+            Constraint(name="hedge", coefficients=(Decimal(a), Decimal(b)), sense=Sense.EQ),
+        ),
+        metadata={"client": "DESK1"},
+    )
+
+
+def unbounded_highs_solve(bundle: OrderBundle) -> Verdict:
+    """The smallest-fill model of the original wedge, with the legs' limits raised to
+    ~3e9 lots: HiGHS stays in root separation far past its 0.3 s limit (the
+    pre-solver no longer builds this model; it is the solver hang the sandbox is for)."""
+    rows = scaled_rows(bundle, bundle.constraints)
+    bound = max(abs(a) for row in rows for a in row.coefficients)
+    caps = [max(leg.max_lots, bound) for leg in bundle.legs]
+    problem, variables = lot_model(bundle, rows, caps, minimise=True, min_total=None)
+    solve(problem, variables, SolverSettings(integer_objective=True, small_model=True), 0.3)
+    return Verdict(outcome=Outcome.FEASIBLE, reason="HiGHS returned")
+
+
+def die(_bundle: OrderBundle) -> Verdict:
+    os._exit(3)
+
+
+def fail(_bundle: OrderBundle) -> Verdict:
+    raise ValueError("bad bundle")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SolverSandbox]:
+    box = SolverSandbox(CONFIG, processes=1)
+    yield box
+    box.close()
+
+
+def bounded(fn: object, *args: object) -> object:
+    """Run ``fn(*args)`` on a thread; fail the test if it has not returned by DEADLINE."""
+    result: list[object] = []
+
+    def target() -> None:
+        try:
+            result.append(fn(*args))  # type: ignore[operator]
+        except BaseException as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(DEADLINE)
+    assert not thread.is_alive(), "the call did not return by the deadline"
+    return result[0]
+
+
+def test_check_gives_the_in_process_verdict(sandbox: SolverSandbox) -> None:
+    bundle = hedge(4, -36)
+    verdict = sandbox.check(bundle)
+    assert verdict.outcome is Outcome.FEASIBLE
+    assert verdict.max_fill == PreSolver(CONFIG).check(bundle).max_fill
+
+
+def test_a_solver_that_ignores_its_time_limit_is_killed_and_replaced(
+    sandbox: SolverSandbox,
+) -> None:
+    verdict = bounded(sandbox.call, unbounded_highs_solve, hedge(1000000007, -3000000027))
+    assert isinstance(verdict, Verdict)
+    assert verdict.outcome is Outcome.TIMEOUT
+    assert "hard deadline of 1500 ms" in (verdict.reason or "")
+    assert sandbox.killed == 1
+    # The replacement answers the next bundle.
+    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+
+
+def test_a_solver_process_that_dies_is_an_error_verdict(sandbox: SolverSandbox) -> None:
+    verdict = sandbox.call(die, hedge(4, -36))
+    assert verdict.outcome is Outcome.SOLVER_ERROR
+    assert "exit code 3" in (verdict.reason or "")
+    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+
+
+def test_an_exception_in_the_process_is_raised_in_the_caller(sandbox: SolverSandbox) -> None:
+    with pytest.raises(ValueError, match="bad bundle"):
+        sandbox.call(fail, hedge(4, -36))
+    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+
+
+def test_close_stops_a_running_call(sandbox: SolverSandbox) -> None:
+    result: list[object] = []
+    started = threading.Event()
+
+    def run() -> None:
+        started.set()
+        try:
+            result.append(sandbox.call(unbounded_highs_solve, hedge(1000000007, -3000000027)))
+        except SandboxClosed as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(DEADLINE)
+    sandbox.close()
+    thread.join(DEADLINE)
+    assert not thread.is_alive()
+    # Either the call was already running (SandboxClosed) or close() came first (also
+    # SandboxClosed, raised when it tried to take a process).
+    assert isinstance(result[0], SandboxClosed)
+    with pytest.raises(SandboxClosed):
+        sandbox.check(hedge(4, -36))
+
+
+def test_the_wedge_bundle_gets_an_exact_answer_in_process() -> None:
+    """The two-leg bundle that once wedged the explanation: now answered by the
+    closed form, with the smallest fill named, well within the time limit."""
+    verdict = bounded(PreSolver(CONFIG).check, hedge(1000000007, -3000000027))
+    assert isinstance(verdict, Verdict)
+    assert verdict.outcome is Outcome.INFEASIBLE
+    assert "AAAA 3000000027, BBBB 1000000007" in (verdict.reason or "")
+
+
+def test_an_inexact_model_is_refused_unsolved() -> None:
+    bundle = OrderBundle(
+        bundle_id="B",
+        legs=hedge(1, -1).legs,
+        constraints=(
+            Constraint(
+                name="hedge",
+                coefficients=(Decimal("3.0000000000000003"), Decimal(-12)),
+                sense=Sense.EQ,
+            ),
+        ),
+    )
+    verdict = PreSolver(CONFIG).check(bundle)
+    assert verdict.outcome is Outcome.TOO_LARGE
+    assert "beyond 2^53" in (verdict.reason or "")
