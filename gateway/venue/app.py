@@ -11,6 +11,18 @@ ExecutionReports per leg and ListStatus per bundle. After a fill, the
 pre-solver checks whether the remaining quantities can still fill within the
 bundle's constraints; when not (or when all is filled) the bundle is done.
 
+A bundle the auction cannot model exactly and safely is refused when it
+arrives (:func:`gateway.venue.screen.refusal`: limit prices on the symbol's
+tick, coefficient digits, lots, the auction model's bounds), with a reject text
+naming the field, and never enters the book. As a second line, the auction
+itself leaves out a bundle it cannot build a model for (the venue then cancels
+it, "cancelled by the venue: ...") or whose fill fails exact verification (it
+stays resting; after :data:`EXCLUSIONS_BEFORE_CANCEL` such auctions it is
+cancelled), and the others clear. Bundles restored from a journal are screened
+again after a restart and cancelled the same way. Auctions that end without a
+solution while bundles rest are logged with their number and how many failed
+in a row (an error every power of ten).
+
 Memory is bounded: a finished bundle, with its ListID and ClOrdIDs, leaves
 memory ``retain_done_secs`` after it is done. A repeated ListID (the gateway
 forwards a bundle again after a crash) is answered with the bundle's current
@@ -70,8 +82,13 @@ from gateway.solver.presolve import PresolveConfig, PreSolver
 from gateway.venue.auction import ContraOrder, Participant, SymbolRef, clear
 from gateway.venue.config import VenueAppConfig
 from gateway.venue.journal import VenueJournal, VenueRow
+from gateway.venue.screen import refusal
 
-__all__ = ["AuctionSummary", "Venue", "VenueSize", "VenueStats"]
+__all__ = ["EXCLUSIONS_BEFORE_CANCEL", "AuctionSummary", "Venue", "VenueSize", "VenueStats"]
+
+#: A bundle left out of this many auctions because the solver's fill for it failed
+#: exact verification is cancelled: the auction cannot clear it reliably.
+EXCLUSIONS_BEFORE_CANCEL = 3
 
 log = structlog.get_logger("bidgw.venue")
 
@@ -89,6 +106,7 @@ class _Resting:
     done: bool = False
     closed: str | None = None
     close_text: str = ""
+    exclusions: int = 0  # auctions that left it out (its fill failed verification)
 
     @property
     def remaining(self) -> tuple[int, ...]:
@@ -103,12 +121,14 @@ _SOLVE_TIMES_KEPT = 1000
 @dataclass
 class VenueStats:
     """Counters a caller (the demo, tests) can read; ``solve_ms`` holds the last
-    1,000 auctions' solve times."""
+    1,000 auctions' solve times, ``failing_in_a_row`` how many auctions in a row
+    ended without a solution (or raised) while bundles rested."""
 
     auctions: int = 0
     bundles_received: int = 0
     bundles_rejected: int = 0
     fills: int = 0
+    failing_in_a_row: int = 0
     solve_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SOLVE_TIMES_KEPT))
 
 
@@ -139,6 +159,8 @@ class AuctionSummary:
         bundles_filled: bundles that got a fill.
         solve_ms: the solver's time.
         size: what the venue holds once the auction's reports are sent.
+        rejected: bundles the auction could not model, cancelled by the venue.
+        excluded: bundles left out of this auction (their fill failed verification).
     """
 
     number: int
@@ -147,6 +169,8 @@ class AuctionSummary:
     bundles_filled: int
     solve_ms: float
     size: VenueSize
+    rejected: int = 0
+    excluded: int = 0
 
 
 class Venue(SafeApplication):
@@ -167,12 +191,9 @@ class Venue(SafeApplication):
         super().__init__()
         self.config = config
         self._on_auction = on_auction
+        # The config guarantees bid < offer, both on the symbol's tick.
         self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
-        for symbol, ref in self.refs.items():
-            if ref.bid >= ref.offer:
-                raise GatewayError(
-                    f"symbol {symbol}: bid {ref.bid} must be below offer {ref.offer}"
-                )
+        self._price_scale = config.price_scale()
         self.stats = VenueStats()
         self.logged_on = threading.Event()
         self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
@@ -287,8 +308,13 @@ class Venue(SafeApplication):
                 try:
                     summary = self._auction()
                 except Exception as exc:  # an auction bug must not stop the venue
+                    failing = self._failing(bool(self._book))
                     log.error(
-                        "venue.auction_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True
+                        "venue.auction_failed",
+                        auction=self.stats.auctions,
+                        in_a_row=failing,
+                        error=f"{type(exc).__name__}: {exc}",
+                        exc_info=True,
                     )
                     summary = AuctionSummary(self.stats.auctions, "failed", 0, 0, 0.0, self.size())
                 self._observe(summary)
@@ -348,15 +374,9 @@ class Venue(SafeApplication):
             return
         try:
             bundle, cl_ord_ids = decode_bundle(message)
-            unknown = sorted({leg.symbol for leg in bundle.legs} - set(self.refs))
-            if unknown:
-                raise GatewayError(f"unknown symbol(s) {', '.join(unknown)}")
-            for leg in bundle.legs:
-                if leg.lot_size % self.config.symbols[leg.symbol].lot_size:
-                    raise GatewayError(
-                        f"{leg.symbol}: lot {leg.lot_size} is not a multiple of "
-                        f"the venue's lot {self.config.symbols[leg.symbol].lot_size}"
-                    )
+            refused = self._refusal(bundle, cl_ord_ids)
+            if refused is not None:
+                raise GatewayError(refused)
             duplicate = self._used_id(session, (list_id, *cl_ord_ids))
             if list_id in self._book or duplicate is not None:
                 raise GatewayError(f"duplicate id {duplicate or list_id!r}")
@@ -403,6 +423,10 @@ class Venue(SafeApplication):
         self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
 
+    def _refusal(self, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str | None:
+        """Why the venue cannot take ``bundle`` (:func:`~gateway.venue.screen.refusal`)."""
+        return refusal(bundle, cl_ord_ids, self.config.symbols, self._price_scale)
+
     def _remember_ids(
         self, session: tuple[str, str, str], list_id: str, cl_ord_ids: Sequence[str]
     ) -> None:
@@ -443,27 +467,45 @@ class Venue(SafeApplication):
         self._finish(list_id, resting, exec_type="4", text="cancelled on request")
 
     def _auction(self) -> AuctionSummary:
-        self._expire()
         number = self.stats.auctions + 1
+        self.stats.auctions = number  # counted even if it raises
+        self._expire()
         rng = random.Random(f"{self.config.seed}:{number}")
         contra = self._liquidity(rng)
         participants = [Participant(r.bundle, r.remaining) for r in self._book.values()]
         result = clear(
             participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
         )
-        self.stats.auctions = number
         self.stats.solve_ms.append(result.solve_ms)
+        self._leave_out(number, result.rejected, result.excluded)
+        left_out = {"rejected": len(result.rejected), "excluded": len(result.excluded)}
         if result.status in ("no_solution", "unverified"):
+            failing = self._failing(bool(participants))
             log.warning(
                 "auction.no_fill",
                 auction=number,
                 status=result.status,
                 detail=result.detail,
                 bundles=len(participants),
+                in_a_row=failing,
             )
+            if _power_of_ten(failing):
+                log.error(
+                    "auction.keeps_failing",
+                    auction=number,
+                    in_a_row=failing,
+                    newest=[p.bundle.bundle_id for p in participants[-3:]],
+                )
             return AuctionSummary(
-                number, result.status, len(participants), 0, result.solve_ms, self.size()
+                number,
+                result.status,
+                len(participants),
+                0,
+                result.solve_ms,
+                self.size(),
+                **left_out,
             )
+        self._failing(False)
         log.info(
             "auction.cleared",
             auction=number,
@@ -483,7 +525,43 @@ class Venue(SafeApplication):
             len(result.bundle_fills),
             result.solve_ms,
             self.size(),
+            **left_out,
         )
+
+    def _failing(self, failed: bool) -> int:
+        """Count an auction that failed while bundles rested (or reset the count)."""
+        self.stats.failing_in_a_row = self.stats.failing_in_a_row + 1 if failed else 0
+        return self.stats.failing_in_a_row
+
+    def _leave_out(
+        self, number: int, rejected: Mapping[str, str], excluded: Mapping[str, str]
+    ) -> None:
+        """Cancel the bundles auction ``number`` could not model, and those it left out
+        :data:`EXCLUSIONS_BEFORE_CANCEL` times; the others stay resting."""
+        for list_id, reason in rejected.items():
+            log.warning("auction.bundle_rejected", auction=number, list_id=list_id, why=reason)
+            if (resting := self._book.get(list_id)) is not None:
+                self._finish(
+                    list_id, resting, exec_type="4", text=f"cancelled by the venue: {reason}"
+                )
+        for list_id, reason in excluded.items():
+            resting = self._book.get(list_id)
+            if resting is None:
+                continue
+            resting.exclusions += 1
+            log.warning(
+                "auction.bundle_excluded",
+                auction=number,
+                list_id=list_id,
+                times=resting.exclusions,
+                why=reason,
+            )
+            if resting.exclusions >= EXCLUSIONS_BEFORE_CANCEL:
+                text = (
+                    f"cancelled by the venue: left out of {resting.exclusions} auctions; "
+                    f"last: {reason}"
+                )
+                self._finish(list_id, resting, exec_type="4", text=text)
 
     def _liquidity(self, rng: random.Random) -> list[ContraOrder]:
         spec = self.config.liquidity
@@ -694,10 +772,17 @@ class Venue(SafeApplication):
         return self._dictionary
 
     def _reclose(self) -> None:
-        """After a restart: close restored bundles whose remaining quantities cannot fill
-        (a crash between a fill and its close leaves them resting)."""
+        """After a restart: cancel restored bundles the venue would refuse today (a
+        journal written before the screening of :mod:`gateway.venue.screen`), and close
+        those whose remaining quantities cannot fill (a crash between a fill and its
+        close leaves them resting)."""
         for list_id, resting in list(self._book.items()):
-            if any(resting.filled):
+            refused = self._refusal(resting.bundle, resting.cl_ord_ids)
+            if refused is not None:
+                self._finish(
+                    list_id, resting, exec_type="4", text=f"cancelled by the venue: {refused}"
+                )
+            elif any(resting.filled):
                 self._close_if_exhausted(list_id, resting)
 
     def _send_resync(self, session: tuple[str, str, str]) -> None:
@@ -867,6 +952,15 @@ def _parse_utc(text: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def _power_of_ten(n: int) -> bool:
+    """1, 10, 100, ...: when a run of failed auctions is logged as an error."""
+    if n < 1:
+        return False
+    while n % 10 == 0:
+        n //= 10
+    return n == 1
 
 
 def _key(session_id: Any) -> tuple[str, str, str]:

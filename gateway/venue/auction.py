@@ -32,6 +32,62 @@ improvements are broken by a random order that the seed reproduces.
 
 Every result is re-verified in exact arithmetic (:func:`verify`) before it is
 returned as filled; a solver answer that fails, or none at all, fills nothing.
+
+One bundle never fails the auction for all
+------------------------------------------
+
+Every resting bundle is part of one model, so a number one bundle brings in
+could break the auction for every other. The objective counts each order's
+limit in whole units of the auction's *price grid* (``1/S``, ``S`` the least
+common multiple of every limit's denominator) times its lot. A limit of
+``9.95000000000000000000000001`` made ``S = 10^26`` for the whole auction and
+every objective coefficient about ``10^29``; HiGHS treats costs of ``10^20``
+and more as infinite (``infinite_cost``), its presolve then declared every
+auction infeasible, and nothing filled for anyone while that bundle rested
+(15 decimals already push a 100,000-unit FX lot past ``10^20``; 14 leave
+coefficients near ``10^19``, beyond exact doubles, and slow every solve).
+
+So :func:`clear` first takes each bundle on its own (:func:`model_problem`;
+building its orders and rows happens here too, and anything that raises counts
+as a problem) and leaves out those the model cannot hold exactly and safely.
+The bounds, from what the model needs:
+
+* **Prices.** An order's objective coefficient, ``|limit| · S · lot``, is at
+  most :data:`MAX_COST` (``10^12``): a whole number far below ``2^53``, so
+  coefficients are exact doubles and improvements compare exactly before the
+  tie-breaks, and far below HiGHS's infinite cost. Bundles are taken in book
+  order; one whose limits would refine the grid so far that any order already
+  in the auction passes the bound is left out of this auction only. (The venue
+  screens limits onto each symbol's tick at arrival, so with its config
+  validated its own bundles never are.)
+* **Quantities.** At most :data:`MAX_LOTS` (100,000) lots per order. The price
+  link ``q ≤ max_lots · z`` relies on the binary ``z``; HiGHS accepts a ``z``
+  within ``10^-6`` of 0 as 0 (``mip_feasibility_tolerance``), which leaves room
+  for ``max_lots · 10^-6 ≤ 0.1`` lot: no whole lot.
+* **Constraint rows**, over lot counts and scaled to coprime integers
+  (:func:`~gateway.solver.milp.scaled_rows`): coefficients at most
+  :data:`MAX_ROW_COEFFICIENT` (``10^9``) and activity ``Σ |a_i| · max_lots_i
+  + |b|`` at most :data:`MAX_ROW_ACTIVITY` (``2^53``, every activity an exact
+  double). HiGHS refuses a matrix value of ``10^15`` or more (it drops the row
+  and PuLP then fails reading the solution with an ``IndexError``), and rows
+  of ``10^13``–``10^14`` were seen to make it answer "no trade" for books that
+  trade. The shipped samples and the demo's random bundles reach ``1.2·10^7``
+  (beta-neutral rows); up to the bound, tolerance effects are caught below.
+* **The empty fill** must satisfy every constraint: a bundle that had to
+  trade in every auction would make every auction without a partner for it
+  infeasible.
+* **MinTotalFill** is a switch ``total ≤ cap · w`` with ``cap`` the bundle's
+  whole quantity; for the same tolerance reason ``cap`` is at most
+  :data:`MAX_LOTS` of the bundle's smallest lot.
+
+Such a bundle is reported in :attr:`AuctionResult.rejected` (the venue closes
+it) and the auction clears the rest. Within the bounds, HiGHS's relative
+tolerances can still accept a fill that misses a large-coefficient equality by
+a few units; the exact verification catches it. When the failures it finds
+name bundles (their constraints, lots, minimum or limits), the auction is
+solved once more without those bundles, which are reported in
+:attr:`AuctionResult.excluded` (they stay in the book); failures that name no
+bundle leave the auction ``unverified`` as before.
 """
 
 from __future__ import annotations
@@ -40,17 +96,18 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import pulp
 
 from gateway.core.bundle import OrderBundle, Side
 from gateway.core.fields import Fraction01, FrozenModel, PositiveInt
 from gateway.solver.milp import (
+    ScaledRow,
     SolverName,
     SolverSettings,
     read_solution,
@@ -61,14 +118,31 @@ from gateway.solver.milp import (
 )
 
 __all__ = [
+    "MAX_COST",
+    "MAX_LOTS",
+    "MAX_ROW_ACTIVITY",
+    "MAX_ROW_COEFFICIENT",
     "AuctionConfig",
     "AuctionResult",
     "ContraOrder",
     "Participant",
     "SymbolRef",
+    "Unmodellable",
     "clear",
+    "model_problem",
+    "price_grid",
     "verify",
 ]
+
+#: Largest objective coefficient of an order: ``|limit| · S · lot``, in units of the
+#: auction's price grid ``1/S``.
+MAX_COST: Final = 10**12
+#: Most whole lots one order may fill.
+MAX_LOTS: Final = 100_000
+#: Largest integer coefficient of a bundle's constraint row over lot counts.
+MAX_ROW_COEFFICIENT: Final = 10**9
+#: Largest activity ``Σ |a_i| · max_lots_i + |b|`` of such a row.
+MAX_ROW_ACTIVITY: Final = 2**53
 
 
 class AuctionConfig(FrozenModel):
@@ -119,7 +193,12 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class AuctionResult:
-    """One auction's outcome (fills are empty unless ``status`` is a solution)."""
+    """One auction's outcome (fills are empty unless ``status`` is a solution).
+
+    ``rejected`` holds the bundles the model cannot hold at all (see the module
+    docstring), ``excluded`` those left out of this auction only; each with why.
+    Neither took part; the others cleared without them.
+    """
 
     status: Literal["optimal", "feasible", "no_solution", "no_trade", "unverified"]
     prices: Mapping[str, Fraction] = field(default_factory=dict)
@@ -130,10 +209,118 @@ class AuctionResult:
     detail: str = ""
     build_ms: float = 0.0
     gap: float | None = None  # relative MIP gap the solver reached (HiGHS), if known
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    excluded: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def filled(self) -> bool:
         return bool(self.bundle_fills or self.contra_fills)
+
+
+@dataclass(frozen=True, slots=True)
+class Unmodellable:
+    """Why the clearing model cannot hold a bundle exactly and safely.
+
+    Attributes:
+        part: what is at fault: a leg's limit ``price`` or ``quantity``, a
+            constraint's right-hand side (``rhs``) or its row as a whole
+            (``row``), or the bundle's ``min_total_fill``.
+        text: what is wrong with it, starting with the value at fault.
+        leg: the leg at fault (its index), for ``price`` and ``quantity``.
+        constraint: the constraint at fault (its index), for ``rhs`` and ``row``.
+    """
+
+    part: Literal["price", "quantity", "rhs", "row", "min_total_fill"]
+    text: str
+    leg: int | None = None
+    constraint: int | None = None
+
+    def describe(self, bundle: OrderBundle) -> str:
+        """The problem in words, e.g. ``limit price of leg 1 (buy AAAA): 9.95... is ...``."""
+        if self.leg is not None:
+            leg = bundle.legs[self.leg]
+            what = "limit price" if self.part == "price" else "quantity"
+            return f"{what} of leg {self.leg + 1} ({leg.label}): {self.text}"
+        if self.constraint is not None:
+            name = bundle.constraints[self.constraint].name
+            what = "right-hand side of constraint" if self.part == "rhs" else "constraint"
+            return f"{what} {name}: {self.text}"
+        return f"minimum total fill: {self.text}"
+
+
+def price_grid(prices: Iterable[Decimal | Fraction]) -> int:
+    """``S``: the least common multiple of the prices' denominators (1 for none);
+    every one of them times ``S`` is a whole number."""
+    return math.lcm(1, *(Fraction(p).denominator for p in prices))
+
+
+def model_problem(bundle: OrderBundle, price_scale: int) -> Unmodellable | None:
+    """The first reason the clearing model cannot hold ``bundle`` on the price grid
+    ``1/price_scale`` (see the module docstring), or None.
+
+    Checks the bundle alone at its full quantities: its limits on the grid and
+    their objective coefficients, its lots per order, its constraint rows over lot
+    counts, the empty fill, and its minimum total fill.
+    """
+    for index, leg in enumerate(bundle.legs):
+        if leg.max_lots > MAX_LOTS:
+            return Unmodellable(
+                "quantity",
+                f"{leg.max_qty} is {leg.max_lots} lots of {leg.lot_size}; at most {MAX_LOTS}",
+                leg=index,
+            )
+        units = Fraction(leg.limit_price) * price_scale
+        if units.denominator != 1:
+            return Unmodellable(
+                "price",
+                f"{leg.limit_price:f} is not on the auction's price grid 1/{price_scale}",
+                leg=index,
+            )
+        if abs(units) * leg.lot_size > MAX_COST:
+            return Unmodellable(
+                "price",
+                f"{leg.limit_price:f} on the price grid 1/{price_scale} counts "
+                f"{abs(units) * leg.lot_size} per lot of {leg.lot_size} in the auction's "
+                f"objective; at most {MAX_COST}",
+                leg=index,
+            )
+    for index, (constraint, row) in enumerate(
+        zip(bundle.constraints, scaled_rows(bundle, bundle.constraints), strict=True)
+    ):
+        if not constraint.sense.holds(Fraction(0), Fraction(constraint.rhs)):
+            return Unmodellable(
+                "rhs",
+                f"0 {constraint.sense.value} {constraint.rhs:f} excludes the empty fill, "
+                "which every auction the bundle does not trade in needs",
+                constraint=index,
+            )
+        largest = max((abs(a) for a in row.coefficients), default=0)
+        if largest > MAX_ROW_COEFFICIENT:
+            return Unmodellable(
+                "row",
+                f"over lot counts its coefficients scale to integers up to {largest}; "
+                f"at most {MAX_ROW_COEFFICIENT}",
+                constraint=index,
+            )
+        activity = sum(
+            abs(a) * leg.max_lots for a, leg in zip(row.coefficients, bundle.legs, strict=True)
+        ) + math.ceil(abs(Fraction(row.rhs)))
+        if activity > MAX_ROW_ACTIVITY:
+            return Unmodellable(
+                "row",
+                f"over lot counts its activity can reach {activity}; at most 2^53",
+                constraint=index,
+            )
+    if bundle.min_total_fill:
+        smallest = min(leg.lot_size for leg in bundle.legs)
+        total = sum(leg.max_lots * leg.lot_size for leg in bundle.legs)
+        if total > MAX_LOTS * smallest:
+            return Unmodellable(
+                "min_total_fill",
+                f"{bundle.min_total_fill} needs the bundle's whole quantity within "
+                f"{MAX_LOTS} lots of its smallest lot {smallest}; it is {total}",
+            )
+    return None
 
 
 @dataclass(slots=True)
@@ -147,6 +334,22 @@ class _Order:
     lot: int
     max_lots: int
     var: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A bundle admitted to the auction: its orders (legs that can fill here) and
+    its constraint rows, built before the model so that a failure is its own."""
+
+    participant: Participant
+    legs: Mapping[int, _Order]  # by leg index
+    rows: tuple[ScaledRow, ...]
+    grid: int
+    top: Fraction  # its largest |limit| · lot
+
+    @property
+    def bundle_id(self) -> str:
+        return self.participant.bundle.bundle_id
 
 
 def _eligible(order: _Order, ref: SymbolRef) -> Literal["never", "always", "inside"]:
@@ -168,74 +371,164 @@ def clear(
     *,
     seed: int = 0,
 ) -> AuctionResult:
-    """Run one auction. Deterministic for the same inputs and seed."""
+    """Run one auction. Deterministic for the same inputs and seed.
+
+    Bundles the model cannot hold, or whose fill failed exact verification, are
+    left out (``rejected``, ``excluded``) and the others clear without them.
+    """
     config = config or AuctionConfig()
     started = time.perf_counter()
-    model = _Model(participants, contra, refs)
+    orders = _contra_orders(contra, refs)
+    entries, rejected, excluded = _admit(participants, orders, refs)
+    result, faults = _clear_once(
+        entries, orders, contra, refs, config=config, seed=seed, started=started
+    )
+    if result.status == "unverified" and faults:
+        # A tolerance effect of the solver on these bundles' rows: clear without them.
+        for bundle_id, problems in faults.items():
+            excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
+        entries = [e for e in entries if e.bundle_id not in faults]
+        result, _ = _clear_once(
+            entries, orders, contra, refs, config=config, seed=seed, started=started
+        )
+    return dataclasses.replace(result, rejected=rejected, excluded=excluded)
+
+
+def _contra_orders(contra: Sequence[ContraOrder], refs: Mapping[str, SymbolRef]) -> list[_Order]:
+    orders = [
+        _Order(
+            item.order_id,
+            item.symbol,
+            item.side,
+            Fraction(item.limit),
+            item.lot_size,
+            item.qty // item.lot_size,
+        )
+        for item in contra
+        if item.symbol in refs and item.qty >= item.lot_size
+    ]
+    return [o for o in orders if _eligible(o, refs[o.symbol]) != "never"]
+
+
+def _admit(
+    participants: Sequence[Participant], contra: Sequence[_Order], refs: Mapping[str, SymbolRef]
+) -> tuple[list[_Entry], dict[str, str], dict[str, str]]:
+    """The bundles the auction takes, in book order; the rejected and the excluded,
+    each with why (see the module docstring)."""
+    base = price_grid(o.limit for o in contra)
+    base_top = max((abs(o.limit) * o.lot for o in contra), default=Fraction(0))
+    scale, top = base, base_top
+    entries: list[_Entry] = []
+    rejected: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for participant in participants:
+        bundle = participant.bundle
+        try:
+            own = math.lcm(base, price_grid(leg.limit_price for leg in bundle.legs))
+            problem = model_problem(bundle, own)
+            if problem is None and base_top * own > MAX_COST:
+                finest = max(
+                    range(len(bundle.legs)),
+                    key=lambda i: Fraction(bundle.legs[i].limit_price).denominator,
+                )
+                problem = Unmodellable(
+                    "price",
+                    f"{bundle.legs[finest].limit_price:f} needs the price grid 1/{own}, "
+                    f"on which the venue's own orders pass the objective bound {MAX_COST}",
+                    leg=finest,
+                )
+            if problem is not None:
+                rejected[bundle.bundle_id] = problem.describe(bundle)
+                continue
+            entry = _entry(participant, refs, own)
+        except Exception as exc:  # whatever one bundle raises, the others still clear
+            rejected[bundle.bundle_id] = f"cannot be modelled: {type(exc).__name__}: {exc}"
+            continue
+        joint = math.lcm(scale, entry.grid)
+        if max(top, entry.top) * joint > MAX_COST:
+            excluded[bundle.bundle_id] = (
+                f"its price grid 1/{entry.grid} with the auction's 1/{scale} passes the "
+                f"objective bound {MAX_COST}"
+            )
+            continue
+        scale, top = joint, max(top, entry.top)
+        entries.append(entry)
+    return entries, rejected, excluded
+
+
+def _entry(participant: Participant, refs: Mapping[str, SymbolRef], grid: int) -> _Entry:
+    bundle = participant.bundle
+    legs: dict[int, _Order] = {}
+    for index, (leg, left) in enumerate(zip(bundle.legs, participant.remaining, strict=True)):
+        if leg.symbol in refs and left >= leg.lot_size:
+            order = _Order(
+                (bundle.bundle_id, index),
+                leg.symbol,
+                leg.side,
+                Fraction(leg.limit_price),
+                leg.lot_size,
+                left // leg.lot_size,
+            )
+            if _eligible(order, refs[leg.symbol]) != "never":
+                legs[index] = order
+    top = max(abs(Fraction(leg.limit_price)) * leg.lot_size for leg in bundle.legs)
+    rows = tuple(scaled_rows(bundle, bundle.constraints))
+    return _Entry(participant, legs, rows, grid, top)
+
+
+def _clear_once(
+    entries: Sequence[_Entry],
+    contra_orders: Sequence[_Order],
+    contra: Sequence[ContraOrder],
+    refs: Mapping[str, SymbolRef],
+    *,
+    config: AuctionConfig,
+    seed: int,
+    started: float,
+) -> tuple[AuctionResult, dict[str, str]]:
+    """One solve over ``entries`` and the contra orders, verified; with the bundles
+    the verification found at fault, if it failed."""
+    model = _Model(entries, contra_orders, refs)
     if not model.orders:
-        return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000)
+        return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000), {}
     model.build(random.Random(seed))
     build_ms = (time.perf_counter() - started) * 1000
     # Unlike the small pre-solve models, auctions are large: HiGHS presolve stays on.
     settings = SolverSettings(solver=config.solver, gap_rel=config.gap)
     try:
         model.problem.solve(settings.make(config.time_limit_ms / 1000))
-    except pulp.PulpSolverError as exc:
-        return AuctionResult(
-            "no_solution", detail=str(exc), solve_ms=(time.perf_counter() - started) * 1000
-        )
+    except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
+        # LookupError: PuLP reading back a model HiGHS refused part of.
+        detail = f"{type(exc).__name__}: {exc}"
+        solve_ms = (time.perf_counter() - started) * 1000
+        return AuctionResult("no_solution", detail=detail, solve_ms=solve_ms), {}
     solve_ms = (time.perf_counter() - started) * 1000
     status, lots = _solution(model.problem, model.orders, config.solver)
     gap = relative_gap(model.problem, config.solver)
     if lots is None:
-        return AuctionResult(
+        result = AuctionResult(
             "no_solution", solve_ms=solve_ms, detail=status, build_ms=build_ms, gap=gap
         )
-    result = _finish(_Outcome(participants, contra, refs, model.orders, lots, status, solve_ms))
-    return dataclasses.replace(result, build_ms=build_ms, gap=gap)
+        return result, {}
+    participants = [e.participant for e in entries]
+    result, faults = _finish(
+        _Outcome(participants, contra, refs, model.orders, lots, status, solve_ms)
+    )
+    return dataclasses.replace(result, build_ms=build_ms, gap=gap), faults
 
 
 class _Model:
-    """The clearing MILP for one auction."""
+    """The clearing MILP for one auction, over admitted bundles and contra orders."""
 
     def __init__(
         self,
-        participants: Sequence[Participant],
-        contra: Sequence[ContraOrder],
+        entries: Sequence[_Entry],
+        contra: Sequence[_Order],
         refs: Mapping[str, SymbolRef],
     ) -> None:
-        self.participants = participants
+        self.entries = entries
         self.refs = refs
-        orders: list[_Order] = []
-        for participant in participants:
-            bundle = participant.bundle
-            for index, (leg, left) in enumerate(
-                zip(bundle.legs, participant.remaining, strict=True)
-            ):
-                if leg.symbol in refs and left >= leg.lot_size:
-                    orders.append(
-                        _Order(
-                            (bundle.bundle_id, index),
-                            leg.symbol,
-                            leg.side,
-                            Fraction(leg.limit_price),
-                            leg.lot_size,
-                            left // leg.lot_size,
-                        )
-                    )
-        for item in contra:
-            if item.symbol in refs and item.qty >= item.lot_size:
-                orders.append(
-                    _Order(
-                        item.order_id,
-                        item.symbol,
-                        item.side,
-                        Fraction(item.limit),
-                        item.lot_size,
-                        item.qty // item.lot_size,
-                    )
-                )
-        self.orders = [o for o in orders if _eligible(o, refs[o.symbol]) != "never"]
+        self.orders = [o for e in entries for o in e.legs.values()] + list(contra)
         self.problem = pulp.LpProblem("auction", pulp.LpMaximize)
 
     def build(self, rng: random.Random) -> None:
@@ -268,16 +561,13 @@ class _Model:
         for number, order in enumerate(self.orders):
             if _eligible(order, self.refs[order.symbol]) == "inside":
                 self._price_link(number, order, prices[order.symbol])
-        legs: dict[str, dict[int, _Order]] = {}
-        for order in self.orders:
-            if isinstance(order.key, tuple):
-                legs.setdefault(order.key[0], {})[order.key[1]] = order
-        for participant in self.participants:
-            self._bundle_rows(participant.bundle, legs.get(participant.bundle.bundle_id, {}))
+        for entry in self.entries:
+            self._bundle_rows(entry)
 
     def _objective(self, rng: random.Random) -> None:
         """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units, plus tie-breaks."""
-        scale = math.lcm(*(o.limit.denominator for o in self.orders))
+        # The admitted orders' grid: at most MAX_COST per lot (see _admit).
+        scale = price_grid(o.limit for o in self.orders)
         priorities = list(range(len(self.orders)))
         rng.shuffle(priorities)
         # Each order's tie term is at most priority / (4 (n+1)^2) <= 1 / (4 (n+1)): all of
@@ -304,11 +594,12 @@ class _Model:
                 price - spread * z >= float(order.limit) - spread, name=f"px{number:06d}"
             )
 
-    def _bundle_rows(self, bundle: OrderBundle, legs: Mapping[int, _Order]) -> None:
+    def _bundle_rows(self, entry: _Entry) -> None:
         # The same integer rows over lot counts as the pre-solver's; a leg with no
         # order in this auction (nothing left, or no reference market) fills 0.
+        bundle, legs = entry.participant.bundle, entry.legs
         variables = [legs[i].var if i in legs else None for i in range(len(bundle.legs))]
-        for c_index, row in enumerate(scaled_rows(bundle, bundle.constraints)):
+        for c_index, row in enumerate(entry.rows):
             self.problem.addConstraint(
                 row_constraint(row, variables, f"b{bundle.bundle_id}_{c_index}")
             )
@@ -349,8 +640,9 @@ class _Outcome:
     solve_ms: float
 
 
-def _finish(outcome: _Outcome) -> AuctionResult:
-    """Fills and prices from the solver's lots, verified exactly."""
+def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
+    """Fills and prices from the solver's lots, verified exactly; when the
+    verification fails, also the bundles it found at fault, each with its problems."""
     participants, contra, refs = outcome.participants, outcome.contra, outcome.refs
     orders, lots, status, solve_ms = outcome.orders, outcome.lots, outcome.status, outcome.solve_ms
     legs_of = {p.bundle.bundle_id: len(p.remaining) for p in participants}
@@ -383,15 +675,17 @@ def _finish(outcome: _Outcome) -> AuctionResult:
         contra_fills=contra_fills,
         solve_ms=solve_ms,
     )
-    problems = verify(result, participants, contra, refs)
-    if problems:
-        return AuctionResult("unverified", solve_ms=solve_ms, detail="; ".join(problems))
+    by_bundle, others = _problems(result, participants, contra, refs)
+    if by_bundle or others:
+        detail = "; ".join([p for found in by_bundle.values() for p in found] + others)
+        faults = {b: "; ".join(found) for b, found in by_bundle.items()}
+        return AuctionResult("unverified", solve_ms=solve_ms, detail=detail), faults
     if not result.filled:
-        return AuctionResult("no_trade", solve_ms=solve_ms)
+        return AuctionResult("no_trade", solve_ms=solve_ms), {}
     improvement = _improvement(result, participants, contra)
     return AuctionResult(
         result.status, prices, result.bundle_fills, contra_fills, improvement, solve_ms
-    )
+    ), {}
 
 
 def _improvement(
@@ -419,28 +713,42 @@ def verify(
     refs: Mapping[str, SymbolRef],
 ) -> list[str]:
     """Every way ``result`` breaks the auction's rules, in exact arithmetic."""
-    problems: list[str] = []
+    by_bundle, others = _problems(result, participants, contra, refs)
+    return [p for found in by_bundle.values() for p in found] + others
+
+
+def _problems(
+    result: AuctionResult,
+    participants: Sequence[Participant],
+    contra: Sequence[ContraOrder],
+    refs: Mapping[str, SymbolRef],
+) -> tuple[dict[str, list[str]], list[str]]:
+    """:func:`verify`'s problems: those of each bundle (its lots, limits, constraints
+    or minimum), and the others (contra orders, reference prices, balances)."""
+    by_bundle: dict[str, list[str]] = {}
+    others: list[str] = []
     net: dict[str, int] = {}
 
-    def check_price(symbol: str, side: Side, limit: Fraction, what: str) -> None:
+    def check_price(symbol: str, side: Side, limit: Fraction, what: str, out: list[str]) -> None:
         price = result.prices.get(symbol)
         if price is None:
-            problems.append(f"{what}: no clearing price for {symbol}")
+            out.append(f"{what}: no clearing price for {symbol}")
             return
         ref = refs[symbol]
         if not Fraction(ref.bid) <= price <= Fraction(ref.offer):
-            problems.append(f"{symbol}: price {price} outside [{ref.bid}, {ref.offer}]")
+            others.append(f"{symbol}: price {price} outside [{ref.bid}, {ref.offer}]")
         if (side is Side.BUY and limit < price) or (side is Side.SELL and limit > price):
-            problems.append(f"{what}: limit {limit} does not allow price {price}")
+            out.append(f"{what}: limit {limit} does not allow price {price}")
 
     for participant in participants:
         bundle = participant.bundle
         fills = result.bundle_fills.get(bundle.bundle_id)
         if fills is None:
             continue
+        found: list[str] = []
         for leg, qty, left in zip(bundle.legs, fills, participant.remaining, strict=True):
             if qty < 0 or qty > left or qty % leg.lot_size:
-                problems.append(
+                found.append(
                     f"{bundle.bundle_id} {leg.symbol}: fill {qty} not whole lots "
                     f"within remaining {left}"
                 )
@@ -450,21 +758,26 @@ def verify(
                     leg.side,
                     Fraction(leg.limit_price),
                     f"{bundle.bundle_id} {leg.label}",
+                    found,
                 )
                 net[leg.symbol] = net.get(leg.symbol, 0) + leg.side.sign * qty
         for constraint in bundle.constraints:
             if not constraint.holds(fills):
-                problems.append(f"{bundle.bundle_id}: constraint {constraint.name} fails")
+                found.append(f"{bundle.bundle_id}: constraint {constraint.name} fails")
         total = sum(fills)
         if bundle.min_total_fill and 0 < total < bundle.min_total_fill:
-            problems.append(f"{bundle.bundle_id}: fill {total} below minimum")
+            found.append(f"{bundle.bundle_id}: fill {total} below minimum")
+        if found:
+            by_bundle[bundle.bundle_id] = found
     by_id = {o.order_id: o for o in contra}
     for order_id, qty in result.contra_fills.items():
         order = by_id[order_id]
         if qty < 0 or qty > order.qty or qty % order.lot_size:
-            problems.append(f"contra {order_id}: fill {qty} not whole lots within {order.qty}")
+            others.append(f"contra {order_id}: fill {qty} not whole lots within {order.qty}")
         if qty:
-            check_price(order.symbol, order.side, Fraction(order.limit), f"contra {order_id}")
+            check_price(
+                order.symbol, order.side, Fraction(order.limit), f"contra {order_id}", others
+            )
             net[order.symbol] = net.get(order.symbol, 0) + order.side.sign * qty
-    problems.extend(f"{symbol}: bought - sold = {qty}" for symbol, qty in net.items() if qty)
-    return problems
+    others.extend(f"{symbol}: bought - sold = {qty}" for symbol, qty in net.items() if qty)
+    return by_bundle, others

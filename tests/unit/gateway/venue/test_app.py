@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from fixspec import Tag
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.errors import GatewayError
+from gateway.fix.engine import free_port
 from gateway.fix.messages import (
     decimal_text,
     decode_execution_report,
@@ -23,7 +25,8 @@ from gateway.fix.messages import (
     new_message,
 )
 from gateway.fix.venue_codec import encode_bundle
-from gateway.venue.app import _exact, _report_record, _Resting
+from gateway.venue.app import Venue, _exact, _report_record, _Resting
+from gateway.venue.config import VenueAppConfig
 
 CLOSING = ("4", "3", "C")
 
@@ -152,3 +155,98 @@ def test_group_ids_reads_a_bundles_cl_ord_ids_in_order() -> None:
     bundle = _resting(Decimal(10), 100, 0, Fraction(0)).bundle
     message = encode_bundle(bundle, "LIST-1", ["b", "a"])
     assert group_ids(message) == ["b", "a"]
+
+
+# --- one bundle never stops every auction (issue 10, finding 3) -------------------------
+
+SESSION = ("FIX.4.4", "VENUE", "BIDGW")  # the venue's side of the gateway's session
+
+
+def _venue(tmp_path: Path, **extra: Any) -> Venue:
+    """The real venue, not started: tests hand it messages and run its auctions on
+    their own thread (its reports go to a session that is not logged on)."""
+    config = VenueAppConfig.model_validate(
+        {
+            "port": free_port(),
+            "store": "memory",
+            "store_dir": tmp_path / "store",
+            "symbols": {
+                "AAAA": {"bid": "9.95", "offer": "10.05"},
+                "BBBB": {"bid": "19.95", "offer": "20.05"},
+            },
+            # The default liquidity: ten lots at each touch, two random orders a symbol.
+            **extra,
+        }
+    )
+    return Venue(config)
+
+
+def _pair(list_id: str, direction: str, aaaa: str | None = None) -> Any:
+    """AAAA = 2 · BBBB at the far side of the spread, as the venue receives it."""
+    long = direction == "long"
+    bundle = OrderBundle(
+        bundle_id=list_id,
+        legs=(
+            Leg(
+                symbol="AAAA",
+                side=Side.BUY if long else Side.SELL,
+                limit_price=Decimal(aaaa or ("10.05" if long else "9.95")),
+                max_qty=2000,
+            ),
+            Leg(
+                symbol="BBBB",
+                side=Side.SELL if long else Side.BUY,
+                limit_price=Decimal("19.95" if long else "20.05"),
+                max_qty=1000,
+            ),
+        ),
+        constraints=(
+            Constraint(name="hedge", coefficients=(Decimal(1), Decimal(-2)), sense=Sense.EQ),
+        ),
+    )
+    return encode_bundle(bundle, list_id, [f"{list_id}-1", f"{list_id}-2"])
+
+
+def test_the_issues_bundle_is_refused_at_arrival_and_the_book_fills(tmp_path):
+    """A normal book plus one bundle priced 9.95000000000000000000000001. Before, the
+    venue booked it and every auction ended no_solution: nothing filled for anyone."""
+    venue = _venue(tmp_path)
+    venue._on_bundle(_pair("LONG", "long"), SESSION)
+    venue._on_bundle(_pair("BAD", "long", aaaa="9.95000000000000000000000001"), SESSION)
+    venue._on_bundle(_pair("SHORT", "short"), SESSION)
+    summary = venue._auction()
+    assert summary.status in ("optimal", "feasible")
+    assert summary.bundles_filled == 2
+    assert venue.stats.fills == 2
+    assert "BAD" not in venue._book
+    assert "BAD" not in venue._finished
+    assert (venue.stats.bundles_received, venue.stats.bundles_rejected) == (3, 1)
+    assert venue.stats.failing_in_a_row == 0
+
+
+def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_path):
+    """A journal from before the screening holds the issue's bundle, resting: the
+    restarted venue cancels it and the others clear."""
+    journal = tmp_path / "venue.sqlite"
+    first = _venue(tmp_path, journal=journal)
+    first._on_bundle(_pair("LONG", "long"), SESSION)
+    assert first._journal is not None
+    bad = _pair("BAD", "long", aaaa="9.95000000000000000000000001")
+    first._journal.save(
+        "BAD", SESSION, bad.toString(), [0, 0], ["0/1", "0/1"], started=False, done=False
+    )
+    first._journal.close()
+    venue = _venue(tmp_path, journal=journal)
+    assert venue._journal is not None
+    venue._restore(venue._journal)
+    assert set(venue._book) == {"LONG", "BAD"}
+    venue._reclose()
+    assert set(venue._book) == {"LONG"}
+    cancelled = venue._finished["BAD"][0]
+    assert cancelled.closed == "4"
+    assert cancelled.close_text == (
+        "cancelled by the venue: Price(44) of order BAD-1 (AAAA): "
+        "9.95000000000000000000000001 is not a multiple of the tick 0.01"
+    )
+    venue._on_bundle(_pair("SHORT", "short"), SESSION)
+    assert venue._auction().bundles_filled == 2

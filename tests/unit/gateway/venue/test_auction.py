@@ -9,8 +9,15 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from gateway.core.bundle import Side
-from gateway.venue.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
+from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.venue.auction import (
+    AuctionConfig,
+    AuctionResult,
+    ContraOrder,
+    Participant,
+    SymbolRef,
+    clear,
+)
 from tests.conftest import envelope, seed_hedge
 
 REFS = {
@@ -170,3 +177,153 @@ def test_every_auction_fill_satisfies_every_rule_and_is_reproducible(registry, m
         result.contra_fills,
         result.prices,
     )
+
+
+# --- one bundle never fails the auction for all (issue 10, finding 3) -------------------
+
+BOOK_REFS = {
+    "AAAA": SymbolRef(Decimal("9.95"), Decimal("10.05")),
+    "BBBB": SymbolRef(Decimal("19.95"), Decimal("20.05")),
+}
+# The venue's synthetic touch liquidity on a 0.0001 grid, as config/venue.yaml has it.
+TOUCH = [
+    ContraOrder("AAAA-bid", "AAAA", Side.BUY, Decimal("9.9500"), 1000),
+    ContraOrder("AAAA-offer", "AAAA", Side.SELL, Decimal("10.0500"), 1000),
+    ContraOrder("AAAA-flow", "AAAA", Side.SELL, Decimal("10.0013"), 500),
+]
+
+
+def pair(
+    bundle_id: str,
+    direction: str,
+    *,
+    aaaa_limit: str | None = None,
+    hedge: tuple[str, str] = ("1", "-2"),
+    sense: Sense = Sense.EQ,
+    rhs: str = "0",
+    qty: tuple[int, int] = (2000, 1000),
+) -> Participant:
+    """AAAA = 2 · BBBB at the far side of the spread (``long`` buys AAAA); the two
+    directions cross each other at any price in the spread."""
+    long = direction == "long"
+    bundle = OrderBundle(
+        bundle_id=bundle_id,
+        legs=(
+            Leg(
+                symbol="AAAA",
+                side=Side.BUY if long else Side.SELL,
+                limit_price=Decimal(aaaa_limit or ("10.05" if long else "9.95")),
+                max_qty=qty[0],
+            ),
+            Leg(
+                symbol="BBBB",
+                side=Side.SELL if long else Side.BUY,
+                limit_price=Decimal("19.95" if long else "20.05"),
+                max_qty=qty[1],
+            ),
+        ),
+        constraints=(
+            Constraint(
+                name="hedge",
+                coefficients=(Decimal(hedge[0]), Decimal(hedge[1])),
+                sense=sense,
+                rhs=Decimal(rhs),
+            ),
+        ),
+    )
+    return Participant(bundle, qty)
+
+
+NORMAL_BOOK = [pair("LONG", "long"), pair("SHORT", "short")]
+
+
+def normal_fills(result: AuctionResult) -> None:
+    assert result.status in ("optimal", "feasible"), result.detail
+    assert result.bundle_fills["LONG"] == (2000, 1000)
+    assert result.bundle_fills["SHORT"] == (2000, 1000)
+
+
+def test_the_normal_book_fills():
+    normal_fills(clear(NORMAL_BOOK, TOUCH, BOOK_REFS, seed=3))
+
+
+def test_a_price_on_a_grid_of_1e_26_is_rejected_alone_and_the_others_fill():
+    """The issue's price made the objective's price grid 10^-26 for every order: all
+    coefficients ~10^29, past HiGHS's infinite cost (10^20); HiGHS called every
+    auction infeasible and no bundle filled (before: status no_solution)."""
+    bad = pair("BAD", "long", aaaa_limit="9.95000000000000000000000001")
+    result = clear([*NORMAL_BOOK, bad], TOUCH, BOOK_REFS, seed=3)
+    normal_fills(result)
+    assert "BAD" not in result.bundle_fills
+    assert list(result.rejected) == ["BAD"]
+    assert result.rejected["BAD"].startswith(
+        "limit price of leg 1 (buy AAAA): 9.95000000000000000000000001 on the price grid "
+        "1/100000000000000000000000000 counts 99500000000000000000000000100 per lot"
+    )
+    # The same bundle arriving first changes nothing.
+    again = clear([bad, *NORMAL_BOOK], TOUCH, BOOK_REFS, seed=3)
+    normal_fills(again)
+    assert list(again.rejected) == ["BAD"]
+
+
+def test_a_price_with_14_decimals_is_rejected_alone():
+    """14 decimals: objective coefficients near 10^19, beyond exact doubles."""
+    bad = pair("BAD", "long", aaaa_limit="9.95000000000001")
+    result = clear([*NORMAL_BOOK, bad], TOUCH, BOOK_REFS, seed=3)
+    normal_fills(result)
+    assert list(result.rejected) == ["BAD"]
+
+
+def test_a_coefficient_highs_refuses_is_rejected_alone():
+    """3.0000000000000003 against -3 scales to the row 10000000000000001·a -
+    10000000000000000·b; HiGHS refuses values of 10^15 and more, drops the row, and
+    PuLP then fails reading the solution (before: IndexError out of clear)."""
+    bad = pair("BAD", "long", hedge=("3.0000000000000003", "-3"))
+    result = clear([*NORMAL_BOOK, bad], TOUCH, BOOK_REFS, seed=3)
+    normal_fills(result)
+    assert result.rejected == {
+        "BAD": "constraint hedge: over lot counts its coefficients scale to integers up to "
+        "10000000000000001; at most 1000000000"
+    }
+
+
+def test_a_constraint_the_empty_fill_breaks_is_rejected_alone():
+    """AAAA ≥ 2 · BBBB + 100 forces a fill in every auction: with no partner for it
+    (no contra orders here; LONG and SHORT cross each other) the whole model was
+    infeasible (before: no_solution, nothing filled)."""
+    bad = pair("BAD", "long", sense=Sense.GE, rhs="100")
+    result = clear([*NORMAL_BOOK, bad], [], BOOK_REFS, seed=3)
+    normal_fills(result)
+    assert result.rejected == {
+        "BAD": "right-hand side of constraint hedge: 0 >= 100 excludes the empty fill, "
+        "which every auction the bundle does not trade in needs"
+    }
+
+
+def test_a_bundle_whose_model_raises_is_rejected_alone():
+    """A participant whose part of the model cannot be built (here: remaining
+    quantities for one leg of two) is rejected; the auction clears the others
+    (before: the ValueError left clear and the venue's auction failed)."""
+    broken = Participant(pair("BROKEN", "long").bundle, (2000,))
+    result = clear([broken, *NORMAL_BOOK], TOUCH, BOOK_REFS, seed=3)
+    normal_fills(result)
+    assert list(result.rejected) == ["BROKEN"]
+    assert result.rejected["BROKEN"].startswith("cannot be modelled: ValueError: zip()")
+
+
+def test_a_fill_that_fails_exact_verification_leaves_out_only_its_bundle():
+    """1.0000001·AAAA = BBBB over at most 20 lots has only the empty fill, but the row
+    over lots, 10000001·a − 10000000·b = 0, is within HiGHS's relative tolerance at
+    a = b: the solver fills it, the exact check refuses, and before this every bundle
+    went unfilled (status unverified). Now that bundle is left out and the auction
+    solved again without it. (PARTNER, AAAA = BBBB the other way, is what BAD would
+    trade with; it stays unfilled with BAD gone.)"""
+    bad = pair("BAD", "long", hedge=("1.0000001", "-1"), qty=(2000, 2000))
+    partner = pair("PARTNER", "short", hedge=("1", "-1"), qty=(2000, 2000))
+    result = clear([*NORMAL_BOOK, bad, partner], TOUCH, BOOK_REFS, seed=1)
+    normal_fills(result)
+    assert "BAD" not in result.bundle_fills
+    assert result.excluded == {
+        "BAD": "the solver's fill failed exact verification: BAD: constraint hedge fails"
+    }
+    assert result.rejected == {}

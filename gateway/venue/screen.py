@@ -1,0 +1,131 @@
+"""What the venue refuses when a bundle arrives, before it enters the book.
+
+Every resting bundle takes part in one auction model, so a bundle the model
+cannot hold exactly and safely would fail the auction for every other bundle
+(issue 10: one limit price of ``9.95000000000000000000000001`` stopped every
+auction; :mod:`gateway.venue.auction` explains how). :func:`refusal` answers
+with the first reason the venue cannot take a bundle, naming the FIX field, the
+order and the limit, e.g. ``Price(44) of order B1-1 (AAAA):
+9.95000000000000000000000001 is not a multiple of the tick 0.01``; the venue
+sends it as the text of its ListStatus reject, and only that bundle is refused.
+
+What is checked, in this order (the first failure is the answer):
+
+* every Symbol(55) is one of the venue's;
+* RoundLot(561) is a multiple of the symbol's lot and at most
+  :data:`MAX_LOT_MULTIPLE` times it: each symbol's balance row ``Σ ±lot · q =
+  0`` must see an imbalance of one venue lot against its largest coefficient,
+  and ``1/10^4`` is far above HiGHS's feasibility tolerance of ``10^-6``;
+* Price(44) is positive and a multiple of the symbol's ``tick``. A tick has at
+  most six decimal places (:data:`gateway.venue.config.MAX_TICK_PLACES`), so this
+  also bounds a price's decimal places, and it keeps the auction's price grid the
+  config's (:meth:`~gateway.venue.config.VenueAppConfig.price_scale`) whatever
+  the bundles;
+* TermCoefficient(20016) and ConstraintRHS(20013) have at most
+  :data:`MAX_COEFFICIENT_DIGITS` significant digits: every integer of up to 15
+  digits is an exact double, and a row of such numbers is still one the
+  solver reads as written (``3.0000000000000003`` has 17; against a coefficient
+  of 3 it makes the row ``10000000000000001·a − 10000000000000000·b``, which
+  HiGHS refuses);
+* what the auction model itself needs (:func:`gateway.venue.auction.model_problem`
+  on the config's price grid): each order's objective coefficient, at most
+  100,000 lots per order (OrderQty(38)), each constraint's row over lot counts
+  (its coefficients and activity), the empty fill allowed by every constraint
+  (ConstraintRHS(20013)), and MinTotalFill(20017).
+
+Magnitudes of single values are already bounded by the codec
+(:func:`gateway.core.exact.parse_decimal`: at most 30 digits, below ``10^15``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Final
+
+from gateway.core.bundle import OrderBundle
+from gateway.venue.auction import Unmodellable, model_problem
+from gateway.venue.config import SymbolConfig
+
+__all__ = ["MAX_COEFFICIENT_DIGITS", "MAX_LOT_MULTIPLE", "refusal"]
+
+#: Most significant digits of a constraint coefficient or right-hand side.
+MAX_COEFFICIENT_DIGITS: Final = 15
+#: Largest RoundLot, as a multiple of the symbol's lot.
+MAX_LOT_MULTIPLE: Final = 10_000
+
+
+def refusal(
+    bundle: OrderBundle,
+    cl_ord_ids: Sequence[str],
+    symbols: Mapping[str, SymbolConfig],
+    price_scale: int,
+) -> str | None:
+    """The first reason the venue cannot take ``bundle``, or None when it can.
+
+    Args:
+        bundle: the decoded NewOrderList.
+        cl_ord_ids: its orders' ClOrdIDs, in leg order (named in the reason).
+        symbols: the venue's symbols (:attr:`VenueAppConfig.symbols`).
+        price_scale: the venue's price grid
+            (:meth:`~gateway.venue.config.VenueAppConfig.price_scale`).
+    """
+    unknown = sorted({leg.symbol for leg in bundle.legs} - set(symbols))
+    if unknown:
+        return f"unknown symbol(s) {', '.join(unknown)}"
+    for leg, cl_ord_id in zip(bundle.legs, cl_ord_ids, strict=True):
+        order = f"of order {cl_ord_id} ({leg.symbol})"
+        venue = symbols[leg.symbol]
+        if leg.lot_size % venue.lot_size:
+            return (
+                f"RoundLot(561) {order}: {leg.lot_size} is not a multiple of "
+                f"the venue's lot {venue.lot_size}"
+            )
+        if leg.lot_size > MAX_LOT_MULTIPLE * venue.lot_size:
+            return (
+                f"RoundLot(561) {order}: {leg.lot_size} is more than {MAX_LOT_MULTIPLE} "
+                f"times the venue's lot {venue.lot_size}"
+            )
+        if leg.limit_price <= 0:
+            return f"Price(44) {order}: {leg.limit_price:f} must be positive"
+        if (Fraction(leg.limit_price) / Fraction(venue.tick)).denominator != 1:
+            return (
+                f"Price(44) {order}: {leg.limit_price:f} is not a multiple of the tick {venue.tick}"
+            )
+    for constraint in bundle.constraints:
+        where = f"of constraint {constraint.name}"
+        for coefficient, leg, cl_ord_id in zip(
+            constraint.coefficients, bundle.legs, cl_ord_ids, strict=True
+        ):
+            if _digits(coefficient) > MAX_COEFFICIENT_DIGITS:
+                return (
+                    f"TermCoefficient(20016) {where}, order {cl_ord_id} ({leg.symbol}): "
+                    f"{coefficient:f} has {_digits(coefficient)} significant digits; "
+                    f"at most {MAX_COEFFICIENT_DIGITS}"
+                )
+        if _digits(constraint.rhs) > MAX_COEFFICIENT_DIGITS:
+            return (
+                f"ConstraintRHS(20013) {where}: {constraint.rhs:f} has "
+                f"{_digits(constraint.rhs)} significant digits; at most {MAX_COEFFICIENT_DIGITS}"
+            )
+    problem = model_problem(bundle, price_scale)
+    return None if problem is None else _named(problem, bundle, cl_ord_ids)
+
+
+def _digits(value: Decimal) -> int:
+    """Significant digits, trailing zeros not counted (``252.000`` has 3; 0 has 0)."""
+    return 0 if not value else len(value.normalize().as_tuple().digits)
+
+
+def _named(problem: Unmodellable, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str:
+    """``problem`` with the FIX field at fault named."""
+    if problem.leg is not None:
+        field = "Price(44)" if problem.part == "price" else "OrderQty(38)"
+        symbol = bundle.legs[problem.leg].symbol
+        return f"{field} of order {cl_ord_ids[problem.leg]} ({symbol}): {problem.text}"
+    if problem.constraint is not None:
+        field = "ConstraintRHS(20013)" if problem.part == "rhs" else "TermCoefficient(20016)s"
+        name = bundle.constraints[problem.constraint].name
+        return f"{field} of constraint {name}: {problem.text}"
+    return f"MinTotalFill(20017): {problem.text}"
