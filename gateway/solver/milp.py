@@ -126,8 +126,18 @@ class FastHiGHS(pulp.HiGHS):  # type: ignore[misc]  # pulp ships no type informa
             costs[index] = sign * lp.objective.get(var, 0.0)
             lower[index] = -inf if var.lowBound is None else var.lowBound
             upper[index] = inf if var.upBound is None else var.upBound
-        h.addCols(
-            count, costs, lower, upper, 0, np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0)
+        _checked(
+            "columns",
+            h.addCols(
+                count,
+                costs,
+                lower,
+                upper,
+                0,
+                np.empty(0, np.int32),
+                np.empty(0, np.int32),
+                np.empty(0),
+            ),
         )
         integer = [i for i, v in enumerate(variables) if v.cat == pulp.const.LpInteger]
         if integer and self.mip:
@@ -153,15 +163,25 @@ class FastHiGHS(pulp.HiGHS):  # type: ignore[misc]  # pulp ships no type informa
             row_lower[index] = -inf if lb is None else lb
             row_upper[index] = inf if ub is None else ub
         if rows:
-            h.addRows(
-                len(rows),
-                row_lower,
-                row_upper,
-                len(indices),
-                np.array(starts, np.int32),
-                np.array(indices, np.int32),
-                np.array(values),
+            _checked(
+                "rows",
+                h.addRows(
+                    len(rows),
+                    row_lower,
+                    row_upper,
+                    len(indices),
+                    np.array(starts, np.int32),
+                    np.array(indices, np.int32),
+                    np.array(values),
+                ),
             )
+
+
+def _checked(what: str, status: Any) -> None:
+    """HiGHS refuses values it counts as infinite (a matrix value >= 1e15) with
+    ``kError`` and leaves them out; solving the rest would answer another model."""
+    if status == highspy.HighsStatus.kError:
+        raise pulp.PulpSolverError(f"HiGHS refused the model's {what} (a value out of its range)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -337,3 +337,24 @@ def test_lot_model_min_total_excludes_small_fills():
     # Beyond the limits no non-empty fill reaches the minimum.
     problem, variables = lot_model(bundle, rows, caps, minimise=False, min_total=10**6)
     assert solve(problem, variables, settings, 10.0).status == "infeasible"
+
+
+def test_a_row_highs_refuses_is_a_solver_error_not_another_model() -> None:
+    """HiGHS leaves out a row with a value >= 1e15 (kError); solving without it would
+    answer another model (PuLP then failed reading it back with an IndexError)."""
+    legs = tuple(
+        Leg(symbol=s, side=side, limit_price=Decimal(1), max_qty=10, lot_size=1)
+        for s, side in (("A", Side.BUY), ("B", Side.SELL))
+    )
+    coefficients = (Decimal("3.0000000000000003"), Decimal(-3))
+    bundle = OrderBundle(
+        bundle_id="x",
+        legs=legs,
+        constraints=(Constraint(name="c", coefficients=coefficients, sense=Sense.EQ),),
+    )
+    problem, variables = lot_model(
+        bundle, scaled_rows(bundle, bundle.constraints), [10, 10], minimise=False, min_total=None
+    )
+    answer = solve(problem, variables, SolverSettings(small_model=True), 1.0)
+    assert answer.status == "error"
+    assert "HiGHS refused the model's rows" in answer.detail
