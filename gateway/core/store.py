@@ -21,7 +21,8 @@ _INBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL, session TEXT NOT NULL, raw TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL DEFAULT 0);
+    done INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL DEFAULT 0,
+    replays INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS inbox_open ON inbox(done) WHERE done = 0;
 """
 
@@ -33,10 +34,14 @@ def session_from_text(text: str) -> tuple[str, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class JournalMessage:
+    """An inbox row. ``replays`` counts the restarts that began handling it again
+    (:meth:`Database.replaying`) without finishing it."""
+
     id: int
     source: str
     session: tuple[str, str, str]
     raw: str
+    replays: int = 0
 
 
 class Database:
@@ -50,7 +55,9 @@ class Database:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if full_sync else 'NORMAL'}")
         self._db.executescript(_INBOX_SCHEMA + schema)
-        self.add_columns("inbox", {"at": "REAL NOT NULL DEFAULT 0"})
+        self.add_columns(
+            "inbox", {"at": "REAL NOT NULL DEFAULT 0", "replays": "INTEGER NOT NULL DEFAULT 0"}
+        )
         self._db.execute("CREATE INDEX IF NOT EXISTS inbox_handled ON inbox(at) WHERE done = 1")
 
     def add_columns(self, table: str, columns: dict[str, str]) -> bool:
@@ -93,12 +100,19 @@ class Database:
     def handled(self, message_id: int) -> None:
         self._run("UPDATE inbox SET done = 1 WHERE id = ?", (message_id,))
 
+    def replaying(self, message_id: int) -> None:
+        """A restart is about to handle this unfinished row again: count it first, so
+        a row whose handling ends the process every time is known as such."""
+        self._run("UPDATE inbox SET replays = replays + 1 WHERE id = ?", (message_id,))
+
     def pending(self) -> Iterator[JournalMessage]:
         rows = self._run(
-            "SELECT id, source, session, raw FROM inbox WHERE done = 0 ORDER BY id"
+            "SELECT id, source, session, raw, replays FROM inbox WHERE done = 0 ORDER BY id"
         ).fetchall()
         for row in rows:
-            yield JournalMessage(int(row[0]), str(row[1]), session_from_text(row[2]), str(row[3]))
+            yield JournalMessage(
+                int(row[0]), str(row[1]), session_from_text(row[2]), str(row[3]), int(row[4])
+            )
 
     def compact_inbox(self, cutoff: float) -> int:
         """Delete handled inbox rows received before ``cutoff`` (epoch seconds)."""

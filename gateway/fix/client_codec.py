@@ -39,7 +39,13 @@ from gateway.fix.messages import (
     order_group,
 )
 
-__all__ = ["InboundList", "InboundOrder", "decode_new_order_list", "encode_new_order_list"]
+__all__ = [
+    "InboundList",
+    "InboundOrder",
+    "WireLimits",
+    "decode_new_order_list",
+    "encode_new_order_list",
+]
 
 # StrategyParameterType (959) values we read and write.
 _INT, _FLOAT, _QTY, _PRICE, _AMT, _PERCENTAGE, _BOOLEAN, _STRING = (
@@ -62,6 +68,26 @@ _ORDER_KEYS = {
     "price": Tag.PRICE,
     "lot_size": Tag.ROUND_LOT,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class WireLimits:
+    """The grid every number from a client must be on (``AppConfig`` sets them).
+
+    Attributes:
+        max_price_decimals: decimal places of a limit price, Price (44).
+        max_significant_digits: significant digits of a numeric strategy
+            parameter (a coefficient, a ratio, a beta); the pre-solver computes
+            with them exactly, and every extra digit multiplies the integers the
+            solver sees.
+        max_parameters: strategy parameters (957) per order and on the list; a
+            larger group is refused unread (100 orders x 100 parameters cost
+            ~0.3 s of a worker to read, for nothing a strategy uses).
+    """
+
+    max_price_decimals: int = 8
+    max_significant_digits: int = 12
+    max_parameters: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +178,23 @@ def encode_new_order_list(
     return message
 
 
-def _read_params(fields: Any, where: str, issues: list[FieldIssue]) -> dict[str, object]:
+def _read_params(
+    fields: Any, where: str, issues: list[FieldIssue], limits: WireLimits
+) -> dict[str, object]:
     params: dict[str, object] = {}
     count = (
         fields.groupCount(Tag.NO_STRATEGY_PARAMETERS)
         if fields.isSetField(Tag.NO_STRATEGY_PARAMETERS)
         else 0
     )
+    if count > limits.max_parameters:
+        issues.append(
+            FieldIssue(
+                f"{where}NoStrategyParameters(957)",
+                f"{count} parameters; at most {limits.max_parameters}",
+            )
+        )
+        return params
     group = fix.Group(Tag.NO_STRATEGY_PARAMETERS, Tag.STRATEGY_PARAMETER_NAME)
     for index in range(1, count + 1):
         fields.getGroup(index, group)
@@ -186,19 +222,22 @@ def _read_params(fields: Any, where: str, issues: list[FieldIssue]) -> dict[str,
             )
             continue
         try:
-            params[name] = _param_value(kind, text)
+            params[name] = _param_value(kind, text, limits)
         except ValueError as exc:
             issues.append(FieldIssue(path, str(exc)))
     return params
 
 
-def _param_value(kind: str, text: str) -> object:
+def _param_value(kind: str, text: str, limits: WireLimits) -> object:
     if kind == _INT:
         if not _INTEGER.match(text):
             raise ValueError(f"{text!r} is not an integer (StrategyParameterType 1)")
+        _check_digits(text, Decimal(text), limits)
         return int(text)
     if kind in _DECIMAL_TYPES:
-        return parse_decimal(text)
+        value = parse_decimal(text)
+        _check_digits(text, value, limits)
+        return value
     if kind == _BOOLEAN:
         if text not in ("Y", "N"):
             raise ValueError(f"{text!r} is not Y or N (StrategyParameterType 13)")
@@ -206,8 +245,33 @@ def _param_value(kind: str, text: str) -> object:
     return text
 
 
+def _check_digits(text: str, value: Decimal, limits: WireLimits) -> None:
+    digits = len(value.normalize().as_tuple().digits)
+    if digits > limits.max_significant_digits:
+        raise ValueError(
+            f"{text} has {digits} significant digits; at most {limits.max_significant_digits}"
+        )
+
+
+def _check_price(text: str, where: str, issues: list[FieldIssue], limits: WireLimits) -> None:
+    try:
+        value = parse_decimal(text)
+    except ValueError as exc:
+        issues.append(FieldIssue(f"{where}Price(44)", str(exc)))
+        return
+    exponent = value.normalize().as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if places > limits.max_price_decimals:
+        issues.append(
+            FieldIssue(
+                f"{where}Price(44)",
+                f"{text} has {places} decimal places; at most {limits.max_price_decimals}",
+            )
+        )
+
+
 def _decode_order(
-    group: Any, index: int, issues: list[FieldIssue]
+    group: Any, index: int, issues: list[FieldIssue], limits: WireLimits
 ) -> tuple[InboundOrder, dict[str, object]]:
     """One order of a client NewOrderList as a payload position."""
     where = f"NoOrders[{index}]."
@@ -224,6 +288,8 @@ def _decode_order(
     price = get_field(group, Tag.PRICE)
     if price is None:
         issues.append(FieldIssue(f"{where}Price(44)", "required: orders are limit orders"))
+    else:
+        _check_price(price, where, issues, limits)
     qty_text = need_field(group, Tag.ORDER_QTY, f"{where}OrderQty(38)", issues)
     if qty_text and not _INTEGER.match(qty_text):
         issues.append(
@@ -245,13 +311,14 @@ def _decode_order(
             issues.append(
                 FieldIssue(f"{where}RoundLot(561)", f"{round_lot!r} is not a whole number")
             )
-    position.update(_read_params(group, where, issues))
+    position.update(_read_params(group, where, issues, limits))
     cl_ord_id = need_field(group, Tag.CL_ORD_ID, f"{where}ClOrdID(11)", issues)
     return InboundOrder(cl_ord_id, seq, get_field(group, Tag.EXPIRE_TIME)), position
 
 
-def decode_new_order_list(message: Any) -> InboundList:
-    """A client NewOrderList as ids plus a payload envelope.
+def decode_new_order_list(message: Any, limits: WireLimits | None = None) -> InboundList:
+    """A client NewOrderList as ids plus a payload envelope; every number on the
+    grid of ``limits`` (default :class:`WireLimits`).
 
     Raises:
         PayloadError: naming the FIX field (and order) for anything the
@@ -273,13 +340,14 @@ def decode_new_order_list(message: Any) -> InboundList:
     lot = get_field(message, Tag.LOT_SIZE)
     if lot is not None:
         envelope["lot_size"] = int(lot)
-    data = _read_params(message, "", issues)
+    limits = limits or WireLimits()
+    data = _read_params(message, "", issues, limits)
     orders: list[InboundOrder] = []
     positions: list[dict[str, object]] = []
     group = order_group()
     for index in range(1, count + 1):
         message.getGroup(index, group)
-        order, position = _decode_order(group, index, issues)
+        order, position = _decode_order(group, index, issues, limits)
         if order.cl_ord_id in {o.cl_ord_id for o in orders}:
             issues.append(
                 FieldIssue(

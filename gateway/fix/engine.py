@@ -12,7 +12,12 @@
 * :func:`session_settings` — QuickFIX ``SessionSettings`` built in code from
   validated config, so tests inject ports, stores and directories.
 * :class:`Connector` — a started ``SocketAcceptor``/``SocketInitiator`` with
-  its store and log factories kept alive, stopped cleanly (logout sent).
+  its store and log factories kept alive, stopped cleanly (logout sent), driven
+  by a poll loop that survives running out of descriptors and never ends
+  without saying why.
+* :class:`Throttle` — at most one log line per kind of event per interval.
+* :func:`hide_from_poll` / :func:`show_to_poll` — sockets another event loop in
+  the process serves (the front door's), which the poll loops must not wait on.
 
 Facts this relies on (docs/architecture.md, "Threads and who owns what"):
 callbacks run on the engine's thread and the message is borrowed
@@ -45,10 +50,13 @@ __all__ = [
     "Connector",
     "Dispatch",
     "SafeApplication",
+    "Throttle",
     "copy_message",
     "free_port",
+    "hide_from_poll",
     "msg_type",
     "session_settings",
+    "show_to_poll",
 ]
 
 log = structlog.get_logger("bidgw.fix")
@@ -64,6 +72,67 @@ ENGINE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 Handler = Callable[[Any, Any], None]
+
+#: How often the poll loop logs the same trouble (a failing poll, descriptor scan).
+_TROUBLE_LOG_SECS = 5.0
+
+
+class _HiddenSockets:
+    """Descriptor numbers (as /proc/self/fd names) of sockets another event loop in
+    this process serves; ``names`` is replaced, never changed in place, so the poll
+    loops read it without a lock."""
+
+    def __init__(self) -> None:
+        self.names: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def add(self, fd: int) -> None:
+        with self._lock:
+            self.names = self.names | {str(fd)}
+
+    def discard(self, fd: int) -> None:
+        with self._lock:
+            self.names = self.names - {str(fd)}
+
+
+_hidden = _HiddenSockets()
+
+
+def hide_from_poll(fd: int) -> None:
+    """The poll loops stop waiting on socket ``fd`` (another loop serves it).
+
+    Without this, a socket of the front door's asyncio loop with bytes not yet read
+    by that loop keeps every poll loop waking up (the wait is level-triggered) and
+    competing with it for the GIL: the front door's hop cost milliseconds.
+    """
+    _hidden.add(fd)
+
+
+def show_to_poll(fd: int) -> None:
+    """Undo :func:`hide_from_poll` once ``fd`` is closed (its number may be reused by
+    a QuickFIX socket, which the poll loops then find at their next listing)."""
+    _hidden.discard(fd)
+
+
+class Throttle:
+    """At most one log line per key per ``interval`` seconds (one thread only).
+
+    :meth:`allow` answers None while a line for ``key`` would come too soon (and
+    counts it), otherwise how many were left out since the last line.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, key: str) -> int | None:
+        now = time.monotonic()
+        if now < self._next.get(key, 0.0):
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return None
+        self._next[key] = now + self.interval
+        return self._suppressed.pop(key, 0)
 
 
 def copy_message(message: Any) -> Any:
@@ -126,7 +195,11 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
         self._sent()
 
     def fromAdmin(self, message: Any, session_id: Any) -> None:
-        self._guard("fromAdmin", self.from_admin, message, session_id)
+        if not self._guard("fromAdmin", self.from_admin, message, session_id) and _is_logon(
+            message
+        ):
+            # A logon check that failed unexpectedly must not let the Logon through.
+            raise fix.RejectLogon("logon refused: internal error checking the logon")
 
     def toApp(self, message: Any, session_id: Any) -> None:
         self._guard("toApp", self.to_app, message, session_id)
@@ -140,7 +213,9 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
     def fromApp(self, message: Any, session_id: Any) -> None:
         self._guard("fromApp", self.from_app, message, session_id)
 
-    def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> None:
+    def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> bool:
+        """Run a hook; False if it raised something other than an engine exception
+        (logged and swallowed)."""
         self.activity = True
         try:
             fn(*args)
@@ -155,6 +230,8 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
                     error=f"{type(exc).__name__}: {exc}",
                     exc_info=True,
                 )
+            return False
+        return True
 
     # overridable hooks ---------------------------------------------------------
     def on_create(self, session_id: Any) -> None:
@@ -177,6 +254,13 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def from_app(self, message: Any, session_id: Any) -> None:
         """An application message arrived."""
+
+
+def _is_logon(message: Any) -> bool:
+    try:
+        return msg_type(message) == "A"
+    except Exception:  # unreadable: treat it as a Logon, so a failed check refuses it
+        return True
 
 
 def _dictionary(values: Mapping[str, str | int | bool | Path]) -> Any:
@@ -238,6 +322,12 @@ class Connector:
     20 ms pass (QuickFIX's timers: heartbeats, reconnects), so an idle
     connector costs almost nothing and a message is handled as soon as it
     arrives.
+
+    The loop never ends on an error: a failing poll or wait is logged (at most
+    once per ``_TROUBLE_LOG_SECS`` per kind) and the loop carries on after a
+    short pause, so a process out of descriptors (EMFILE) keeps serving the
+    sessions it has; anything that still ends the thread is logged
+    (``fix.poll_loop_died``) before it goes.
     """
 
     def __init__(
@@ -291,14 +381,40 @@ class Connector:
         # engine, its sessions and their SessionIDs alive after stop(). This frame
         # only holds the connector, which drops the engine when it stops.
         poll = _quickfix.Acceptor_poll if self.kind == "acceptor" else _quickfix.Initiator_poll
-        while not self._halt.is_set():
-            app.activity = False
-            try:
-                poll(self.engine)
-            except Exception as exc:  # the engine reports socket trouble this way
-                log.error("fix.poll_failed", app=app.name, error=f"{type(exc).__name__}: {exc}")
-            if not app.activity:
-                self._waiter.wait(0.02)
+        throttle = Throttle(_TROUBLE_LOG_SECS)
+        try:
+            while not self._halt.is_set():
+                app.activity = False
+                try:
+                    poll(self.engine)
+                except Exception as exc:  # the engine reports socket trouble this way
+                    self._trouble(throttle, "fix.poll_failed", exc)
+                if app.activity:
+                    continue
+                try:
+                    self._waiter.wait(0.02)
+                except Exception as exc:  # never let the wait end the loop
+                    self._trouble(throttle, "fix.wait_failed", exc)
+                    self._halt.wait(0.02)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                log.critical(
+                    "fix.poll_loop_died",
+                    app=app.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+            raise
+
+    def _trouble(self, throttle: Throttle, event: str, exc: Exception) -> None:
+        suppressed = throttle.allow(event)
+        if suppressed is not None:
+            log.error(
+                event,
+                app=self.application.name,
+                error=f"{type(exc).__name__}: {exc}",
+                **({"suppressed": suppressed} if suppressed else {}),
+            )
 
     def stop(self, *, logout_timeout: float = 2.0) -> None:
         """Log out every session, wait for the logouts (bounded), then stop.
@@ -339,11 +455,19 @@ class _SocketWaiter:
     by a socket in between; until then the 20 ms cap of the poll loop bounds
     the delay). Profiling a loaded gateway showed the fstat of every descriptor
     before every wait as its largest single cost. Sockets owned by other
-    connectors in the process only cause a harmless extra poll. Without
-    ``/proc`` it sleeps 1 ms instead.
+    connectors in the process only cause a harmless extra poll; sockets another
+    event loop serves are left out (:func:`hide_from_poll`). Without ``/proc`` it
+    sleeps 1 ms instead.
+
+    When the listing fails (EMFILE: the process is out of descriptors, and the
+    listing needs one) the previous set of sockets is kept and the listing is
+    tried again after a back-off (doubling up to ``RETRY_SECS[1]``), with one
+    warning per ``_TROUBLE_LOG_SECS``: the sessions already connected keep
+    being served.
     """
 
     FULL_REFRESH_SECS = 1.0
+    RETRY_SECS = (0.05, 1.0)
 
     def __init__(self) -> None:
         self._read, self._write = os.pipe()
@@ -355,6 +479,9 @@ class _SocketWaiter:
         self._known: frozenset[str] = frozenset()  # descriptor names fstat'ed and open
         self._full_refresh_at = 0.0
         self._has_proc = os.path.isdir("/proc/self/fd")
+        self._retry_at = 0.0  # after a failed listing, when to try again
+        self._retry_secs = self.RETRY_SECS[0]
+        self._throttle = Throttle(_TROUBLE_LOG_SECS)
 
     def wake(self) -> None:
         with contextlib.suppress(OSError):  # a full pipe is already a pending wake-up
@@ -364,7 +491,23 @@ class _SocketWaiter:
         if not self._has_proc:
             time.sleep(0.001)
             return
-        self._refresh()
+        now = time.monotonic()
+        if now >= self._retry_at:
+            try:
+                self._refresh()
+            except OSError as exc:
+                self._retry_at = now + self._retry_secs
+                self._retry_secs = min(self._retry_secs * 2, self.RETRY_SECS[1])
+                suppressed = self._throttle.allow("scan")
+                if suppressed is not None:
+                    log.warning(
+                        "fix.fd_scan_failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        sockets_kept=len(self._sockets),
+                        **({"suppressed": suppressed} if suppressed else {}),
+                    )
+            else:
+                self._retry_secs = self.RETRY_SECS[0]
         events = self._poller.poll(timeout * 1000)
         if any(fd == self._read for fd, _ in events):
             with contextlib.suppress(OSError):
@@ -374,7 +517,7 @@ class _SocketWaiter:
         # The listing includes the descriptor listdir itself used, closed by now: its
         # number is the next one a new socket gets, so a name is "known" only once an
         # fstat of it succeeded, and a closed one is looked at again next time.
-        listed = frozenset(os.listdir("/proc/self/fd"))
+        listed = frozenset(os.listdir("/proc/self/fd")) - _hidden.names
         now = time.monotonic()
         full = now >= self._full_refresh_at
         if full:

@@ -101,7 +101,8 @@ def list_status(
     reject_reason: int | None = None,
     rpt_seq: int = 1,
 ) -> Any:
-    """A ListStatus (35=N); the reason goes in ListStatusText and each order's Text."""
+    """A ListStatus (35=N); the reason goes once in ListStatusText (truncated there);
+    an order entry carries Text only when it has a reason of its own."""
     entries = list(orders)
     message = new_message("N")
     message.setField(Tag.LIST_ID, list_id)
@@ -126,8 +127,8 @@ def list_status(
         group.setField(Tag.LEAVES_QTY, str(entry.leaves_qty))
         group.setField(Tag.CXL_QTY, str(entry.cxl_qty))
         group.setField(Tag.AVG_PX, decimal_text(entry.avg_px))
-        if entry.text or text:
-            group.setField(Tag.TEXT, fix_text(entry.text or text or ""))
+        if entry.text:  # the list's reason is in ListStatusText once, not per entry
+            group.setField(Tag.TEXT, fix_text(entry.text))
         message.addGroup(group)
     return message
 

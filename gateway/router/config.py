@@ -54,26 +54,50 @@ class ClientLimits(FrozenModel):
         max_notional: Σ limit price × quantity over a bundle's legs (default 1e9).
         max_messages_per_second: application messages per second, as a token
             bucket with one second of burst (default 200).
+        max_concurrent_solves: lists of this client built and pre-solved at once
+            while another client's lists wait (default: no cap beyond the workers).
+        max_solver_seconds_per_second: worker time this client may use per second
+            (one second of burst) before its lists wait behind other clients'
+            (default 1: one worker's worth). Neither cap idles a worker: with no
+            other client waiting, a capped client's lists still run.
     """
 
     max_open_bundles: PositiveInt = 1000
     max_legs: PositiveInt = 50
     max_notional: PositiveDecimal = Decimal(10**9)
     max_messages_per_second: PositiveInt = 200
+    max_concurrent_solves: PositiveInt | None = None
+    max_solver_seconds_per_second: PositiveDecimal = Decimal(1)
 
 
 class ClientsConfig(FrozenModel):
-    """The client-facing acceptor.
+    """The client-facing side: the front door on ``port`` and the acceptor behind it.
+
+    Desks connect to the front door (:mod:`gateway.fix.frontdoor`), which checks
+    each connection's Logon before QuickFIX sees it and forwards the ones that
+    pass to the QuickFIX acceptor on ``internal_port``.
 
     Attributes:
-        port: TCP port clients connect to (QuickFIX 1.16 binds all interfaces).
+        port: TCP port clients connect to, on all interfaces (the front door's).
         sender_comp_id: the gateway's CompID towards clients (default BIDGW).
         allowed_comp_ids: client CompIDs with a session; any other is refused at logon.
-        allowed_remote_addresses: peer IP addresses allowed to connect
-            (default 127.0.0.1; an empty list allows any).
+        allowed_remote_addresses: peer IP addresses allowed to connect; any other
+            connection is closed at once (default 127.0.0.1; an empty list allows any).
         credentials: Username/Password per CompID; when given for any client,
             every client must log on with its own (others are refused at logon).
         limits: default per-client limits; ``client_limits`` overrides them per CompID.
+        internal_port: the QuickFIX acceptor's port behind the front door (default:
+            a free port picked at start). Only the front door connects to it, from
+            127.0.0.1 (the acceptor's AllowedRemoteAddresses); QuickFIX 1.16 cannot
+            bind it to loopback alone, so keep it closed to the network (firewall).
+        max_unauthenticated_connections: connections that have not logged on yet, at
+            most; one more closes the oldest of them (default 64).
+        logon_timeout_secs: a connection whose Logon has not been answered this long
+            after it connected is closed (default 10).
+        max_outbound_buffer_bytes: bytes waiting to be sent to a client that is not
+            reading them, at most; beyond it the client is disconnected as a slow
+            consumer and its messages stay in the FIX store for the resend at its
+            next logon (default 16 MiB).
     """
 
     port: Port
@@ -83,6 +107,10 @@ class ClientsConfig(FrozenModel):
     credentials: dict[CompID, Credentials] = Field(default_factory=dict)
     limits: ClientLimits = Field(default_factory=ClientLimits)
     client_limits: dict[CompID, ClientLimits] = Field(default_factory=dict)
+    internal_port: Port | None = None
+    max_unauthenticated_connections: PositiveInt = 64
+    logon_timeout_secs: PositiveDecimal = Decimal(10)
+    max_outbound_buffer_bytes: PositiveInt = 16 * 2**20
 
     def limits_for(self, comp_id: str) -> ClientLimits:
         return self.client_limits.get(comp_id, self.limits)
@@ -128,6 +156,14 @@ class AppConfig(FrozenModel):
             default survives a killed process).
         max_orders_per_list: a NewOrderList with more orders is refused before it
             is decoded (default 100).
+        max_id_length: characters in a ListID (66) or ClOrdID (11); a message with a
+            longer one is refused with a BusinessMessageReject before it is
+            journaled, and the id is not echoed (default 64).
+        max_price_decimals: decimal places of a limit price, Price (44) (default 8).
+        max_significant_digits: significant digits of a numeric strategy parameter
+            (default 12); the pre-solver's integers grow with every digit.
+        max_strategy_parameters: StrategyParameters (957) per order and on the list
+            (default 32); a larger group is refused unread.
         presolve_workers: threads building and pre-solving in parallel, served
             round-robin across clients (HiGHS releases the GIL while solving;
             default 2, the core count measured on).
@@ -151,6 +187,10 @@ class AppConfig(FrozenModel):
     queue_max: PositiveInt = 10_000
     presolve_workers: PositiveInt = 2
     max_orders_per_list: PositiveInt = 100
+    max_id_length: PositiveInt = 64
+    max_price_decimals: int = Field(default=8, ge=0, le=18)
+    max_significant_digits: int = Field(default=12, ge=1, le=30)
+    max_strategy_parameters: PositiveInt = 32
     journal: Path | None = Path("var/gateway/journal.sqlite")
     journal_full_sync: bool = False
     retain_done_secs: PositiveDecimal = Decimal(60)

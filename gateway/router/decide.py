@@ -123,6 +123,16 @@ class Decider:
                 "it is not forwarded again",
                 remember=False,
             )
+        if header.poisoned:
+            return self._deny(
+                session,
+                list_id,
+                ids,
+                DenyCode.OTHER,
+                "refused on replay: the gateway stopped twice while handling this list "
+                "(once when it arrived, once when it was replayed after a restart); "
+                "it is not tried again",
+            )
         reused = self.book.used_cl_ord_id(session, ids)
         if reused is not None:
             return self._deny(

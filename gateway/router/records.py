@@ -73,6 +73,9 @@ class ListHeader:
     cl_ord_ids: tuple[str, ...]
     poss_dup: bool = False
     replay: bool = False  # re-read from the journal after a restart
+    #: Replayed after its handling already ended the process twice (once live, once
+    #: replayed): denied instead of tried a third time.
+    poisoned: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import threading
 import time
 import tracemalloc
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import quickfix as fix
@@ -41,8 +41,9 @@ from gateway.core.errors import GatewayError
 from gateway.core.logs import bound
 from gateway.core.plugins import StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
-from gateway.fix.client_codec import InboundList, decode_new_order_list
-from gateway.fix.engine import Connector, msg_type, session_settings
+from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
+from gateway.fix.engine import Connector, free_port, msg_type, session_settings
+from gateway.fix.frontdoor import FrontDoor, FrontDoorConfig, LogonPolicy
 from gateway.fix.messages import (
     business_reject,
     get_field,
@@ -56,7 +57,7 @@ from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.router.decide import Decider, ShuttingDown, limit_breach
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
-from gateway.router.pool import FairPool, Job
+from gateway.router.pool import FairPool, Job, Share
 from gateway.router.records import (
     Accept,
     Action,
@@ -83,7 +84,7 @@ from gateway.router.records import (
 )
 from gateway.router.relay import TERMINAL_LIST_STATUS, Relay
 from gateway.router.sessions import ClientSide, VenueSide, Work, translate
-from gateway.solver.presolve import PreSolver
+from gateway.solver.sandbox import SandboxClosed, SolverSandbox
 
 __all__ = ["Failpoint", "Gateway"]
 
@@ -120,7 +121,12 @@ class Gateway:
         self.clients: ClientsConfig = config.clients
         self.venue: VenueConfig = config.venue
         self.registry = registry or config.registry()
-        self.presolver = PreSolver(config.presolve)
+        self._sandbox: SolverSandbox | None = None  # solver processes, from start()
+        self._wire_limits = WireLimits(
+            max_price_decimals=config.max_price_decimals,
+            max_significant_digits=config.max_significant_digits,
+            max_parameters=config.max_strategy_parameters,
+        )
         self.failpoint = failpoint
         self.journal = (
             Journal(config.journal, full_sync=config.journal_full_sync)
@@ -169,16 +175,35 @@ class Gateway:
             store=config.store,
             log_dir=config.fix_log_dir,
         )
+        #: The public client port: checks each Logon, then pipes to the acceptor.
+        self.front_door = FrontDoor(
+            FrontDoorConfig(
+                listen_port=self.clients.port,
+                target_port=self.internal_port,
+                policy=LogonPolicy(
+                    sender_comp_id=self.clients.sender_comp_id,
+                    allowed_comp_ids=frozenset(self.clients.allowed_comp_ids),
+                    credentials=self.clients.credentials,
+                ),
+                allowed_remote_addresses=frozenset(self.clients.allowed_remote_addresses),
+                max_unauthenticated=self.clients.max_unauthenticated_connections,
+                logon_timeout=float(self.clients.logon_timeout_secs),
+                max_outbound_buffer=self.clients.max_outbound_buffer_bytes,
+            )
+        )
 
     def _client_settings(self) -> Any:
+        """The desks' acceptor, behind the front door: QuickFIX 1.16 binds its port on
+        every interface (no setting binds one address), so only connections from
+        127.0.0.1 — the front door's — are allowed on it."""
+        self.internal_port = self.clients.internal_port or free_port()
         acceptor: dict[str, Any] = {
             "ConnectionType": "acceptor",
-            "SocketAcceptPort": self.clients.port,
+            "SocketAcceptPort": self.internal_port,
+            "AllowedRemoteAddresses": "127.0.0.1",
             "FileStorePath": self.config.store_dir / "clients",
             "FileLogPath": self.config.fix_log_dir / "clients",
         }
-        if self.clients.allowed_remote_addresses:
-            acceptor["AllowedRemoteAddresses"] = ",".join(self.clients.allowed_remote_addresses)
         return session_settings(
             acceptor,
             [(self.clients.sender_comp_id, comp_id) for comp_id in self.clients.allowed_comp_ids],
@@ -200,18 +225,37 @@ class Gateway:
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._pool = FairPool(self.config.presolve_workers, name="bidgw-presolve")
+        self._sandbox = SolverSandbox(self.config.presolve, self.config.presolve_workers)
+        self._pool = FairPool(
+            self.config.presolve_workers, name="bidgw-presolve", share=self._share
+        )
         if self.journal is not None:
             self._restore(self.journal)
         self._worker.start()
         self._client_side.start()
         self._venue_side.start()
+        try:
+            self.front_door.start()  # desks reach the acceptor from here on
+        except BaseException:
+            self._venue_side.stop()
+            self._client_side.stop()
+            raise
         log.info(
             "gateway.started",
             client_port=self.clients.port,
+            internal_port=self.internal_port,
             clients=list(self.clients.allowed_comp_ids),
             venue=f"{self.venue.host}:{self.venue.port}",
             strategies=list(self.registry.names),
+        )
+
+    def _share(self, session: Hashable) -> Share:
+        """A client's share of the pool workers, from its limits."""
+        assert isinstance(session, tuple)
+        limits = self.clients.limits_for(str(session[2]))
+        return Share(
+            max_running=limits.max_concurrent_solves,
+            seconds_per_second=float(limits.max_solver_seconds_per_second),
         )
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -219,6 +263,8 @@ class Gateway:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self._sandbox is not None:
+            self._sandbox.close()  # a running pre-solve ends now, its list denied
         if self._pool is not None:
             shutting_down = ShuttingDown(
                 "gateway is shutting down: the list was not pre-solved; send it again later"
@@ -227,7 +273,9 @@ class Gateway:
                 job.done(None, shutting_down)
         self._queue.put(Work(_STOP))
         self._worker.join(timeout)
-        self._client_side.stop()
+        self.front_door.stop_accepting()
+        self._client_side.stop()  # the logouts reach the desks through the front door
+        self.front_door.stop()
         self._venue_side.stop()
         if self.journal is not None:
             self.journal.close()
@@ -276,6 +324,18 @@ class Gateway:
                 ref_seq_num=seq_num(message),
             )
         fix.Session.sendToTarget(reply, session_id)
+
+    def refuse_oversized(self, message: Any, session_id: Any, reason: str) -> None:
+        """An id too long to keep: a BusinessMessageReject that names the limit and
+        does not echo the id (the client matches it by RefSeqNum); nothing is kept."""
+        reply = business_reject(
+            ref_msg_type=msg_type(message),
+            reason=BusinessReason.OTHER,
+            text=f"refused: {reason}",
+            ref_seq_num=seq_num(message),
+        )
+        fix.Session.sendToTarget(reply, session_id)
+        log.warning("client.refused", reason=reason, client=session_id.getTargetCompID().getValue())
 
     def _venue_sent(self, message: Any) -> None:
         """toApp on the venue session: remember which BundleID each MsgSeqNum carried.
@@ -388,10 +448,11 @@ class Gateway:
 
     def _build_and_solve(self, admit: Admit, message: Any, stages: dict[str, float]) -> Solved:
         """On a pool worker: the list's payload → bundle → pre-solve verdict."""
+        self.failpoint("list_handling")
         header = admit.header
         started = time.perf_counter()
         try:
-            inbound = decode_new_order_list(message)
+            inbound = decode_new_order_list(message, self._wire_limits)
             envelope = parse_envelope(inbound.envelope)
             decoded = time.perf_counter()
             bundle = self.registry.build(
@@ -406,7 +467,13 @@ class Gateway:
         if limit_breach(bundle, limits, admit.open_before) is not None:
             # Refused whatever the verdict (the decider says why): no solve.
             return Solved(header, admit.bundle_id, bundle, admit.open_before, outcome="unsolved")
-        verdict = self.presolver.check(bundle)
+        assert self._sandbox is not None
+        try:
+            verdict = self._sandbox.check(bundle)
+        except SandboxClosed:
+            raise ShuttingDown(
+                "gateway is shutting down: the list was not pre-solved; send it again later"
+            ) from None
         stages["decode_us"] = (decoded - started) * 1e6
         stages["build_us"] = (built - decoded) * 1e6
         stages["presolve_us"] = (time.perf_counter() - built) * 1e6
@@ -773,7 +840,14 @@ class Gateway:
                 log.error("gateway.replay_unreadable", inbox_id=message.id, error=repr(exc))
                 journal.handled(message.id)
                 continue
-            owned = parsed if isinstance(record_in, ListHeader) else None
+            owned = None
+            if isinstance(record_in, ListHeader):
+                owned = parsed
+                if message.replays >= 1:  # this is its third try: poison stays poison
+                    log.error("gateway.replay_poisoned", inbox_id=message.id, **_ids(record_in))
+                    record_in = dataclasses.replace(record_in, poisoned=True)
+                else:
+                    journal.replaying(message.id)
             self._queue.put(Work(record_in, owned, message.id))
         log.info(
             "gateway.restored",
@@ -831,3 +905,7 @@ def _bundle_metadata(session: SessionKey, inbound: InboundList) -> dict[str, str
     if expiries:
         metadata["expire_time"] = min(expiries)
     return metadata
+
+
+def _ids(header: ListHeader) -> dict[str, str]:
+    return {"client": header.session[2], "list_id": header.list_id}

@@ -11,8 +11,6 @@ Everything else happens on the state owner (:mod:`gateway.router.service`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import structlog
 
 from fixspec import Tag
 from gateway.fix.engine import SafeApplication, copy_message, msg_type
+from gateway.fix.frontdoor import REFUSED_CREDENTIALS, credentials_match
 from gateway.fix.messages import (
     decode_order_reports,
     get_field,
@@ -42,7 +41,15 @@ from gateway.router.records import (
 if TYPE_CHECKING:
     from gateway.router.service import Gateway
 
-__all__ = ["ClientSide", "TokenBucket", "VenueSide", "Work", "session_key", "translate"]
+__all__ = [
+    "ClientSide",
+    "TokenBucket",
+    "VenueSide",
+    "Work",
+    "oversized_id",
+    "session_key",
+    "translate",
+]
 
 log = structlog.get_logger("bidgw.gateway")
 
@@ -106,6 +113,21 @@ def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -
     return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
 
 
+def oversized_id(message: Any, kind: str, limit: int) -> str | None:
+    """Why a client message's ListID or a ClOrdID is too long to keep, if one is."""
+    list_id = get_field(message, Tag.LIST_ID) or ""
+    if len(list_id) > limit:
+        return f"ListID(66) is {len(list_id)} characters long; at most {limit}"
+    if kind == "E":
+        for index, cl_ord_id in enumerate(group_ids(message), start=1):
+            if len(cl_ord_id) > limit:
+                return (
+                    f"NoOrders[{index}].ClOrdID(11) is {len(cl_ord_id)} characters long; "
+                    f"at most {limit}"
+                )
+    return None
+
+
 class TokenBucket:
     """``rate`` messages per second with one second of burst (engine thread only)."""
 
@@ -161,22 +183,22 @@ class ClientSide(SafeApplication):
             self._check_logon(message, session_id)
 
     def _check_logon(self, message: Any, session_id: Any) -> None:
-        """Username (553) / Password (554) against the configured SHA-256, if any."""
+        """Username (553) / Password (554) against the configured SHA-256, if any.
+
+        The front door (:mod:`gateway.fix.frontdoor`) has run the same check before
+        the Logon reached the engine; this one is defence in depth (a connection
+        to the internal port that did not come through it).
+        """
         credentials = self.gateway.clients.credentials
         if not credentials:
             return
         comp_id = session_id.getTargetCompID().getValue()
-        expected = credentials.get(comp_id)
-        username = get_field(message, Tag.USERNAME) or ""
-        password = get_field(message, Tag.PASSWORD) or ""
-        digest = hashlib.sha256(password.encode()).hexdigest()
-        if (
-            expected is None
-            or not hmac.compare_digest(username, expected.username)
-            or not hmac.compare_digest(digest, expected.password_sha256)
+        username = get_field(message, Tag.USERNAME)
+        if not credentials_match(
+            credentials.get(comp_id), username, get_field(message, Tag.PASSWORD)
         ):
-            log.warning("client.logon_refused", client=comp_id, username=username)
-            raise fix.RejectLogon("logon refused: unknown Username or wrong Password")
+            log.warning("client.logon_refused", client=comp_id, username=username or "")
+            raise fix.RejectLogon(REFUSED_CREDENTIALS)
 
     def from_app(self, message: Any, session_id: Any) -> None:
         started = time.perf_counter()
@@ -193,6 +215,10 @@ class ClientSide(SafeApplication):
         busy = gateway.busy_reason()
         if busy is not None:
             gateway.refuse(message, session_id, busy)
+            return
+        too_long = oversized_id(message, kind, gateway.config.max_id_length)
+        if too_long is not None:
+            gateway.refuse_oversized(message, session_id, too_long)
             return
         key = session_key(session_id)
         journaled = time.perf_counter()

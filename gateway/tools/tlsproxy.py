@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import structlog
+
+from gateway.fix.frontdoor import LoopThread
 
 __all__ = ["TlsProxy", "TlsProxyConfig"]
 
@@ -73,23 +74,20 @@ class TlsProxyConfig:
 
 
 class TlsProxy:
-    """Runs the proxy on its own event-loop thread; ``start()`` returns once listening."""
+    """Runs the proxy on its own event-loop thread (a :class:`LoopThread`, as the
+    gateway's front door does); ``start()`` returns once listening."""
 
     def __init__(self, config: TlsProxyConfig) -> None:
         self.config = config
         self._context = config.ssl_context()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="tls-proxy", daemon=True
-        )
+        self._thread = LoopThread("tls-proxy")
         self._server: asyncio.base_events.Server | None = None
         self.connections = 0
         self.handshake_failures = 0
 
     def start(self) -> None:
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
-        future.result(timeout=10)
+        self._thread.run(self._listen())
         log.info(
             "tls.started",
             mode=self.config.mode,
@@ -98,19 +96,16 @@ class TlsProxy:
         )
 
     def stop(self) -> None:
+        """Stop listening, cancel the connections' tasks, end the thread."""
+
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
-                await self._server.wait_closed()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
 
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        if self._thread.running:
+            with contextlib.suppress(Exception):
+                self._thread.run(close())
+        self._thread.stop()
 
     async def _listen(self) -> None:
         tls = self._context if self.config.mode == "terminate" else None

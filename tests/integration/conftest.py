@@ -6,6 +6,7 @@ stop before acceptors.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -176,9 +177,14 @@ def counterparty(ports, tmp_path) -> Iterator[Counterparty]:
         party.connector.stop()
 
 
-def gateway_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> AppConfig:
+def gateway_config(
+    ports: dict[str, int], tmp_path: Path, *, clients: dict[str, Any] | None = None, **extra: Any
+) -> AppConfig:
+    """The test gateway's config; ``clients`` adds ClientsConfig keys, ``extra`` AppConfig's."""
     return AppConfig(
-        clients=ClientsConfig(port=ports["clients"], allowed_comp_ids=["DESK1", "DESK2"]),
+        clients=ClientsConfig(
+            port=ports["clients"], allowed_comp_ids=["DESK1", "DESK2"], **(clients or {})
+        ),
         venue=VenueConfig(port=ports["venue"], heartbeat_secs=5, reconnect_secs=1),
         store_dir=tmp_path / "gw-store",
         fix_log_dir=tmp_path / "gw-fixlog",
@@ -187,9 +193,9 @@ def gateway_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> AppCo
     )
 
 
-@pytest.fixture
-def gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
-    gw = Gateway(gateway_config(ports, tmp_path))
+@contextlib.contextmanager
+def running(gw: Gateway) -> Iterator[Gateway]:
+    """``gw`` started and logged on to the counterparty; stopped afterwards."""
     gw.start()
     try:
         assert gw.venue_logged_on.wait(DEADLINE), "gateway did not log on to the counterparty"
@@ -198,13 +204,23 @@ def gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
         gw.stop()
 
 
-def make_client(ports: dict[str, int], tmp_path: Path, comp_id: str = "DESK1") -> FixClient:
+@pytest.fixture
+def gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
+    with running(Gateway(gateway_config(ports, tmp_path))) as gw:
+        yield gw
+
+
+def make_client(
+    ports: dict[str, int], tmp_path: Path, comp_id: str = "DESK1", **extra: Any
+) -> FixClient:
+    """A desk's client with its own stores; ``extra`` adds ClientConfig keys."""
     return FixClient(
         ClientConfig(
             port=ports["clients"],
             sender_comp_id=comp_id,
             store_dir=tmp_path / f"{comp_id}-store",
             fix_log_dir=tmp_path / f"{comp_id}-log",
+            **extra,
         )
     )
 

@@ -98,6 +98,22 @@ def test_a_journal_from_the_previous_version_is_migrated(tmp_path: Path) -> None
     journal.close()
 
 
+def test_an_unfinished_row_counts_its_replays(tmp_path: Path) -> None:
+    """Poison stays poison: the count of restarts that began handling a row again
+    survives the next restart (the gateway denies a row replayed once already)."""
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    row = journal.receive("client", DESK1, "raw")
+    assert [m.replays for m in journal.pending()] == [0]
+    journal.replaying(row)
+    journal.close()
+    journal = Journal(path)
+    assert [(m.id, m.replays) for m in journal.pending()] == [(row, 1)]
+    journal.handled(row)
+    assert list(journal.pending()) == []
+    journal.close()
+
+
 def test_a_decision_stays_while_an_older_unhandled_message_may_replay_it(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite")
     journal.receive("client", DESK1, "unhandled, received before the decision")
