@@ -43,6 +43,7 @@ from gateway.solver.milp import (
 
 __all__ = [
     "explain_infeasible",
+    "least_fill",
     "minimal_conflict",
     "pair_smallest_fill",
     "sign_reason",
@@ -91,10 +92,11 @@ def explain_infeasible(
     bound = max((abs(a) for row in culprit_rows for a in row.coefficients), default=1)
     caps = [max(leg.max_lots, bound) for leg in bundle.legs]
     smallest = pair_smallest_fill(bundle, culprit_rows, culprits)
+    proven = smallest is not None  # the closed form is the smallest
     if smallest is None and oversized_row(culprit_rows, caps) is None:
-        smallest = smallest_fill(
-            bundle, culprit_rows, caps, settings, deadline, constraints=culprits
-        )
+        found = least_fill(bundle, culprit_rows, caps, settings, deadline, constraints=culprits)
+        if found is not None:
+            smallest, proven = found
     if smallest is None:
         return f"no non-empty fill within the legs' limits satisfies {subject}"
     over = [
@@ -104,7 +106,8 @@ def explain_infeasible(
     ]
     return (
         f"no non-empty fill within the legs' limits satisfies {subject}: with lot sizes "
-        f"{_lots(bundle)} the smallest fill that does is {_fmt_fill(bundle, smallest)}, "
+        f"{_lots(bundle)} {'the smallest fill that does is' if proven else _UNPROVEN} "
+        f"{_fmt_fill(bundle, smallest)}, "
         f"which needs {', '.join(over) or 'more than the limits allow'}"
     )
 
@@ -159,6 +162,9 @@ def minimal_conflict(
     return keep
 
 
+_UNPROVEN = "a fill that does (the smallest was not proven within the time limit) is"
+
+
 def smallest_fill(
     bundle: OrderBundle,
     rows: Sequence[ScaledRow],
@@ -168,7 +174,23 @@ def smallest_fill(
     *,
     constraints: Sequence[Constraint] | None = None,
 ) -> tuple[int, ...] | None:
-    """The verified non-empty fill with the least total quantity, if found in time.
+    """The verified non-empty fill with the least total quantity found in time (see
+    :func:`least_fill`, which also says whether it is proven least)."""
+    found = least_fill(bundle, rows, caps, settings, deadline, constraints=constraints)
+    return found[0] if found is not None else None
+
+
+def least_fill(
+    bundle: OrderBundle,
+    rows: Sequence[ScaledRow],
+    caps: Sequence[int],
+    settings: SolverSettings,
+    deadline: float,
+    *,
+    constraints: Sequence[Constraint] | None = None,
+) -> tuple[tuple[int, ...], bool] | None:
+    """The verified non-empty fill with the least total quantity found before
+    ``deadline``, and whether the solver proved it least; None if none was found.
 
     ``caps`` bound each leg's lot count (the legs' limits, or larger to see how
     far beyond them a fill would have to go). ``constraints`` restricts the
@@ -199,7 +221,7 @@ def smallest_fill(
         return None
     if constraints is None and bundle.violations(fill):
         return None
-    return tuple(fill)
+    return tuple(fill), raw.status == "optimal"
 
 
 def pair_smallest_fill(
@@ -207,10 +229,12 @@ def pair_smallest_fill(
 ) -> tuple[int, ...] | None:
     """The smallest non-empty fill of one homogeneous equality between two legs, exactly.
 
-    ``rows`` must be a single row ``a·n_i + b·n_j == 0`` (every other coefficient
-    zero) with ``a`` and ``b`` of opposite signs: its non-negative integer
-    solutions are the multiples of ``(|b|/g, |a|/g)``, ``g = gcd(a, b)``, so
-    that is the smallest. None for any other shape (the MILP answers those).
+    ``rows`` must be a single row ``a·n_i + b·n_j == 0`` with ``a`` and ``b`` of
+    opposite signs and every other coefficient zero: its non-negative integer
+    solutions over legs ``i, j`` are the multiples of ``(|b|/g, |a|/g)``,
+    ``g = gcd(a, b)``. A leg outside the row fills it alone with one lot, so the
+    smallest fill is that lot when it is smaller. None for any other shape (the
+    MILP answers those).
     """
     if len(rows) != 1 or rows[0].sense is not Sense.EQ or rows[0].rhs != 0:
         return None
@@ -223,9 +247,15 @@ def pair_smallest_fill(
     if (a > 0) == (b > 0):
         return None
     g = math.gcd(a, b)
-    lots = [0] * len(bundle.legs)
-    lots[i], lots[j] = abs(b) // g, abs(a) // g
-    fill = tuple(n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True))
+    pair = [0] * len(bundle.legs)
+    pair[i], pair[j] = abs(b) // g * bundle.legs[i].lot_size, abs(a) // g * bundle.legs[j].lot_size
+    candidates = [tuple(pair)]
+    for k, leg in enumerate(bundle.legs):
+        if k not in (i, j):
+            alone = [0] * len(bundle.legs)
+            alone[k] = leg.lot_size
+            candidates.append(tuple(alone))
+    fill = min(candidates, key=sum)
     return fill if all(c.holds(fill) for c in constraints) else None
 
 

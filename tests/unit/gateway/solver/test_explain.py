@@ -10,7 +10,9 @@ import pytest
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.solver.explain import (
     explain_infeasible,
+    least_fill,
     minimal_conflict,
+    pair_smallest_fill,
     sign_reason,
     smallest_fill,
 )
@@ -181,6 +183,40 @@ def test_smallest_fill_respects_the_minimum_total_fill():
     rows = scaled_rows(bundle, bundle.constraints)
     caps = [leg.max_lots for leg in bundle.legs]
     assert smallest_fill(bundle, rows, caps, SETTINGS["highs"], later()) == (900, 0, 400)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_least_fill_says_it_is_proven_when_the_solve_is_optimal(solver):
+    bundle = seed_bundle(2000)
+    rows = scaled_rows(bundle, bundle.constraints)
+    caps = [leg.max_lots for leg in bundle.legs]
+    assert least_fill(bundle, rows, caps, SETTINGS[solver], later()) == ((900, 100, 0), True)
+
+
+def test_the_closed_form_of_a_two_leg_equality_is_its_smallest_fill():
+    """a·n_i + b·n_j = 0 with a, b of opposite signs: (|b|/g, |a|/g), whatever the sizes."""
+    legs = tuple(
+        Leg(symbol=s, side=side, limit_price=Decimal(1), max_qty=10, lot_size=lot)
+        for s, side, lot in (("A", Side.BUY, 100), ("B", Side.SELL, 10), ("C", Side.BUY, 1))
+    )
+    hedge = Constraint(
+        name="h", coefficients=(Decimal(6), Decimal(-40), Decimal(0)), sense=Sense.EQ
+    )
+    bundle = OrderBundle(bundle_id="p", legs=legs, constraints=(hedge,))
+    rows = scaled_rows(bundle, bundle.constraints)  # over lots: 600·n_A − 400·n_B → 3, −2
+    # C is not in the row: one lot of it alone (1) is smaller than A 200, B 30.
+    assert pair_smallest_fill(bundle, rows, [hedge]) == (0, 0, 1)
+    pair = Constraint(name="h", coefficients=(Decimal(6), Decimal(-40)), sense=Sense.EQ)
+    two = OrderBundle(bundle_id="q", legs=legs[:2], constraints=(pair,))
+    two_rows = scaled_rows(two, two.constraints)
+    assert pair_smallest_fill(two, two_rows, [pair]) == (200, 30)
+    assert least_fill(two, two_rows, [10, 10], SETTINGS["highs"], later(), constraints=[pair]) == (
+        (200, 30),
+        True,
+    )
+    # Not the shape: an inequality, or three legs in the row.
+    le = Constraint(name="le", coefficients=hedge.coefficients, sense=Sense.LE)
+    assert pair_smallest_fill(bundle, scaled_rows(bundle, [le]), [le]) is None
 
 
 def test_smallest_fill_is_none_after_the_deadline():
