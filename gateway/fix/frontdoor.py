@@ -406,6 +406,14 @@ class FrontDoorConfig:
         logon_timeout: seconds a connection has to log on.
         max_logon_bytes: the longest first message.
         max_outbound_buffer: bytes waiting for a client that is not reading, at most.
+        engine_logged_on: whether QuickFIX still has a CompID's session logged on.
+            A desk that reconnects at once can log on again before QuickFIX has read
+            the end of its previous connection (closed by the front door a moment
+            earlier), and QuickFIX drops a second logon for a logged-on session
+            without an answer ("Session not found for incoming message"); so a
+            Logon waits (up to ``release_wait`` seconds) until QuickFIX has let
+            the CompID's session go.
+        release_wait: see ``engine_logged_on``.
     """
 
     listen_host: str = "0.0.0.0"
@@ -418,6 +426,8 @@ class FrontDoorConfig:
     logon_timeout: float = 10.0
     max_logon_bytes: int = 4096
     max_outbound_buffer: int = 16 * 2**20
+    engine_logged_on: Callable[[str], bool] | None = None
+    release_wait: float = 2.0
 
 
 _State = Literal["logon", "refused", "connecting", "forwarded", "open", "closed"]
@@ -740,6 +750,9 @@ class _Connection(asyncio.BufferedProtocol):
     async def _connect(self) -> None:
         door = self.door
         config = door.config
+        await self._engine_released()
+        if self.state != "connecting":
+            return  # closed while waiting
         try:
             await door._loop.create_connection(
                 lambda: _Upstream(self), config.target_host, config.target_port
@@ -753,6 +766,20 @@ class _Connection(asyncio.BufferedProtocol):
                 error=f"{type(exc).__name__}: {exc}",
             )
             self.finish("cannot reach the FIX engine")
+
+    async def _engine_released(self) -> None:
+        """Wait (bounded) until QuickFIX has let go of this CompID's previous connection."""
+        door = self.door
+        still = door.config.engine_logged_on
+        if still is None:
+            return
+        # Also when this CompID has a connection open here: its close may be waiting in
+        # this very loop iteration. A real second connection waits release_wait, then
+        # QuickFIX refuses it as before.
+        assert self.comp_id is not None
+        deadline = door._loop.time() + door.config.release_wait
+        while still(self.comp_id) and door._loop.time() < deadline:
+            await asyncio.sleep(0.005)
 
     def upstream_made(self, transport: asyncio.Transport) -> None:
         if self.state != "connecting":

@@ -189,8 +189,16 @@ class Gateway:
                 max_unauthenticated=self.clients.max_unauthenticated_connections,
                 logon_timeout=float(self.clients.logon_timeout_secs),
                 max_outbound_buffer=self.clients.max_outbound_buffer_bytes,
+                engine_logged_on=self._client_logged_on,
             )
         )
+
+    def _client_logged_on(self, comp_id: str) -> bool:
+        """Whether QuickFIX has ``comp_id``'s session logged on (any thread)."""
+        session = fix.Session.lookupSession(
+            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
+        )
+        return session is not None and bool(session.isLoggedOn())
 
     def _client_settings(self) -> Any:
         """The desks' acceptor, behind the front door: QuickFIX 1.16 binds its port on

@@ -434,3 +434,17 @@ def test_a_gateway_out_of_descriptors_keeps_serving_and_recovers(ports, tmp_path
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def test_a_desk_that_reconnects_at_once_is_logged_on_every_time(ports, tmp_path, counterparty):
+    """QuickFIX drops a Logon for a session it still has logged on, without an answer;
+    behind the front door it learns of a closed connection a moment later than the
+    desk can reconnect. The front door holds the new Logon until QuickFIX has let the
+    old session go (seen as "no logon reply" in test_fuzz's reconnect loop)."""
+    with running_gateway(ports, tmp_path):
+        for attempt in range(30):
+            raw = RawFixClient(ports["clients"], "DESK2")
+            try:
+                assert raw.logon().get(35) == b"A", f"attempt {attempt}"
+            finally:
+                raw.close()
