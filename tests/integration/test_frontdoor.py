@@ -397,7 +397,9 @@ def test_a_gateway_out_of_descriptors_keeps_serving_and_recovers(ports, tmp_path
     idle: list[socket.socket] = []
     desk: RawFixClient | None = None
     try:
-        assert wait_until(lambda: _log_has(log_file, "venue.logon"), 30), "gateway not up"
+        # The front door opens the client port last (after the venue session may be up).
+        assert wait_until(lambda: _log_has(log_file, "gateway.started"), 30), "gateway not up"
+        assert wait_until(lambda: _log_has(log_file, "venue.logon"), 30), "venue not logged on"
         desk = RawFixClient(ports["clients"], "DESK1")
         assert desk.logon().get(35) == b"A"
         assert desk.test_request("before") is not None
