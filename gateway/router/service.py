@@ -307,12 +307,17 @@ class Gateway:
         return self.journal.receive(source, session, message.toString())
 
     def translate_in(
-        self, source: str, message: Any, session: SessionKey, journal_id: int | None
+        self,
+        source: str,
+        message: Any,
+        session: SessionKey,
+        journal_id: int | None,
+        cl_ord_ids: tuple[str, ...] | None = None,
     ) -> object:
         """Translate a journaled message; one that cannot be translated is marked handled
         (the engine rejects it, or the failure is logged) so a restart does not replay it."""
         try:
-            return translate(source, message, session, replay=False)
+            return translate(source, message, session, replay=False, cl_ord_ids=cl_ord_ids)
         except BaseException:
             if journal_id is not None and self.journal is not None:
                 self.journal.handled(journal_id)

@@ -79,16 +79,26 @@ class Work:
     stages: dict[str, float] | None = None
 
 
-def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -> object:
+def translate(
+    source: str,
+    message: Any,
+    session: SessionKey,
+    *,
+    replay: bool,
+    cl_ord_ids: tuple[str, ...] | None = None,
+) -> object:
     """A quickfix message → the record the decision core takes (engine exceptions
-    such as FieldNotFound propagate: the engine rejects the message)."""
+    such as FieldNotFound propagate: the engine rejects the message).
+
+    ``cl_ord_ids``: a NewOrderList's ClOrdIDs when the caller has read them already.
+    """
     kind = msg_type(message)
     if source == "client":
         if kind == "E":
             return ListHeader(
                 session,
                 message.getField(Tag.LIST_ID),
-                tuple(group_ids(message)),
+                cl_ord_ids if cl_ord_ids is not None else tuple(group_ids(message)),
                 poss_dup=is_poss_dup(message),
                 replay=replay,
             )
@@ -113,18 +123,16 @@ def translate(source: str, message: Any, session: SessionKey, *, replay: bool) -
     return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
 
 
-def oversized_id(message: Any, kind: str, limit: int) -> str | None:
+def oversized_id(list_id: str, cl_ord_ids: tuple[str, ...], limit: int) -> str | None:
     """Why a client message's ListID or a ClOrdID is too long to keep, if one is."""
-    list_id = get_field(message, Tag.LIST_ID) or ""
     if len(list_id) > limit:
         return f"ListID(66) is {len(list_id)} characters long; at most {limit}"
-    if kind == "E":
-        for index, cl_ord_id in enumerate(group_ids(message), start=1):
-            if len(cl_ord_id) > limit:
-                return (
-                    f"NoOrders[{index}].ClOrdID(11) is {len(cl_ord_id)} characters long; "
-                    f"at most {limit}"
-                )
+    for index, cl_ord_id in enumerate(cl_ord_ids, start=1):
+        if len(cl_ord_id) > limit:
+            return (
+                f"NoOrders[{index}].ClOrdID(11) is {len(cl_ord_id)} characters long; "
+                f"at most {limit}"
+            )
     return None
 
 
@@ -206,6 +214,14 @@ class ClientSide(SafeApplication):
         if kind not in CLIENT_TYPES:
             raise fix.UnsupportedMessageType()  # the engine answers with a BMR
         gateway = self.gateway
+        # Ids first: every refusal below echoes them, and nothing oversized is kept.
+        cl_ord_ids = tuple(group_ids(message)) if kind == "E" else ()
+        too_long = oversized_id(
+            get_field(message, Tag.LIST_ID) or "", cl_ord_ids, gateway.config.max_id_length
+        )
+        if too_long is not None:
+            gateway.refuse_oversized(message, session_id, too_long)
+            return
         comp_id = session_id.getTargetCompID().getValue()
         bucket = self.buckets.get(comp_id)
         if bucket is not None and not bucket.take():
@@ -216,15 +232,12 @@ class ClientSide(SafeApplication):
         if busy is not None:
             gateway.refuse(message, session_id, busy)
             return
-        too_long = oversized_id(message, kind, gateway.config.max_id_length)
-        if too_long is not None:
-            gateway.refuse_oversized(message, session_id, too_long)
-            return
         key = session_key(session_id)
         journaled = time.perf_counter()
         journal_id = gateway.journal_in("client", message, key)
         translated = time.perf_counter()
-        record = gateway.translate_in("client", message, key, journal_id)
+        ids = cl_ord_ids if kind == "E" else None
+        record = gateway.translate_in("client", message, key, journal_id, ids)
         owned = copy_message(message) if kind == "E" else None
         queued = time.perf_counter()
         stages = {

@@ -11,7 +11,7 @@ q = 0"). The explanation, in order:
    (:func:`minimal_conflict`): drop each constraint in turn and keep it out if
    the rest still admit none.
 3. **How large a fill would have to be.** With the limits lifted, the smallest
-   non-empty fill that satisfies the culprits (:func:`smallest_fill`) names the
+   non-empty fill that satisfies the culprits (:func:`least_fill`) names the
    legs whose limits it exceeds, e.g. "the smallest fill that does is AAAA 900,
    BBBB 100, CCCC 0, which needs AAAA 900 above its limit 500". One homogeneous
    equality between two legs (a hedge ratio) has a closed form, used first:
@@ -47,7 +47,6 @@ __all__ = [
     "minimal_conflict",
     "pair_smallest_fill",
     "sign_reason",
-    "smallest_fill",
 ]
 
 
@@ -163,21 +162,6 @@ def minimal_conflict(
 
 
 _UNPROVEN = "a fill that does (the smallest was not proven within the time limit) is"
-
-
-def smallest_fill(
-    bundle: OrderBundle,
-    rows: Sequence[ScaledRow],
-    caps: Sequence[int],
-    settings: SolverSettings,
-    deadline: float,
-    *,
-    constraints: Sequence[Constraint] | None = None,
-) -> tuple[int, ...] | None:
-    """The verified non-empty fill with the least total quantity found in time (see
-    :func:`least_fill`, which also says whether it is proven least)."""
-    found = least_fill(bundle, rows, caps, settings, deadline, constraints=constraints)
-    return found[0] if found is not None else None
 
 
 def least_fill(

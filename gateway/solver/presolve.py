@@ -49,7 +49,7 @@ from pydantic import model_validator
 
 from gateway.core.bundle import OrderBundle
 from gateway.core.fields import FrozenModel, PositiveInt
-from gateway.solver.explain import explain_infeasible, smallest_fill
+from gateway.solver.explain import explain_infeasible, least_fill
 from gateway.solver.milp import (
     MAX_EXACT_ACTIVITY,
     ScaledRow,
@@ -228,9 +228,8 @@ class PreSolver:
                     "time limit reached before a non-empty fill was found; feasibility unknown",
                 )
             return verdict(Outcome.INFEASIBLE, self._reason(bundle, rows, settings, deadline))
-        min_fill = (
-            smallest_fill(bundle, rows, caps, settings, deadline) if config.smallest_fill else None
-        )
+        least = least_fill(bundle, rows, caps, settings, deadline) if config.smallest_fill else None
+        min_fill = least[0] if least is not None else None
         return verdict(
             Outcome.FEASIBLE,
             None if optimal else "time limit reached; max fill not proven maximal",

@@ -368,9 +368,11 @@ def _drop_received(client: FixClient) -> None:
 
 @contextlib.contextmanager
 def _venue_alone(
-    ports: dict[str, int], tmp_path: Path, **extra: Any
+    ports: dict[str, int], tmp_path: Path, *, reset_on_logon: bool = True, **extra: Any
 ) -> Iterator[tuple[Venue, Auctions, FixClient]]:
-    """The venue, its auction observer, and a FIX initiator logged on as the gateway."""
+    """The venue, its auction observer, and a FIX initiator logged on as the gateway
+    (``reset_on_logon=False`` keeps sequence numbers across the logon, so nothing the
+    venue sent before it is lost)."""
     watch = Auctions()
     party = Venue(venue_config(ports, tmp_path, **extra), on_auction=watch)
     party.start()
@@ -379,6 +381,7 @@ def _venue_alone(
             port=ports["venue"],
             sender_comp_id="BIDGW",
             target_comp_id="VENUE",
+            reset_on_logon=reset_on_logon,
             store_dir=tmp_path / "as-gateway-store",
             fix_log_dir=tmp_path / "as-gateway-log",
         )

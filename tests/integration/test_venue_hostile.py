@@ -11,7 +11,7 @@ that journal, and the others fill.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -24,43 +24,28 @@ from gateway.core.bundle import Constraint, OrderBundle
 from gateway.fix.engine import msg_type
 from gateway.fix.messages import decode_order_reports
 from gateway.fix.venue_codec import encode_bundle
-from gateway.tools.client import ClientConfig, FixClient
+from gateway.tools.client import FixClient
 from gateway.venue.app import Venue
 from gateway.venue.journal import VenueJournal
 from tests.integration.conftest import DEADLINE
-from tests.integration.test_venue import Auctions, _bundle, _order_list, venue_config
+from tests.integration.test_venue import (
+    Auctions,
+    _bundle,
+    _order_list,
+    _venue_alone,
+)
 
 pytestmark = pytest.mark.integration
 
 SESSION = ("FIX.4.4", "VENUE", "BIDGW")  # the venue's side of the gateway's session
 
 
-@contextlib.contextmanager
 def venue_alone(
     ports: dict[str, int], tmp_path: Path, **extra: Any
-) -> Iterator[tuple[Venue, Auctions, FixClient]]:
-    """The venue, its auction observer, and a FIX initiator logged on as the gateway
-    (keeping sequence numbers across the logon, so nothing the venue sent before it
-    is lost)."""
-    watch = Auctions()
-    party = Venue(venue_config(ports, tmp_path, **extra), on_auction=watch)
-    party.start()
-    gateway = FixClient(
-        ClientConfig(
-            port=ports["venue"],
-            sender_comp_id="BIDGW",
-            target_comp_id="VENUE",
-            reset_on_logon=False,
-            store_dir=tmp_path / "as-gateway-store",
-            fix_log_dir=tmp_path / "as-gateway-log",
-        )
-    )
-    try:
-        assert gateway.start(DEADLINE), "no logon to the venue"
-        yield party, watch, gateway
-    finally:
-        gateway.stop()
-        party.stop()
+) -> contextlib.AbstractContextManager[tuple[Venue, Auctions, FixClient]]:
+    """The venue and a gateway-side initiator keeping its sequence numbers across the
+    logon (see test_venue's ``_venue_alone``)."""
+    return _venue_alone(ports, tmp_path, reset_on_logon=False, **extra)
 
 
 def status(list_id: str, order_status: str) -> Callable[[Any], bool]:
