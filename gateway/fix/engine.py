@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import select
 import socket
 import stat
@@ -549,8 +550,37 @@ class _SocketWaiter:
                 os.close(fd)
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for tests and the demo)."""
+    """A TCP port free on every interface right now (for tests and the demo).
+
+    The port is drawn below the kernel's ephemeral range: a port the kernel hands out
+    for ``bind(0)`` or an outgoing connection (the gateway's own initiator, the front
+    door's hop to the acceptor) can be taken by one of those before the caller binds
+    it, which made "Address already in use" an occasional test failure. No port is
+    handed out twice in one process.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    first, last = (10000, low - 1) if low > 11000 else (1024, low - 1)
+    rng = random.Random()
+    with _handed_out_lock:
+        for _ in range(1000):
+            port = rng.randint(first, last)
+            if port in _handed_out:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
