@@ -1,19 +1,26 @@
-"""Pre-solve latency: our HiGHS path vs PuLP's default CBC, in the same run.
+"""Pre-solve latency: bidgw's fast path and MILPs vs PuLP's default CBC, in the same run.
 
-For bundles of 3, 10 and 50 legs (a rotating pool of seeded random
-single_factor_hedged bundles per size; 3 legs is the seed sample), prints p50
-and p99 of
+For pools of seeded bundles (a rotating pool of random single_factor_hedged
+bundles per size; "3" is the seed sample; "3 inf" the seed sample with AAAA
+limited to 500, proven infeasible with its reason; "10d"/"50d" with
+``--decimals``, two-decimal coefficients, the hard kind) prints p50 and p99
+of ``PreSolver.check`` end to end, as the gateway calls it, for
 
-* build  - building the PuLP model from the bundle (scaling rows to integers);
-* solve  - the solver call plus exact re-verification;
-* total  - ``PreSolver.check`` end to end, as the gateway calls it;
+* bidgw            - the default: the exact fast path (gateway.solver.fast),
+                     the HiGHS MILP only for what it cannot decide;
+* highs MILP only  - the same pre-solver with the fast path off (every bundle
+                     through PuLP and HiGHS in-process; bidgw before the fast path);
+* cbc (PuLP)       - PuLP's bundled CBC, the fast path off (the baseline);
+* highs, pulp      - PuLP's stock ``pulp.HiGHS`` with default options on the same
+                     model (build + solve, no verification: the naive path);
+* bidgw, sandbox   - :class:`gateway.solver.sandbox.SolverSandbox`, how the gateway
+                     runs it: the fast path on the calling thread, a solver process
+                     for the rest.
 
-for HiGHS in-process (our configuration), HiGHS through PuLP's stock
-``pulp.HiGHS`` with default options (the naive baseline), and PuLP's bundled
-CBC; and the total of the same HiGHS path in a solver process
-(:class:`gateway.solver.sandbox.SolverSandbox`, how the gateway runs it: the
-difference to the in-process row is the pipe and pickling).
-Run: ``.venv/bin/python bench/presolve.py [--solves 200]``.
+and, for the bidgw row, how many bundles each path decided (fast / milp) and
+where the fast path's time goes (scaling rows and checks = "build", the fast
+path and exact re-verification = "solve").
+Run: ``.venv/bin/python bench/presolve.py [--solves 200] [--decimals]``.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
@@ -31,6 +38,8 @@ import argparse
 import random
 import statistics
 import time
+from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 import pulp
@@ -46,9 +55,13 @@ REGISTRY = StrategyRegistry.from_settings()
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "samples"
 
 
-def seed_bundle() -> OrderBundle:
-    """The seed's hedge_data sample, read from config/samples/hedge_seed.yaml."""
-    payload = BidderPayload.model_validate(load_yaml(SAMPLES / "hedge_seed.yaml"))
+def seed_bundle(aaaa: int | None = None) -> OrderBundle:
+    """The seed's hedge_data sample, read from config/samples/hedge_seed.yaml (with
+    AAAA's maximum quantity set to ``aaaa`` when given)."""
+    raw = load_yaml(SAMPLES / "hedge_seed.yaml")
+    if aaaa is not None:
+        raw["bidder_data"]["positions"][0]["qty"] = aaaa
+    payload = BidderPayload.model_validate(raw)
     return REGISTRY.build(payload, bundle_id="seed")
 
 
@@ -99,6 +112,25 @@ def stock_highs_solve(bundle: OrderBundle) -> None:
     problem.solve(pulp.HiGHS(msg=False, timeLimit=1.0))
 
 
+def timed(
+    check: Callable[[OrderBundle], object], pool: list[OrderBundle], solves: int
+) -> list[float]:
+    """Milliseconds per call of ``check`` over ``solves`` calls rotating through ``pool``."""
+    samples = []
+    for i in range(solves):
+        bundle = pool[i % len(pool)]
+        started = time.perf_counter()
+        check(bundle)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def row(size: str, label: str, samples: list[float], note: str = "") -> float:
+    p50, p99 = percentiles(samples)
+    print(f"{size:>6}  {label:<18}{p50:>9.3f}{p99:>9.3f}  {note}")
+    return p50
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--solves", type=int, default=200, help="solves per configuration")
@@ -110,7 +142,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     rng = random.Random(20261121)
-    pools: dict[str, list[OrderBundle]] = {"3": [seed_bundle()]}
+    pools: dict[str, list[OrderBundle]] = {"3": [seed_bundle()], "3 inf": [seed_bundle(500)]}
     for legs in (10, 50):
         pools[str(legs)] = [random_bundle(legs, rng, i) for i in range(args.pool)]
     if args.decimals:
@@ -119,61 +151,42 @@ def main() -> None:
                 random_bundle(legs, rng, i, decimals=True) for i in range(args.pool)
             ]
 
-    print(f"pre-solve latency, {args.solves} solves per row, ms (p50 / p99)")
-    print(f"{'legs':>4}  {'path':<22}{'build':>16}{'solve':>16}{'total':>16}  feasible")
+    bidgw = PreSolver(PresolveConfig())
+    milp = PreSolver(PresolveConfig(fast_path=False))
+    cbc = PreSolver(PresolveConfig(solver="cbc", fast_path=False))
+    print(f"pre-solve latency, {args.solves} solves per row, ms")
+    print(f"{'legs':>6}  {'path':<18}{'p50':>9}{'p99':>9}")
     for size, pool in pools.items():
-        results: dict[str, float] = {}
-        for label, config in (
-            ("highs (bidgw)", PresolveConfig(solver="highs")),
-            ("cbc (PuLP default)", PresolveConfig(solver="cbc")),
-        ):
-            solver = PreSolver(config)
-            verdicts = [solver.check(pool[i % len(pool)]) for i in range(args.solves)]
-            totals = []
-            for i in range(args.solves):
-                started = time.perf_counter()
-                solver.check(pool[i % len(pool)])
-                totals.append((time.perf_counter() - started) * 1000)
-            build = percentiles([v.build_ms for v in verdicts])
-            solve = percentiles([v.solve_ms for v in verdicts])
-            total = percentiles(totals)
-            results[label] = total[0]
-            feasible = sum(v.feasible for v in verdicts)
-            print(
-                f"{size:>4}  {label:<22}{build[0]:>8.3f}/{build[1]:<7.3f}"
-                f"{solve[0]:>8.3f}/{solve[1]:<7.3f}{total[0]:>8.3f}/{total[1]:<7.3f}"
-                f"  {feasible}/{len(verdicts)}"
-            )
-        sandbox = SolverSandbox(PresolveConfig(solver="highs"), processes=1)
+        verdicts = [bidgw.check(bundle) for bundle in pool]
+        paths = Counter(v.path for v in verdicts)
+        outcomes = Counter(v.outcome.value for v in verdicts)
+        fast = [
+            v for v in (bidgw.check(pool[i % len(pool)]) for i in range(100)) if v.path == "fast"
+        ]
+        split = (
+            f"; fast path: build {statistics.median(v.build_ms for v in fast):.3f}, "
+            f"decide+verify {statistics.median(v.solve_ms for v in fast):.3f}"
+            if fast
+            else ""
+        )
+        ours = row(
+            size,
+            "bidgw",
+            timed(bidgw.check, pool, args.solves),
+            f"decided fast {paths['fast']}/{len(pool)}, milp {paths['milp']}/{len(pool)}; "
+            + ", ".join(f"{k} {n}" for k, n in sorted(outcomes.items()))
+            + split,
+        )
+        row(size, "highs MILP only", timed(milp.check, pool, args.solves))
+        baseline = row(size, "cbc (PuLP)", timed(cbc.check, pool, args.solves))
+        row(size, "highs, pulp", timed(stock_highs_solve, pool, args.solves), "(no verification)")
+        sandbox = SolverSandbox(PresolveConfig(), processes=1)
         try:
-            for i in range(min(20, args.solves)):  # warm the process up
-                sandbox.check(pool[i % len(pool)])
-            boxed = []
-            for i in range(args.solves):
-                started = time.perf_counter()
-                sandbox.check(pool[i % len(pool)])
-                boxed.append((time.perf_counter() - started) * 1000)
+            timed(sandbox.check, pool, min(20, args.solves))  # warm the process up
+            row(size, "bidgw, sandbox", timed(sandbox.check, pool, args.solves))
         finally:
             sandbox.close()
-        boxed_p = percentiles(boxed)
-        print(
-            f"{size:>4}  {'highs, solver process':<22}{'':>16}{'':>16}"
-            f"{boxed_p[0]:>8.3f}/{boxed_p[1]:<7.3f}  (+{boxed_p[0] - results['highs (bidgw)']:.3f}"
-            " ms at p50 over in-process)"
-        )
-        stock = []
-        for i in range(args.solves):
-            bundle = pool[i % len(pool)]
-            started = time.perf_counter()
-            stock_highs_solve(bundle)
-            stock.append((time.perf_counter() - started) * 1000)
-        stock_p = percentiles(stock)
-        print(
-            f"{size:>4}  {'highs (pulp defaults)':<22}{'':>16}{'':>16}"
-            f"{stock_p[0]:>8.3f}/{stock_p[1]:<7.3f}  (build+solve, no verification)"
-        )
-        speedup = results["cbc (PuLP default)"] / results["highs (bidgw)"]
-        print(f"{size:>4}  speed-up of bidgw's HiGHS path over CBC at p50: {speedup:.1f}x")
+        print(f"{size:>6}  speed-up of bidgw over CBC at p50: {baseline / ours:.1f}x")
 
 
 if __name__ == "__main__":

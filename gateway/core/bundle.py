@@ -16,6 +16,7 @@ pre-solver and the venue call it on every solution before acting on it.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -126,11 +127,21 @@ class Constraint:
     sense: Sense
     rhs: Decimal = Decimal(0)
     description: str = ""
+    #: The same constraint over integers, ``Σ_i integers[i] · q_i  sense  integer_rhs``
+    #: (every value times the least common denominator): what :meth:`holds` evaluates.
+    integers: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    integer_rhs: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        ratios: list[tuple[int, int]] = []
         for value in (*self.coefficients, self.rhs):
             if not value.is_finite():
                 raise BundleError(f"constraint {self.name}: non-finite value {value}")
+            ratios.append(value.as_integer_ratio())
+        lcd = math.lcm(*(d for _, d in ratios))
+        scaled = [n * (lcd // d) for n, d in ratios]
+        object.__setattr__(self, "integers", tuple(scaled[:-1]))
+        object.__setattr__(self, "integer_rhs", scaled[-1])
 
     def lhs(self, quantities: Sequence[int]) -> Fraction:
         """Exact left-hand side for a fill."""
@@ -140,7 +151,14 @@ class Constraint:
         )
 
     def holds(self, quantities: Sequence[int]) -> bool:
-        return self.sense.holds(self.lhs(quantities), Fraction(self.rhs))
+        """Whether a fill satisfies the constraint, exactly (in integers)."""
+        lhs = sum(a * q for a, q in zip(self.integers, quantities, strict=True))
+        rhs = self.integer_rhs
+        if self.sense is Sense.LE:
+            return lhs <= rhs
+        if self.sense is Sense.GE:
+            return lhs >= rhs
+        return lhs == rhs
 
     def render(self, symbols: Sequence[str]) -> str:
         """Readable form, e.g. ``-4·AAAA + 36·BBBB + 9·CCCC == 0``."""

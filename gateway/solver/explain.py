@@ -16,7 +16,9 @@ q = 0"). The explanation, in order:
    BBBB 100, CCCC 0, which needs AAAA 900 above its limit 500". One homogeneous
    equality between two legs (a hedge ratio) has a closed form, used first:
    ``a·n_i + b·n_j = 0`` is solved by ``n_i = |b|/g, n_j = |a|/g`` with
-   ``g = gcd(a, b)`` and by multiples of it only. The lifted limits never make
+   ``g = gcd(a, b)`` and by multiples of it only; any other single row is
+   searched exactly over its partial sums (:func:`gateway.solver.fast.least_one_row`).
+   The MILP answers the rest. The lifted limits never make
    the model inexact: a solve whose activity could pass
    :data:`gateway.solver.milp.MAX_EXACT_ACTIVITY` is not run (HiGHS was seen
    looping in root separation, past its time limit, on such a model).
@@ -30,8 +32,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from gateway.core.bundle import Constraint, OrderBundle, Sense
+from gateway.solver.fast import least_one_row
 from gateway.solver.milp import (
     ScaledRow,
     SolverSettings,
@@ -51,13 +55,17 @@ __all__ = [
 
 
 def explain_infeasible(
-    bundle: OrderBundle, rows: Sequence[ScaledRow], settings: SolverSettings, deadline: float
-) -> str:
+    bundle: OrderBundle,
+    rows: Sequence[ScaledRow],
+    settings: SolverSettings | None,
+    deadline: float,
+) -> str | None:
     """A reason a person can act on for an infeasible bundle.
 
     ``rows`` are the bundle's constraints scaled over lot counts (one per
     constraint, in order); ``deadline`` is a :func:`time.perf_counter` value
-    after which no further solve starts.
+    after which no further solve starts. With ``settings`` None no solver runs:
+    the answer is None when the closed forms alone do not explain the bundle.
     """
     symbols = bundle.symbols
     constraints = bundle.constraints
@@ -73,7 +81,12 @@ def explain_infeasible(
         reason = sign_reason(row, constraint, symbols)
         if reason:
             return f"{reason}{_description(constraint)}"
-    keep = minimal_conflict(bundle, rows, settings, deadline)
+    if len(rows) == 1 and not bundle.min_total_fill:
+        keep: list[int] | None = [0]  # the bundle is infeasible: its one row is the conflict
+    elif settings is None:
+        return None
+    else:
+        keep = minimal_conflict(bundle, rows, settings, deadline)
     if keep is None:
         # Only the min_total_fill row (absent from this check) makes it infeasible.
         return (
@@ -86,16 +99,10 @@ def explain_infeasible(
     culprit_rows = [rows[i] for i in keep]
     names = " and ".join(f"{c.name} ({c.render(symbols)}){_description(c)}" for c in culprits)
     subject = f"constraint {names}" if len(culprits) == 1 else f"constraints {names} together"
-    # How large would a fill have to be? Lift the limits to a bound large enough for
-    # the smallest two-leg solution (|a_j|/g lots of one leg against |a_i|/g of the other).
-    bound = max((abs(a) for row in culprit_rows for a in row.coefficients), default=1)
-    caps = [max(leg.max_lots, bound) for leg in bundle.legs]
-    smallest = pair_smallest_fill(bundle, culprit_rows, culprits)
-    proven = smallest is not None  # the closed form is the smallest
-    if smallest is None and oversized_row(culprit_rows, caps) is None:
-        found = least_fill(bundle, culprit_rows, caps, settings, deadline, constraints=culprits)
-        if found is not None:
-            smallest, proven = found
+    found = _smallest(bundle, culprit_rows, culprits, settings, deadline)
+    if isinstance(found, str):  # only a solver could find it, and none may run
+        return None
+    smallest, proven = found if found is not None else (None, False)
     if smallest is None:
         return f"no non-empty fill within the legs' limits satisfies {subject}"
     over = [
@@ -109,6 +116,39 @@ def explain_infeasible(
         f"{_fmt_fill(bundle, smallest)}, "
         f"which needs {', '.join(over) or 'more than the limits allow'}"
     )
+
+
+def _smallest(
+    bundle: OrderBundle,
+    rows: Sequence[ScaledRow],
+    constraints: Sequence[Constraint],
+    settings: SolverSettings | None,
+    deadline: float,
+) -> tuple[tuple[int, ...], bool] | Literal["needs a solver"] | None:
+    """The smallest non-empty fill of ``rows`` with the legs' limits lifted, and
+    whether it is proven smallest; None if none was found; "needs a solver" when
+    only a solver could find it and ``settings`` is None.
+
+    The closed forms first (a two-leg ratio, then any single row); the MILP for the
+    rest, with the limits lifted to a bound large enough for the smallest two-leg
+    solution (``|a_j|/g`` lots of one leg against ``|a_i|/g`` of the other).
+    """
+    smallest = pair_smallest_fill(bundle, rows, constraints)
+    if smallest is None and len(rows) == 1:
+        unit = math.gcd(*(leg.lot_size for leg in bundle.legs))
+        lots = least_one_row(rows[0], [leg.lot_size // unit for leg in bundle.legs])
+        if lots is not None:
+            fill = tuple(n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True))
+            smallest = fill if all(c.holds(fill) for c in constraints) else None
+    if smallest is not None:
+        return smallest, True  # the closed forms are the smallest
+    if settings is None:
+        return "needs a solver"
+    bound = max((abs(a) for row in rows for a in row.coefficients), default=1)
+    caps = [max(leg.max_lots, bound) for leg in bundle.legs]
+    if oversized_row(rows, caps) is not None:
+        return None
+    return least_fill(bundle, rows, caps, settings, deadline, constraints=constraints)
 
 
 def sign_reason(row: ScaledRow, constraint: Constraint, symbols: Sequence[str]) -> str | None:

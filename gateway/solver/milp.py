@@ -37,7 +37,6 @@ import pulp
 from pulp.apis import coin_api
 
 from gateway.core.bundle import Constraint, OrderBundle, Sense
-from gateway.core.exact import integer_row
 
 __all__ = [
     "CBC_PATH",
@@ -361,15 +360,26 @@ class ScaledRow:
 
 
 def scaled_rows(bundle: OrderBundle, constraints: Sequence[Constraint]) -> list[ScaledRow]:
-    """``constraints`` (of ``bundle``) as integer rows over the legs' lot counts."""
+    """``constraints`` (of ``bundle``) as integer rows over the legs' lot counts.
+
+    From each constraint's integer form (:attr:`Constraint.integers`): each
+    coefficient times its leg's lot size, all divided by their greatest common
+    divisor (the right-hand side too, staying a Fraction when it is not a multiple).
+    """
+    lots = [leg.lot_size for leg in bundle.legs]
     rows: list[ScaledRow] = []
     for constraint in constraints:
-        over_lots = [
-            Fraction(a) * leg.lot_size
-            for a, leg in zip(constraint.coefficients, bundle.legs, strict=True)
-        ]
-        ints, rhs = integer_row(over_lots, Fraction(constraint.rhs))
-        rows.append(ScaledRow(constraint.name, tuple(ints), constraint.sense, rhs))
+        ints = [a * lot for a, lot in zip(constraint.integers, lots, strict=True)]
+        divisor = math.gcd(*ints) or 1
+        rhs, remainder = divmod(constraint.integer_rhs, divisor)
+        rows.append(
+            ScaledRow(
+                constraint.name,
+                tuple(a // divisor for a in ints),
+                constraint.sense,
+                rhs if remainder == 0 else Fraction(constraint.integer_rhs, divisor),
+            )
+        )
     return rows
 
 
@@ -378,7 +388,7 @@ def oversized_row(rows: Sequence[ScaledRow], caps: Sequence[int]) -> tuple[Scale
     leg at ``caps`` lots, with that activity bound; None when every row is safe."""
     for row in rows:
         activity = sum(abs(a) * cap for a, cap in zip(row.coefficients, caps, strict=True))
-        activity += math.ceil(abs(Fraction(row.rhs)))
+        activity += abs(row.rhs) if isinstance(row.rhs, int) else math.ceil(abs(row.rhs))
         if activity > MAX_EXACT_ACTIVITY:
             return row, activity
     return None

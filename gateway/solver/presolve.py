@@ -40,6 +40,7 @@ as an incumbent.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from pydantic import model_validator
 
 from gateway.core.bundle import OrderBundle
 from gateway.core.fields import FrozenModel, PositiveInt
+from gateway.solver import fast
 from gateway.solver.explain import explain_infeasible, least_fill
 from gateway.solver.milp import (
     MAX_EXACT_ACTIVITY,
@@ -94,6 +96,9 @@ class PresolveConfig(FrozenModel):
             solve; ``bidgw check`` turns it on, the gateway leaves it off).
         explain: on an infeasible bundle, find which constraints and legs are
             to blame (extra solves, only on the infeasible path; default on).
+        fast_path: decide the bundles it can without the MILP
+            (:mod:`gateway.solver.fast`; default on). Off, every bundle goes to
+            the MILP (for comparison and benchmarks).
     """
 
     solver: SolverName = "highs"
@@ -102,6 +107,7 @@ class PresolveConfig(FrozenModel):
     max_legs: PositiveInt = 100
     smallest_fill: bool = False
     explain: bool = True
+    fast_path: bool = True
 
     @model_validator(mode="after")
     def _deadlines(self) -> PresolveConfig:
@@ -136,7 +142,11 @@ class Verdict:
         optimal: True when ``max_fill`` is proven maximal.
         min_fill: the smallest non-empty fill, when requested and found.
         solver: ``highs`` or ``cbc``.
-        build_ms / solve_ms: time spent building the model and in the solver(s).
+        path: what decided: ``fast`` (:mod:`gateway.solver.fast`, no MILP) or
+            ``milp``; ``checks`` for a bundle refused before any solve.
+        build_ms / solve_ms: time spent building the model (scaling the rows and,
+            for the MILP, the PuLP model) and in the solver(s) (the fast path
+            and its exact re-check, or the MILP with explanations).
     """
 
     outcome: Outcome
@@ -145,6 +155,7 @@ class Verdict:
     optimal: bool = False
     min_fill: tuple[int, ...] | None = None
     solver: str = "highs"
+    path: str = "milp"
     build_ms: float = 0.0
     solve_ms: float = 0.0
 
@@ -168,11 +179,29 @@ class PreSolver:
 
     def check(self, bundle: OrderBundle) -> Verdict:
         """Pre-solve ``bundle``; never raises for a bundle that is merely bad."""
+        verdict = self._check(bundle, solver=True)
+        assert verdict is not None  # with a solver, every path ends in a verdict
+        return verdict
+
+    def quick(self, bundle: OrderBundle) -> Verdict | None:
+        """The verdict if it needs no solver at all, else None.
+
+        Only the fast path (:mod:`gateway.solver.fast`, pure Python with bounded
+        work) and closed-form explanations run: no HiGHS, no CBC. The gateway calls
+        this on its own thread and hands the bundle to a solver process
+        (:mod:`gateway.solver.sandbox`) only when it answers None.
+        """
+        if not self.config.fast_path:
+            return None
+        return self._check(bundle, solver=False)
+
+    def _check(self, bundle: OrderBundle, *, solver: bool) -> Verdict | None:
         config = self.config
         if len(bundle.legs) > config.max_legs:
             return Verdict(
                 outcome=Outcome.TOO_LARGE,
                 solver=config.solver,
+                path="checks",
                 reason=f"{len(bundle.legs)} legs exceed the pre-solver's limit of "
                 f"{config.max_legs}",
             )
@@ -183,7 +212,20 @@ class PreSolver:
         caps = [leg.max_lots for leg in bundle.legs]
         too_large = _inexact(bundle, rows, caps)
         if too_large is not None:
-            return Verdict(outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large)
+            return Verdict(
+                outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large, path="checks"
+            )
+        if config.fast_path:
+            quick = self._fast(
+                bundle,
+                rows=rows,
+                caps=caps,
+                settings=settings if solver else None,
+                deadline=deadline,
+                started=started,
+            )
+            if quick is not None or not solver:
+                return quick
         problem, variables = lot_model(
             bundle, rows, caps, minimise=False, min_total=bundle.min_total_fill
         )
@@ -203,7 +245,9 @@ class PreSolver:
         if raw.status == "error":
             return verdict(Outcome.SOLVER_ERROR, f"solver failed: {raw.detail}")
         if raw.status == "infeasible":
-            return verdict(Outcome.INFEASIBLE, self._reason(bundle, rows, settings, deadline))
+            return verdict(
+                Outcome.INFEASIBLE, self._solved_reason(bundle, rows, settings, deadline)
+            )
         if raw.values is None:  # "timeout", or "optimal" without values (never seen)
             return verdict(
                 Outcome.TIMEOUT,
@@ -227,7 +271,9 @@ class PreSolver:
                     Outcome.TIMEOUT,
                     "time limit reached before a non-empty fill was found; feasibility unknown",
                 )
-            return verdict(Outcome.INFEASIBLE, self._reason(bundle, rows, settings, deadline))
+            return verdict(
+                Outcome.INFEASIBLE, self._solved_reason(bundle, rows, settings, deadline)
+            )
         least = least_fill(bundle, rows, caps, settings, deadline) if config.smallest_fill else None
         min_fill = least[0] if least is not None else None
         return verdict(
@@ -238,16 +284,92 @@ class PreSolver:
             min_fill=min_fill,
         )
 
+    def _fast(
+        self,
+        bundle: OrderBundle,
+        *,
+        rows: Sequence[ScaledRow],
+        caps: Sequence[int],
+        settings: SolverSettings | None,
+        deadline: float,
+        started: float,
+    ) -> Verdict | None:
+        """The fast path's verdict (:mod:`gateway.solver.fast`), or None to run the MILP.
+
+        Its maximum fill is re-checked against the bundle in exact arithmetic like
+        a solver's; one that fails (a defect) is ignored and the MILP decides. With
+        ``settings`` None no solver may run: a verdict whose explanation (or
+        smallest fill) would need one is None too.
+        """
+        begun = time.perf_counter()
+        unit = math.gcd(*(leg.lot_size for leg in bundle.legs))
+        decision = fast.decide(rows, caps, [leg.lot_size // unit for leg in bundle.legs])
+        if decision is None:
+            return None
+
+        def verdict(outcome: Outcome, reason: str | None, **extra: Any) -> Verdict:
+            return Verdict(
+                outcome=outcome,
+                reason=reason,
+                solver=self.config.solver,
+                path="fast",
+                build_ms=(begun - started) * 1000,
+                solve_ms=(time.perf_counter() - begun) * 1000,
+                **extra,
+            )
+
+        if decision.lots is None:
+            reason = self._reason(bundle, rows, settings, deadline)
+            return None if reason is None else verdict(Outcome.INFEASIBLE, reason)
+        fill = tuple(n * leg.lot_size for n, leg in zip(decision.lots, bundle.legs, strict=True))
+        total = sum(fill)
+        minimum = bundle.min_total_fill or 0
+        if total < minimum:  # the largest total is below it: so is every other fill's
+            return verdict(
+                Outcome.INFEASIBLE,
+                f"the largest fill that satisfies the constraints within the legs' limits "
+                f"totals {total}, less than the minimum total fill {minimum}",
+            )
+        if total == 0 or bundle.violations(fill):
+            return None
+        least = None
+        if self.config.smallest_fill:
+            if settings is None:
+                return None
+            least = least_fill(bundle, rows, caps, settings, deadline)
+        return verdict(
+            Outcome.FEASIBLE,
+            None,
+            max_fill=fill,
+            optimal=True,
+            min_fill=least[0] if least is not None else None,
+        )
+
     def _reason(
+        self,
+        bundle: OrderBundle,
+        rows: Sequence[ScaledRow],
+        settings: SolverSettings | None,
+        deadline: float,
+    ) -> str | None:
+        """Why ``bundle`` is infeasible; None only without ``settings``, when the
+        explanation would need a solver."""
+        if not self.config.explain:
+            return _NO_FILL
+        reason = explain_infeasible(bundle, rows, settings, deadline)
+        return _NO_FILL if reason is None and settings is not None else reason
+
+    def _solved_reason(
         self,
         bundle: OrderBundle,
         rows: Sequence[ScaledRow],
         settings: SolverSettings,
         deadline: float,
     ) -> str:
-        if self.config.explain:
-            return explain_infeasible(bundle, rows, settings, deadline)
-        return "no non-empty fill satisfies the constraints within the legs' limits"
+        return self._reason(bundle, rows, settings, deadline) or _NO_FILL
+
+
+_NO_FILL = "no non-empty fill satisfies the constraints within the legs' limits"
 
 
 def _inexact(bundle: OrderBundle, rows: Sequence[ScaledRow], caps: Sequence[int]) -> str | None:

@@ -14,10 +14,14 @@ so a replacement starts in milliseconds, not the second a fresh interpreter
 needs to import PuLP and HiGHS; and they are never forked from the gateway's
 own threads (forking a process with QuickFIX's threads is unsafe).
 
-What it costs on the hot path: the bundle and the verdict are pickled through a
-pipe (~0.06 ms for a 3-leg bundle), and the call wakes two processes; on the
-2-core machine measured, +0.4 to +0.9 ms per pre-solve at p50
-(bench/presolve.py, "highs, solver process").
+Most bundles never reach a process: :meth:`SolverSandbox.check` first runs the
+pre-solver's fast path (:meth:`~gateway.solver.presolve.PreSolver.quick`) on
+the calling thread. It is pure Python with a bounded amount of work
+(:data:`gateway.solver.fast.DECIDE_BUDGET`, ~10 ms at worst), so it needs no
+deadline. What a process costs when a solver is needed: the bundle and the
+verdict are pickled through a pipe (~0.06 ms for a 3-leg bundle), and the call
+wakes two processes; on the 2-core machine measured, +0.4 to +0.9 ms per
+pre-solve at p50 (bench/presolve.py, "highs, solver process").
 
 The children import the parent's ``__main__`` module once, in the forkserver
 (multiprocessing's rule): a script that embeds the gateway needs the
@@ -121,6 +125,7 @@ class SolverSandbox:
 
     def __init__(self, config: PresolveConfig, processes: int) -> None:
         self.config = config
+        self._quick = PreSolver(config)  # the fast path, run on the caller's thread
         self._context = _context()
         self._lock = threading.Condition()
         self._idle: list[_Child] = []
@@ -136,11 +141,22 @@ class SolverSandbox:
         return self.config.kill_after_ms / 1000
 
     def check(self, bundle: OrderBundle) -> Verdict:
-        """Pre-solve ``bundle`` in a solver process, within the hard deadline.
+        """Pre-solve ``bundle``: on the calling thread when no solver is needed
+        (:meth:`PreSolver.quick`, bounded pure Python), else in a solver process
+        within the hard deadline.
 
         Raises:
             SandboxClosed: the sandbox was closed before or during the call.
         """
+        if self._closed:
+            raise SandboxClosed("the solver sandbox is closed")
+        try:
+            quick = self._quick.quick(bundle)
+        except Exception:  # a defect in the fast path: the solver process decides
+            log.exception("presolve.fast_path_failed", bundle_id=bundle.bundle_id)
+            quick = None
+        if quick is not None:
+            return quick
         return self.call(_presolve, bundle)
 
     def call(self, fn: Callable[..., Verdict], *args: Any) -> Verdict:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.plugins import StrategyRegistry
-from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver
+from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver, Verdict
 from tests.conftest import envelope, seed_hedge
 
 # --- the seed sample (docs/math.md §2) ---------------------------------------------
@@ -34,10 +34,17 @@ def test_seed_hedge_sample_is_feasible_with_aaaa_2000(registry, presolver):
     assert bundle.violations(verdict.max_fill) == []
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
-def test_seed_hedge_sample_with_aaaa_500_is_infeasible_with_reason(registry, solver):
+#: Every way to run the pre-solver: the fast path (HiGHS behind it), and each MILP alone.
+PATHS = pytest.mark.parametrize(
+    ("solver", "fast_path"), [("highs", True), ("highs", False), ("cbc", False)]
+)
+
+
+@PATHS
+def test_seed_hedge_sample_with_aaaa_500_is_infeasible_with_reason(registry, solver, fast_path):
     bundle = registry.build(envelope(seed_hedge(500)))
-    verdict = PreSolver(PresolveConfig(solver=solver)).check(bundle)
+    verdict = PreSolver(PresolveConfig(solver=solver, fast_path=fast_path)).check(bundle)
+    assert verdict.path == ("fast" if fast_path else "milp")
     assert verdict.outcome is Outcome.INFEASIBLE
     assert verdict.max_fill is None
     reason = verdict.reason or ""
@@ -107,8 +114,8 @@ def test_many_legs_map_to_their_own_quantities():
         rhs=Decimal(10**9),
     )
     bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(loose,))
-    for solver in ("highs", "cbc"):
-        verdict = PreSolver(PresolveConfig(solver=solver)).check(bundle)
+    for solver, fast_path in (("highs", True), ("highs", False), ("cbc", False)):
+        verdict = PreSolver(PresolveConfig(solver=solver, fast_path=fast_path)).check(bundle)
         assert verdict.max_fill == tuple(leg.max_qty for leg in legs), solver
 
 
@@ -192,11 +199,13 @@ def test_cbc_and_highs_agree_on_the_beta_sample(registry):
         },
     }
     bundle = registry.build(envelope(raw))
-    highs = PreSolver(PresolveConfig(solver="highs")).check(bundle)
-    cbc = PreSolver(PresolveConfig(solver="cbc")).check(bundle)
+    fast = PreSolver(PresolveConfig()).check(bundle)
+    highs = PreSolver(PresolveConfig(solver="highs", fast_path=False)).check(bundle)
+    cbc = PreSolver(PresolveConfig(solver="cbc", fast_path=False)).check(bundle)
+    assert fast.feasible
     assert highs.feasible
     assert cbc.feasible
-    assert highs.max_total == cbc.max_total == 18900
+    assert fast.max_total == highs.max_total == cbc.max_total == 18900
 
 
 # --- brute force --------------------------------------------------------------------
@@ -304,9 +313,15 @@ def beta_payloads(draw: st.DrawFn) -> dict[str, Any]:
 @given(raw=st.one_of(hedge_payloads(), beta_payloads()))
 def test_presolver_matches_brute_force(registry: StrategyRegistry, raw: dict[str, Any]):
     bundle = registry.build(envelope(raw))
-    expected_feasible, expected_total = brute_force(bundle)
-    event(f"{raw['strategy']} feasible={expected_feasible}")
     verdict = PreSolver().check(bundle)
+    event(f"{raw['strategy']} feasible={verdict.feasible} path={verdict.path}")
+    assert_matches_brute_force(bundle, verdict)
+
+
+def assert_matches_brute_force(bundle: OrderBundle, verdict: Verdict) -> None:
+    """The verdict is proven and agrees with :func:`brute_force`: the feasible flag,
+    the maximum total, and a maximum fill that satisfies the bundle exactly."""
+    expected_feasible, expected_total = brute_force(bundle)
     assert verdict.outcome in (Outcome.FEASIBLE, Outcome.INFEASIBLE), verdict.reason
     assert verdict.feasible == expected_feasible, verdict.reason
     assert verdict.max_total == expected_total
@@ -321,6 +336,8 @@ def test_presolver_matches_brute_force(registry: StrategyRegistry, raw: dict[str
 @given(raw=st.one_of(hedge_payloads(), beta_payloads()))
 def test_cbc_matches_highs(registry: StrategyRegistry, raw: dict[str, Any]):
     bundle = registry.build(envelope(raw))
-    highs = PreSolver(PresolveConfig(solver="highs", explain=False)).check(bundle)
-    cbc = PreSolver(PresolveConfig(solver="cbc", explain=False)).check(bundle)
+    # Both MILPs, without the fast path that would answer most of these for either.
+    highs = PreSolver(PresolveConfig(solver="highs", explain=False, fast_path=False)).check(bundle)
+    cbc = PreSolver(PresolveConfig(solver="cbc", explain=False, fast_path=False)).check(bundle)
+    assert (highs.path, cbc.path) == ("milp", "milp")
     assert (highs.feasible, highs.max_total) == (cbc.feasible, cbc.max_total)

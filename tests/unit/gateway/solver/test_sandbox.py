@@ -22,6 +22,13 @@ CONFIG = PresolveConfig(time_limit_ms=300, kill_after_ms=1500)
 
 def hedge(a: int, b: int, *, max_qty: int = 1000) -> OrderBundle:
     """Two legs, ``a·AAAA + b·BBBB == 0``."""
+    return two_legs(Decimal(a), Decimal(b), Sense.EQ, max_qty=max_qty)
+
+
+def two_legs(
+    a: Decimal, b: Decimal, sense: Sense, rhs: Decimal = Decimal(0), *, max_qty: int = 1000
+) -> OrderBundle:
+    """Two legs, ``a·AAAA + b·BBBB (sense) rhs``, lots of 1."""
     return OrderBundle(
         bundle_id="B",
         legs=(
@@ -30,9 +37,7 @@ def hedge(a: int, b: int, *, max_qty: int = 1000) -> OrderBundle:
                 symbol="BBBB", side=Side.SELL, max_qty=max_qty, limit_price=Decimal(20), lot_size=1
             ),
         ),
-        constraints=(
-            Constraint(name="hedge", coefficients=(Decimal(a), Decimal(b)), sense=Sense.EQ),
-        ),
+        constraints=(Constraint(name="hedge", coefficients=(a, b), sense=sense, rhs=rhs),),
         metadata={"client": "DESK1"},
     )
 
@@ -47,6 +52,11 @@ def unbounded_highs_solve(bundle: OrderBundle) -> Verdict:
     problem, variables = lot_model(bundle, rows, caps, minimise=True, min_total=None)
     solve(problem, variables, SolverSettings(integer_objective=True, small_model=True), 0.3)
     return Verdict(outcome=Outcome.FEASIBLE, reason="HiGHS returned")
+
+
+def milp_check(bundle: OrderBundle) -> Verdict:
+    """The MILP path only, so that a call really runs in the solver process."""
+    return PreSolver(PresolveConfig(fast_path=False)).check(bundle)
 
 
 def die(_bundle: OrderBundle) -> Verdict:
@@ -88,6 +98,15 @@ def test_check_gives_the_in_process_verdict(sandbox: SolverSandbox) -> None:
     assert verdict.max_fill == PreSolver(CONFIG).check(bundle).max_fill
 
 
+def test_check_decides_on_the_fast_path_or_in_a_process(sandbox: SolverSandbox) -> None:
+    # A hedge ratio needs no solver; a minimum total with a non-homogeneous row does.
+    assert sandbox.check(hedge(4, -36)).path == "fast"
+    needs_milp = two_legs(Decimal(1), Decimal(1), Sense.GE, Decimal(10))
+    verdict = sandbox.check(needs_milp)
+    assert verdict.path == "milp"
+    assert verdict.max_total == 2000
+
+
 def test_a_solver_that_ignores_its_time_limit_is_killed_and_replaced(
     sandbox: SolverSandbox,
 ) -> None:
@@ -97,20 +116,20 @@ def test_a_solver_that_ignores_its_time_limit_is_killed_and_replaced(
     assert "hard deadline of 1500 ms" in (verdict.reason or "")
     assert sandbox.killed == 1
     # The replacement answers the next bundle.
-    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+    assert sandbox.call(milp_check, hedge(4, -36)).outcome is Outcome.FEASIBLE
 
 
 def test_a_solver_process_that_dies_is_an_error_verdict(sandbox: SolverSandbox) -> None:
     verdict = sandbox.call(die, hedge(4, -36))
     assert verdict.outcome is Outcome.SOLVER_ERROR
     assert "exit code 3" in (verdict.reason or "")
-    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+    assert sandbox.call(milp_check, hedge(4, -36)).outcome is Outcome.FEASIBLE
 
 
 def test_an_exception_in_the_process_is_raised_in_the_caller(sandbox: SolverSandbox) -> None:
     with pytest.raises(ValueError, match="bad bundle"):
         sandbox.call(fail, hedge(4, -36))
-    assert sandbox.check(hedge(4, -36)).outcome is Outcome.FEASIBLE
+    assert sandbox.call(milp_check, hedge(4, -36)).outcome is Outcome.FEASIBLE
 
 
 def test_close_stops_a_running_call(sandbox: SolverSandbox) -> None:
@@ -147,17 +166,7 @@ def test_the_wedge_bundle_gets_an_exact_answer_in_process() -> None:
 
 
 def test_an_inexact_model_is_refused_unsolved() -> None:
-    bundle = OrderBundle(
-        bundle_id="B",
-        legs=hedge(1, -1).legs,
-        constraints=(
-            Constraint(
-                name="hedge",
-                coefficients=(Decimal("3.0000000000000003"), Decimal(-12)),
-                sense=Sense.EQ,
-            ),
-        ),
-    )
+    bundle = two_legs(Decimal("3.0000000000000003"), Decimal(-12), Sense.EQ)
     verdict = PreSolver(CONFIG).check(bundle)
     assert verdict.outcome is Outcome.TOO_LARGE
     assert "beyond 2^53" in (verdict.reason or "")
