@@ -465,8 +465,17 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
             lines.append(row)
     else:
         lines.append(f"NOT FEASIBLE ({verdict.outcome.value}): {verdict.reason}")
+    decided_by = {
+        "fast": "the fast path",
+        "milp": f"the {verdict.solver} MILP",
+    }.get(verdict.path, "the checks, before any solve")
+    extra = (
+        f", smallest fill by {verdict.solver}"
+        if verdict.path == "fast" and verdict.min_fill
+        else ""
+    )
     lines.append(
-        f"  solver {verdict.solver}: model {verdict.build_ms:.2f} ms, "
+        f"  decided by {decided_by}{extra}: rows {verdict.build_ms:.2f} ms, "
         f"solve {verdict.solve_ms:.2f} ms"
     )
     return "\n".join(lines) + "\n"
