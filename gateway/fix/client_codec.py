@@ -33,6 +33,7 @@ from gateway.core.errors import FieldIssue, PayloadError
 from gateway.core.exact import parse_decimal
 from gateway.fix.messages import (
     decimal_text,
+    fix_decimal,
     get_field,
     need_field,
     new_message,
@@ -59,7 +60,7 @@ _INT, _FLOAT, _QTY, _PRICE, _AMT, _PERCENTAGE, _BOOLEAN, _STRING = (
     "14",
 )
 _DECIMAL_TYPES = {_FLOAT, _QTY, _PRICE, _AMT, _PERCENTAGE}
-_INTEGER = re.compile(r"^-?\d+$")
+_INTEGER = re.compile(r"-?[0-9]+")  # matched whole (fullmatch): no sign '+', no spaces
 #: Position keys carried by standard order fields, never as parameters.
 _ORDER_KEYS = {
     "symbol": Tag.SYMBOL,
@@ -230,12 +231,12 @@ def _read_params(
 
 def _param_value(kind: str, text: str, limits: WireLimits) -> object:
     if kind == _INT:
-        if not _INTEGER.match(text):
+        if not _INTEGER.fullmatch(text):
             raise ValueError(f"{text!r} is not an integer (StrategyParameterType 1)")
         _check_digits(text, Decimal(text), limits)
         return int(text)
     if kind in _DECIMAL_TYPES:
-        value = parse_decimal(text)
+        value = fix_decimal(text)
         _check_digits(text, value, limits)
         return value
     if kind == _BOOLEAN:
@@ -255,7 +256,7 @@ def _check_digits(text: str, value: Decimal, limits: WireLimits) -> None:
 
 def _check_price(text: str, where: str, issues: list[FieldIssue], limits: WireLimits) -> None:
     try:
-        value = parse_decimal(text)
+        value = fix_decimal(text)
     except ValueError as exc:
         issues.append(FieldIssue(f"{where}Price(44)", str(exc)))
         return
@@ -276,7 +277,7 @@ def _decode_order(
     """One order of a client NewOrderList as a payload position."""
     where = f"NoOrders[{index}]."
     seq_text = need_field(group, Tag.LIST_SEQ_NO, f"{where}ListSeqNo(67)", issues)
-    seq = int(seq_text) if _INTEGER.match(seq_text) else 0
+    seq = int(seq_text) if _INTEGER.fullmatch(seq_text) else 0
     if seq_text and seq != index:
         issues.append(FieldIssue(f"{where}ListSeqNo(67)", f"{seq_text}, expected {index}"))
     side = need_field(group, Tag.SIDE, f"{where}Side(54)", issues)
@@ -291,7 +292,7 @@ def _decode_order(
     else:
         _check_price(price, where, issues, limits)
     qty_text = need_field(group, Tag.ORDER_QTY, f"{where}OrderQty(38)", issues)
-    if qty_text and not _INTEGER.match(qty_text):
+    if qty_text and not _INTEGER.fullmatch(qty_text):
         issues.append(
             FieldIssue(
                 f"{where}OrderQty(38)", f"{qty_text!r} is not a whole number of shares/units"
@@ -300,12 +301,12 @@ def _decode_order(
     position: dict[str, object] = {
         "symbol": need_field(group, Tag.SYMBOL, f"{where}Symbol(55)", issues),
         "side": "Buy" if side == "1" else "Sell",
-        "qty": int(qty_text) if _INTEGER.match(qty_text) else qty_text,
+        "qty": int(qty_text) if _INTEGER.fullmatch(qty_text) else qty_text,
         "price": price,
     }
     round_lot = get_field(group, Tag.ROUND_LOT)
     if round_lot is not None:
-        if _INTEGER.match(round_lot):
+        if _INTEGER.fullmatch(round_lot):
             position["lot_size"] = int(round_lot)
         else:
             issues.append(

@@ -8,6 +8,7 @@ codec is :mod:`gateway.fix.client_codec`, the counterparty hop's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ import quickfix44 as fix44
 
 from fixspec import Tag
 from gateway.core.errors import FieldIssue
+from gateway.core.exact import parse_decimal
 from gateway.core.reports import ExecutionReport, ListOrderStatus, ListStatusType, OrderReport
 
 __all__ = [
@@ -30,10 +32,12 @@ __all__ = [
     "decode_execution_report",
     "decode_order_reports",
     "encode_execution_report",
+    "fix_decimal",
     "fix_text",
     "get_field",
     "group_ids",
     "is_poss_dup",
+    "is_resend",
     "list_cancel_request",
     "list_status",
     "need_field",
@@ -64,6 +68,25 @@ def decimal_text(value: Decimal | int) -> str:
     if isinstance(value, int):
         return str(value)
     return format(value.normalize(), "f")
+
+
+#: FIX's float syntax (Qty, Price, Amt, Percentage, float): an optional '-', digits and
+#: at most one '.'; no '+', no exponent, no spaces (FIX 4.4 Vol 1, "Data types").
+_FIX_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def fix_decimal(text: str) -> Decimal:
+    """A decimal field's value, exactly; ``1E1``, ``+5``, `` 5`` and ``NaN`` are refused.
+
+    Raises:
+        ValueError: saying what is wrong, for the caller to name the field.
+    """
+    if not _FIX_DECIMAL.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a FIX decimal: digits with an optional leading '-' and "
+            "one '.', no exponent"
+        )
+    return parse_decimal(text)
 
 
 def new_message(msg_type: str) -> Any:
@@ -293,3 +316,13 @@ def seq_num(message: Any) -> int | None:
 def is_poss_dup(message: Any) -> bool:
     header = message.getHeader()
     return bool(header.isSetField(Tag.POSS_DUP_FLAG) and header.getField(Tag.POSS_DUP_FLAG) == "Y")
+
+
+def is_resend(message: Any) -> bool:
+    """PossDupFlag (43) = Y (the engine's retransmission, under the original MsgSeqNum)
+    or PossResend (97) = Y (the application's, under a new MsgSeqNum): either way the
+    message may repeat one already received, and is answered, never acted on twice."""
+    header = message.getHeader()
+    return is_poss_dup(message) or bool(
+        header.isSetField(Tag.POSS_RESEND) and header.getField(Tag.POSS_RESEND) == "Y"
+    )

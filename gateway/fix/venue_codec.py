@@ -16,9 +16,9 @@ import quickfix as fix
 from fixspec import Tag
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.errors import PayloadError
-from gateway.core.exact import parse_decimal
 from gateway.fix.messages import (
     decimal_text,
+    fix_decimal,
     get_field,
     new_message,
     order_group,
@@ -94,7 +94,7 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
                 Leg(
                     symbol=group.getField(Tag.SYMBOL),
                     side=Side.BUY if group.getField(Tag.SIDE) == "1" else Side.SELL,
-                    limit_price=parse_decimal(group.getField(Tag.PRICE)),
+                    limit_price=fix_decimal(group.getField(Tag.PRICE)),
                     max_qty=int(group.getField(Tag.ORDER_QTY)),
                     lot_size=int(get_field(group, Tag.ROUND_LOT) or 100),
                 )
@@ -115,13 +115,13 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
                 seq = int(term.getField(Tag.TERM_LIST_SEQ_NO))
                 if not 1 <= seq <= len(legs):
                     raise ValueError(f"constraint term refers to ListSeqNo {seq}")
-                coefficients[seq - 1] = parse_decimal(term.getField(Tag.TERM_COEFFICIENT))
+                coefficients[seq - 1] = fix_decimal(term.getField(Tag.TERM_COEFFICIENT))
             constraints.append(
                 Constraint(
                     name=row.getField(Tag.CONSTRAINT_NAME),
                     coefficients=tuple(coefficients),
                     sense=_SENSES[row.getField(Tag.CONSTRAINT_SENSE)],
-                    rhs=parse_decimal(row.getField(Tag.CONSTRAINT_RHS)),
+                    rhs=fix_decimal(row.getField(Tag.CONSTRAINT_RHS)),
                     description=get_field(row, Tag.CONSTRAINT_TEXT) or "",
                 )
             )

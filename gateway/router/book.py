@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gateway.router.records import BundleRecord, Decision, SessionKey
+from gateway.core.reports import OrderReport
+from gateway.router.records import NOT_IN_BUNDLE, BundleRecord, Decision, SessionKey
 
 __all__ = ["Book", "ClientState", "History", "NoHistory"]
 
@@ -33,11 +34,18 @@ class History(Protocol):
         """The first of ``cl_ord_ids`` this client already used, if any."""
         ...
 
+    def past_orders(self, session: SessionKey, list_id: str) -> tuple[OrderReport, ...] | None:
+        """The last known state of each leg of the bundle accepted for ``list_id``."""
+        ...
+
 
 class NoHistory:
     """No journal: only what is in memory counts."""
 
     def past_decision(self, session: SessionKey, list_id: str) -> Decision | None:
+        return None
+
+    def past_orders(self, session: SessionKey, list_id: str) -> tuple[OrderReport, ...] | None:
         return None
 
     def used_cl_ord_id(self, session: SessionKey, cl_ord_ids: Iterable[str]) -> str | None:
@@ -78,6 +86,26 @@ class Book:
         state = self.clients.get(session)
         found = state.decisions.get(list_id) if state is not None else None
         return found if found is not None else self.history.past_decision(session, list_id)
+
+    def current_orders(
+        self, session: SessionKey, list_id: str, decision: Decision
+    ) -> tuple[OrderReport, ...]:
+        """Every order of a decided list as it stands now, in the list's order: a
+        rejected list's are rejected; an accepted list's legs as last reported (from
+        memory, else the history), and orders left out of the bundle cancelled."""
+        if not decision.accepted:
+            return tuple(OrderReport(c, ord_status="8") for c in decision.cl_ord_ids)
+        record = self.by_list.get((session, list_id))
+        legs = tuple(record.orders) if record is not None else None
+        if legs is None:
+            legs = self.history.past_orders(session, list_id)
+        if legs is None:  # nothing known of the legs (no journal): as accepted
+            return tuple(OrderReport(c) for c in decision.cl_ord_ids)
+        by_id = {order.cl_ord_id: order for order in legs}
+        return tuple(
+            by_id.get(c) or OrderReport(c, ord_status="4", text=NOT_IN_BUNDLE)
+            for c in decision.cl_ord_ids
+        )
 
     def used_cl_ord_id(self, session: SessionKey, cl_ord_ids: Iterable[str]) -> str | None:
         ids = tuple(cl_ord_ids)

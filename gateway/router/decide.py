@@ -5,8 +5,12 @@ returns actions; it never imports quickfix, never sends, never writes the
 journal. The service carries the actions out (docs/architecture.md). Two steps
 per list, because the strategy build and the pre-solve run off the state owner:
 
-1. :meth:`Decider.on_list` — the ids: duplicates, PossDup resends, list size.
-   Answers :class:`Denied`, :class:`Repeat`, or :class:`Admit` (ids taken, a
+1. :meth:`Decider.on_list` — the ids: duplicates, resends, list size.
+   Answers :class:`Denied`, :class:`Repeat` (a resend of a decided list, with every
+   order's current state), :class:`NoticeReject` (a repeated ListID without a
+   resend flag: a BusinessMessageReject, never a ListStatus under the live list's
+   ListID), :class:`Ignored` (a resend of a list still being decided: its
+   decision follows), or :class:`Admit` (ids taken, a
    BundleID assigned, and the client's count of open bundles noted: the
    open-bundle limit is judged on the count at arrival, as lists in flight
    count as open).
@@ -39,6 +43,7 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    Ignored,
     ListCancel,
     ListHeader,
     NoticeReject,
@@ -96,16 +101,16 @@ class Decider:
         self._sequence = itertools.count(1)
 
     # step 1: the ids ---------------------------------------------------------------------
-    def on_list(self, header: ListHeader) -> Denied | Repeat | Admit:
+    def on_list(self, header: ListHeader) -> Denied | Repeat | Admit | NoticeReject | Ignored:
         session, list_id, ids = header.session, header.list_id, header.cl_ord_ids
         limit = self.max_orders_per_list
         if len(ids) > limit:
-            # Refused before anything is decoded or remembered; the reply echoes at most
-            # `limit` orders.
+            # Refused before anything is decoded or remembered; every ClOrdID is answered
+            # (the engine thread has read them all already, each at most max_id_length).
             return self._deny(
                 session,
                 list_id,
-                ids[:limit],
+                ids,
                 DenyCode.UNSUPPORTED,
                 f"{len(ids)} orders in one list; this gateway accepts at most {limit}",
                 remember=False,
@@ -113,15 +118,20 @@ class Decider:
         previous = self.book.decision(session, list_id)
         if previous is not None:
             if header.poss_dup or header.replay:
-                return Repeat(session, list_id, previous)
-            return self._deny(
+                if previous.pending:
+                    # Its decision is on its way: that is the answer to the resend too.
+                    return Ignored("bundle.resend_while_deciding", detail=list_id, error=False)
+                orders = self.book.current_orders(session, list_id, previous)
+                return Repeat(session, list_id, previous, orders)
+            # Not a ListStatus: under this ListID it would read as the live list's state.
+            return NoticeReject(
                 session,
+                "E",
+                BusinessReason.OTHER,
+                f"duplicate ListID {list_id!r}: a list with this ListID was already "
+                "received; this message is refused and the list it names is unaffected",
+                header.ref_seq_num,
                 list_id,
-                ids,
-                DenyCode.DUPLICATE,
-                f"duplicate ListID {list_id!r}: this list was already received; "
-                "it is not forwarded again",
-                remember=False,
             )
         if header.poisoned:
             return self._deny(
@@ -145,7 +155,7 @@ class Decider:
         # The ids are taken now: a duplicate arriving during the solve is refused. The
         # placeholder never expires; the verdict replaces it.
         self.book.take_ids(session, list_id, ids)
-        self.book.pending(session, list_id, Decision(False, "being pre-solved", ids))
+        self.book.pending(session, list_id, Decision(False, "being pre-solved", ids, pending=True))
         open_before = self.book.open_count(session)
         bundle_id = f"B{self.run_id}-{next(self._sequence)}"
         self.book.client(session).open_bundles.add(bundle_id)  # reserved while solving

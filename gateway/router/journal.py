@@ -14,7 +14,8 @@ What is written, and when:
   written before the bundle is forwarded, ``forwarded`` after the engine has
   persisted the outgoing message (it then reaches the counterparty through
   QuickFIX's resend if the connection drops), ``acked`` after the acceptance
-  was handed to the client's session.
+  was handed to the client's session; ``orders``, each leg's state as last
+  relayed (what a resend of the list is answered with), after each report.
 
 On restart the gateway rebuilds its state from these tables, forwards bundles
 not marked forwarded (the venue answers a repeated BundleID idempotently),
@@ -35,9 +36,11 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gateway.core.reports import OrderReport
 from gateway.core.store import Database, JournalMessage, session_from_text
 from gateway.router.records import Decision, SessionKey
 
@@ -95,6 +98,25 @@ class JournalBundle:
     ack_text: str
     forwarded: bool
     acked: bool
+    orders: tuple[OrderReport, ...] = ()  # each leg's last relayed state, if any
+
+
+def _orders_text(orders: Iterable[OrderReport]) -> str:
+    return json.dumps(
+        [
+            [o.cl_ord_id, o.cum_qty, o.leaves_qty, o.cxl_qty, str(o.avg_px), o.ord_status]
+            for o in orders
+        ]
+    )
+
+
+def _orders(text: str | None) -> tuple[OrderReport, ...]:
+    if not text:
+        return ()
+    return tuple(
+        OrderReport(str(c), int(cum), int(leaves), int(cxl), Decimal(str(avg)), str(status))
+        for c, cum, leaves, cxl, avg, status in json.loads(text)
+    )
 
 
 class Journal(Database):
@@ -109,7 +131,7 @@ class Journal(Database):
                 "INSERT OR IGNORE INTO client_orders SELECT d.session, j.value, d.list_id"
                 " FROM decisions d, json_each(d.cl_ord_ids) j"
             )
-        self.add_columns("bundles", {"done_at": "REAL"})
+        self.add_columns("bundles", {"done_at": "REAL", "orders": "TEXT"})
         self._db.executescript(_INDEXES)
 
     # decisions and bundles ---------------------------------------------------------
@@ -142,7 +164,9 @@ class Journal(Database):
         """The bundle and its acceptance, in one transaction, before forwarding."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, NULL)",
+                "INSERT OR REPLACE INTO bundles(bundle_id, session, list_id, leg_cl_ord_ids,"
+                " venue_ids, legs_qty, venue_raw, ack_text, forwarded, acked, done, done_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, NULL)",
                 (
                     bundle.bundle_id,
                     json.dumps(bundle.session),
@@ -167,7 +191,28 @@ class Journal(Database):
             raise ValueError(flag)
         self._run(f"UPDATE bundles SET {flag} = 1 WHERE bundle_id = ?", (bundle_id,))
 
+    def save_orders(self, bundle_id: str, orders: Iterable[OrderReport]) -> None:
+        """Each leg's state after a relayed report (in the client's ClOrdIDs)."""
+        self._run(
+            "UPDATE bundles SET orders = ? WHERE bundle_id = ?", (_orders_text(orders), bundle_id)
+        )
+
     # history: duplicate detection beyond what is in memory ---------------------------
+    def past_orders(self, session: SessionKey, list_id: str) -> tuple[OrderReport, ...] | None:
+        """The legs' last relayed state of the bundle accepted for ``list_id`` (as accepted
+        when no report came yet); None when the journal no longer has the bundle."""
+        row = self._run(
+            "SELECT orders, leg_cl_ord_ids, legs_qty FROM bundles"
+            " WHERE session = ? AND list_id = ?",
+            (json.dumps(session), list_id),
+        ).fetchone()
+        if row is None:
+            return None
+        return _orders(row[0]) or tuple(
+            OrderReport(str(c), leaves_qty=int(q))
+            for c, q in zip(json.loads(row[1]), json.loads(row[2]), strict=True)
+        )
+
     def past_decision(self, session: SessionKey, list_id: str) -> Decision | None:
         row = self._run(
             "SELECT accepted, text, cl_ord_ids, bundle_id, reject_reason FROM decisions"
@@ -255,7 +300,7 @@ class Journal(Database):
     def open_bundles(self) -> list[JournalBundle]:
         rows = self._run(
             "SELECT bundle_id, session, list_id, leg_cl_ord_ids, venue_ids, "
-            "legs_qty, venue_raw, ack_text, forwarded, acked FROM bundles "
+            "legs_qty, venue_raw, ack_text, forwarded, acked, orders FROM bundles "
             "WHERE done = 0"
         ).fetchall()
         return [
@@ -270,6 +315,7 @@ class Journal(Database):
                 str(r[7]),
                 bool(r[8]),
                 bool(r[9]),
+                _orders(r[10]),
             )
             for r in rows
         ]

@@ -11,12 +11,13 @@ imports quickfix or touches a socket or a file (docs/architecture.md).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.core.bundle import OrderBundle
 from gateway.core.reports import OrderReport
 
 __all__ = [
+    "NOT_IN_BUNDLE",
     "Accept",
     "Action",
     "Admit",
@@ -43,13 +44,16 @@ __all__ = [
 #: (BeginString, SenderCompID, TargetCompID) of a session, as the gateway sees it.
 SessionKey = tuple[str, str, str]
 
+#: Text (58) of the order entry of a client order the strategy left out of the bundle.
+NOT_IN_BUNDLE = "not part of the bundle: no trade"
+
 
 class DenyCode(enum.IntEnum):
     """ListRejectReason (1386) of a denied list; chosen by the kind of failure."""
 
     CLOSED = 2  # the counterparty session is not logged on, or refused the message
-    DUPLICATE = 6  # ListID or ClOrdID already used by this client
-    UNSUPPORTED = 11  # unknown strategy, or more orders than the gateway accepts
+    DUPLICATE = 6  # a ClOrdID already used by this client
+    UNSUPPORTED = 11  # unsupported order characteristic: unknown strategy, too many orders
     OTHER = 99  # anything else, with the reason in the text
 
 
@@ -71,11 +75,14 @@ class ListHeader:
     session: SessionKey
     list_id: str
     cl_ord_ids: tuple[str, ...]
+    #: PossDupFlag (43) or PossResend (97) = Y: it may repeat a list already received.
     poss_dup: bool = False
     replay: bool = False  # re-read from the journal after a restart
     #: Replayed after its handling already ended the process twice (once live, once
     #: replayed): denied instead of tried a third time.
     poisoned: bool = False
+    #: MsgSeqNum (34) of the message: what a BusinessMessageReject refers to.
+    ref_seq_num: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,9 @@ class VenueExecution:
     cl_ord_id: str
     message: object
     replay: bool = False
+    #: The order's state the report carries (CumQty, LeavesQty, AvgPx, OrdStatus; in
+    #: the venue's ClOrdID), when it could be read: kept to answer a resend.
+    state: OrderReport | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +164,8 @@ class Decision:
     cl_ord_ids: tuple[str, ...]
     bundle_id: str | None = None
     reject_reason: int | None = None
+    #: Not a decision yet: the list is being built and pre-solved.
+    pending: bool = False
 
 
 @dataclass(slots=True)
@@ -168,6 +180,16 @@ class BundleRecord:
     venue_ids: tuple[str, ...]
     legs_qty: tuple[int, ...]
     done: bool = False
+    #: Each leg's state as last reported (in the client's ClOrdIDs): what a resend of
+    #: the list is answered with. Starts as the acceptance has it.
+    orders: list[OrderReport] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.orders:
+            self.orders = [
+                OrderReport(c, leaves_qty=q)
+                for c, q in zip(self.cl_ord_ids, self.legs_qty, strict=True)
+            ]
 
 
 # --- actions ------------------------------------------------------------------------
@@ -205,11 +227,13 @@ class Admit:
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
-    """A PossDup resend (or a replay) of a decided list: answer again, forward nothing."""
+    """A resend (PossDup, PossResend) or a replay of a decided list: answer again with the
+    decision and every order's current state (``orders``), forward nothing."""
 
     session: SessionKey
     list_id: str
     decision: Decision
+    orders: tuple[OrderReport, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

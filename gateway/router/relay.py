@@ -6,6 +6,12 @@ relayed; a terminal ListStatus (or a counterparty reject) is followed by
 :class:`Close`, which the service carries out *after* the relay went out (a
 crash in between replays the report, flagged PossResend, instead of losing
 it); a bundle relays at most one terminal answer.
+
+A counterparty's reject of a bundle the gateway accepted reaches the client as
+ListStatusType (429) 5 (all done) with ListOrderStatus (431) 7: the gateway's
+own decision reject is 429 = 2, so the two never share a shape. Each report
+also updates the legs' state in the book (:attr:`BundleRecord.orders`), which
+answers a resend of the list.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from gateway.core.reports import ListOrderStatus
+from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.router.book import Book
 from gateway.router.records import (
     Action,
@@ -50,13 +56,21 @@ class Relay:
             # QuickFIX's resend of the original): the client gets one terminal status.
             return [Ignored("venue.status_after_done", status.bundle_id, error=False)]
         orders = []
+        legs: list[tuple[int, OrderReport]] = []
         for order in status.orders:
             entry = self.book.by_venue_order.get(order.cl_ord_id)
             if entry is None or entry[0] is not record:
                 detail = f"unknown order {order.cl_ord_id!r} in the status"
                 return [Ignored("venue.unknown_order", status.bundle_id, detail)]
-            orders.append(dataclasses.replace(order, cl_ord_id=record.cl_ord_ids[entry[1]]))
+            mapped = dataclasses.replace(order, cl_ord_id=record.cl_ord_ids[entry[1]])
+            orders.append(mapped)
+            legs.append((entry[1], mapped))
+        for index, order in legs:
+            record.orders[index] = dataclasses.replace(order, text=None)
         relayed = dataclasses.replace(status, orders=tuple(orders))
+        if status.order_status == ListOrderStatus.REJECT:
+            # A reject after the gateway's acceptance: never the decision's shape (429=2).
+            relayed = dataclasses.replace(relayed, status_type=ListStatusType.ALL_DONE)
         actions: list[Action] = [
             RelayStatus(record.client, record.list_id, record.bundle_id, relayed)
         ]
@@ -75,6 +89,14 @@ class Relay:
         if entry is None:
             return [Ignored("venue.unknown_order", None, execution.cl_ord_id)]
         record, index = entry
+        if execution.state is not None:
+            state = execution.state
+            record.orders[index] = dataclasses.replace(
+                state,
+                cl_ord_id=record.cl_ord_ids[index],
+                cxl_qty=max(0, record.legs_qty[index] - state.cum_qty - state.leaves_qty),
+                text=None,
+            )
         return [
             RelayExecution(
                 record.client,
@@ -90,6 +112,10 @@ class Relay:
         if record is None or record.done:
             # A bundle relays one terminal answer: a reject after it finished is logged.
             return [Ignored("venue.reject_unmatched", reject.bundle_id, reject.reason)]
+        record.orders = [
+            OrderReport(order.cl_ord_id, order.cum_qty, 0, 0, order.avg_px, "8")
+            for order in record.orders
+        ]
         denied = Denied(
             record.client,
             record.list_id,

@@ -59,6 +59,7 @@ from gateway.router.decide import Decider, ShuttingDown, limit_breach
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
 from gateway.router.pool import FairPool, Job, Share
 from gateway.router.records import (
+    NOT_IN_BUNDLE,
     Accept,
     Action,
     Admit,
@@ -519,8 +520,10 @@ class Gateway:
                 self._accept(action, stages if stages is not None else {})
             elif isinstance(action, RelayStatus):
                 self._relay_status(action, replay=replay)
+                self._save_orders(action.bundle_id)
             elif isinstance(action, RelayExecution):
                 self._relay_execution(action, replay=replay)
+                self._save_orders(action.bundle_id)
             elif isinstance(action, Close):
                 self.failpoint("terminal_relayed")
                 self.relay.close(action.bundle_id)
@@ -535,8 +538,17 @@ class Gateway:
                 emit = log.error if action.error else log.info
                 emit(action.event, bundle_id=action.bundle_id, detail=action.detail)
 
+    def _save_orders(self, bundle_id: str) -> None:
+        """Journal the legs' state a relayed report left (it answers a later resend)."""
+        record = self.book.by_bundle.get(bundle_id)
+        if record is not None and self.journal is not None:
+            self.journal.save_orders(bundle_id, record.orders)
+
     def _deny(self, denied: Denied) -> None:
-        """Every denial leaves here: journal (if remembered), encode, send, log."""
+        """Every denial leaves here: journal (if remembered), encode, send, log.
+
+        A denial with a BundleID is the counterparty's reject of a bundle the gateway
+        had accepted: ListStatusType 5 (all done), never the decision's 2."""
         if denied.remember and self.journal is not None:
             self.journal.decide(
                 JournalDecision(
@@ -559,6 +571,8 @@ class Gateway:
             ),
             denied.session,
         )
+        if denied.bundle_id is not None:
+            self._save_orders(denied.bundle_id)
         log.info(
             "bundle.rejected",
             client=denied.session[2],
@@ -570,7 +584,9 @@ class Gateway:
         )
 
     def _repeat(self, repeat: Repeat) -> None:
-        """A PossDup resend of a decided list: answer again, forward nothing."""
+        """A resend of a decided list: the decision again, with every order as it stands
+        now, flagged PossResend (97) = Y (it repeats what was sent under another
+        MsgSeqNum); nothing is forwarded."""
         decision = repeat.decision
         if decision.accepted:
             reply = list_status(
@@ -579,11 +595,12 @@ class Gateway:
                 order_status=ListOrderStatus.RECEIVED_FOR_EXECUTION,
                 text=decision.text,
                 bundle_id=decision.bundle_id,
-                orders=[OrderReport(c) for c in decision.cl_ord_ids],
+                orders=repeat.orders,
             )
         else:
             code = DenyCode(decision.reject_reason or DenyCode.OTHER)
             reply = _reject_status(repeat.list_id, decision.cl_ord_ids, decision.text, code)
+        reply.getHeader().setField(Tag.POSS_RESEND, "Y")
         self._send(reply, repeat.session)
         log.info("bundle.possdup_answered", list_id=repeat.list_id, accepted=decision.accepted)
 
@@ -675,7 +692,7 @@ class Gateway:
                 ),
                 # Orders the strategy left out of the bundle (e.g. no hedge trade needed).
                 *(
-                    OrderReport(c, ord_status="4", text="not part of the bundle: no trade")
+                    OrderReport(c, ord_status="4", text=NOT_IN_BUNDLE)
                     for c in record.all_ids
                     if c not in record.cl_ord_ids
                 ),
@@ -835,6 +852,7 @@ class Gateway:
                 bundle_id=saved.bundle_id,
                 venue_ids=saved.venue_ids,
                 legs_qty=saved.legs_qty,
+                orders=list(saved.orders),
             )
             self.book.restore(
                 record,
@@ -900,9 +918,11 @@ def _reject_status(
     *,
     bundle_id: str | None = None,
 ) -> Any:
+    """A list reject: the gateway's decision (ListStatusType 2, no BundleID), or, with
+    ``bundle_id``, the counterparty's reject after the gateway accepted (type 5)."""
     return list_status(
         list_id=list_id,
-        status_type=ListStatusType.RESPONSE,
+        status_type=ListStatusType.ALL_DONE if bundle_id else ListStatusType.RESPONSE,
         order_status=ListOrderStatus.REJECT,
         text=reason,
         reject_reason=int(code),

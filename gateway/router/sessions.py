@@ -20,13 +20,15 @@ import quickfix as fix
 import structlog
 
 from fixspec import Tag
+from gateway.core.reports import OrderReport
 from gateway.fix.engine import SafeApplication, copy_message, msg_type
 from gateway.fix.frontdoor import REFUSED_CREDENTIALS, credentials_match
 from gateway.fix.messages import (
     decode_order_reports,
+    fix_decimal,
     get_field,
     group_ids,
-    is_poss_dup,
+    is_resend,
     seq_num,
 )
 from gateway.router.records import (
@@ -99,8 +101,9 @@ def translate(
                 session,
                 message.getField(Tag.LIST_ID),
                 cl_ord_ids if cl_ord_ids is not None else tuple(group_ids(message)),
-                poss_dup=is_poss_dup(message),
+                poss_dup=is_resend(message),
                 replay=replay,
+                ref_seq_num=seq_num(message),
             )
         return ListCancel(session, message.getField(Tag.LIST_ID), seq_num(message))
     if kind == "N":
@@ -116,11 +119,27 @@ def translate(
             replay=replay,
         )
     if kind == "8":
-        return VenueExecution(message.getField(Tag.CL_ORD_ID), copy_message(message), replay)
+        cl_ord_id = message.getField(Tag.CL_ORD_ID)
+        return VenueExecution(cl_ord_id, copy_message(message), replay, _order_state(message))
     # 35=j: the counterparty could not process one of our messages.
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
     return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
+
+
+def _order_state(report: Any) -> OrderReport | None:
+    """The order's state an ExecutionReport carries, if its fields read as FIX numbers
+    (the report is relayed either way; the state answers a resend of the list)."""
+    try:
+        return OrderReport(
+            report.getField(Tag.CL_ORD_ID),
+            cum_qty=int(fix_decimal(report.getField(Tag.CUM_QTY))),
+            leaves_qty=int(fix_decimal(report.getField(Tag.LEAVES_QTY))),
+            avg_px=fix_decimal(report.getField(Tag.AVG_PX)),
+            ord_status=report.getField(Tag.ORD_STATUS),
+        )
+    except (ValueError, ArithmeticError, fix.FieldNotFound):
+        return None
 
 
 def oversized_id(list_id: str, cl_ord_ids: tuple[str, ...], limit: int) -> str | None:

@@ -526,8 +526,9 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _failpoint_from_environment() -> Callable[[str], None]:
-    """``BIDGW_FAILPOINT=<name>``: the fault tests' way to kill ``bidgw run`` at a named
-    crash window (gateway.router.service.Failpoint); unset, it does nothing."""
+    """``BIDGW_FAILPOINT=<name>``: the fault tests' way to kill ``bidgw run`` or ``bidgw
+    venue`` at a named crash window (gateway.router.service.Failpoint, the venue's
+    ``failpoint``); unset, it does nothing."""
     chosen = os.environ.get("BIDGW_FAILPOINT", "")
 
     def failpoint(name: str) -> None:
@@ -543,7 +544,7 @@ def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load_venue_config(args.config)
     logs.configure(level=args.log_level, file=args.log_file)
-    return _serve("venue", Venue(config))
+    return _serve("venue", Venue(config, failpoint=_failpoint_from_environment()))
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

@@ -31,8 +31,17 @@ keeps finished bundles for ``journal_retention_hours`` and is compacted every
 ``journal_compact_every_secs`` by the same thread. Without a journal the venue
 has forgotten a bundle once it left memory: a repeat of it is booked as new.
 
+After a restart, every leg of a bundle whose last reports the crash may have cut
+off (its journal row not marked reported) is restated: an ExecutionReport with
+ExecType (150) D, ExecRestatementReason (378) 99 and the leg's CumQty, LeavesQty
+and AvgPx, sent before anything else the restarted venue says about it. A fill
+journaled just before the crash thus reaches the gateway as quantities on each
+leg, even though its own ExecutionReport was never sent.
+
 Callers watch the auctions through an observer (``on_auction``) called on that
-thread after each auction with an :class:`AuctionSummary`.
+thread after each auction with an :class:`AuctionSummary`. The fault tests kill
+the process at a named point through ``failpoint`` (``fill_journaled``: a fill
+is in the journal, its reports are not sent).
 """
 
 from __future__ import annotations
@@ -85,6 +94,10 @@ from gateway.venue.journal import VenueJournal, VenueRow
 from gateway.venue.screen import refusal
 
 __all__ = ["EXCLUSIONS_BEFORE_CANCEL", "AuctionSummary", "Venue", "VenueSize", "VenueStats"]
+
+#: ExecRestatementReason (378) of a restatement after a restart: 99 (other).
+RESTATED_AFTER_RESTART = "99"
+_EXEC_RESTATEMENT_REASON = 378
 
 #: A bundle left out of this many auctions because the solver's fill for it failed
 #: exact verification is cancelled: the auction cannot clear it reliably.
@@ -187,10 +200,12 @@ class Venue(SafeApplication):
         config: VenueAppConfig,
         *,
         on_auction: Callable[[AuctionSummary], None] | None = None,
+        failpoint: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self._on_auction = on_auction
+        self._failpoint = failpoint or _no_failpoint
         # The config guarantees bid < offer, both on the symbol's tick.
         self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
         self._price_scale = config.price_scale()
@@ -199,6 +214,7 @@ class Venue(SafeApplication):
         self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
         self._journal = VenueJournal(config.journal) if config.journal else None
         self._resync: dict[tuple[str, str, str], list[str]] = {}
+        self._restate: list[str] = []  # ListIDs whose legs a restart restates
         self._book: dict[str, _Resting] = {}
         # Finished bundles in the order they finished, each with when (monotonic).
         self._finished: OrderedDict[str, tuple[_Resting, float]] = OrderedDict()
@@ -236,6 +252,8 @@ class Venue(SafeApplication):
         self._thread.start()
         self._connector.start()
         if self._journal is not None:
+            # First the restatements (the crash may have cut off reports), then closes.
+            self._inbox.put(("restate", None, ("", "", ""), 0))
             self._inbox.put(("reclose", None, ("", "", ""), 0))
         log.info(
             "venue.started",
@@ -290,12 +308,7 @@ class Venue(SafeApplication):
             if item is not None:
                 kind, message, session, journal_id = item
                 try:
-                    if kind == "resync":
-                        self._send_resync(session)
-                    elif kind == "reclose":
-                        self._reclose()
-                    else:
-                        self._dispatch.handler(kind)(message, session)
+                    self._handle(kind, message, session)
                 except Exception as exc:  # one bad message must not stop the venue
                     log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
                 if journal_id and self._journal is not None:
@@ -321,6 +334,18 @@ class Venue(SafeApplication):
                 next_auction += interval
                 if next_auction < time.monotonic():  # fell behind: skip, don't burst
                     next_auction = time.monotonic() + interval
+
+    def _handle(self, kind: str, message: Any, session: tuple[str, str, str]) -> None:
+        """One inbox item: a message from the gateway, or the state thread's own step
+        (``resync`` at a logon; ``restate`` and ``reclose`` once after a restart)."""
+        if kind == "resync":
+            self._send_resync(session)
+        elif kind == "restate":
+            self._send_restatements()
+        elif kind == "reclose":
+            self._reclose()
+        else:
+            self._dispatch.handler(kind)(message, session)
 
     def _observe(self, summary: AuctionSummary) -> None:
         if self._on_auction is None:
@@ -607,6 +632,7 @@ class Venue(SafeApplication):
         started = resting.started
         resting.started = True
         self._save(list_id, resting)  # before any report leaves
+        self._failpoint("fill_journaled")
         for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
             if not qty:
                 continue
@@ -748,6 +774,7 @@ class Venue(SafeApplication):
         self._remember_ids(row.session, row.list_id, resting.cl_ord_ids)
         if not row.reported:
             self._resync.setdefault(row.session, []).append(row.list_id)
+            self._restate.append(row.list_id)
 
     def _from_row(self, row: VenueRow) -> _Resting:
         """A journal row as the venue holds a bundle in memory."""
@@ -784,6 +811,33 @@ class Venue(SafeApplication):
                 )
             elif any(resting.filled):
                 self._close_if_exhausted(list_id, resting)
+
+    def _send_restatements(self) -> None:
+        """After a restart: restate every leg of each bundle whose last reports the
+        crash may have cut off (ExecType D with its CumQty), before anything else is
+        said about it: a fill journaled but never reported is not lost to the
+        client's per-order view. Sent while the session may still be logged out: the
+        engine stores them and the gateway's ResendRequest fetches them in order."""
+        for list_id in self._restate:
+            resting = self._lookup(list_id)
+            if resting is None:
+                continue
+            for index in range(len(resting.bundle.legs)):
+                report = self._leg_report(
+                    resting,
+                    index,
+                    exec_type="D",
+                    text="restated after a venue restart: reports may have been lost",
+                )
+                if resting.closed:  # a closed leg stays closed in its restatement
+                    left = resting.remaining[index]
+                    status = _ord_status(resting.filled[index], left, resting.closed)
+                    report = dataclasses.replace(report, ord_status=status, leaves_qty=0)
+                message = encode_execution_report(report)
+                message.setField(_EXEC_RESTATEMENT_REASON, RESTATED_AFTER_RESTART)
+                self._send(message, resting.session)
+            log.info("venue.restated", list_id=list_id, filled=resting.filled)
+        self._restate.clear()
 
     def _send_resync(self, session: tuple[str, str, str]) -> None:
         """After a restart: tell the gateway the state of bundles whose last reports the
@@ -870,6 +924,10 @@ class Venue(SafeApplication):
             last_px=last_px,
             text=text,
         )
+
+
+def _no_failpoint(_name: str) -> None:
+    return None
 
 
 def _report_record(

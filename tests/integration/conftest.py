@@ -62,9 +62,11 @@ class Counterparty(SafeApplication):
 
     name = "test-counterparty"
 
-    def __init__(self, port: int, store_dir: Path) -> None:
+    def __init__(self, port: int, store_dir: Path, gateway_comp_id: str = "BIDGW") -> None:
+        """``gateway_comp_id``: the gateway's CompID on this session (another one lets a
+        second gateway run in a process that already has a BIDGW-VENUE session)."""
         super().__init__()
-        self.session_id = fix.SessionID("FIX.4.4", "VENUE", "BIDGW")
+        self.session_id = fix.SessionID("FIX.4.4", "VENUE", gateway_comp_id)
         self.received: queue.Queue[Received] = queue.Queue()
         self.cancels: queue.Queue[str] = queue.Queue()
         self.bundles: dict[str, Received] = {}
@@ -78,7 +80,7 @@ class Counterparty(SafeApplication):
                 "FileStorePath": store_dir / "venue-store",
                 "FileLogPath": store_dir / "venue-log",
             },
-            [("VENUE", "BIDGW")],
+            [("VENUE", gateway_comp_id)],
         )
         self.connector = Connector("acceptor", self, settings, store="memory", log_dir=None)
 

@@ -177,8 +177,8 @@ class _Rig:
             env={**os.environ, **(env or {})},
         )
 
-    def start_venue(self) -> None:
-        self.venue = self._spawn("venue", "venue")
+    def start_venue(self, failpoint: str = "") -> None:
+        self.venue = self._spawn("venue", "venue", {"BIDGW_FAILPOINT": failpoint})
         _wait_port(self.venue_port)
 
     def start_gateway(self, failpoint: str = "") -> None:
@@ -476,3 +476,50 @@ def test_gateway_dying_around_a_terminal_report_relays_it_exactly_once(
     assert out.terminal["F1"] == 1
     assert out.final["F1"] == [200, 100]
     assert out.resent_copies == (1 if failpoint == "terminal_relayed" else 0)
+
+
+def test_a_venue_killed_between_journaling_a_fill_and_reporting_it_restates_every_leg(
+    tmp_path: Path,
+):
+    """The venue dies right after journaling a fill, before any of its ExecutionReports
+    leave (failpoint ``fill_journaled``). Restarted, it restates every leg of the bundle
+    (ExecType D, ExecRestatementReason 99, CumQty per leg) before the bundle's terminal
+    ListStatus: the client learns each leg's quantity from an ExecutionReport, not only
+    from the list's status."""
+    rig = _Rig(tmp_path, touch_lots=200, venue_journal=True)
+    try:
+        rig.start_venue(failpoint="fill_journaled")
+        rig.start_gateway()
+        client = rig.connect()
+        rig.send("R1", 0)
+        assert rig.venue is not None
+        assert rig.venue.wait(20) == 137, "the failpoint did not fire"
+        rig.start_venue()
+        reports: list[dict] = []
+        terminal = None
+        deadline = time.monotonic() + 30
+        while terminal is None and time.monotonic() < deadline:
+            message = client.wait_for(lambda m: msg_type(m) in ("8", "N"), 1.0, keep_others=False)
+            if message is None:
+                continue
+            report = parse_report(message)
+            if report["type"] == "execution_report":
+                report["restatement_reason"] = (
+                    message.getField(378) if message.isSetField(378) else None
+                )
+                reports.append(report)
+            elif report["list_order_status"] == 6:
+                terminal = report
+                terminal["after_reports"] = len(reports)
+    finally:
+        rig.close()
+    assert terminal is not None, "the bundle never finished at the client"
+    assert [o["cum_qty"] for o in terminal["orders"]] == [200, 100]
+    restated = [r for r in reports if r["exec_type"] == "D"]
+    assert [(r["cl_ord_id"], r["cum_qty"], r["leaves_qty"], r["ord_status"]) for r in restated] == [
+        ("R1-1", 200, 0, "2"),
+        ("R1-2", 100, 0, "2"),
+    ]
+    assert all(r["restatement_reason"] == "99" and r["bundle_id"] for r in restated)
+    assert not [r for r in reports if r["exec_type"] == "F"], "the cut-off fill was sent after all"
+    assert terminal["after_reports"] == len(reports), "a restatement came after the terminal status"

@@ -133,7 +133,8 @@ def test_duplicate_list_id_and_cl_ord_id_are_rejected_not_forwarded(client, coun
     again = submit(client, seed_hedge(), list_id="D-1", wait_done=False, timeout=DEADLINE)
     assert again.status == "rejected"
     assert "duplicate ListID 'D-1'" in (again.reason or "")
-    assert again.reports[0]["list_reject_reason"] == 6
+    # A BusinessMessageReject, not a ListStatus that would read as D-1's own state.
+    assert again.reports[0]["type"] == "business_reject"
     # New ListID, but reusing a ClOrdID of D-1.
     from gateway.fix.client_codec import encode_new_order_list
 

@@ -106,3 +106,61 @@ def test_every_message_section_has_an_example():
     for title, _ in _sections():
         chunk = README.split("### " + title, 1)[1].split("\n### ", 1)[0]
         assert "```\n8=FIX.4.4|" in chunk, f"no example for {title}"
+
+
+def _enum(name: str) -> set[str]:
+    definition = next(f for f in FIELD_DEFS.values() if f.get("name") == name)
+    return {v.get("enum", "") for v in definition}
+
+
+def test_every_documented_value_is_a_value_of_the_field_in_the_dictionary():
+    """The values a Meaning cell lists (``1 ack, 2 response, ...``) exist in the XML."""
+    from tests.integration.spec_tables import sections
+
+    checked = 0
+    for section in sections():
+        for row in section.rows:
+            values = section.values(row.tag)
+            if not values:
+                continue
+            assert values <= _enum(row.name), (section.title, row.name, values - _enum(row.name))
+            checked += 1
+    assert checked >= 8  # 429, 431, 39 (twice), 150, 378, 380, 373, 1386, 54
+
+
+def _members(element: ET.Element, components: dict[str, ET.Element]) -> list[ET.Element]:
+    """The fields and groups of ``element``, components expanded, in dictionary order."""
+    out: list[ET.Element] = []
+    for child in element:
+        if child.tag == "component":
+            out += _members(components[child.get("name", "")], components)
+        else:
+            out.append(child)
+    return out
+
+
+@pytest.mark.parametrize(("title", "rows"), _sections(), ids=[t for t, _ in _sections()])
+def test_group_members_are_listed_in_the_dictionarys_order(title, rows):
+    """Inside a repeating group the wire order is the dictionary's: a table listing a
+    group's fields must list them in that order (ConstraintText after the terms)."""
+    msg_type = re.search(r"\(35=(\w+)\)", title).group(1)
+    components = _components()
+    message = XML.find(f"messages/message[@msgtype='{msg_type}']")
+    assert message is not None
+    # Open groups: (depth of their members, the group, the members listed so far).
+    open_groups: list[tuple[int, ET.Element, list[str]]] = []
+    for _tag, cell, *_ in rows:
+        depth = cell.count("↳")
+        name = cell.replace("↳", "").strip()
+        while open_groups and open_groups[-1][0] > depth:
+            open_groups.pop()
+        parent = open_groups[-1][1] if depth else message
+        if depth:
+            order = [m.get("name") for m in _members(parent, components)]
+            listed = open_groups[-1][2]
+            listed.append(name)
+            positions = [order.index(n) for n in listed]
+            assert positions == sorted(positions), f"{title}: {listed}, dictionary: {order}"
+        for member in _members(parent, components):
+            if member.tag == "group" and member.get("name") == name:
+                open_groups.append((depth + 1, member, []))

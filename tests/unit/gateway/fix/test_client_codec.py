@@ -68,3 +68,94 @@ def test_a_parameter_group_over_the_limit_is_refused_unread():
     for k in range(33):
         envelope["bidder_data"]["positions"][0][f"x{k}"] = k
     assert _issues(envelope) == ["NoOrders[1].NoStrategyParameters(957): 34 parameters; at most 32"]
+
+
+def _with(envelope: dict, edit) -> list[str]:
+    """The issues of ``envelope`` encoded, then changed on the wire by ``edit(message)``."""
+    from gateway.core.errors import PayloadError
+    from gateway.fix.client_codec import decode_new_order_list, encode_new_order_list
+
+    count = len(envelope["bidder_data"]["positions"])
+    message = encode_new_order_list(envelope, "L1", [f"c{i}" for i in range(count)])
+    edit(message)
+    try:
+        decode_new_order_list(message)
+    except PayloadError as exc:
+        return [str(i) for i in exc.issues]
+    return []
+
+
+def _set_in_order(index: int, tag: int, value: str):
+    def edit(message) -> None:
+        import quickfix as fix
+
+        group = fix.Group(73, 11)
+        message.getGroup(index, group)
+        group.setField(tag, value)
+        message.replaceGroup(index, group)
+
+    return edit
+
+
+def _set_parameter(index: int | None, value: str, kind: str = "6"):
+    """Set the first strategy parameter of order ``index`` (None: of the list)."""
+
+    def edit(message) -> None:
+        import quickfix as fix
+
+        param = fix.Group(957, 958)
+        target = message
+        order = fix.Group(73, 11)
+        if index is not None:
+            message.getGroup(index, order)
+            target = order
+        target.getGroup(1, param)
+        param.setField(959, kind)
+        param.setField(960, value)
+        target.replaceGroup(1, param)
+        if index is not None:
+            message.replaceGroup(index, order)
+
+    return edit
+
+
+@pytest.mark.parametrize("text", ["1E1", "1e1", "+10", " 10", "10 ", "0x10", "1_0", "10.0.0"])
+def test_a_price_that_is_not_plain_fix_decimal_text_is_an_issue(text: str):
+    """fixspec: decimals are written without an exponent; 44=1E1 was forwarded as 10."""
+    from tests.conftest import seed_hedge
+
+    [issue] = _with(seed_hedge(), _set_in_order(1, 44, text))
+    assert issue.startswith(f"NoOrders[1].Price(44): {text!r} is not a FIX decimal")
+
+
+@pytest.mark.parametrize("kind", ["6", "7", "8", "10", "11"])
+def test_a_decimal_parameter_with_an_exponent_is_an_issue_at_order_and_list_level(kind: str):
+    from tests.conftest import seed_hedge
+
+    [issue] = _with(seed_hedge(), _set_parameter(2, "-1.2E1", kind))
+    assert issue == (
+        "NoOrders[2].StrategyParameter[hedge_qty_coeff]: '-1.2E1' is not a FIX decimal: "
+        "digits with an optional leading '-' and one '.', no exponent"
+    )
+    [issue] = _with(seed_hedge(), _set_parameter(None, "2e0", kind))
+    assert issue.startswith("StrategyParameter[target_hedge_ratio]: '2e0' is not a FIX decimal")
+
+
+@pytest.mark.parametrize("text", ["10", "10.", ".5", "0010.50"])
+def test_plain_decimal_text_is_accepted(text: str):
+    from tests.conftest import seed_hedge
+
+    assert _with(seed_hedge(), _set_in_order(1, 44, text)) == []
+    assert _with(seed_hedge(), _set_parameter(2, f"-{text}")) == []
+
+
+def test_integer_fields_must_be_digits_only():
+    from tests.conftest import seed_hedge
+
+    assert _with(seed_hedge(), _set_in_order(1, 38, "+2000")) == [
+        "NoOrders[1].OrderQty(38): '+2000' is not a whole number of shares/units"
+    ]
+    assert _with(seed_hedge(), _set_parameter(1, "4\n", "1")) == [
+        "NoOrders[1].StrategyParameter[hedge_qty_coeff]: '4\\n' is not an integer "
+        "(StrategyParameterType 1)"
+    ]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from gateway.core.reports import OrderReport
 from gateway.router.book import Book
 from gateway.router.records import (
     Accept,
+    BusinessReason,
     Decision,
     Denied,
     DenyCode,
     ListHeader,
+    NoticeReject,
     Repeat,
     SessionKey,
 )
@@ -23,6 +26,7 @@ class DictHistory:
 
     def __init__(self) -> None:
         self.decisions: dict[tuple[SessionKey, str], Decision] = {}
+        self.orders: dict[tuple[SessionKey, str], tuple[OrderReport, ...]] = {}
 
     def past_decision(self, session: SessionKey, list_id: str) -> Decision | None:
         return self.decisions.get((session, list_id))
@@ -30,6 +34,9 @@ class DictHistory:
     def used_cl_ord_id(self, session: SessionKey, cl_ord_ids: Iterable[str]) -> str | None:
         used = {c for (s, _), d in self.decisions.items() if s == session for c in d.cl_ord_ids}
         return next((c for c in cl_ord_ids if c in used), None)
+
+    def past_orders(self, session: SessionKey, list_id: str) -> tuple[OrderReport, ...] | None:
+        return self.orders.get((session, list_id))
 
 
 def run_bundle(core: Core, list_id: str) -> Accept:
@@ -81,14 +88,19 @@ def test_duplicates_are_found_in_the_history_after_memory_forgot_them() -> None:
     core.book.history = history
     record = run_bundle(core, "L1").record
     history.decisions[(DESK1, "L1")] = core.book.decision(DESK1, "L1")  # type: ignore[assignment]
+    filled = (OrderReport("L1-A", 1000, 0, 0, ord_status="2"), OrderReport("L1-B", 1000))
+    history.orders[(DESK1, "L1")] = filled
     core.book.finish(record, core.clock())
     core.clock.now += 5
     core.book.expire(core.clock())
     assert core.book.size()["decisions"] == 0
     again = core.decider.on_list(header("L1"))
-    assert isinstance(again, Denied)
-    assert again.code is DenyCode.DUPLICATE
-    assert isinstance(core.decider.on_list(header("L1", poss_dup=True)), Repeat)
+    assert isinstance(again, NoticeReject)
+    assert (again.reason, again.ref_id) == (BusinessReason.OTHER, "L1")
+    assert "duplicate ListID 'L1'" in again.text
+    resent = core.decider.on_list(header("L1", poss_dup=True))
+    assert isinstance(resent, Repeat)
+    assert resent.orders == filled  # the legs' state the journal kept
     reused = core.decider.on_list(ListHeader(DESK1, "L2", ("L1-A",)))
     assert isinstance(reused, Denied)
     assert "duplicate ClOrdID 'L1-A'" in reused.reason
@@ -152,8 +164,8 @@ def test_a_list_still_being_solved_is_never_forgotten() -> None:
     core.clock.now += 3600  # a long queue: the solve has not come back
     core.book.expire(core.clock())
     again = core.decider.on_list(header("L1"))
-    assert isinstance(again, Denied)
-    assert again.code is DenyCode.DUPLICATE
+    assert isinstance(again, NoticeReject)
+    assert "duplicate ListID 'L1'" in again.text
     assert isinstance(core.decider.on_solved(solved_ok(admit), venue_up=True), Accept)  # type: ignore[arg-type]
 
 

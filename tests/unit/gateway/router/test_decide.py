@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.core.errors import PayloadError, UnknownStrategyError
+from gateway.core.reports import OrderReport
 from gateway.router.config import ClientLimits
 from gateway.router.decide import ShuttingDown
 from gateway.router.records import (
@@ -15,11 +16,13 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    Ignored,
     ListCancel,
     ListHeader,
     NoticeReject,
     Repeat,
     Solved,
+    VenueExecution,
 )
 
 from .conftest import DESK1, DESK2, Core, header, hedged_bundle, solved_ok
@@ -70,22 +73,67 @@ def test_a_leg_without_a_position_of_this_list_is_denied(core: Core) -> None:
     assert "instrument this list does not contain" in answer.reason
 
 
-def test_a_duplicate_list_id_is_denied_and_not_remembered(core: Core) -> None:
+def test_a_duplicate_list_id_gets_a_business_reject_never_a_status_of_the_live_list(
+    core: Core,
+) -> None:
     accept(core, "L1")
-    answer = core.decider.on_list(header("L1", ids=("C",)))
-    assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.DUPLICATE
-    assert not answer.remember
-    assert "duplicate ListID 'L1'" in answer.reason
+    answer = core.decider.on_list(
+        ListHeader(DESK1, "L1", ("L1-C",), ref_seq_num=7)  # no resend flag
+    )
+    assert answer == NoticeReject(
+        DESK1,
+        "E",
+        BusinessReason.OTHER,
+        "duplicate ListID 'L1': a list with this ListID was already received; this "
+        "message is refused and the list it names is unaffected",
+        7,
+        "L1",
+    )
     assert core.book.decision(DESK1, "L1").accepted  # type: ignore[union-attr]  # unchanged
+    assert core.book.used_cl_ord_id(DESK1, ["L1-C"]) is None  # nothing of it is kept
 
 
-def test_a_poss_dup_resend_is_answered_with_the_same_decision(core: Core) -> None:
+def test_a_resend_is_answered_with_the_decision_and_each_orders_current_state(
+    core: Core,
+) -> None:
     accepted = accept(core, "L1")
+    record = accepted.record
     answer = core.decider.on_list(header("L1", poss_dup=True))
     assert isinstance(answer, Repeat)
     assert answer.decision.accepted
-    assert answer.decision.bundle_id == accepted.record.bundle_id
+    assert answer.decision.bundle_id == record.bundle_id
+    # As accepted: every leg open for its whole quantity.
+    assert [(o.cl_ord_id, o.leaves_qty, o.ord_status) for o in answer.orders] == [
+        ("L1-A", 1000, "0"),
+        ("L1-B", 1000, "0"),
+    ]
+    # A fill is relayed: the next resend carries it.
+    state = OrderReport(f"{record.bundle_id}-1", 300, 700, 0, Decimal("9.95"), "1")
+    core.relay.on_execution(VenueExecution(state.cl_ord_id, "the venue's report", state=state))
+    answer = core.decider.on_list(header("L1", poss_dup=True))
+    assert isinstance(answer, Repeat)
+    assert answer.orders[0] == OrderReport("L1-A", 300, 700, 0, Decimal("9.95"), "1")
+    assert answer.orders[1] == OrderReport("L1-B", leaves_qty=1000)
+
+
+def test_a_resend_of_a_rejected_list_repeats_the_reject(core: Core) -> None:
+    admitted = admit(core, "L1")
+    core.decider.on_solved(
+        Solved(admitted.header, admitted.bundle_id, error=PayloadError("bad")), venue_up=True
+    )
+    answer = core.decider.on_list(header("L1", poss_dup=True))
+    assert isinstance(answer, Repeat)
+    assert not answer.decision.accepted
+    assert answer.decision.reject_reason == DenyCode.OTHER
+    assert [(o.cl_ord_id, o.ord_status) for o in answer.orders] == [("L1-A", "8"), ("L1-B", "8")]
+
+
+def test_a_resend_while_the_list_is_being_decided_gets_no_second_answer(core: Core) -> None:
+    admitted = admit(core, "L1")
+    answer = core.decider.on_list(header("L1", poss_dup=True))
+    assert isinstance(answer, Ignored)
+    assert not answer.error
+    assert isinstance(core.decider.on_solved(solved_ok(admitted), venue_up=True), Accept)
 
 
 def test_a_replayed_list_is_answered_not_decided_again(core: Core) -> None:
@@ -111,11 +159,11 @@ def test_ids_are_per_client(core: Core) -> None:
     assert isinstance(core.decider.on_list(header("L1", session=DESK2)), Admit)
 
 
-def test_a_duplicate_arriving_during_the_solve_is_denied(core: Core) -> None:
+def test_a_duplicate_arriving_during_the_solve_is_refused(core: Core) -> None:
     admit(core, "L1")
     answer = core.decider.on_list(header("L1", ids=("C",)))
-    assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.DUPLICATE
+    assert isinstance(answer, NoticeReject)
+    assert answer.ref_id == "L1"
 
 
 def test_too_many_orders_are_refused_before_anything_is_remembered(core: Core) -> None:
@@ -124,7 +172,7 @@ def test_too_many_orders_are_refused_before_anything_is_remembered(core: Core) -
     assert isinstance(answer, Denied)
     assert answer.code is DenyCode.UNSUPPORTED
     assert not answer.remember
-    assert len(answer.cl_ord_ids) == 100
+    assert answer.cl_ord_ids == ids  # every ClOrdID is answered, the 101st too
     assert core.book.decision(DESK1, "BIG") is None
 
 

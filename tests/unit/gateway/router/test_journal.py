@@ -143,3 +143,21 @@ def test_a_finished_bundle_keeps_its_decision_until_its_own_row_goes(tmp_path: P
     assert journal.past_decision(DESK1, "L1") is not None
     assert journal.compact(0, now=10**12)["decisions"] == 1  # once the bundle row goes
     journal.close()
+
+
+def test_each_legs_last_state_is_kept_for_a_resend_and_a_restart(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from gateway.core.reports import OrderReport
+
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.accept(_bundle("B1", "L1"), _accepted("L1", "B1"))
+    # No report yet: the legs as accepted.
+    assert journal.past_orders(DESK1, "L1") == (OrderReport("L1-1", leaves_qty=100),)
+    filled = (OrderReport("L1-1", 100, 0, 0, Decimal("9.95"), "2"),)
+    journal.save_orders("B1", filled)
+    assert journal.past_orders(DESK1, "L1") == filled
+    assert journal.past_orders(DESK2, "L1") is None
+    [restored] = journal.open_bundles()
+    assert restored.orders == filled
+    journal.close()

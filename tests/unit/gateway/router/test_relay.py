@@ -129,3 +129,45 @@ def test_an_unmatched_reject_is_ignored(core: Core) -> None:
     [action] = core.relay.on_reject(VenueReject(None, 99, "counterparty rejected: ?"))
     assert isinstance(action, Ignored)
     assert action.event == "venue.reject_unmatched"
+
+
+def test_a_counterparty_list_reject_after_accept_is_relayed_as_all_done_not_as_a_decision(
+    core: Core,
+) -> None:
+    """The gateway's own decision reject is ListStatusType 2; the counterparty's reject of
+    an accepted bundle must not share that shape, whatever type the counterparty used."""
+    record = accepted(core).record
+    refused = VenueListStatus(
+        bundle_id=record.bundle_id,
+        status_type=ListStatusType.RESPONSE,
+        order_status=ListOrderStatus.REJECT,
+        rpt_seq=1,
+        orders=(
+            OrderReport(f"{record.bundle_id}-1", ord_status="8"),
+            OrderReport(f"{record.bundle_id}-2", ord_status="8"),
+        ),
+        text="unknown symbol(s) ZZZZ",
+        reject_reason=99,
+    )
+    relay, close = core.relay.on_status(refused)
+    assert isinstance(relay, RelayStatus)
+    assert isinstance(close, Close)
+    assert relay.status.status_type == ListStatusType.ALL_DONE
+    assert relay.status.order_status == ListOrderStatus.REJECT
+    assert relay.status.reject_reason == 99
+    assert relay.bundle_id == record.bundle_id
+    assert [o.ord_status for o in record.orders] == ["8", "8"]
+
+
+def test_reports_keep_each_legs_current_state_for_a_resend(core: Core) -> None:
+    record = accepted(core).record
+    core.relay.on_status(status(record.bundle_id, ListOrderStatus.EXECUTING, cum=400))
+    assert [(o.cl_ord_id, o.cum_qty, o.ord_status) for o in record.orders] == [
+        ("L1-A", 400, "2"),
+        ("L1-B", 400, "2"),
+    ]
+    closed = OrderReport(f"{record.bundle_id}-2", 600, 0, ord_status="3")
+    core.relay.on_execution(VenueExecution(closed.cl_ord_id, "report", state=closed))
+    assert record.orders[1] == OrderReport("L1-B", 600, 0, 400, ord_status="3")
+    core.relay.on_reject(VenueReject(record.bundle_id, 3, "counterparty rejected: late"))
+    assert [o.ord_status for o in record.orders] == ["8", "8"]
