@@ -21,8 +21,13 @@ and moves the QuickFIX acceptor to an internal port that only it connects to:
 * **logon check** — SenderCompID allowed, TargetCompID the gateway's, and the
   credentials (:func:`credentials_match`, the same check the session runs
   again) before anything reaches QuickFIX. A refusal is answered with a
-  standalone Logout (:func:`refusal_logout`, MsgSeqNum 1) that no session
-  store sees, and the connection closes;
+  standalone Logout (:func:`refusal_logout`) and the connection closes. The
+  session is never reset. A QuickFIX peer counts any Logout as the next
+  number it expects, so the Logout is numbered only when that number is
+  known (:meth:`FrontDoor.refusal_seq_num`): the session's next, consumed,
+  when the desk logged off with everything; none at all (the connection just
+  closes, the reason is logged) while messages wait for the desk, which would
+  otherwise skip one of them;
 * **pipe** — the Logon's exact bytes go to the QuickFIX port, then bytes flow
   both ways in chunks of at most 64 KiB per read, so no socket holds the loop.
   Towards QuickFIX the usual flow control applies (a client is not read while
@@ -295,20 +300,22 @@ class LogonPolicy:
         return None
 
 
-def refusal_logout(sender_comp_id: str, target_comp_id: bytes, text: str) -> bytes:
+def refusal_logout(
+    sender_comp_id: str, target_comp_id: bytes, text: str, seq_num: int = 1
+) -> bytes:
     """A Logout (35=5) answering a refused Logon, built without any session.
 
-    It carries MsgSeqNum (34) = 1 whatever the session's numbers are: the session's
-    store is not touched (no sequence number is used up or reset). QuickFIX-based
-    peers count it all the same (their next expected number goes up by one); a
-    peer that then logs on without ResetSeqNumFlag and sees the gateway's next
-    number as too low must reset, as after any refused logon.
+    ``seq_num`` is its MsgSeqNum (34): the session's next number when the front
+    door has taken one for it (:attr:`FrontDoorConfig.refusal_seq_num`), else 1.
+    A QuickFIX peer counts a Logout whatever its number (its next expected number
+    goes up by one), so only the session's own next number keeps a desk that
+    mistyped its password in step for its next logon.
     """
     now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
     target = _printable(target_comp_id, 64) or "UNKNOWN"
     reason = _printable(text.encode("ascii", "replace"), 200, spaces=True)
     body = (
-        f"35=5\x0134=1\x0149={sender_comp_id}\x0152={now}\x0156={target}\x0158={reason}\x01"
+        f"35=5\x0134={seq_num}\x0149={sender_comp_id}\x0152={now}\x0156={target}\x0158={reason}\x01"
     ).encode()
     head = _PREFIX + str(len(body)).encode() + _SOH
     checksum = sum(head + body) % 256
@@ -414,6 +421,11 @@ class FrontDoorConfig:
             Logon waits (up to ``release_wait`` seconds) until QuickFIX has let
             the CompID's session go.
         release_wait: see ``engine_logged_on``.
+        refusal_seq_num: for a refused Logon of an allowed CompID, the MsgSeqNum of
+            the Logout that answers it, or None to close the connection without one
+            (see :meth:`FrontDoor.refusal_seq_num`). Unset: 1. Called on the front
+            door's thread, and only while no other connection of the CompID is on
+            its way to QuickFIX.
     """
 
     listen_host: str = "0.0.0.0"
@@ -428,6 +440,7 @@ class FrontDoorConfig:
     max_outbound_buffer: int = 16 * 2**20
     engine_logged_on: Callable[[str], bool] | None = None
     release_wait: float = 2.0
+    refusal_seq_num: Callable[[str], int | None] | None = None
 
 
 _State = Literal["logon", "refused", "connecting", "forwarded", "open", "closed"]
@@ -471,6 +484,31 @@ class FrontDoor:
     @property
     def _loop(self) -> asyncio.AbstractEventLoop:
         return self._thread.loop
+
+    def refusal_seq_num(self, comp_id: bytes) -> int | None:
+        """The MsgSeqNum of the Logout refusing a Logon from ``comp_id``, or None: no
+        Logout, the connection is closed.
+
+        A QuickFIX peer counts a Logout whatever its number (its next expected number
+        goes up by one, with no resend), so only a Logout numbered exactly as the peer
+        expects leaves it in step. 1 for a CompID the gateway does not serve, or while
+        another connection of it is on its way to QuickFIX; otherwise
+        :attr:`FrontDoorConfig.refusal_seq_num` decides.
+        """
+        numbers = self.config.refusal_seq_num
+        try:
+            client = comp_id.decode("ascii")
+        except UnicodeDecodeError:
+            return 1
+        if numbers is None or client not in self.config.policy.allowed_comp_ids:
+            return 1
+        if any(c.comp_id == client for c in self._open if c.state in ("connecting", "forwarded")):
+            return 1
+        try:
+            return numbers(client)
+        except Exception:  # the engine's state is the gateway's: close without a Logout
+            log.exception("frontdoor.refusal_seq_num_failed", client=client)
+            return None
 
     @property
     def unauthenticated(self) -> int:
@@ -732,9 +770,13 @@ class _Connection(asyncio.BufferedProtocol):
             # until it closes (or the logon timeout): closing a socket with unread
             # bytes sends a reset that can overtake the Logout.
             assert self.client is not None
-            self.client.write(
-                refusal_logout(door.config.policy.sender_comp_id, logon.sender_comp_id, reason)
-            )
+            seq_num = door.refusal_seq_num(logon.sender_comp_id)
+            if seq_num is not None:
+                self.client.write(
+                    refusal_logout(
+                        door.config.policy.sender_comp_id, logon.sender_comp_id, reason, seq_num
+                    )
+                )
             self.client.write_eof()
             self.state = "refused"
             self._logon = bytearray()

@@ -123,6 +123,9 @@ class Gateway:
         self.venue: VenueConfig = config.venue
         self.registry = registry or config.registry()
         self._sandbox: SolverSandbox | None = None  # solver processes, from start()
+        #: Per desk, the session's next sender number when the desk last had every
+        #: message (its logout, or the gateway's start): see _take_refusal_seq_num.
+        self._caught_up: dict[str, int] = {}
         self._wire_limits = WireLimits(
             max_price_decimals=config.max_price_decimals,
             max_significant_digits=config.max_significant_digits,
@@ -191,8 +194,40 @@ class Gateway:
                 logon_timeout=float(self.clients.logon_timeout_secs),
                 max_outbound_buffer=self.clients.max_outbound_buffer_bytes,
                 engine_logged_on=self._client_logged_on,
+                refusal_seq_num=self._take_refusal_seq_num,
             )
         )
+
+    def _take_refusal_seq_num(self, comp_id: str) -> int | None:
+        """The MsgSeqNum for the Logout refusing a logon of ``comp_id`` (front door
+        thread), or None: close without a Logout.
+
+        The desk will count that Logout as the number it expects next. While the
+        session is logged on, the refused peer is not that desk: 1, nothing touched.
+        When the desk logged off with every message (the session's next number is
+        what it was then), that number is the one the desk expects: it is taken
+        (the session moves past it) and used. Otherwise messages wait for the desk,
+        and any Logout would make it skip one: None.
+        """
+        session = fix.Session.lookupSession(
+            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
+        )
+        if session is None or session.isLoggedOn():
+            return 1
+        number = int(session.getExpectedSenderNum())
+        if self._caught_up.get(comp_id) != number:
+            return None
+        session.setNextSenderMsgSeqNum(number + 1)
+        self._caught_up[comp_id] = number + 1
+        return number
+
+    def desk_logged_off(self, comp_id: str) -> None:
+        """Note the session's next number as the one the desk expects (QuickFIX thread)."""
+        session = fix.Session.lookupSession(
+            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
+        )
+        if session is not None:
+            self._caught_up[comp_id] = int(session.getExpectedSenderNum())
 
     def _client_logged_on(self, comp_id: str) -> bool:
         """Whether QuickFIX has ``comp_id``'s session logged on (any thread)."""
@@ -242,6 +277,8 @@ class Gateway:
             self._restore(self.journal)
         self._worker.start()
         self._client_side.start()
+        for comp_id in self.clients.allowed_comp_ids:  # as if each desk had just logged off
+            self.desk_logged_off(comp_id)
         self._venue_side.start()
         try:
             self.front_door.start()  # desks reach the acceptor from here on

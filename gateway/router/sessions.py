@@ -203,6 +203,7 @@ class ClientSide(SafeApplication):
         event = self.gateway.client_logons.get(comp_id)
         if event is not None:
             event.clear()
+        self.gateway.desk_logged_off(comp_id)
         log.info("client.logout", client=comp_id)
 
     def from_admin(self, message: Any, session_id: Any) -> None:

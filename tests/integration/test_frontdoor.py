@@ -70,69 +70,139 @@ def idle_socket(port: int) -> socket.socket:
 
 
 # finding 4: a sequence reset before authentication -------------------------------------------
+PERSISTENT = {"username": "desk1", "password": PASSWORD, "reset_on_logon": False, "store": "file"}
+
+
+def _reports_while_away(ports, tmp_path, counterparty) -> Any:
+    """DESK1 (persistent numbers, no reset at logon) trades, logs out, and two fills are
+    reported while it is away: the gateway's session for DESK1."""
+    desk = make_client(ports, tmp_path, **PERSISTENT)
+    assert desk.start(DEADLINE)
+    result = submit(desk, seed_hedge(), list_id="AWAY-1", wait_done=False, timeout=DEADLINE)
+    assert result.status == "accepted", result.reason
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    counterparty.fill(bundle_id, 0, 1000, "10.00")
+    first = desk.wait_for(lambda m: msg_type(m) == "8", DEADLINE)
+    assert parse_report(first)["cl_ord_id"] == "AWAY-1-1"
+    desk.stop()
+    session = gateway_session("DESK1")
+    assert wait_until(lambda: not session.isLoggedOn())
+    sent_before = session.getExpectedSenderNum()
+    counterparty.fill(bundle_id, 1, 500, "20.00")
+    counterparty.fill(bundle_id, 2, 400, "5.00")
+    assert wait_until(lambda: session.getExpectedSenderNum() == sent_before + 2), (
+        "the reports for the absent desk were not stored"
+    )
+    return session
+
+
+def _desk_recovers_everything(ports, tmp_path, session) -> None:
+    """DESK1 logs on again without any reset, gets both reports sent while it was away,
+    is in step with the gateway's numbers, and trades."""
+    again = make_client(ports, tmp_path, **PERSISTENT)
+    try:
+        assert again.start(DEADLINE), "the desk could not log on"
+        reports = [again.wait_for(lambda m: msg_type(m) == "8", DEADLINE) for _ in range(2)]
+        assert all(r is not None for r in reports), "reports sent while away were lost"
+        assert sorted(parse_report(r)["cl_ord_id"] for r in reports) == ["AWAY-1-2", "AWAY-1-3"]
+        assert again.session_rejects.empty()
+        assert again.logged_on.is_set()
+        later = submit(again, seed_hedge(), list_id="AWAY-2", wait_done=False)
+        assert later.status == "accepted", later.reason
+        # In step (once both sides' resends are through: a desk whose own numbers ran
+        # ahead during refused logons is asked for a resend too).
+        desk_session = fix.Session.lookupSession(again.session_id)
+        assert wait_until(
+            lambda: desk_session.getExpectedTargetNum() == session.getExpectedSenderNum()
+        ), (desk_session.getExpectedTargetNum(), session.getExpectedSenderNum())
+    finally:
+        again.stop()
+
+
 def test_a_refused_logon_with_reset_flag_leaves_the_desks_session_alone(
     ports, tmp_path, counterparty
 ):
-    """While DESK1 is away, an impostor logs on as DESK1 with ResetSeqNumFlag and a wrong
-    password: refused with a reason, and the gateway's sequence numbers and store stay
-    as they were, so DESK1 logs on again and gets every report sent while it was away."""
+    """While DESK1 is away with reports waiting for it, an impostor logs on as DESK1 with
+    ResetSeqNumFlag and a wrong password: the connection is closed (no Logout: DESK1
+    would count it and skip a report), nothing is reset or used up, and DESK1 logs on
+    again and gets every report sent while it was away."""
     with running_gateway(ports, tmp_path, credentials=CREDENTIALS) as gw:
-        persistent = {
-            "username": "desk1",
-            "password": PASSWORD,
-            "reset_on_logon": False,
-            "store": "file",
-        }
-        desk = make_client(ports, tmp_path, **persistent)
-        assert desk.start(DEADLINE)
-        result = submit(desk, seed_hedge(), list_id="AWAY-1", wait_done=False, timeout=DEADLINE)
-        assert result.status == "accepted", result.reason
-        bundle_id = counterparty.next_bundle().bundle.bundle_id
-        counterparty.fill(bundle_id, 0, 1000, "10.00")
-        first = desk.wait_for(lambda m: msg_type(m) == "8", DEADLINE)
-        assert parse_report(first)["cl_ord_id"] == "AWAY-1-1"
-        desk.stop()
-        session = gateway_session("DESK1")
-        assert wait_until(lambda: not session.isLoggedOn())
-
-        sent_before = session.getExpectedSenderNum()
-        counterparty.fill(bundle_id, 1, 500, "20.00")
-        counterparty.fill(bundle_id, 2, 400, "5.00")
-        assert wait_until(lambda: session.getExpectedSenderNum() == sent_before + 2), (
-            "the reports for the absent desk were not stored"
-        )
+        session = _reports_while_away(ports, tmp_path, counterparty)
         numbers = (session.getExpectedSenderNum(), session.getExpectedTargetNum())
-
         impostor = RawFixClient(ports["clients"], "DESK1")
         try:
-            reply = impostor.logon([(553, "desk1"), (554, "guessed")])  # with 141=Y
-            assert reply.get(35) == b"5"
-            assert b"logon refused: unknown Username or wrong Password" in reply.get(58)
+            impostor.send("A", [(98, "0"), (108, "30"), (141, "Y"), (553, "desk1"), (554, "x")])
             assert impostor.closed(DEADLINE)
+            assert impostor.receive(timeout=0) is None, "a Logout the desk would count"
         finally:
             impostor.close()
         assert gw.front_door.tally["logon_refused"] == 1
         assert (session.getExpectedSenderNum(), session.getExpectedTargetNum()) == numbers
+        _desk_recovers_everything(ports, tmp_path, session)
 
-        again = make_client(ports, tmp_path, **persistent)
+
+def test_a_desk_that_mistypes_its_password_logs_on_next_time_without_a_reset(
+    ports, tmp_path, counterparty
+):
+    """A QuickFIX desk mistypes its password twice. With reports waiting for it, the
+    connection just closes and the desk's numbers stay as they were; with nothing
+    waiting, it gets a Logout with the reason, numbered as it expects. Either way the
+    right password then logs it on with no sequence reset on either side, in step, with
+    every report."""
+    with running_gateway(ports, tmp_path, credentials=CREDENTIALS) as gw:
+        session = _reports_while_away(ports, tmp_path, counterparty)
+        typo = {**PERSISTENT, "password": "typo"}
+        sender_before = session.getExpectedSenderNum()
+        wrong = make_client(ports, tmp_path, **typo)
         try:
-            assert again.start(DEADLINE), "the desk could not log on after the attack"
-            reports = [again.wait_for(lambda m: msg_type(m) == "8", DEADLINE) for _ in range(2)]
-            assert all(r is not None for r in reports), "reports sent while away were lost"
-            assert sorted(parse_report(r)["cl_ord_id"] for r in reports) == [
-                "AWAY-1-2",
-                "AWAY-1-3",
-            ]
-            assert again.session_rejects.empty()
-            desk_session = fix.Session.lookupSession(again.session_id)
+            wrong.start(0)  # the desk's session exists from here until stop()
+            desk = fix.Session.lookupSession(wrong.session_id)
+            # Two refusals: the desk has finished with the first before it retries.
+            assert wait_until(lambda: gw.front_door.tally["logon_refused"] >= 2)
+            # No Logout counted: the desk still expects the first report it missed.
+            assert desk.getExpectedTargetNum() == sender_before - 2
+            assert not wrong.logged_on.is_set(), "a wrong password logged on"
+        finally:
+            wrong.stop()
+        assert session.getExpectedSenderNum() == sender_before
+        _desk_recovers_everything(ports, tmp_path, session)
+
+        # Logged off with everything: the refusal is a Logout the desk counts, in step.
+        refused = gw.front_door.tally["logon_refused"]
+        wrong = make_client(ports, tmp_path, **typo)
+        try:
+            wrong.start(0)
+            desk = fix.Session.lookupSession(wrong.session_id)
+            assert wait_until(lambda: gw.front_door.tally["logon_refused"] >= refused + 2)
+            # (The desk may still be reading the last Logout.)
             assert wait_until(
-                lambda: desk_session.getExpectedTargetNum() == session.getExpectedSenderNum()
-            )
-            assert again.logged_on.is_set()
-            later = submit(again, seed_hedge(), list_id="AWAY-2", wait_done=False)
+                lambda: desk.getExpectedTargetNum() == session.getExpectedSenderNum()
+            ), (desk.getExpectedTargetNum(), session.getExpectedSenderNum())
+            assert not wrong.logged_on.is_set(), "a wrong password logged on"
+        finally:
+            wrong.stop()
+        assert "wrong Password" in _last_logout_text(tmp_path)
+        again = make_client(ports, tmp_path, **PERSISTENT)
+        try:
+            assert again.start(DEADLINE), "the desk could not log on after its typo"
+            assert again.session_rejects.empty()
+            later = submit(again, seed_hedge(), list_id="TYPO-2", wait_done=False)
             assert later.status == "accepted", later.reason
         finally:
             again.stop()
+
+
+def _last_logout_text(tmp_path: Path) -> str:
+    """Text (58) of the last Logout DESK1's engine logged as received."""
+    log_file = tmp_path / "DESK1-log" / "FIX.4.4-DESK1-BIDGW.messages.current.log"
+    logouts = [
+        line
+        for line in log_file.read_text().splitlines()
+        if "\x0135=5\x01" in line and "49=BIDGW" in line
+    ]
+    assert logouts, "no Logout from the gateway in the desk's log"
+    fields = dict(f.split("=", 1) for f in logouts[-1].split("\x01") if "=" in f)
+    return fields.get("58", "")
 
 
 def test_a_non_ascii_username_is_refused_not_let_through(ports, tmp_path, counterparty):
