@@ -230,10 +230,14 @@ class Gateway:
             self._caught_up[comp_id] = int(session.getExpectedSenderNum())
 
     def _client_logged_on(self, comp_id: str) -> bool:
-        """Whether QuickFIX has ``comp_id``'s session logged on (any thread)."""
-        session = fix.Session.lookupSession(
-            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
-        )
+        """Whether QuickFIX still holds ``comp_id``'s session for a connection (any
+        thread): logged on, or registered to a connection it has not torn down yet
+        (it stops counting as logged on first, and drops a Logon for a session still
+        registered)."""
+        session_id = fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
+        if fix.Session.isSessionRegistered(session_id):
+            return True
+        session = fix.Session.lookupSession(session_id)
         return session is not None and bool(session.isLoggedOn())
 
     def _client_settings(self) -> Any:
