@@ -14,12 +14,13 @@ and import the analysis (numpy, statsmodels) inside the handler.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TextIO
 
 from gateway.core.errors import GatewayError
 
-__all__ = ["HedgeCommand"]
+__all__ = ["HedgeCommand", "ProgressBar"]
 
 
 class HedgeCommand:
@@ -36,7 +37,8 @@ class HedgeCommand:
             description="For every time step of POSITIONS.csv, factor out whole lots of the "
             "mean-reverting sub-portfolios estimated from PRICES.csv and report the "
             "residual position and its risk. CSVs: a header 'time,SYM1,SYM2,...' and "
-            "one row per step. Writes residual.csv and chart.png into --out.",
+            "one row per step. Writes residual.csv and chart.png into --out. A progress "
+            "bar is drawn on stderr when it is a terminal.",
         )
         analyze.add_argument("positions", type=Path, help="positions CSV (units per instrument)")
         analyze.add_argument("prices", type=Path, help="prices CSV (same instruments)")
@@ -47,6 +49,19 @@ class HedgeCommand:
             help="how to estimate the mean-reverting vectors (default johansen)",
         )
         analyze.add_argument("--count", type=int, default=2, help="vectors for pca (default 2)")
+        analyze.add_argument(
+            "--dense",
+            action="store_true",
+            help="hedge with the estimated vectors as they are, instead of sparse vectors "
+            "with simple ratios found in their span (the default)",
+        )
+        analyze.add_argument(
+            "--precision",
+            type=float,
+            default=0.02,
+            help="how far a sparse vector's simple ratio may be from the estimated weight, "
+            "the largest weight being 1 (default 0.02)",
+        )
         analyze.add_argument(
             "--lot",
             type=float,
@@ -63,9 +78,28 @@ class HedgeCommand:
         analyze.set_defaults(handler=_analyze)
 
 
+class ProgressBar:
+    """``hedging [#########.........]  45% 45,000/100,000`` redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO, *, label: str = "hedging", width: int = 30) -> None:
+        self._stream = stream
+        self._label = label
+        self._width = width
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = self._width * done // max(total, 1)
+        bar = "#" * filled + "." * (self._width - filled)
+        end = "\n" if done >= total else ""
+        self._stream.write(
+            f"\r{self._label} [{bar}] {100 * done // max(total, 1):3d}% {done:,}/{total:,}{end}"
+        )
+        self._stream.flush()
+
+
 def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     from strategies.analysis import analyze  # noqa: PLC0415 - statsmodels is slow to import
 
+    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
         result = analyze(
             args.positions,
@@ -73,9 +107,12 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
             args.out,
             vectors=args.vectors,
             count=args.count,
+            sparse=not args.dense,
+            precision=args.precision,
             lot=args.lot,
             horizon=args.horizon,
             method=args.method,
+            progress=progress,
         )
     except (OSError, ValueError) as exc:
         raise GatewayError(str(exc)) from None

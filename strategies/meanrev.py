@@ -35,6 +35,8 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
+_JOHANSEN_MAX = 12  # statsmodels' tables of trace-test critical values end here
+
 
 def covariance(prices: FloatArray, horizon: int = 1) -> FloatArray:
     """Covariance of ``p[t + horizon] - p[t]``: the P&L risk of one unit of each instrument."""
@@ -59,8 +61,19 @@ def _normalise(vectors: FloatArray) -> FloatArray:
 def johansen_vectors(
     prices: FloatArray, *, det_order: int = 0, k_ar_diff: int = 1, significance: float = 0.05
 ) -> FloatArray:
-    """Cointegrating vectors (columns), rank by the sequential trace test."""
+    """Cointegrating vectors (columns), rank by the sequential trace test.
+
+    Raises:
+        ValueError: for more than 12 instruments: statsmodels has critical values
+            for up to 12, and without them every test would pass as "rank 0".
+    """
     from statsmodels.tsa.vector_ar.vecm import coint_johansen  # noqa: PLC0415 - heavy import
+
+    if prices.shape[1] > _JOHANSEN_MAX:
+        raise ValueError(
+            f"Johansen's critical values stop at {_JOHANSEN_MAX} instruments, this history has "
+            f"{prices.shape[1]}: estimate with principal components (vectors: pca, with a count)"
+        )
 
     column = {0.10: 0, 0.05: 1, 0.01: 2}[significance]
     with warnings.catch_warnings():
