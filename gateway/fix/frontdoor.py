@@ -94,6 +94,10 @@ _SOH = b"\x01"
 _PREFIX = b"8=FIX.4.4\x019="
 _TRAILER = 7  # b"10=ccc\x01"
 _CHUNK = 65536  # bytes per read, in both directions
+#: Times a Logon the engine dropped unanswered is forwarded again, and the most bytes
+#: kept to do it (the Logon and whatever the client sent before the answer).
+_FORWARD_RETRIES = 3
+_FORWARD_KEEP = 65536
 _ACCEPTS_PER_WAKE = 64  # then the loop serves the other sockets
 _ACCEPT_BACKOFF = (0.05, 1.0)  # first and longest pause after EMFILE on accept
 _OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -706,6 +710,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._logon = bytearray(door.config.max_logon_bytes)
         self._filled = 0
         self._pending: list[bytes] = []
+        #: What went to the engine before its first answer (None: too much to keep).
+        self._unanswered: list[bytes] | None = []
+        self._retries = 0
 
     # the client's socket ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -722,7 +729,10 @@ class _Connection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         if self.state in ("forwarded", "open"):
             assert self.upstream is not None
-            self.upstream.write(bytes(self.door.chunk[:nbytes]))
+            data = bytes(self.door.chunk[:nbytes])
+            self.upstream.write(data)
+            if self.state == "forwarded":
+                self._keep(data)
         elif self.state == "logon":
             self._filled += nbytes
             self._read_logon()
@@ -829,8 +839,11 @@ class _Connection(asyncio.BufferedProtocol):
             return
         self.upstream = transport
         self.state = "forwarded"
-        transport.write(b"".join(self._pending))
+        data = b"".join(self._pending)
+        transport.write(data)
         self._pending = []
+        self._unanswered = []
+        self._keep(data)
         assert self.client is not None
         self.client.resume_reading()
 
@@ -848,6 +861,40 @@ class _Connection(asyncio.BufferedProtocol):
             self.finish("no logon in time")
 
     # QuickFIX's side ------------------------------------------------------------------------------
+    def _keep(self, data: bytes) -> None:
+        """Remember bytes sent to the engine before its first answer (bounded)."""
+        if self._unanswered is None:
+            return
+        self._unanswered.append(data)
+        if sum(map(len, self._unanswered)) > _FORWARD_KEEP:
+            self._unanswered = None
+
+    def engine_closed(self) -> None:
+        """The engine closed its side. Before any answer to the Logon that means
+        QuickFIX dropped it unread ("Session not found for incoming message": it
+        still held the CompID's previous connection, which it had already stopped
+        counting as logged on or registered): the Logon is forwarded again, at most
+        ``_FORWARD_RETRIES`` times, once the engine has let the session go."""
+        sent = self._unanswered
+        if self.state == "forwarded" and sent and self._retries < _FORWARD_RETRIES:
+            self._retries += 1
+            self.door.event(
+                "logon_dropped",
+                level="info",
+                client=self.comp_id,
+                peer=self.peer,
+                attempt=self._retries,
+            )
+            self.upstream = None
+            self.state = "connecting"
+            self._pending = list(sent)
+            self._unanswered = []
+            assert self.client is not None
+            self.client.pause_reading()
+            self.door._spawn(self._connect())
+            return
+        self.finish("the FIX engine closed the session")
+
     def from_engine(self, data: bytes) -> None:
         """Bytes QuickFIX sent the client: passed on at once; never held back."""
         client = self.client
@@ -922,7 +969,7 @@ class _Upstream(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connection.door.show(self.fd)
-        self.connection.finish("the FIX engine closed the session")
+        self.connection.engine_closed()
 
     def pause_writing(self) -> None:
         self.connection.engine_paused(True)
