@@ -1,11 +1,26 @@
-"""Auction clearing time: HiGHS (bidgw's path) vs PuLP's bundled CBC, in the same run.
+"""Auction clearing time and gap: HiGHS before/after issue 15 and CBC, in the same run.
 
-For 50, 100, 500 and 1,000 open bundles of 5 legs (hedged and beta-neutral,
-alternating) over 100 symbols, plus the venue's synthetic contra liquidity,
-clears one auction with each solver and prints model build time, solve time,
-the relative gap reached (HiGHS reports it; CBC through PuLP does not), the
-status and how many bundles filled. Every result is verified exactly inside
-``clear``. Run: ``.venv/bin/python bench/auction.py [--time-limit-ms 10000]``.
+For 50, 100, 500, 1,000 and 5,000 open bundles of 5 legs (hedged and
+beta-neutral, alternating) over 100 symbols, plus the venue's synthetic contra
+liquidity, clears one auction per configuration and prints:
+
+* ``before``: HiGHS on the model before issue 15 (``formulation="big_m"``:
+  one MILP, a continuous price and a binary per order inside the spread, HiGHS
+  defaults; the time limit is the solver's alone);
+* ``after``: HiGHS on the ``ladder`` model (threshold binaries per symbol,
+  independent parts, tuned options; the time limit counts from the start of
+  the auction, building included);
+* ``cbc``: PuLP's bundled CBC on the ``ladder`` model.
+
+Columns: parts solved, time in admission and model building, in the solver, in
+reading and verifying the fills exactly, the wall time of the whole ``clear``
+call, the relative gap reached (HiGHS reports it; CBC through PuLP does not),
+the status, bundles filled and the verified improvement. ``--repeat N`` runs
+each configuration N times and prints the median wall time with every run's
+(the machine is shared; quote ratios to the ``before`` row of the same run).
+Every result is verified exactly inside ``clear``.
+
+Run: ``.venv/bin/python bench/auction.py [--sizes 50,100] [--repeat 3]``.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
@@ -21,13 +36,31 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import random
+import statistics
+import time
 from decimal import Decimal
+from typing import Literal
 
 from gateway.core.bundle import Side
 from gateway.core.plugins import BidderPayload, StrategyRegistry
-from gateway.venue.auction import AuctionConfig, ContraOrder, Participant, SymbolRef, clear
+from gateway.solver.milp import SolverName
+from gateway.venue.auction import (
+    AuctionConfig,
+    AuctionResult,
+    ContraOrder,
+    Participant,
+    SymbolRef,
+    clear,
+)
 
 REGISTRY = StrategyRegistry.from_settings()
+
+#: name -> (solver, formulation)
+CONFIGS: dict[str, tuple[SolverName, Literal["ladder", "big_m"]]] = {
+    "before": ("highs", "big_m"),
+    "after": ("highs", "ladder"),
+    "cbc": ("cbc", "ladder"),
+}
 
 
 def market(symbols: int, rng: random.Random) -> dict[str, SymbolRef]:
@@ -105,30 +138,63 @@ def liquidity(refs: dict[str, SymbolRef], rng: random.Random) -> list[ContraOrde
     return orders
 
 
+def run(
+    participants: list[Participant],
+    contra: list[ContraOrder],
+    refs: dict[str, SymbolRef],
+    config: AuctionConfig,
+) -> tuple[AuctionResult, float]:
+    """One auction and its wall time in ms."""
+    started = time.perf_counter()
+    result = clear(participants, contra, refs, config, seed=1)
+    return result, (time.perf_counter() - started) * 1000
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit-ms", type=int, default=10_000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--time-limit-ms", type=int, default=10_000, help="per auction")
+    parser.add_argument(
+        "--large-time-limit-ms",
+        type=int,
+        default=5_000,
+        help="per auction from --large bundles on (the 5-second target)",
+    )
+    parser.add_argument("--large", type=int, default=5000)
     parser.add_argument("--gap", default="0.001")
-    parser.add_argument("--sizes", default="50,100,500,1000")
+    parser.add_argument("--sizes", default="50,100,500,1000,5000")
+    parser.add_argument("--configs", default="before,after,cbc")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(20261121)
     refs = market(100, rng)
     contra = liquidity(refs, rng)
-    print(f"one auction, 100 symbols, target gap {args.gap}, time limit {args.time_limit_ms} ms")
     print(
-        f"{'bundles':>7}  {'solver':<6}{'build ms':>10}{'solve ms':>10}{'gap':>10}"
-        f"  {'status':<11}{'filled':>7}"
+        f"one auction, 100 symbols, target gap {args.gap}, time limit {args.time_limit_ms} ms "
+        f"({args.large_time_limit_ms} ms from {args.large} bundles), {args.repeat} run(s) each"
+    )
+    print(
+        f"{'bundles':>7}  {'config':<7}{'parts':>6}{'build':>8}{'solve':>8}{'verify':>8}"
+        f"{'wall ms':>9}{'gap':>10}  {'status':<12}{'filled':>7}{'improvement':>13}  runs (ms)"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         participants = bundles(size, refs, random.Random(size))
-        for solver in ("highs", "cbc"):
-            config = AuctionConfig(solver=solver, time_limit_ms=args.time_limit_ms, gap=args.gap)
-            result = clear(participants, contra, refs, config, seed=1)
+        limit_ms = args.large_time_limit_ms if size >= args.large else args.time_limit_ms
+        for name in args.configs.split(","):
+            solver, formulation = CONFIGS[name]
+            config = AuctionConfig(
+                solver=solver, time_limit_ms=limit_ms, gap=args.gap, formulation=formulation
+            )
+            runs = [run(participants, contra, refs, config) for _ in range(args.repeat)]
+            result = runs[0][0]
+            walls = [wall for _, wall in runs]
             gap = "n/a" if result.gap is None else f"{result.gap:.2e}"
+            solve = result.solve_ms - result.build_ms
             print(
-                f"{size:>7}  {solver:<6}{result.build_ms:>10.1f}"
-                f"{result.solve_ms - result.build_ms:>10.1f}{gap:>10}  {result.status:<11}"
-                f"{len(result.bundle_fills):>7}"
+                f"{size:>7}  {name:<7}{result.parts:>6}{result.build_ms:>8.0f}{solve:>8.0f}"
+                f"{result.verify_ms:>8.0f}{statistics.median(walls):>9.0f}{gap:>10}  "
+                f"{result.status:<12}{len(result.bundle_fills):>7}"
+                f"{float(result.improvement):>13.2f}  {' '.join(f'{w:.0f}' for w in walls)}",
+                flush=True,
             )
 
 

@@ -15,12 +15,20 @@ maximising total price improvement ``Σ_buys (limit − P)·q + Σ_sells (P − 
 
 Because bought = sold per symbol, the ``P`` terms cancel: the improvement is
 ``Σ_buys limit·q − Σ_sells limit·q`` whatever the prices, and the prices only
-decide which orders may fill. The MILP therefore has one continuous price per
-symbol, tied to an order's fill by a big-M row only when its limit lies
-strictly inside the spread (an order whose limit is through the far side can
-fill at any price; one outside the spread never fills). After the solve, each
-symbol's price is the point of its feasible interval closest to the midpoint
-("the midpoint when unconstrained").
+decide which orders may fill. The default model (``formulation="ladder"``)
+therefore has no price variable: per symbol, one binary per price threshold
+that separates a buy from a sell it conflicts with (:mod:`gateway.venue.ladder`,
+exact both ways), and its objective measures each limit from the symbol's mid
+(the same value for every balanced fill, with coefficients of the size of the
+spread). Bundles and contra orders that share no symbol, directly or through
+others, are solved as separate MILPs (:mod:`gateway.venue.components`). The
+model before issue 15 (``formulation="big_m"``) keeps one continuous price per
+symbol, tied to an order's fill by a binary and big-M rows when its limit lies
+inside the spread. In both, an order whose limit is through the far side can
+fill at any price and one outside the spread never fills. After the solve,
+each symbol's price is the point of its feasible interval closest to the
+midpoint ("the midpoint when unconstrained"). docs/auction.md has the
+measurements.
 
 Why constraints apply to each auction's fill: the built-in strategies'
 constraints are homogeneous (``Σ a·q (op) 0``), so if every auction's fill
@@ -28,7 +36,8 @@ satisfies them, so does every cumulative fill; each partial fill is itself a
 hedge. A bundle's remaining quantities shrink as it fills.
 
 Ties: a seeded, tiny per-lot priority is added to the objective, so equal
-improvements are broken by a random order that the seed reproduces.
+improvements are broken by a random order that the seed reproduces. The
+priorities are drawn once over all the auction's orders, whatever the parts.
 
 Every result is re-verified in exact arithmetic (:func:`verify`) before it is
 returned as filled; a solver answer that fails, or none at all, fills nothing.
@@ -100,6 +109,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import pulp
@@ -107,6 +117,7 @@ import pulp
 from gateway.core.bundle import OrderBundle, Side
 from gateway.core.fields import Fraction01, FrozenModel, PositiveInt
 from gateway.solver.milp import (
+    FastHiGHS,
     ScaledRow,
     SolverName,
     SolverSettings,
@@ -116,12 +127,16 @@ from gateway.solver.milp import (
     row_constraint,
     scaled_rows,
 )
+from gateway.venue.components import components
+from gateway.venue.ladder import eligibility, price_ladder
 
 __all__ = [
+    "AUCTION_HIGHS_OPTIONS",
     "MAX_COST",
     "MAX_LOTS",
     "MAX_ROW_ACTIVITY",
     "MAX_ROW_COEFFICIENT",
+    "MIN_SOLVE_MS",
     "AuctionConfig",
     "AuctionResult",
     "ContraOrder",
@@ -143,6 +158,20 @@ MAX_LOTS: Final = 100_000
 MAX_ROW_COEFFICIENT: Final = 10**9
 #: Largest activity ``Σ |a_i| · max_lots_i + |b|`` of such a row.
 MAX_ROW_ACTIVITY: Final = 2**53
+#: The least solver time a part of a ``ladder`` auction gets, even past the time limit.
+MIN_SOLVE_MS: Final = 5.0
+
+#: HiGHS options for the ``ladder`` auction model, measured on bench/auction.py's books
+#: (docs/auction.md): feasibility jump and the root reduced-cost heuristic found no
+#: solution the others did not and cost time; presolve reduces nothing on this model.
+#: RINS and RENS find the good solutions: without either, 100 bundles took 6-18 s.
+AUCTION_HIGHS_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType(
+    {
+        "presolve": "off",
+        "mip_heuristic_run_feasibility_jump": False,
+        "mip_heuristic_run_root_reduced_cost": False,
+    }
+)
 
 
 class AuctionConfig(FrozenModel):
@@ -150,13 +179,24 @@ class AuctionConfig(FrozenModel):
 
     Attributes:
         solver: ``highs`` (default) or ``cbc``.
-        time_limit_ms: solver time limit per auction (default 80).
+        time_limit_ms: time limit per auction (default 80). With the ``ladder``
+            formulation it counts from the start of :func:`clear`, building the
+            model included (at least :data:`MIN_SOLVE_MS` is left for solving);
+            with ``big_m`` it is the solver's limit alone.
         gap: relative optimality gap at which the solver may stop (default 0.001).
+        formulation: ``ladder`` (default): price thresholds per symbol
+            (:mod:`gateway.venue.ladder`), independent parts solved one by one
+            (:mod:`gateway.venue.components`), HiGHS run with
+            :data:`AUCTION_HIGHS_OPTIONS`. ``big_m``: the model before issue 15
+            (one MILP; a continuous price per symbol, a binary and two big-M rows
+            per order inside the spread; HiGHS defaults), kept for comparison
+            (``bench/auction.py``). Both are exact; see ``docs/auction.md``.
     """
 
     solver: SolverName = "highs"
     time_limit_ms: PositiveInt = 80
     gap: Fraction01 = 0.001
+    formulation: Literal["ladder", "big_m"] = "ladder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +251,8 @@ class AuctionResult:
     gap: float | None = None  # relative MIP gap the solver reached (HiGHS), if known
     rejected: Mapping[str, str] = field(default_factory=dict)
     excluded: Mapping[str, str] = field(default_factory=dict)
+    verify_ms: float = 0.0  # reading fills and prices and verifying them exactly
+    parts: int = 1  # independent parts solved (``ladder``; 1 for ``big_m``)
 
     @property
     def filled(self) -> bool:
@@ -334,6 +376,7 @@ class _Order:
     lot: int
     max_lots: int
     var: Any = None
+    priority: int = 0  # its seeded tie-break rank among all the auction's orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,14 +396,7 @@ class _Entry:
 
 
 def _eligible(order: _Order, ref: SymbolRef) -> Literal["never", "always", "inside"]:
-    bid, offer = Fraction(ref.bid), Fraction(ref.offer)
-    if order.side is Side.BUY:
-        if order.limit < bid:
-            return "never"
-        return "always" if order.limit >= offer else "inside"
-    if order.limit > offer:
-        return "never"
-    return "always" if order.limit <= bid else "inside"
+    return eligibility(order.side, order.limit, Fraction(ref.bid), Fraction(ref.offer))
 
 
 def clear(
@@ -380,8 +416,16 @@ def clear(
     started = time.perf_counter()
     orders = _contra_orders(contra, refs)
     entries, rejected, excluded = _admit(participants, orders, refs)
+    limit_s = config.time_limit_ms / 1000
     result, faults = _clear_once(
-        entries, orders, contra, refs, config=config, seed=seed, started=started
+        entries,
+        orders,
+        contra,
+        refs,
+        config=config,
+        seed=seed,
+        started=started,
+        deadline=started + limit_s,
     )
     if result.status == "unverified" and faults:
         # A tolerance effect of the solver on these bundles' rows: clear without them.
@@ -389,7 +433,14 @@ def clear(
             excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
         entries = [e for e in entries if e.bundle_id not in faults]
         result, _ = _clear_once(
-            entries, orders, contra, refs, config=config, seed=seed, started=started
+            entries,
+            orders,
+            contra,
+            refs,
+            config=config,
+            seed=seed,
+            started=started,
+            deadline=time.perf_counter() + limit_s,  # the second solve gets its own limit
         )
     return dataclasses.replace(result, rejected=rejected, excluded=excluded)
 
@@ -485,71 +536,237 @@ def _clear_once(
     config: AuctionConfig,
     seed: int,
     started: float,
+    deadline: float,
 ) -> tuple[AuctionResult, dict[str, str]]:
     """One solve over ``entries`` and the contra orders, verified; with the bundles
-    the verification found at fault, if it failed."""
-    model = _Model(entries, contra_orders, refs)
-    if not model.orders:
+    the verification found at fault, if it failed. Times are reported from
+    ``started``; the ``ladder`` solves stop by ``deadline`` (``perf_counter``)."""
+    orders = [o for e in entries for o in e.legs.values()] + list(contra_orders)
+    if not orders:
         return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000), {}
-    model.build(random.Random(seed))
-    build_ms = (time.perf_counter() - started) * 1000
+    # Tie-breaks: one seeded shuffle over every order of the auction, whatever the parts.
+    priorities = list(range(len(orders)))
+    random.Random(seed).shuffle(priorities)
+    for order, priority in zip(orders, priorities, strict=True):
+        order.priority = priority
+    if config.formulation == "big_m":
+        solved = _solve_big_m(entries, contra_orders, orders, refs, config)
+    else:
+        solved = _solve_parts(entries, contra_orders, orders, refs, config, deadline=deadline)
+    solve_ms = (time.perf_counter() - started) * 1000
+    build_ms = (solved.build_s + solved.admit_s) * 1000
+    if solved.lots is None:
+        result = AuctionResult(
+            "no_solution",
+            solve_ms=solve_ms,
+            detail=solved.status,
+            build_ms=build_ms,
+            gap=solved.gap,
+            parts=solved.parts,
+        )
+        return result, {}
+    participants = [e.participant for e in entries]
+    result, faults = _finish(
+        _Outcome(participants, contra, refs, orders, solved.lots, solved.status, solve_ms)
+    )
+    if solved.detail and not result.detail:
+        result = dataclasses.replace(result, detail=solved.detail)
+    verify_ms = (time.perf_counter() - started) * 1000 - solve_ms
+    return dataclasses.replace(
+        result, build_ms=build_ms, gap=solved.gap, verify_ms=verify_ms, parts=solved.parts
+    ), faults
+
+
+@dataclass(slots=True)
+class _Solved:
+    """The solver's answer for a whole auction: every order's lots (in the auction's
+    order list) or None, its status (``optimal``, ``feasible``, or why there are no
+    lots), what went wrong in some part, the gap, and where the time went."""
+
+    lots: list[int] | None
+    status: str
+    gap: float | None
+    detail: str = ""
+    parts: int = 1
+    build_s: float = 0.0
+    admit_s: float = 0.0
+
+
+def _solve_big_m(
+    entries: Sequence[_Entry],
+    contra_orders: Sequence[_Order],
+    orders: Sequence[_Order],
+    refs: Mapping[str, SymbolRef],
+    config: AuctionConfig,
+) -> _Solved:
+    """The model before issue 15: one MILP, HiGHS defaults, the time limit for the solver."""
+    began = time.perf_counter()
+    model = _BigMModel(entries, contra_orders, refs, ties=len(orders))
+    model.build()
+    build_s = time.perf_counter() - began
     # Unlike the small pre-solve models, auctions are large: HiGHS presolve stays on.
     settings = SolverSettings(solver=config.solver, gap_rel=config.gap)
     try:
         model.problem.solve(settings.make(config.time_limit_ms / 1000))
     except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
         # LookupError: PuLP reading back a model HiGHS refused part of.
-        detail = f"{type(exc).__name__}: {exc}"
-        solve_ms = (time.perf_counter() - started) * 1000
-        return AuctionResult("no_solution", detail=detail, solve_ms=solve_ms), {}
-    solve_ms = (time.perf_counter() - started) * 1000
+        return _Solved(None, f"{type(exc).__name__}: {exc}", None, build_s=build_s)
     status, lots = _solution(model.problem, model.orders, config.solver)
     gap = relative_gap(model.problem, config.solver)
     if lots is None:
-        result = AuctionResult(
-            "no_solution", solve_ms=solve_ms, detail=status, build_ms=build_ms, gap=gap
-        )
-        return result, {}
-    participants = [e.participant for e in entries]
-    result, faults = _finish(
-        _Outcome(participants, contra, refs, model.orders, lots, status, solve_ms)
+        return _Solved(None, status, gap, build_s=build_s)
+    by_order = {id(o): n for o, n in zip(model.orders, lots, strict=True)}
+    return _Solved([by_order[id(o)] for o in orders], status, gap, build_s=build_s)
+
+
+def _solve_parts(
+    entries: Sequence[_Entry],
+    contra_orders: Sequence[_Order],
+    orders: Sequence[_Order],
+    refs: Mapping[str, SymbolRef],
+    config: AuctionConfig,
+    *,
+    deadline: float,
+) -> _Solved:
+    """The ``ladder`` model, one MILP per independent part, smallest part first.
+
+    Each part gets a share of the time left proportional to its number of orders
+    (what a smaller part leaves unused goes to the larger ones). A part the solver
+    fails on, or leaves without a solution, fills nothing: its empty fill is valid
+    on its own. The auction has no solution only when no part has one.
+    """
+    began = time.perf_counter()
+    traded = [e for e in entries if e.legs]  # a bundle with no order here fills nothing
+    items: list[list[str]] = [[o.symbol for o in e.legs.values()] for e in traded]
+    items += [[o.symbol] for o in contra_orders]
+    parts = components(items)
+    parts.sort(key=lambda part: (sum(_size(traded, contra_orders, i) for i in part), part[0]))
+    left = sum(_size(traded, contra_orders, i) for part in parts for i in part)
+    admit_s = time.perf_counter() - began
+    build_s = 0.0
+    lots: dict[int, int] = {}
+    statuses: list[str] = []
+    problems: list[str] = []
+    value = bound = 0.0
+    gap_known = config.solver == "highs"
+    for part in parts:
+        part_entries = [traded[i] for i in part if i < len(traded)]
+        part_contra = [contra_orders[i - len(traded)] for i in part if i >= len(traded)]
+        size = sum(_size(traded, contra_orders, i) for i in part)
+        began = time.perf_counter()
+        model = _LadderModel(part_entries, part_contra, refs, ties=len(orders))
+        model.build()
+        build_s += time.perf_counter() - began
+        budget_ms = max((deadline - time.perf_counter()) * 1000 * size / left, MIN_SOLVE_MS)
+        left -= size
+        solved = _solve_part(model, config, budget_ms / 1000)
+        if isinstance(solved, str):
+            problems.append(f"part of {len(model.orders)} orders: {solved}")
+            statuses.append("failed")
+            gap_known = False
+            continue
+        status, part_lots, part_value, part_bound = solved
+        statuses.append(status)
+        if part_value is None or part_bound is None:
+            gap_known = False
+        else:
+            value, bound = value + part_value, bound + part_bound
+        if part_lots is None:
+            problems.append(f"part of {len(model.orders)} orders: {status}")
+            continue
+        lots.update((id(o), n) for o, n in zip(model.orders, part_lots, strict=True))
+    gap = _gap(value, bound) if gap_known else None
+    detail = "; ".join(problems)
+    if parts and not lots:
+        return _Solved(None, detail, gap, parts=len(parts), build_s=build_s, admit_s=admit_s)
+    status = "optimal" if all(s == "optimal" for s in statuses) else "feasible"
+    return _Solved(
+        [lots.get(id(o), 0) for o in orders],
+        status,
+        gap,
+        detail,
+        len(parts),
+        build_s,
+        admit_s,
     )
-    return dataclasses.replace(result, build_ms=build_ms, gap=gap), faults
+
+
+def _size(traded: Sequence[_Entry], contra: Sequence[_Order], index: int) -> int:
+    """Orders of item ``index`` of a part: a bundle's legs, or one contra order."""
+    return len(traded[index].legs) if index < len(traded) else 1
+
+
+def _gap(value: float, bound: float) -> float:
+    """Relative gap of a maximisation with objective ``value`` and dual ``bound``,
+    as HiGHS reports it: 0 when they meet, infinite when only the empty fill is known."""
+    if bound - value <= 0:
+        return 0.0
+    if value <= 0:
+        return math.inf
+    return (bound - value) / value
+
+
+def _solve_part(
+    model: _Model, config: AuctionConfig, time_limit_s: float
+) -> str | tuple[str, list[int] | None, float | None, float | None]:
+    """Solve one part: its status, lots (or None), objective value and dual bound
+    (None when the solver does not say), or what went wrong."""
+    if config.solver == "highs":
+        solver: Any = FastHiGHS(
+            msg=False,
+            timeLimit=time_limit_s,
+            gapRel=config.gap,
+            threads=1,
+            **AUCTION_HIGHS_OPTIONS,
+        )
+    else:
+        solver = SolverSettings(solver="cbc", gap_rel=config.gap).make(time_limit_s)
+    try:
+        model.problem.solve(solver)
+    except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
+        # LookupError: PuLP reading back a model HiGHS refused part of.
+        return f"{type(exc).__name__}: {exc}"
+    status, lots = _solution(model.problem, model.orders, config.solver)
+    if config.solver != "highs":
+        return status, lots, None, None
+    info = model.problem.solverModel.getInfo()
+    # FastHiGHS minimises the negated objective.
+    bound = -float(info.mip_dual_bound)
+    value = -float(info.objective_function_value) if lots is not None else 0.0
+    if not math.isfinite(bound):
+        return status, lots, None, None
+    return status, lots, value, bound
 
 
 class _Model:
-    """The clearing MILP for one auction, over admitted bundles and contra orders."""
+    """The clearing MILP over admitted bundles and contra orders (one auction, or one
+    independent part of it); the price rules are the subclass's."""
 
     def __init__(
         self,
         entries: Sequence[_Entry],
         contra: Sequence[_Order],
         refs: Mapping[str, SymbolRef],
+        *,
+        ties: int,
     ) -> None:
         self.entries = entries
         self.refs = refs
+        self.ties = ties  # orders in the whole auction (the tie-break scale)
         self.orders = [o for e in entries for o in e.legs.values()] + list(contra)
         self.problem = pulp.LpProblem("auction", pulp.LpMaximize)
 
-    def build(self, rng: random.Random) -> None:
+    def build(self) -> None:
         for number, order in enumerate(self.orders):
             order.var = self.problem.add_variable(
                 f"q{number:06d}", 0, order.max_lots, cat=pulp.const.LpInteger
             )
-        self._objective(rng)
-        symbols = sorted({o.symbol for o in self.orders})
-        prices = {
-            s: self.problem.add_variable(
-                f"p_{s}", float(self.refs[s].bid), float(self.refs[s].offer)
-            )
-            for s in symbols
-        }
-        for symbol in symbols:
-            balance = [
-                (o.var, o.lot if o.side is Side.BUY else -o.lot)
-                for o in self.orders
-                if o.symbol == symbol
-            ]
+        self._objective()
+        by_symbol: dict[str, list[_Order]] = {}
+        for order in self.orders:
+            by_symbol.setdefault(order.symbol, []).append(order)
+        for symbol in sorted(by_symbol):
+            balance = [(o.var, o.lot if o.side is Side.BUY else -o.lot) for o in by_symbol[symbol]]
             self.problem.addConstraint(
                 pulp.LpConstraint(
                     pulp.LpAffineExpression(balance),
@@ -558,41 +775,32 @@ class _Model:
                     name=f"balance_{symbol}",
                 )
             )
-        for number, order in enumerate(self.orders):
-            if _eligible(order, self.refs[order.symbol]) == "inside":
-                self._price_link(number, order, prices[order.symbol])
+        self._prices(by_symbol)
         for entry in self.entries:
             self._bundle_rows(entry)
 
-    def _objective(self, rng: random.Random) -> None:
+    def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        raise NotImplementedError
+
+    def _objective(self) -> None:
         """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units, plus tie-breaks."""
         # The admitted orders' grid: at most MAX_COST per lot (see _admit).
         scale = price_grid(o.limit for o in self.orders)
-        priorities = list(range(len(self.orders)))
-        rng.shuffle(priorities)
         # Each order's tie term is at most priority / (4 (n+1)^2) <= 1 / (4 (n+1)): all of
         # them together stay below one unit of improvement, so they only break ties.
-        tie = 1.0 / (4 * (len(self.orders) + 1) ** 2)
+        tie = 1.0 / (4 * (self.ties + 1) ** 2)
+        shift = self._shifts(scale)
         terms = []
-        for order, priority in zip(self.orders, priorities, strict=True):
-            value = order.side.sign * int(order.limit * scale) * order.lot
-            terms.append((order.var, value + tie * priority / max(1, order.max_lots)))
+        for order in self.orders:
+            units = int(order.limit * scale) - shift.get(order.symbol, 0)
+            value = order.side.sign * units * order.lot
+            terms.append((order.var, value + tie * order.priority / max(1, order.max_lots)))
         self.problem.setObjective(pulp.LpAffineExpression(terms))
 
-    def _price_link(self, number: int, order: _Order, price: Any) -> None:
-        """z = 1 lets the order fill; then the price must be on its side of its limit."""
-        ref = self.refs[order.symbol]
-        z = self.problem.add_variable(f"z{number:06d}", 0, 1, cat=pulp.const.LpBinary)
-        self.problem.addConstraint(order.var - order.max_lots * z <= 0, name=f"use{number:06d}")
-        spread = float(Fraction(ref.offer) - Fraction(ref.bid))
-        if order.side is Side.BUY:
-            self.problem.addConstraint(
-                price + spread * z <= float(order.limit) + spread, name=f"px{number:06d}"
-            )
-        else:
-            self.problem.addConstraint(
-                price - spread * z >= float(order.limit) - spread, name=f"px{number:06d}"
-            )
+    def _shifts(self, scale: int) -> Mapping[str, int]:
+        """A whole number of grid units per symbol subtracted from each of its orders'
+        limits in the objective (none here)."""
+        return {}
 
     def _bundle_rows(self, entry: _Entry) -> None:
         # The same integer rows over lot counts as the pre-solver's; a leg with no
@@ -610,6 +818,72 @@ class _Model:
             cap = sum(o.max_lots * o.lot for o in legs.values())
             self.problem.addConstraint(total - cap * w <= 0)
             self.problem.addConstraint(total - bundle.min_total_fill * w >= 0)
+
+
+class _LadderModel(_Model):
+    """Prices as threshold binaries per symbol (:mod:`gateway.venue.ladder`), and the
+    objective measured from each symbol's mid."""
+
+    def _shifts(self, scale: int) -> Mapping[str, int]:
+        """The mid of each symbol on the grid (rounded down): by the balance rows
+        ``Σ_buys lot·n = Σ_sells lot·n``, subtracting the same amount from every
+        limit of a symbol changes the objective of every feasible fill by exactly 0,
+        and leaves coefficients of the size of the spread instead of the price
+        (HiGHS warned of "excessively large costs" at ~10^6)."""
+        return {s: math.floor(self.refs[s].mid * scale) for s in {o.symbol for o in self.orders}}
+
+    def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        for symbol in sorted(by_symbol):
+            orders = by_symbol[symbol]
+            ref = self.refs[symbol]
+            ladder = price_ladder(
+                [(o.side, o.limit) for o in orders], Fraction(ref.bid), Fraction(ref.offer)
+            )
+            steps = [
+                self.problem.add_variable(f"v_{symbol}_{k:04d}", 0, 1, cat=pulp.const.LpBinary)
+                for k in range(len(ladder.thresholds))
+            ]
+            for k in range(1, len(steps)):
+                self.problem.addConstraint(steps[k] - steps[k - 1] <= 0, name=f"up_{symbol}_{k}")
+            for order, link in zip(orders, ladder.links, strict=True):
+                if link is None:
+                    continue
+                step = steps[link.step]
+                if link.when_reached:  # a sell: q <= cap * v
+                    self.problem.addConstraint(order.var - order.max_lots * step <= 0)
+                else:  # a buy: q <= cap * (1 - v)
+                    self.problem.addConstraint(order.var + order.max_lots * step <= order.max_lots)
+
+
+class _BigMModel(_Model):
+    """The model before issue 15: a continuous price per symbol and, per order inside
+    the spread, a binary and two big-M rows."""
+
+    def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        prices = {
+            s: self.problem.add_variable(
+                f"p_{s}", float(self.refs[s].bid), float(self.refs[s].offer)
+            )
+            for s in sorted(by_symbol)
+        }
+        for number, order in enumerate(self.orders):
+            if _eligible(order, self.refs[order.symbol]) == "inside":
+                self._price_link(number, order, prices[order.symbol])
+
+    def _price_link(self, number: int, order: _Order, price: Any) -> None:
+        """z = 1 lets the order fill; then the price must be on its side of its limit."""
+        ref = self.refs[order.symbol]
+        z = self.problem.add_variable(f"z{number:06d}", 0, 1, cat=pulp.const.LpBinary)
+        self.problem.addConstraint(order.var - order.max_lots * z <= 0, name=f"use{number:06d}")
+        spread = float(Fraction(ref.offer) - Fraction(ref.bid))
+        if order.side is Side.BUY:
+            self.problem.addConstraint(
+                price + spread * z <= float(order.limit) + spread, name=f"px{number:06d}"
+            )
+        else:
+            self.problem.addConstraint(
+                price - spread * z >= float(order.limit) - spread, name=f"px{number:06d}"
+            )
 
 
 def _solution(

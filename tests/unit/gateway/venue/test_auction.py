@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -17,6 +18,7 @@ from gateway.venue.auction import (
     Participant,
     SymbolRef,
     clear,
+    verify,
 )
 from tests.conftest import envelope, seed_hedge
 
@@ -177,6 +179,12 @@ def test_every_auction_fill_satisfies_every_rule_and_is_reproducible(registry, m
         result.contra_fills,
         result.prices,
     )
+    # The model before issue 15 (continuous prices, big-M) proves the same optimum.
+    before = AuctionConfig(time_limit_ms=2000, gap=0.0, formulation="big_m")
+    old = clear(participants, market["contra"], REFS_PROP, before, seed=market["seed"])
+    assert old.status in ("optimal", "no_trade"), old.detail
+    check(old, participants, market["contra"])
+    assert old.improvement == result.improvement
 
 
 # --- one bundle never fails the auction for all (issue 10, finding 3) -------------------
@@ -327,3 +335,55 @@ def test_a_fill_that_fails_exact_verification_leaves_out_only_its_bundle():
         "BAD": "the solver's fill failed exact verification: BAD: constraint hedge fails"
     }
     assert result.rejected == {}
+
+
+# --- independent parts (issue 15) ---------------------------------------------------------
+
+
+def test_books_that_share_no_symbol_clear_as_separate_parts_with_the_same_fills():
+    """LONG/SHORT trade AAAA and BBBB; a copy of them on CCCC and DDDD shares no symbol:
+    two parts (plus none for the contra-free symbols), and each fills as it does alone."""
+    refs = {
+        **BOOK_REFS,
+        "CCCC": SymbolRef(Decimal("9.95"), Decimal("10.05")),
+        "DDDD": SymbolRef(Decimal("19.95"), Decimal("20.05")),
+    }
+
+    def moved(participant: Participant, bundle_id: str) -> Participant:
+        legs = tuple(
+            dataclasses.replace(leg, symbol={"AAAA": "CCCC", "BBBB": "DDDD"}[leg.symbol])
+            for leg in participant.bundle.legs
+        )
+        bundle = dataclasses.replace(participant.bundle, bundle_id=bundle_id, legs=legs)
+        return Participant(bundle, participant.remaining)
+
+    copy = [moved(NORMAL_BOOK[0], "LONG2"), moved(NORMAL_BOOK[1], "SHORT2")]
+    together = clear([*NORMAL_BOOK, *copy], TOUCH, refs, seed=3)
+    assert together.parts == 2
+    assert together.status == "optimal", together.detail
+    alone = clear(NORMAL_BOOK, TOUCH, refs, seed=3)
+    assert alone.parts == 1
+    assert {b: together.bundle_fills[b] for b in ("LONG", "SHORT")} == alone.bundle_fills
+    assert together.bundle_fills["LONG2"] == (2000, 1000)
+    assert together.bundle_fills["SHORT2"] == (2000, 1000)
+    assert together.improvement == 2 * alone.improvement - _touch_share(alone)
+    assert verify(together, [*NORMAL_BOOK, *copy], TOUCH, refs) == []
+
+
+def _touch_share(result: AuctionResult) -> Fraction:
+    """The improvement the contra orders (all on AAAA) add to a result."""
+    total = Fraction(0)
+    for order in TOUCH:
+        qty = result.contra_fills.get(order.order_id, 0)
+        if qty:
+            total += order.side.sign * (Fraction(order.limit) - result.prices[order.symbol]) * qty
+    return total
+
+
+def test_a_time_limit_passed_before_solving_still_gives_a_verified_answer():
+    """With a 1 ms limit every part still gets MIN_SOLVE_MS, and a result it cannot
+    prove is reported as feasible or empty, never unverified."""
+    config = AuctionConfig(time_limit_ms=1)
+    result = clear(NORMAL_BOOK, TOUCH, BOOK_REFS, config, seed=3)
+    assert result.status in ("optimal", "feasible", "no_trade", "no_solution"), result.detail
+    assert verify(result, NORMAL_BOOK, TOUCH, BOOK_REFS) == []
