@@ -26,6 +26,7 @@ __all__ = [
     "ClientLimits",
     "ClientsConfig",
     "Credentials",
+    "OpsConfig",
     "VenueConfig",
     "load_config",
 ]
@@ -135,6 +136,33 @@ class VenueConfig(FrozenModel):
     reconnect_secs: PositiveInt = 5
 
 
+class OpsConfig(FrozenModel):
+    """The operator surface (:mod:`gateway.ops`): ``/metrics``, ``/healthz``, ``/readyz``,
+    the live page and its admin actions, served by the gateway process on its own thread.
+
+    Attributes:
+        enabled: serve it (default false).
+        host: the address it binds (default 127.0.0.1: this machine only).
+        port: its TCP port (default 8780).
+        admin_token_sha256: hex SHA-256 of the bearer token every admin action
+            (POST) needs; none (the default) refuses every admin action
+            (``python -c "import hashlib; print(hashlib.sha256(b'token').hexdigest())"``).
+        recent_decisions: decisions the page lists, newest first (default 50).
+        page_bundles: open bundles the page lists at most (default 200).
+        refresh_ms: how often a live page's stream looks for a change (default 500).
+        max_streams: live pages connected at once, at most (default 8).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 8780
+    admin_token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    recent_decisions: PositiveInt = 50
+    page_bundles: PositiveInt = 200
+    refresh_ms: PositiveInt = 500
+    max_streams: PositiveInt = 8
+
+
 class AppConfig(FrozenModel):
     """Top-level gateway configuration.
 
@@ -175,6 +203,7 @@ class AppConfig(FrozenModel):
             (default 24: a trading day).
         journal_compact_every_secs: how often the gateway compacts its journal
             while running (default 300).
+        ops: the operator surface (default: off).
     """
 
     strategies_file: Path | None = None
@@ -196,6 +225,7 @@ class AppConfig(FrozenModel):
     retain_done_secs: PositiveDecimal = Decimal(60)
     journal_retention_hours: PositiveDecimal = Decimal(24)
     journal_compact_every_secs: PositiveDecimal = Decimal(300)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
 
     def registry(self) -> StrategyRegistry:
         """Load the configured strategies (errors name the plugin and cause)."""

@@ -24,6 +24,7 @@ rebuilds the book and replays what a crash left unfinished.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import queue
 import threading
@@ -31,7 +32,8 @@ import time
 import tracemalloc
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 import quickfix as fix
 import structlog
@@ -53,6 +55,9 @@ from gateway.fix.messages import (
     seq_num,
 )
 from gateway.fix.venue_codec import encode_bundle
+from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.server import OpsServer
+from gateway.ops.snapshot import DecisionLog, DecisionView, LegInfo, StateView, build_state
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.router.decide import Decider, ShuttingDown, limit_breach
@@ -100,6 +105,18 @@ _REFORWARD = "reforward"
 _SENT_LISTS_KEPT = 10_000  # venue MsgSeqNum -> BundleID, for matching a later reject
 _HOUSEKEEPING_SECS = 1.0
 _STATE_LOG_SECS = 10.0  # how often the state owner logs what it holds (gateway.state)
+#: Text of the reject of a list from a desk an operator halted (the ops surface).
+HALTED = "desk halted by the operator: new lists are refused until it is resumed"
+
+_T = TypeVar("_T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Task:
+    """Work for the state owner from another thread (the ops surface): run, answer."""
+
+    run: Callable[[], Any]
+    future: concurrent.futures.Future[Any]
 
 
 def _no_failpoint(_name: str) -> None:
@@ -165,6 +182,14 @@ class Gateway:
         self._next_state_log = time.monotonic() + _STATE_LOG_SECS
         self._next_compaction = time.monotonic() + float(config.journal_compact_every_secs)
         self._worker = threading.Thread(target=self._work_loop, name="bidgw-state", daemon=True)
+        # The operator surface (gateway/ops): counters the state owner bumps, its last
+        # decisions, the desks an operator halted (state owner only), each open
+        # bundle's strategy and legs for the page, and the web server when enabled.
+        self.metrics = GatewayMetrics()
+        self.decisions = DecisionLog(config.ops.recent_decisions)
+        self.halted: set[str] = set()
+        self._bundle_legs: dict[str, LegInfo] = {}
+        self.ops: OpsServer | None = OpsServer(self, config.ops) if config.ops.enabled else None
         self._client_side = Connector(
             "acceptor",
             ClientSide(self),
@@ -290,6 +315,12 @@ class Gateway:
             self._venue_side.stop()
             self._client_side.stop()
             raise
+        if self.ops is not None:
+            try:
+                self.ops.start()
+            except Exception as exc:  # the operator surface never takes the gateway down
+                log.error("ops.start_failed", error=f"{type(exc).__name__}: {exc}")
+                self.ops = None
         log.info(
             "gateway.started",
             client_port=self.clients.port,
@@ -313,6 +344,8 @@ class Gateway:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self.ops is not None:
+            self.ops.stop()
         if self._sandbox is not None:
             self._sandbox.close()  # a running pre-solve ends now, its list denied
         if self._pool is not None:
@@ -330,6 +363,60 @@ class Gateway:
         if self.journal is not None:
             self.journal.close()
         log.info("gateway.stopped")
+
+    # called from the ops surface's threads (gateway.ops.server) -------------------------
+    def on_state_owner(self, task: Callable[[], _T], timeout: float) -> _T:
+        """Run ``task`` on the state owner between two records and return what it
+        returns (any thread). ``TimeoutError`` when it has not run within ``timeout``
+        (the state owner is busy, or the gateway stopping): then it never runs."""
+        if self._stopping.is_set():
+            raise TimeoutError("the gateway is stopping")
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        self._queue.put(Work(_Task(task, future)))
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the state owner (any thread)."""
+        return self._queue.qsize()
+
+    def state(self, timeout: float = 2.0) -> StateView:
+        """The book as the operator page shows it, made on the state owner (any thread)."""
+        return self.on_state_owner(
+            lambda: build_state(
+                self.book,
+                self._bundle_legs,
+                halted=frozenset(self.halted),
+                decisions=self.decisions,
+                queued=self._queue.qsize(),
+                in_flight=self._in_flight,
+                max_bundles=self.config.ops.page_bundles,
+            ),
+            timeout,
+        )
+
+    def operator_cancel(self, bundle_id: str) -> str | None:
+        """State owner: ask the counterparty to cancel an open bundle for the operator.
+        None once the ListCancelRequest is sent (its answer is relayed to the desk as
+        any cancel's), else why it was not."""
+        record = self.book.by_bundle.get(bundle_id)
+        if record is None or record.done:
+            return f"no open bundle {bundle_id}"
+        if not self.venue_up or not self._send(
+            list_cancel_request(bundle_id, "cancelled by the operator"), self.venue_session
+        ):
+            return "the counterparty session is not logged on"
+        log.warning(
+            "ops.bundle_cancel_forwarded",
+            client=record.client[2],
+            list_id=record.list_id,
+            bundle_id=bundle_id,
+        )
+        return None
 
     # called from the engine threads (gateway.router.sessions) ---------------------------
     def submit(self, work: Work) -> None:
@@ -413,6 +500,10 @@ class Gateway:
                 continue
             if work.record == _STOP:
                 return
+            if isinstance(work.record, _Task):  # from the ops surface: never a message
+                _run_task(work.record)
+                self._housekeeping()
+                continue
             try:
                 self._handle(work)
             except Exception as exc:  # one bad message must not stop the state owner
@@ -438,7 +529,7 @@ class Gateway:
         if isinstance(record, ListHeader):
             with bound(session_id=":".join(record.session[1:]), list_id=record.list_id):
                 started = time.perf_counter()
-                answer = self.decider.on_list(record)
+                answer = self._halted(record) or self.decider.on_list(record)
                 if stages is not None:
                     stages["admit_us"] = (time.perf_counter() - started) * 1e6
                 if isinstance(answer, Admit):
@@ -453,8 +544,10 @@ class Gateway:
                 verdict = self.decider.on_solved(record, venue_up=self.venue_up)
                 if stages is not None:
                     stages["decide_us"] = (time.perf_counter() - started) * 1e6
+                self._observe(record, stages)
                 self._carry_out([verdict], replay=header.replay, stages=stages)
         elif isinstance(record, ListCancel):
+            self.metrics.cancels.labels(record.session[2]).inc()
             self._carry_out([self.decider.on_cancel(record, venue_up=self.venue_up)])
         elif isinstance(record, VenueListStatus):
             self._carry_out(self.relay.on_status(record), replay=record.replay)
@@ -472,6 +565,25 @@ class Gateway:
     @property
     def venue_up(self) -> bool:
         return self.venue_logged_on.is_set()
+
+    def _observe(self, solved: Solved, stages: dict[str, float] | None) -> None:
+        """The decision and pre-solve latency histograms (gateway.ops.metrics)."""
+        if stages is not None:
+            self.metrics.decision_seconds.observe(_decision_seconds(stages))
+        if solved.presolve_ms is not None:
+            self.metrics.presolve_seconds.observe(solved.presolve_ms / 1e3)
+
+    def _halted(self, header: ListHeader) -> Denied | None:
+        """A new list from a desk an operator halted is denied, not remembered (the desk
+        may send it again once resumed); a resend of a decided list is still answered.
+        Also counts the list as received (replays after a restart are not)."""
+        if not header.replay:
+            self.metrics.bundles_received.labels(header.session[2]).inc()
+        if header.session[2] not in self.halted or header.poss_dup or header.replay:
+            return None
+        return Denied(
+            header.session, header.list_id, header.cl_ord_ids, DenyCode.OTHER, HALTED, False
+        )
 
     def _admit(self, admit: Admit, work: Work) -> None:
         """Hand the list to the pool: decode, build, pre-solve; the verdict comes back
@@ -614,6 +726,20 @@ class Gateway:
         )
         if denied.bundle_id is not None:
             self._save_orders(denied.bundle_id)
+        stage = "gateway" if denied.bundle_id is None else "counterparty"
+        self.metrics.bundles_denied.labels(denied.session[2], str(int(denied.code)), stage).inc()
+        self.decisions.add(
+            DecisionView(
+                time.time(),
+                denied.session[2],
+                denied.list_id,
+                False,
+                denied.reason,
+                denied.bundle_id,
+                int(denied.code),
+                denied.presolve_ms,
+            )
+        )
         log.info(
             "bundle.rejected",
             client=denied.session[2],
@@ -670,6 +796,24 @@ class Gateway:
             self.journal.mark(record.bundle_id, "forwarded")
         marked = clock()
         self._send_ack(record, accept.text, stages)
+        strategy = str(accept.bundle.metadata.get("strategy", "?"))
+        self.metrics.bundles_accepted.labels(record.client[2], strategy).inc()
+        self._bundle_legs[record.bundle_id] = (
+            strategy,
+            tuple((leg.symbol, leg.side.value) for leg in accept.bundle.legs),
+        )
+        self.decisions.add(
+            DecisionView(
+                time.time(),
+                record.client[2],
+                record.list_id,
+                True,
+                accept.text,
+                record.bundle_id,
+                None,
+                accept.presolve_ms,
+            )
+        )
         stages["encode_bundle_us"] = (encoded - started) * 1e6
         stages["journal_us"] = ((journaled - encoded) + (marked - forwarded)) * 1e6 + stages.pop(
             "ack_journal_us", 0.0
@@ -781,6 +925,11 @@ class Gateway:
         report.setField(Tag.LIST_ID, action.list_id)  # type: ignore[attr-defined]
         report.setField(Tag.BUNDLE_ID, action.bundle_id)  # type: ignore[attr-defined]
         self._relay(report, action.session, replay)
+        if get_field(report, Tag.EXEC_TYPE) == "F" and not replay:
+            self.metrics.fills.labels(action.session[2]).inc()
+            self.metrics.filled_quantity.labels(action.session[2]).inc(
+                _quantity(get_field(report, Tag.LAST_QTY))
+            )
         log.info(
             "venue.execution_report",
             list_id=action.list_id,
@@ -857,6 +1006,12 @@ class Gateway:
         if now >= self._next_expiry:
             self._next_expiry = now + _HOUSEKEEPING_SECS
             self.book.expire(now)
+            if len(self._bundle_legs) > len(self.book.by_bundle):  # the page's leg names
+                self._bundle_legs = {
+                    key: value
+                    for key, value in self._bundle_legs.items()
+                    if key in self.book.by_bundle
+                }
         if self.journal is not None and now >= self._next_compaction:
             self._next_compaction = now + float(self.config.journal_compact_every_secs)
             counts = self.journal.compact(float(self.config.journal_retention_hours) * 3600)
@@ -979,6 +1134,30 @@ def _bundle_metadata(session: SessionKey, inbound: InboundList) -> dict[str, str
     if expiries:
         metadata["expire_time"] = min(expiries)
     return metadata
+
+
+def _run_task(task: _Task) -> None:
+    """A task from another thread, on the state owner: its result or error to its future."""
+    if task.future.set_running_or_notify_cancel():  # False: its caller gave up waiting
+        try:
+            task.future.set_result(task.run())
+        except Exception as exc:
+            task.future.set_exception(exc)
+
+
+def _decision_seconds(stages: dict[str, float]) -> float:
+    """A list's time from its arrival to its verdict, from its stage durations (µs);
+    the inbox journal write is part of the engine stage."""
+    return sum(value for name, value in stages.items() if name != "inbox_journal_us") / 1e6
+
+
+def _quantity(text: str | None) -> float:
+    """LastQty (32) as a number for the filled-quantity counter; 0 when unreadable."""
+    try:
+        value = Decimal(text or "0")
+    except InvalidOperation:
+        return 0.0
+    return float(value) if value.is_finite() and value > 0 else 0.0
 
 
 def _ids(header: ListHeader) -> dict[str, str]:

@@ -1,0 +1,329 @@
+"""The operator surface over real sockets against a real gateway with real sessions
+(issue 14): /metrics counters move with a bundle accepted, denied and filled;
+/readyz follows the counterparty session; admin actions need the token; the live
+page in a real headless Chromium shows a bundle and its fills without a reload."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.fix.engine import free_port, msg_type
+from gateway.router.config import OpsConfig
+from gateway.router.service import HALTED, Gateway
+from gateway.tools.client import FixClient, parse_report, submit
+from tests.conftest import seed_hedge
+from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret-ops-token"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def ops_gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
+    ops = OpsConfig(
+        enabled=True,
+        port=free_port(),
+        admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest(),
+        refresh_ms=100,
+    )
+    with running(Gateway(gateway_config(ports, tmp_path, ops=ops))) as gw:
+        assert gw.ops is not None, "the operator surface did not start"
+        yield gw
+
+
+@pytest.fixture
+def desk(ports, tmp_path, ops_gateway) -> Iterator[FixClient]:
+    client = make_client(ports, tmp_path)
+    try:
+        assert client.start(DEADLINE), "the desk did not log on to the gateway"
+        yield client
+    finally:
+        client.stop()
+
+
+@pytest.fixture
+def http(ops_gateway) -> Iterator[httpx.Client]:
+    assert ops_gateway.ops is not None
+    with httpx.Client(base_url=ops_gateway.ops.url, timeout=DEADLINE) as client:
+        yield client
+
+
+def samples(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of one /metrics scrape, by name and sorted labels."""
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+    """Poll ``check`` until it returns something truthy, within ``timeout`` seconds."""
+    done = threading.Event()
+    deadline = timeout
+    step = 0.05
+    while deadline > 0:
+        result = check()
+        if result:
+            return result
+        done.wait(step)
+        deadline -= step
+    pytest.fail(f"not within {timeout} s: {what}")
+
+
+def label(**labels: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+def test_metrics_count_an_accepted_a_denied_and_a_filled_bundle(desk, counterparty, http):
+    accepted = submit(desk, seed_hedge(), list_id="M-1", wait_done=False, timeout=DEADLINE)
+    assert accepted.status == "accepted", accepted.reason
+    denied = submit(desk, seed_hedge(500), list_id="M-2", timeout=DEADLINE)
+    assert denied.status == "rejected"
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    counterparty.fill(bundle_id, 0, 900, "9.95")
+    assert desk.wait_for(lambda m: msg_type(m) == "8", DEADLINE) is not None
+
+    def filled() -> dict[Any, float] | None:
+        found = samples(http)
+        return found if found.get(("bidgw_fills_total", label(client="DESK1"))) else None
+
+    found = eventually(filled, "the fill is counted")
+    assert found[("bidgw_bundles_received_total", label(client="DESK1"))] == 2
+    strategy = label(client="DESK1", strategy="single_factor_hedged")
+    assert found[("bidgw_bundles_accepted_total", strategy)] == 1
+    denial = label(client="DESK1", reason_code="99", stage="gateway")
+    assert found[("bidgw_bundles_denied_total", denial)] == 1
+    assert found[("bidgw_filled_quantity_total", label(client="DESK1"))] == 900
+    assert found[("bidgw_decision_seconds_count", ())] == 2
+    assert found[("bidgw_presolve_seconds_count", ())] == 2
+    assert found[("bidgw_decision_seconds_bucket", label(le="+Inf"))] == 2
+    assert ("bidgw_decision_seconds_bucket", label(le="1e-05")) in found  # µs buckets
+    assert found[("bidgw_open_bundles", label(client="DESK1"))] == 1
+    assert found[("bidgw_open_bundles", label(client="DESK2"))] == 0
+    assert found[("bidgw_session_logged_on", label(peer="DESK1", side="desk"))] == 1
+    assert found[("bidgw_session_logged_on", label(peer="DESK2", side="desk"))] == 0
+    assert found[("bidgw_session_logged_on", label(peer="VENUE", side="counterparty"))] == 1
+    assert found[("bidgw_desk_sessions_logged_on", ())] == 1
+    # Logon, two lists; the gateway answered the Logon, two acks/rejects and a fill.
+    assert found[("bidgw_session_last_seq_in", label(peer="DESK1", side="desk"))] >= 3
+    assert found[("bidgw_session_last_seq_out", label(peer="DESK1", side="desk"))] >= 4
+    assert found[("bidgw_frontdoor_events_total", label(event="logon"))] >= 1
+    assert found[("bidgw_frontdoor_events_total", label(event="logon_refused"))] == 0
+    assert found[("bidgw_journal_bytes", ())] > 0
+    assert found[("bidgw_ops_state_available", ())] == 1
+
+
+def test_the_surface_is_off_unless_enabled(gateway):
+    assert gateway.ops is None
+
+
+def test_health_and_readiness_follow_the_counterparty_session(ops_gateway, counterparty, http):
+    assert http.get("/healthz").json() == {"ok": True}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["ready"] is True
+    counterparty.connector.stop()
+
+    def not_ready() -> httpx.Response | None:
+        answer = http.get("/readyz")
+        return answer if answer.status_code == 503 else None
+
+    failing = eventually(not_ready, "/readyz says 503").json()
+    assert failing["ready"] is False
+    assert failing["failing"] == {"venue_session": "the counterparty session is not logged on"}
+    assert http.get("/healthz").status_code == 200
+
+
+def test_state_api_lists_an_open_bundle_with_each_legs_quantities(desk, counterparty, http):
+    result = submit(desk, seed_hedge(), list_id="S-1", wait_done=False, timeout=DEADLINE)
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    counterparty.fill(bundle_id, 0, 900, "9.95")
+
+    def filled_leg() -> dict[str, Any] | None:
+        state = http.get("/api/state").json()["state"]
+        for bundle in state["bundles"]:
+            if bundle["legs"][0]["filled"] == 900:
+                return dict(bundle)
+        return None
+
+    bundle = eventually(filled_leg, "the fill shows in /api/state")
+    assert bundle["bundle_id"] == result.bundle_id
+    assert bundle["list_id"] == "S-1"
+    assert [(leg["symbol"], leg["side"]) for leg in bundle["legs"]] == [
+        ("AAAA", "buy"),
+        ("BBBB", "sell"),
+        ("CCCC", "buy"),
+    ]
+    assert bundle["legs"][0]["remaining"] == 1100
+    state = http.get("/api/state").json()
+    assert state["state"]["decisions"][0]["list_id"] == "S-1"
+    assert {s["name"]: s["logged_on"] for s in state["sessions"]} == {
+        "DESK1": True,
+        "DESK2": False,
+        "VENUE": True,
+    }
+
+
+def test_admin_actions_need_the_token_and_say_what_they_did(desk, counterparty, http):
+    assert http.post("/api/desks/DESK1/halt").status_code == 401
+    wrong = http.post("/api/desks/DESK1/halt", headers={"Authorization": "Bearer nope"})
+    assert (wrong.status_code, wrong.json()["message"]) == (401, "wrong admin token")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert http.post("/api/desks/NOBODY/halt", headers=auth).status_code == 404
+
+    halted = http.post("/api/desks/DESK1/halt", headers=auth)
+    assert halted.status_code == 200
+    assert halted.json()["message"].startswith("DESK1 halted")
+    refused = submit(desk, seed_hedge(), list_id="A-1", timeout=DEADLINE)
+    assert (refused.status, refused.reason) == ("rejected", HALTED)
+    assert http.post("/api/desks/DESK1/resume", headers=auth).status_code == 200
+    again = submit(desk, seed_hedge(), list_id="A-1", wait_done=False, timeout=DEADLINE)
+    assert again.status == "accepted", again.reason
+
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    cancel = http.post(f"/api/bundles/{bundle_id}/cancel", headers=auth)
+    assert cancel.status_code == 202, cancel.text
+    assert counterparty.cancels.get(timeout=DEADLINE) == bundle_id
+    done = desk.wait_for(
+        lambda m: msg_type(m) == "N" and parse_report(m)["list_order_status"] == 7 - 1, DEADLINE
+    )
+    assert done is not None, "the desk got no terminal ListStatus for the operator's cancel"
+    assert http.post("/api/bundles/NOPE/cancel", headers=auth).status_code == 404
+
+    out = http.post("/api/sessions/DESK1/logout", headers=auth)
+    assert out.status_code == 200, out.text
+    eventually(lambda: not desk.logged_on.is_set(), "the desk is logged out")
+    state = http.get("/api/state").json()
+    assert {s["name"]: s["enabled"] for s in state["sessions"]}["DESK1"] is False
+    assert http.post("/api/sessions/DESK1/logout", headers=auth).status_code == 409
+    enabled = http.post("/api/sessions/DESK1/enable", headers=auth)
+    assert enabled.json()["message"] == "DESK1 enabled: the desk may log on again"
+    assert desk.logged_on.wait(DEADLINE), "the desk could not log on again"
+    found = samples(http)
+    assert found[("bidgw_ops_admin_actions_total", label(action="halt", outcome="refused"))] == 2
+
+
+def test_admin_actions_are_off_without_a_configured_token(ports, tmp_path, counterparty):
+    ops = OpsConfig(enabled=True, port=free_port())
+    with (
+        running(Gateway(gateway_config(ports, tmp_path, ops=ops))) as gw,
+        httpx.Client(base_url=gw.ops.url if gw.ops else "", timeout=DEADLINE) as http,
+    ):
+        answer = http.post("/api/desks/DESK1/halt", headers={"Authorization": "Bearer x"})
+        assert answer.status_code == 403
+        assert "ops.admin_token_sha256" in answer.json()["message"]
+        assert gw.halted == set()
+
+
+# --- the page in a real browser ---------------------------------------------------------
+
+
+def _browser_or_explain() -> Any:
+    """Playwright's sync API, or a failure (CI) / skip (elsewhere) saying how to get it."""
+    how = (
+        "the live-page test needs Debian's Chromium at /usr/bin/chromium and the playwright "
+        "package: apt-get update && apt-get install -y chromium; pip install -e '.[dev]'"
+    )
+    missing = not os.path.exists(CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = True
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(how)
+        pytest.skip(how)
+    return sync_playwright
+
+
+def test_live_page_shows_a_bundle_and_its_fills_and_halts_a_desk_in_chromium(
+    desk, counterparty, ops_gateway, tmp_path
+):
+    sync_playwright = _browser_or_explain()
+    assert ops_gateway.ops is not None
+    timeout_ms = DEADLINE * 1000
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,  # Playwright gives it a new empty profile of its own
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(timeout_ms)
+            page.goto(ops_gateway.ops.url)
+            page.wait_for_selector("body[data-stream=live]")
+            page.wait_for_selector('tr[data-session="DESK1"] td.up')
+
+            result = submit(desk, seed_hedge(), list_id="WEB-1", wait_done=False, timeout=DEADLINE)
+            assert result.status == "accepted", result.reason
+            row = f'tr[data-list-id="WEB-1"][data-bundle="{result.bundle_id}"]'
+            page.wait_for_selector(row)  # arrived live: the page was never reloaded
+            counterparty.next_bundle()
+            counterparty.fill(str(result.bundle_id), 0, 900, "9.95")
+            first_leg = f"{row} table.legs tbody tr:nth-child(1)"
+            page.wait_for_function(
+                """(selector) => {
+                    const leg = document.querySelector(selector);
+                    return leg && leg.querySelector("td.filled").textContent === "900"
+                        && leg.querySelector("td.remaining").textContent === "1100";
+                }""",
+                arg=first_leg,
+            )
+            page.wait_for_selector('tr[data-decision="WEB-1"].ok')
+
+            halt = 'tr[data-session="DESK1"] button[data-action="/api/desks/DESK1/halt"]'
+            page.click(halt)  # no token typed yet: refused
+            page.wait_for_function(
+                "() => document.getElementById('answer').textContent.startsWith('401')"
+            )
+            assert ops_gateway.halted == set()
+            page.fill("#token", TOKEN)
+            page.click(halt)
+            page.wait_for_function(
+                "() => document.getElementById('answer').textContent"
+                ".startsWith('200: DESK1 halted')"
+            )
+            page.wait_for_selector('tr[data-session="DESK1"] td.halt:text("halted")')
+            refused = submit(desk, seed_hedge(), list_id="WEB-2", timeout=DEADLINE)
+            assert (refused.status, refused.reason) == ("rejected", HALTED)
+            page.wait_for_selector('tr[data-decision="WEB-2"].refused')
+            page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "ops-page.png").stat().st_size > 0
+
+
+def test_a_port_taken_leaves_the_gateway_running_without_the_surface(ports, tmp_path, counterparty):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        ops = OpsConfig(enabled=True, port=taken.getsockname()[1])
+        with running(Gateway(gateway_config(ports, tmp_path, ops=ops))) as gw:
+            assert gw.ops is None
+            assert gw.venue_up

@@ -1,0 +1,28 @@
+"""The counted metrics: Prometheus names, microsecond buckets, one registry each."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from gateway.ops.metrics import LATENCY_BUCKETS, GatewayMetrics
+
+
+def test_names_follow_prometheus_conventions_and_buckets_start_at_ten_microseconds() -> None:
+    metrics = GatewayMetrics()
+    metrics.bundles_received.labels("DESK1").inc()
+    metrics.bundles_denied.labels("DESK1", "99", "gateway").inc()
+    metrics.decision_seconds.observe(42e-6)
+    text = generate_latest(metrics.registry).decode()
+    assert 'bidgw_bundles_received_total{client="DESK1"} 1.0' in text
+    assert 'bidgw_bundles_denied_total{client="DESK1",reason_code="99",stage="gateway"} 1.0' in text
+    assert 'bidgw_decision_seconds_bucket{le="1e-05"} 0.0' in text
+    assert 'bidgw_decision_seconds_bucket{le="5e-05"} 1.0' in text
+    assert LATENCY_BUCKETS[0] == 10e-6
+    assert list(LATENCY_BUCKETS) == sorted(LATENCY_BUCKETS)
+
+
+def test_two_gateways_in_one_process_keep_their_own_counts() -> None:
+    first, second = GatewayMetrics(), GatewayMetrics()
+    first.fills.labels("DESK1").inc()
+    assert 'bidgw_fills_total{client="DESK1"} 1.0' in generate_latest(first.registry).decode()
+    assert "bidgw_fills_total{" not in generate_latest(second.registry).decode()
