@@ -48,6 +48,7 @@ __all__ = [
     "TokenBucket",
     "VenueSide",
     "Work",
+    "far_over_the_limit",
     "oversized_id",
     "session_key",
     "translate",
@@ -142,6 +143,25 @@ def _order_state(report: Any) -> OrderReport | None:
         return None
 
 
+#: A list with more than this many times ``max_orders_per_list`` orders is refused
+#: unread, by one BusinessMessageReject, instead of a ListStatus answering each order.
+UNREAD_FACTOR = 10
+
+
+def far_over_the_limit(message: Any, limit: int) -> str | None:
+    """Why a NewOrderList is refused without reading its orders, if it is: more than
+    :data:`UNREAD_FACTOR` times ``limit`` orders (answering each would cost the state
+    owner ~18 µs an order, 190 ms for 10,000)."""
+    count = message.groupCount(Tag.NO_ORDERS) if message.isSetField(Tag.NO_ORDERS) else 0
+    if count <= UNREAD_FACTOR * limit:
+        return None
+    return (
+        f"{count} orders in one list; this gateway accepts at most {limit}, and a list of "
+        f"more than {UNREAD_FACTOR * limit} is refused unread (its orders are not answered "
+        "one by one)"
+    )
+
+
 def oversized_id(list_id: str, cl_ord_ids: tuple[str, ...], limit: int) -> str | None:
     """Why a client message's ListID or a ClOrdID is too long to keep, if one is."""
     if len(list_id) > limit:
@@ -234,6 +254,11 @@ class ClientSide(SafeApplication):
         if kind not in CLIENT_TYPES:
             raise fix.UnsupportedMessageType()  # the engine answers with a BMR
         gateway = self.gateway
+        if kind == "E":
+            unread = far_over_the_limit(message, gateway.config.max_orders_per_list)
+            if unread is not None:  # not even its ids are read: answering each costs too much
+                gateway.refuse_oversized(message, session_id, unread)
+                return
         # Ids first: every refusal below echoes them, and nothing oversized is kept.
         cl_ord_ids = tuple(group_ids(message)) if kind == "E" else ()
         too_long = oversized_id(

@@ -263,3 +263,27 @@ def test_a_list_with_thousands_of_parameters_is_refused_unread(ports, tmp_path, 
     client.send(_list(_wide(100, extra_parameters=99), "FAT"))
     reason = _denied(client, "FAT")
     assert "NoOrders[1].NoStrategyParameters(957): 100 parameters; at most 32" in reason
+
+
+def test_a_list_far_over_the_order_limit_is_refused_unread(ports, tmp_path, gateway, client):
+    """A list of 1,001 orders (over ten times max_orders_per_list) gets one
+    BusinessMessageReject that answers no order one by one (answering each of 10,000
+    cost the state owner ~190 ms); nothing of it is journaled and the session goes on.
+    A list just over the limit is still answered order by order."""
+    client.send(_list(_wide(1001), "HUGE"))
+    reply = client.wait_for(lambda m: msg_type(m) == "j", DEADLINE)
+    assert reply is not None
+    assert reply.getField(Tag.TEXT).startswith(
+        "refused: 1001 orders in one list; this gateway accepts at most 100"
+    )
+    assert len(reply.toString()) < 1000, "the orders were answered"
+    client.send(_list(_wide(101), "OVER"))
+    over = client.wait_for(_status("OVER"), DEADLINE)
+    assert over is not None
+    assert over.groupCount(Tag.NO_ORDERS) == 101
+    client.send(_list(seed_hedge(), "FINE"))
+    assert client.wait_for(_status("FINE"), DEADLINE) is not None
+    assert gateway.journal is not None
+    with sqlite3.connect(gateway.config.journal) as db:
+        longest = db.execute("SELECT max(length(raw)) FROM inbox").fetchone()[0]
+    assert longest < 30_000, "the 1,001-order list was journaled"
