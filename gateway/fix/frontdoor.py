@@ -486,6 +486,13 @@ class FrontDoor:
         return self._port
 
     @property
+    def address(self) -> str:
+        """The address the listener is bound to (once started)."""
+        if self._listener is None:
+            return self.config.listen_host
+        return str(self._listener.getsockname()[0])
+
+    @property
     def _loop(self) -> asyncio.AbstractEventLoop:
         return self._thread.loop
 

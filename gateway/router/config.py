@@ -79,7 +79,9 @@ class ClientsConfig(FrozenModel):
     pass to the QuickFIX acceptor on ``internal_port``.
 
     Attributes:
-        port: TCP port clients connect to, on all interfaces (the front door's).
+        port: TCP port clients connect to (the front door's).
+        host: the address the front door listens on (default 0.0.0.0: every
+            interface; e.g. 127.0.0.1 when desks reach it through the TLS proxy).
         sender_comp_id: the gateway's CompID towards clients (default BIDGW).
         allowed_comp_ids: client CompIDs with a session; any other is refused at logon.
         allowed_remote_addresses: peer IP addresses allowed to connect; any other
@@ -102,6 +104,7 @@ class ClientsConfig(FrozenModel):
     """
 
     port: Port
+    host: str = "0.0.0.0"
     sender_comp_id: CompID = "BIDGW"
     allowed_comp_ids: list[CompID] = Field(min_length=1)
     allowed_remote_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1"])

@@ -207,6 +207,7 @@ class Gateway:
         #: The public client port: checks each Logon, then pipes to the acceptor.
         self.front_door = FrontDoor(
             FrontDoorConfig(
+                listen_host=self.clients.host,
                 listen_port=self.clients.port,
                 target_port=self.internal_port,
                 policy=LogonPolicy(

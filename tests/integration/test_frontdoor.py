@@ -205,6 +205,19 @@ def _last_logout_text(tmp_path: Path) -> str:
     return fields.get("58", "")
 
 
+def test_the_client_port_listens_on_the_configured_address(ports, tmp_path, counterparty):
+    """clients.host binds the front door to one address (every interface by default)."""
+    with running_gateway(ports, tmp_path, host="127.0.0.1") as gw:
+        assert gw.front_door.address == "127.0.0.1"
+        desk = RawFixClient(ports["clients"], "DESK1")
+        try:
+            assert desk.logon().get(35) == b"A"
+        finally:
+            desk.close()
+    with running_gateway(ports, tmp_path) as gw:
+        assert gw.front_door.address == "0.0.0.0"
+
+
 def test_a_non_ascii_username_is_refused_not_let_through(ports, tmp_path, counterparty):
     """The credential check compares bytes: a Username it cannot compare as text is a
     refusal, at the front door and (defence in depth) in the session behind it."""
