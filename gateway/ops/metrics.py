@@ -7,6 +7,9 @@ that are read rather than counted (sessions logged on, sequence numbers, open
 bundles, queue depth, journal size, front-door events) are collected at scrape
 time by the ops server (:mod:`gateway.ops.server`), never pushed.
 
+:class:`VenueMetrics` are the simulated venue's own (``bidgw venue``), updated on
+its state thread and served by :mod:`gateway.ops.venue`.
+
 Names follow Prometheus' conventions: counters end in ``_total`` (added by the
 client library), durations are in seconds with buckets from 10 µs up.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "GatewayMetrics"]
+__all__ = ["LATENCY_BUCKETS", "GatewayMetrics", "VenueMetrics"]
 
 #: Seconds: microsecond steps for the fast path, up to the pre-solve's time limits.
 LATENCY_BUCKETS = (
@@ -101,5 +104,66 @@ class GatewayMetrics:
             "bidgw_ops_admin_actions",
             "Admin actions asked of the operator surface, by outcome",
             ["action", "outcome"],
+            registry=registry,
+        )
+
+
+class VenueMetrics:
+    """The counted metrics of one simulated venue (``bidgw venue``), updated on its
+    state thread; what it holds (bundles resting, the session) is read at scrape
+    time by :mod:`gateway.ops.venue`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.auctions = Counter(
+            "bidgw_venue_auctions",
+            "Auctions run, by clearing status (optimal, feasible, no_trade, no_solution, "
+            "unverified: the whole solution failed exact verification, failed: it raised)",
+            ["status"],
+            registry=registry,
+        )
+        self.auction_seconds = Histogram(
+            "bidgw_venue_auction_seconds",
+            "Solver time per auction",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.bundles_received = Counter(
+            "bidgw_venue_bundles_received",
+            "NewOrderLists received from the gateway (repeats of a known ListID included)",
+            registry=registry,
+        )
+        self.bundles_rejected = Counter(
+            "bidgw_venue_bundles_rejected",
+            "NewOrderLists refused on arrival (screening, duplicate ids)",
+            registry=registry,
+        )
+        self.fills = Counter(
+            "bidgw_venue_fills",
+            "Fills sent: ExecutionReports with ExecType F, one per leg that traded",
+            ["symbol"],
+            registry=registry,
+        )
+        self.filled_quantity = Counter(
+            "bidgw_venue_filled_quantity",
+            "Quantity filled, the sum of LastQty (32) over the fills sent",
+            ["symbol"],
+            registry=registry,
+        )
+        self.bundles_filled = Counter(
+            "bidgw_venue_bundles_filled",
+            "Bundle fills: a bundle that traded in an auction counts once per auction",
+            registry=registry,
+        )
+        self.exclusions = Counter(
+            "bidgw_venue_exclusions",
+            "Verification failures: a bundle left out of an auction because the solver's "
+            "fill for it failed exact verification",
+            registry=registry,
+        )
+        self.auction_rejections = Counter(
+            "bidgw_venue_auction_rejections",
+            "Bundles an auction could not model, cancelled by the venue",
             registry=registry,
         )

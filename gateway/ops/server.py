@@ -25,20 +25,16 @@ everything, so it cannot take the gateway down.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
-import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import quickfix as fix
 import structlog
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -53,6 +49,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from gateway.ops.http import Collected, HttpThread
 from gateway.ops.page import SessionView, live_fragment, page
 from gateway.ops.snapshot import StateView
 
@@ -79,10 +76,9 @@ FRONT_DOOR_EVENTS = (
     "loop_error",
 )
 _STATE_TIMEOUT = 2.0  # seconds the web thread waits for the state owner
-_START_TIMEOUT = 10.0
 
 
-class OpsServer:
+class OpsServer(Collected):
     """``start()`` binds ``config.host:config.port`` (raising if it cannot) and serves on
     the ``bidgw-ops`` thread; ``stop()`` ends the live streams and the server."""
 
@@ -104,74 +100,22 @@ class OpsServer:
                 Route("/api/bundles/{bundle}/cancel", self._cancel, methods=["POST"]),
             ]
         )
-        self._collector = _LiveCollector(self)
         self._closing = threading.Event()
         self._streams = 0  # live pages connected (touched on the server's loop only)
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = config.port
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"http://{host}:{self.port}/"
+        super().__init__(
+            HttpThread(self.app, config.host, config.port, name="bidgw-ops"),
+            gateway.metrics.registry,
+            _LiveCollector(self),
+        )
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.config.host, self.config.port))
-            sock.listen(128)
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        self.port = int(sock.getsockname()[1])
-        self.gateway.metrics.registry.register(self._collector)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                loop="asyncio",
-                http="h11",
-                timeout_graceful_shutdown=2,
-            )
-        )
-        self._server = server
-        thread = threading.Thread(target=self._serve, name="bidgw-ops", daemon=True)
-        self._thread = thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the operator surface did not start on {self.url}")
-            thread.join(0.01)
+        super().start()
         log.info("ops.started", url=self.url, admin=self.config.admin_token_sha256 is not None)
-
-    def _serve(self) -> None:
-        assert self._server is not None
-        assert self._socket is not None
-        try:
-            self._server.run(sockets=[self._socket])
-        except BaseException as exc:  # the web server never takes the gateway down
-            log.error("ops.server_failed", error=f"{type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
         self._closing.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(_START_TIMEOUT)
-        if self._socket is not None:
-            self._socket.close()
-        with contextlib.suppress(KeyError):  # never registered: start() failed first
-            self.gateway.metrics.registry.unregister(self._collector)
+        super().stop()
 
     # what the pages read (worker threads) ---------------------------------------------------
     def sessions(self) -> list[SessionView]:

@@ -1,9 +1,10 @@
 """The ``bidgw`` command line.
 
 Exit codes follow one rule across subcommands: 0 success (``check``: the
-bundle can fill), 1 a well-formed request the gateway says no to (``check``:
-infeasible), 2 usage, payload or configuration errors (message on stderr, no
-traceback), 70 an internal error (a bug: please report it).
+bundle can fill; ``status``: the gateway is ready), 1 a well-formed request the
+gateway says no to (``check``: infeasible; ``status``: not ready), 2 usage,
+payload or configuration errors, or a gateway that cannot be reached (message
+on stderr, no traceback), 70 an internal error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import signal
 import sys
 import threading
 import tracemalloc
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -87,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_check)
 
     _add_session_commands(commands)
+    _add_status_command(commands)
     _add_tls_command(commands)
     _add_journal_command(commands)
     _add_plugin_commands(parser, commands)
@@ -198,6 +202,12 @@ def _add_session_commands(commands: Any) -> None:
     demo.add_argument("--bundles", type=int, default=40, help="random bundles (default 40)")
     demo.add_argument("--auctions", type=int, default=50, help="auctions to run (default 50)")
     demo.add_argument("--seed", type=int, default=11, help="random seed (default 11)")
+    demo.add_argument(
+        "--hold",
+        action="store_true",
+        help="after the summary, keep venue and gateway (and the operator page, when "
+        "ops.enabled) running until Ctrl-C or SIGTERM",
+    )
     demo.set_defaults(handler=_cmd_demo)
 
     submit = commands.add_parser(
@@ -281,6 +291,135 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
         f"{before} -> {path.stat().st_size} bytes\n"
     )
     return 0
+
+
+_DEFAULT_GATEWAY_CONFIG = Path("config/gateway.yaml")
+
+
+def _add_status_command(commands: Any) -> None:
+    """status."""
+    status = commands.add_parser(
+        "status",
+        help="a running gateway's sessions, open bundles and readiness (its ops endpoint)",
+        description="Read a running gateway's operator surface (/api/state and /readyz; "
+        "ops.enabled must be true in its config) and print its sessions, open bundles and "
+        "readiness. Exit 0 ready, 1 not ready, 2 unreachable or usage error.",
+    )
+    status.add_argument(
+        "--url",
+        default=None,
+        help="the surface's base URL (default: from the --config file's ops section)",
+    )
+    status.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"gateway config YAML whose ops host and port to use "
+        f"(default: {_DEFAULT_GATEWAY_CONFIG} when it exists, else 127.0.0.1:8780)",
+    )
+    status.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    status.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECS", help="per request (default 5)"
+    )
+    status.set_defaults(handler=_cmd_status)
+
+
+def _status_url(args: argparse.Namespace) -> str:
+    """``--url``, else the ops section of ``--config`` (or of config/gateway.yaml)."""
+    if args.url:
+        return args.url if args.url.endswith("/") else f"{args.url}/"
+    path = args.config
+    if path is None and _DEFAULT_GATEWAY_CONFIG.exists():
+        path = _DEFAULT_GATEWAY_CONFIG
+    ops = load_config(path).ops if path is not None else AppConfig().ops
+    # A wildcard bind is reached on loopback.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(ops.host, ops.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{ops.port}/"
+
+
+def _get_json(url: str, timeout: float) -> tuple[int, Any]:
+    """GET ``url``: (HTTP status, decoded JSON body); GatewayError when unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503 and friends still carry a JSON body
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            raise GatewayError(f"{url} answered {exc.code} without JSON") from None
+        finally:
+            exc.close()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise GatewayError(f"cannot reach the gateway's ops endpoint at {url}: {reason}") from None
+
+
+def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    if args.timeout <= 0:
+        raise GatewayError("--timeout must be > 0")
+    base = _status_url(args)
+    if not base.startswith(("http://", "https://")):
+        raise GatewayError(f"--url must be an http:// or https:// URL, got {base!r}")
+    _, ready = _get_json(f"{base}readyz", args.timeout)
+    _, state = _get_json(f"{base}api/state", args.timeout)
+    if not isinstance(ready, dict) or not isinstance(state, dict) or "ready" not in ready:
+        raise GatewayError(f"{base} does not look like a bidgw operator surface")
+    is_ready = bool(ready["ready"])
+    document = {
+        "url": base,
+        "ready": is_ready,
+        "failing": ready.get("failing", {}),
+        "sessions": state.get("sessions", []),
+        "state": state.get("state"),
+        "problem": state.get("problem"),
+    }
+    if args.json:
+        out.write(json.dumps(document) + "\n")
+    else:
+        out.write(_render_status(document))
+    return EXIT_OK if is_ready else EXIT_REJECTED
+
+
+def _render_status(document: dict[str, Any]) -> str:
+    failing = document["failing"]
+    lines = [
+        f"{document['url']}  "
+        + ("READY" if document["ready"] else "NOT READY")
+        + "".join(f"\n  not ready: {name}: {why}" for name, why in sorted(failing.items()))
+    ]
+    lines.append("sessions:")
+    for session in document["sessions"]:
+        state = "logged on" if session.get("logged_on") else "logged out"
+        if session.get("enabled") is False:
+            state += " (disabled)"
+        seqs = ""
+        if session.get("last_seq_in") is not None:
+            seqs = f"  seq in {session['last_seq_in']} out {session['last_seq_out']}"
+        lines.append(f"  {session['name']:<12}{session['side']:<14}{state}{seqs}")
+    view = document["state"]
+    if view is None:
+        lines.append(f"open bundles: unknown ({document['problem']})")
+        return "\n".join(lines) + "\n"
+    per_client = ", ".join(f"{c} {n}" for c, n in sorted(view["open_by_client"].items()))
+    lines.append(
+        f"open bundles: {view['open_bundles']}"
+        + (f" ({per_client})" if per_client else "")
+        + f"; lists in flight {view['in_flight']}, queued {view['queued']}"
+        + (f"; halted: {', '.join(view['halted'])}" if view["halted"] else "")
+    )
+    for bundle in view["bundles"]:
+        legs = ", ".join(
+            f"{leg['side']} {leg['symbol']} {leg['filled']}/{leg['quantity']}"
+            for leg in bundle["legs"]
+        )
+        lines.append(
+            f"  {bundle['bundle_id']:<22}{bundle['client']:<10}{bundle['list_id']:<20}"
+            f"{bundle['strategy']:<24}{legs}"
+        )
+    if len(view["bundles"]) < view["open_bundles"]:
+        lines.append(f"  ... and {view['open_bundles'] - len(view['bundles'])} more")
+    return "\n".join(lines) + "\n"
 
 
 def _add_journal_command(commands: Any) -> None:
@@ -561,6 +700,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             bundles=args.bundles,
             auctions=args.auctions,
             seed=args.seed,
+            hold=args.hold,
         ),
         out,
     )

@@ -8,16 +8,24 @@ the achieved hedge ratio or beta drift next to its bound, as the bundle's
 strategy describes it (``describe_fill`` of the plugin protocol), then totals.
 Everything it writes (configs, stores, FIX and JSON logs) goes into one run
 folder it names.
+
+With ``ops.enabled`` in the gateway's config (or the venue's) it prints the
+operator page's URL (the venue's ``/metrics``) once the gateway is up; the
+configured port is kept when it is free, else a free one is taken. ``hold``
+keeps venue and gateway running after the summary until SIGINT or SIGTERM, so
+a person can look at the page.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +57,15 @@ class DemoOptions:
     bundles: int = 40
     auctions: int = 50
     seed: int = 11
+    hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Urls:
+    """The operator surfaces a run serves (None: off in its config)."""
+
+    gateway_page: str | None = None
+    venue_metrics: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,7 +84,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
     run_dir = (options.out_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     out.write(f"bidgw demo: logs, configs and stores in {run_dir}\n")
-    venue_yaml, gateway_yaml, client_port = _write_configs(options.config_dir, run_dir)
+    venue_yaml, gateway_yaml, client_port, urls = _write_configs(options.config_dir, run_dir)
     venue_cfg = load_yaml(venue_yaml)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -86,6 +103,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
         )
         _wait_port(client_port, processes[-1], "gateway")
         _wait_log(run_dir / "gateway.log", "venue.logon", processes[-1])
+        _print_urls(urls, run_dir, out)
         client = FixClient(
             ClientConfig(
                 port=client_port,
@@ -110,6 +128,9 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
             _collect(client, sent)
         finally:
             client.stop()
+        code = _summary(sent, run_dir, out, load_config(gateway_yaml).registry())
+        if options.hold:
+            _hold(urls, processes, out)
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -118,10 +139,64 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return _summary(sent, run_dir, out, load_config(gateway_yaml).registry())
+    return code
 
 
-def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
+def _print_urls(urls: _Urls, run_dir: Path, out: TextIO) -> None:
+    """The surfaces that came up (a port taken since the configs were written leaves
+    one off: its process logs ops.start_failed and runs on)."""
+    for url, log_name, failed, what in (
+        (urls.gateway_page, "gateway.log", "ops.start_failed", "operator page"),
+        (urls.venue_metrics, "venue.log", "venue.ops_start_failed", "venue metrics"),
+    ):
+        if url is None:
+            continue
+        if _count(run_dir / log_name, failed):
+            out.write(f"bidgw demo: the {what} did not start; see {run_dir / log_name}\n")
+        else:
+            out.write(f"bidgw demo: {what} at {url}\n")
+    out.flush()
+
+
+def _hold(urls: _Urls, processes: Sequence[subprocess.Popen[bytes]], out: TextIO) -> None:
+    """Keep venue and gateway running until SIGINT or SIGTERM (or one of them exits)."""
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda _signum, _frame: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        where = f": operator page at {urls.gateway_page}" if urls.gateway_page else ""
+        out.write(f"bidgw demo: holding{where}; Ctrl-C or SIGTERM to stop\n")
+        out.flush()
+        while not stop.wait(0.5):
+            if any(process.poll() is not None for process in processes):
+                out.write("bidgw demo: a demo process exited; stopping\n")
+                return
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _ops_port(section: Mapping[str, Any], default: int) -> int:
+    """The configured port when it is free on the configured host, else a free one."""
+    port = int(section.get("port", default))
+    with socket.socket() as probe:
+        try:
+            probe.bind((str(section.get("host", "127.0.0.1")), port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def _ops_url(section: Mapping[str, Any]) -> str:
+    host = str(section.get("host", "127.0.0.1"))
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{section['port']}/"
+
+
+def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int, _Urls]:
     venue = load_yaml(config_dir / "venue.yaml")
     gateway = load_yaml(config_dir / "gateway.yaml")
     venue_port, client_port = free_port(), free_port()
@@ -141,10 +216,17 @@ def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int]:
     )
     if gateway.get("strategies_file"):
         gateway["strategies_file"] = str((config_dir / gateway["strategies_file"]).resolve())
+    page = metrics = None
+    if (gateway.get("ops") or {}).get("enabled"):
+        gateway["ops"] = {**gateway["ops"], "port": _ops_port(gateway["ops"], 8780)}
+        page = _ops_url(gateway["ops"])
+    if (venue.get("ops") or {}).get("enabled"):
+        venue["ops"] = {**venue["ops"], "port": _ops_port(venue["ops"], 8781)}
+        metrics = _ops_url(venue["ops"]) + "metrics"
     venue_yaml, gateway_yaml = run_dir / "venue.yaml", run_dir / "gateway.yaml"
     venue_yaml.write_text(yaml.safe_dump(_plain(venue), sort_keys=False))
     gateway_yaml.write_text(yaml.safe_dump(_plain(gateway), sort_keys=False))
-    return venue_yaml, gateway_yaml, client_port
+    return venue_yaml, gateway_yaml, client_port, _Urls(page, metrics)
 
 
 def _plain(value: Any) -> Any:

@@ -38,6 +38,11 @@ and AvgPx, sent before anything else the restarted venue says about it. A fill
 journaled just before the crash thus reaches the gateway as quantities on each
 leg, even though its own ExecutionReport was never sent.
 
+With ``ops.enabled`` in its config the venue serves its own ``/metrics`` and
+``/healthz`` (:mod:`gateway.ops.venue`) on a thread of its own: the state thread
+only bumps in-memory counters (:class:`~gateway.ops.metrics.VenueMetrics`), and a
+surface that cannot start is logged and left off, the venue running on.
+
 Callers watch the auctions through an observer (``on_auction``) called on that
 thread after each auction with an :class:`AuctionSummary`. The fault tests kill
 the process at a named point through ``failpoint`` (``fill_journaled``: a fill
@@ -87,6 +92,8 @@ from gateway.fix.messages import (
     utc_now,
 )
 from gateway.fix.venue_codec import decode_bundle
+from gateway.ops.metrics import VenueMetrics
+from gateway.ops.venue import VenueOpsServer
 from gateway.solver.presolve import PresolveConfig, PreSolver
 from gateway.venue.auction import ContraOrder, Participant, SymbolRef, clear
 from gateway.venue.config import VenueAppConfig
@@ -210,6 +217,10 @@ class Venue(SafeApplication):
         self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
         self._price_scale = config.price_scale()
         self.stats = VenueStats()
+        self.metrics = VenueMetrics()
+        self.ops: VenueOpsServer | None = (
+            VenueOpsServer(self, config.ops) if config.ops.enabled else None
+        )
         self.logged_on = threading.Event()
         self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
         self._journal = VenueJournal(config.journal) if config.journal else None
@@ -251,6 +262,7 @@ class Venue(SafeApplication):
             self._restore(self._journal)
         self._thread.start()
         self._connector.start()
+        self._start_ops()
         if self._journal is not None:
             # First the restatements (the crash may have cut off reports), then closes.
             self._inbox.put(("restate", None, ("", "", ""), 0))
@@ -262,7 +274,19 @@ class Venue(SafeApplication):
             auction_interval_ms=self.config.auction_interval_ms,
         )
 
+    def _start_ops(self) -> None:
+        """Serve /metrics when configured; a failure leaves it off, never the venue."""
+        if self.ops is None:
+            return
+        try:
+            self.ops.start()
+        except Exception as exc:  # a taken port must not stop the venue
+            log.error("venue.ops_start_failed", error=f"{type(exc).__name__}: {exc}")
+            self.ops = None
+
     def stop(self) -> None:
+        if self.ops is not None:
+            self.ops.stop()
         self._stop.set()
         self._inbox.put(None)
         self._thread.join(10)
@@ -330,6 +354,7 @@ class Venue(SafeApplication):
                         exc_info=True,
                     )
                     summary = AuctionSummary(self.stats.auctions, "failed", 0, 0, 0.0, self.size())
+                self._count(summary)
                 self._observe(summary)
                 next_auction += interval
                 if next_auction < time.monotonic():  # fell behind: skip, don't burst
@@ -346,6 +371,19 @@ class Venue(SafeApplication):
             self._reclose()
         else:
             self._dispatch.handler(kind)(message, session)
+
+    def _count(self, summary: AuctionSummary) -> None:
+        """The auction in the venue's metrics: in-memory counters, no I/O."""
+        try:
+            metrics = self.metrics
+            metrics.auctions.labels(summary.status).inc()
+            if summary.status != "failed":
+                metrics.auction_seconds.observe(summary.solve_ms / 1000)
+            metrics.bundles_filled.inc(summary.bundles_filled)
+            metrics.exclusions.inc(summary.excluded)
+            metrics.auction_rejections.inc(summary.rejected)
+        except Exception as exc:  # metrics must not stop the venue
+            log.error("venue.metrics_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _observe(self, summary: AuctionSummary) -> None:
         if self._on_auction is None:
@@ -379,6 +417,7 @@ class Venue(SafeApplication):
 
     def _on_bundle(self, message: Any, session: tuple[str, str, str]) -> None:
         self.stats.bundles_received += 1
+        self.metrics.bundles_received.inc()
         list_id = message.getField(Tag.LIST_ID)
         known = self._lookup(list_id)
         if known is not None and known.session == session:
@@ -407,6 +446,7 @@ class Venue(SafeApplication):
                 raise GatewayError(f"duplicate id {duplicate or list_id!r}")
         except GatewayError as exc:
             self.stats.bundles_rejected += 1
+            self.metrics.bundles_rejected.inc()
             ids = group_ids(message)
             self._send(
                 list_status(
@@ -640,6 +680,8 @@ class Venue(SafeApplication):
                 resting, index, exec_type="F", last_qty=qty, last_px=prices[leg.symbol]
             )
             self._send(encode_execution_report(report), resting.session)
+            self.metrics.fills.labels(leg.symbol).inc()
+            self.metrics.filled_quantity.labels(leg.symbol).inc(qty)
         if not started:
             self._send(
                 self._status(

@@ -25,6 +25,7 @@ __all__ = [
     "LiquidityConfig",
     "SymbolConfig",
     "VenueAppConfig",
+    "VenueOpsConfig",
     "load_venue_config",
 ]
 
@@ -90,6 +91,21 @@ class LiquidityConfig(FrozenModel):
     tick: Tick = Decimal("0.01")
 
 
+class VenueOpsConfig(FrozenModel):
+    """The venue's own ``/metrics`` and ``/healthz`` (:mod:`gateway.ops.venue`), served
+    on a thread of its own; the auctions never wait for it.
+
+    Attributes:
+        enabled: serve them (default false).
+        host: the address it binds (default 127.0.0.1: this machine only).
+        port: its TCP port (default 8781; the gateway's surface defaults to 8780).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: Port = 8781
+
+
 class VenueAppConfig(FrozenModel):
     """``config/venue.yaml``.
 
@@ -117,6 +133,7 @@ class VenueAppConfig(FrozenModel):
             ClOrdIDs, stays in memory (default 60). Later, a repeated ListID is
             answered from the journal; without a journal, the venue has
             forgotten it and books the repeat as a new bundle.
+        ops: the venue's ``/metrics`` and ``/healthz`` (off by default).
     """
 
     port: Port
@@ -134,6 +151,7 @@ class VenueAppConfig(FrozenModel):
     journal_retention_hours: PositiveDecimal = Decimal(24)
     journal_compact_every_secs: PositiveDecimal = Decimal(300)
     retain_done_secs: PositiveDecimal = Decimal(60)
+    ops: VenueOpsConfig = Field(default_factory=VenueOpsConfig)
 
     @model_validator(mode="after")
     def _fits_the_auction(self) -> VenueAppConfig:

@@ -1,26 +1,39 @@
 """The operator surface over real sockets against a real gateway with real sessions
 (issue 14): /metrics counters move with a bundle accepted, denied and filled;
 /readyz follows the counterparty session; admin actions need the token; the live
-page in a real headless Chromium shows a bundle and its fills without a reload."""
+page in a real headless Chromium shows a bundle and its fills without a reload.
+The simulated venue's own /metrics count an auction that fills bundles sent
+through a real gateway; ``bidgw status`` reads a running gateway's surface."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.fix.engine import free_port, msg_type
 from gateway.router.config import OpsConfig
 from gateway.router.service import HALTED, Gateway
+from gateway.tools.cli import main
 from gateway.tools.client import FixClient, parse_report, submit
-from tests.conftest import seed_hedge
+from gateway.venue.app import Venue
+from tests.conftest import ROOT, seed_hedge
 from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+from tests.integration.test_venue import fills_for, pair, venue_config
 
 pytestmark = pytest.mark.integration
 
@@ -327,3 +340,197 @@ def test_a_port_taken_leaves_the_gateway_running_without_the_surface(ports, tmp_
         with running(Gateway(gateway_config(ports, tmp_path, ops=ops))) as gw:
             assert gw.ops is None
             assert gw.venue_up
+
+
+# --- the venue's own /metrics ----------------------------------------------------------
+
+
+def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
+    config = venue_config(ports, tmp_path, ops={"enabled": True, "port": free_port()})
+    venue = Venue(config)
+    venue.start()
+    gw = Gateway(gateway_config(ports, tmp_path))
+    desk = make_client(ports, tmp_path)
+    try:
+        assert venue.ops is not None, "the venue's metrics did not start"
+        gw.start()
+        assert gw.venue_logged_on.wait(DEADLINE), "the gateway did not log on to the venue"
+        assert desk.start(DEADLINE), "the desk did not log on to the gateway"
+        with httpx.Client(base_url=venue.ops.url, timeout=DEADLINE) as http:
+            assert http.get("/healthz").json() == {"ok": True}
+            for list_id, direction in (("VM-LONG", "long"), ("VM-SHORT", "short")):
+                sent = submit(desk, pair(direction), list_id=list_id, wait_done=False)
+                assert sent.status == "accepted", sent.reason
+            assert len(fills_for(desk, "VM-LONG", 2)) >= 2
+            assert len(fills_for(desk, "VM-SHORT", 2)) >= 2
+
+            def settled() -> dict[Any, float] | None:
+                found = samples(http)
+                done = (
+                    found.get(("bidgw_venue_filled_quantity_total", label(symbol="AAAA"))) == 4000
+                    and found.get(("bidgw_venue_bundles_resting", ())) == 0
+                    and found.get(("bidgw_venue_bundles_filled_total", ()), 0) >= 2
+                )
+                return found if done else None
+
+            found = eventually(settled, "the venue's fills are counted")
+    finally:
+        desk.stop()
+        gw.stop()
+        venue.stop()
+    assert found[("bidgw_venue_filled_quantity_total", label(symbol="BBBB"))] == 2000
+    assert found[("bidgw_venue_fills_total", label(symbol="AAAA"))] >= 2
+    assert found[("bidgw_venue_fills_total", label(symbol="BBBB"))] >= 2
+    assert found[("bidgw_venue_bundles_received_total", ())] == 2
+    assert found[("bidgw_venue_bundles_rejected_total", ())] == 0
+    assert found[("bidgw_venue_exclusions_total", ())] == 0
+    assert found[("bidgw_venue_auction_rejections_total", ())] == 0
+    assert found[("bidgw_venue_session_logged_on", ())] == 1
+    auctions = {
+        dict(labels)["status"]: value
+        for (name, labels), value in found.items()
+        if name == "bidgw_venue_auctions_total"
+    }
+    assert auctions.get("optimal", 0) + auctions.get("feasible", 0) >= 1, auctions
+    assert found[("bidgw_venue_auction_seconds_count", ())] == sum(
+        value for status, value in auctions.items() if status != "failed"
+    )
+    assert ("bidgw_venue_auction_seconds_bucket", label(le="1e-05")) in found
+
+
+def test_venue_metrics_are_off_by_default_and_a_taken_port_leaves_the_venue_running(
+    ports, tmp_path
+):
+    import socket
+
+    plain = Venue(venue_config(ports, tmp_path))
+    plain.start()  # a Venue registers its QuickFIX sessions when built: always stop it
+    plain.stop()
+    assert plain.ops is None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        venue = Venue(venue_config(ports, tmp_path, ops={"enabled": True, "port": port}))
+        venue.start()
+        try:
+            assert venue.ops is None
+            assert eventually(lambda: venue.stats.auctions >= 1, "the venue runs auctions")
+        finally:
+            venue.stop()
+
+
+# --- bidgw status against a running gateway --------------------------------------------
+
+
+def test_status_prints_sessions_open_bundles_and_readiness(desk, counterparty, ops_gateway, capsys):
+    assert ops_gateway.ops is not None
+    url = ops_gateway.ops.url
+    result = submit(desk, seed_hedge(), list_id="ST-1", wait_done=False, timeout=DEADLINE)
+    assert result.status == "accepted", result.reason
+    counterparty.next_bundle()
+
+    assert main(["status", "--url", url]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0] == f"{url}  READY"
+    assert "DESK1" in text
+    assert "VENUE" in text
+    assert "open bundles: 1 (DESK1 1)" in text
+    assert f"{result.bundle_id}" in text
+    assert "ST-1" in text
+
+    assert main(["status", "--url", url, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ready"] is True
+    assert document["failing"] == {}
+    assert {s["name"]: s["logged_on"] for s in document["sessions"]} == {
+        "DESK1": True,
+        "DESK2": False,
+        "VENUE": True,
+    }
+    assert document["state"]["open_by_client"] == {"DESK1": 1}
+    assert document["state"]["bundles"][0]["list_id"] == "ST-1"
+
+    counterparty.connector.stop()
+
+    def not_ready() -> bool:
+        code = main(["status", "--url", url, "--json"])
+        return code == 1
+
+    eventually(not_ready, "bidgw status exits 1 once the counterparty is gone")
+    document = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert document["failing"] == {"venue_session": "the counterparty session is not logged on"}
+
+
+def test_status_reads_the_url_from_the_gateway_config(ops_gateway, tmp_path, capsys):
+    assert ops_gateway.ops is not None
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"ops:\n  enabled: true\n  port: {ops_gateway.ops.port}\n")
+    assert main(["status", "--config", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["url"] == ops_gateway.ops.url
+
+
+def test_status_exits_2_when_nothing_answers(capsys):
+    url = f"http://127.0.0.1:{free_port()}/"
+    assert main(["status", "--url", url, "--timeout", "2"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"bidgw status: cannot reach the gateway's ops endpoint at {url}"
+    )
+
+
+# --- bidgw demo shows the page and holds ---------------------------------------------
+
+
+def test_demo_prints_the_page_url_and_holds_until_sigterm(tmp_path):
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    gateway_yaml = config_dir / "gateway.yaml"
+    gateway = yaml.safe_load(gateway_yaml.read_text())
+    gateway["ops"] = {**gateway.get("ops", {}), "enabled": True, "port": free_port()}
+    gateway_yaml.write_text(yaml.safe_dump(gateway))
+    venue_yaml = config_dir / "venue.yaml"
+    venue = yaml.safe_load(venue_yaml.read_text())
+    venue["ops"] = {"enabled": True, "port": free_port()}
+    venue_yaml.write_text(yaml.safe_dump(venue))
+    command = [sys.executable, "-m", "gateway.tools.cli", "demo", "--config-dir", str(config_dir)]
+    command += ["--bundles", "2", "--auctions", "3", "--out", str(tmp_path / "out"), "--hold"]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        try:
+            _hold_and_stop(process, gateway["ops"]["port"], venue["ops"]["port"])
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=DEADLINE)
+
+
+def _hold_and_stop(process: subprocess.Popen[str], page_port: int, venue_port: int) -> None:
+    """Read the demo's output up to its hold, look at what it serves, SIGTERM it."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while not any(line.startswith("bidgw demo: holding") for line in seen):
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert line is not None, "the demo ended before holding:\n" + "".join(seen)
+        seen.append(line)
+    page = f"http://127.0.0.1:{page_port}/"
+    metrics = f"http://127.0.0.1:{venue_port}/metrics"
+    assert f"bidgw demo: operator page at {page}\n" in seen
+    assert f"bidgw demo: venue metrics at {metrics}\n" in seen
+    assert any(line.startswith("bundles sent") for line in seen)  # the summary came first
+    # Holding: the page still serves, the venue still counts.
+    assert httpx.get(f"{page}healthz", timeout=DEADLINE).json() == {"ok": True}
+    assert "bidgw_venue_auctions_total" in httpx.get(metrics, timeout=DEADLINE).text
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0

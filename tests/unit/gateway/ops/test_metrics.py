@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import generate_latest
 
-from gateway.ops.metrics import LATENCY_BUCKETS, GatewayMetrics
+from gateway.ops.metrics import LATENCY_BUCKETS, GatewayMetrics, VenueMetrics
 
 
 def test_names_follow_prometheus_conventions_and_buckets_start_at_ten_microseconds() -> None:
@@ -26,3 +26,19 @@ def test_two_gateways_in_one_process_keep_their_own_counts() -> None:
     first.fills.labels("DESK1").inc()
     assert 'bidgw_fills_total{client="DESK1"} 1.0' in generate_latest(first.registry).decode()
     assert "bidgw_fills_total{" not in generate_latest(second.registry).decode()
+
+
+def test_venue_metrics_names_and_their_own_registry() -> None:
+    metrics = VenueMetrics()
+    metrics.auctions.labels("optimal").inc()
+    metrics.auction_seconds.observe(3e-3)
+    metrics.fills.labels("AAAA").inc()
+    metrics.filled_quantity.labels("AAAA").inc(2000)
+    metrics.exclusions.inc()
+    text = generate_latest(metrics.registry).decode()
+    assert 'bidgw_venue_auctions_total{status="optimal"} 1.0' in text
+    assert 'bidgw_venue_auction_seconds_bucket{le="0.005"} 1.0' in text
+    assert 'bidgw_venue_fills_total{symbol="AAAA"} 1.0' in text
+    assert 'bidgw_venue_filled_quantity_total{symbol="AAAA"} 2000.0' in text
+    assert "bidgw_venue_exclusions_total 1.0" in text
+    assert "bidgw_venue_" not in generate_latest(GatewayMetrics().registry).decode()

@@ -334,3 +334,44 @@ def test_plugin_command_cannot_replace_a_builtin(capsys, command_module, command
         main(["--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"check ({command_module}:Greet): named like a built-in command" in help_text
+
+
+def test_status_url_comes_from_the_config_ops_section(tmp_path):
+    from gateway.tools.cli import _build_parser, _status_url
+
+    config = tmp_path / "gateway.yaml"
+    config.write_text("ops:\n  enabled: true\n  host: 0.0.0.0\n  port: 9123\n")
+    parser = _build_parser()
+    args = parser.parse_args(["status", "--config", str(config)])
+    assert _status_url(args) == "http://127.0.0.1:9123/"  # a wildcard bind, reached on loopback
+    args = parser.parse_args(["status", "--url", "http://ops.example:81", "--config", str(config)])
+    assert _status_url(args) == "http://ops.example:81/"
+
+
+def test_status_refuses_a_url_that_is_not_http(capsys):
+    code, out, err = run(capsys, "status", "--url", "file:///etc/passwd")
+    assert (code, out) == (2, "")
+    assert "--url must be an http:// or https:// URL" in err
+
+
+def test_demo_accepts_hold_and_writes_the_page_url_into_its_configs(tmp_path):
+    from gateway.tools.cli import _build_parser
+    from gateway.tools.demo import _write_configs
+
+    assert _build_parser().parse_args(["demo", "--hold"]).hold is True
+    assert _build_parser().parse_args(["demo"]).hold is False
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    (tmp_path / "off").mkdir()
+    *_, urls = _write_configs(config_dir, tmp_path / "off")
+    assert (urls.gateway_page, urls.venue_metrics) == (None, None)  # off in config/
+    gateway_yaml = config_dir / "gateway.yaml"
+    gateway_yaml.write_text(
+        gateway_yaml.read_text().replace("ops:\n  enabled: false", "ops:\n  enabled: true")
+    )
+    (tmp_path / "on").mkdir()
+    _, written, _, urls = _write_configs(config_dir, tmp_path / "on")
+    assert urls.gateway_page is not None
+    assert urls.gateway_page.startswith("http://127.0.0.1:")
+    port = int(urls.gateway_page.rstrip("/").rsplit(":", 1)[1])
+    assert f"port: {port}" in written.read_text()
