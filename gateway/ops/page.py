@@ -113,12 +113,20 @@ def _bundle(bundle: BundleView) -> str:
     return (
         f'<tr data-bundle="{escape(bundle.bundle_id)}" data-list-id="{escape(bundle.list_id)}">'
         f"<td>{escape(bundle.bundle_id)}</td><td>{escape(bundle.client)}</td>"
-        f"<td>{escape(bundle.list_id)}</td><td>{escape(bundle.strategy)}</td>"
+        f"<td>{escape(bundle.list_id)}</td><td>{escape(bundle.strategy)}{_measure(bundle)}</td>"
         '<td><table class="legs"><thead><tr><th>symbol</th><th>side</th><th>ClOrdID</th>'
         "<th>qty</th><th>filled</th><th>remaining</th><th>status</th></tr></thead>"
         f"<tbody>{legs}</tbody></table></td>"
         f"<td>{_button('Cancel', f'/api/bundles/{bundle.bundle_id}/cancel', 'danger')}</td></tr>"
     )
+
+
+def _measure(bundle: BundleView) -> str:
+    """The fill so far against the strategy's bound, marked within or outside."""
+    if bundle.measure is None:
+        return ""
+    kind = "unknown" if bundle.within is None else "within" if bundle.within else "outside"
+    return f'<div class="measure {kind}">{escape(bundle.measure)} ({kind})</div>'
 
 
 def _bundles(state: StateView) -> str:
@@ -200,7 +208,9 @@ table { border-collapse: collapse; } th, td { padding: .2em .6em; text-align: le
   border-bottom: 1px solid #dde2e6; vertical-align: top; }
 th { background: #f1f3f5; font-weight: 600; } table.legs th { background: none; }
 .up { color: #137333; font-weight: 600; } .down { color: #b3261e; font-weight: 600; }
-.halt { color: #b3261e; font-weight: 600; } .empty { color: #68717a; font-style: italic; }
+.halt { color: #b3261e; font-weight: 600; }
+.measure { font-size: 0.85em; } .measure.within { color: #137333; }
+.measure.outside { color: #b3261e; } .empty { color: #68717a; font-style: italic; }
 tr.refused td:nth-child(4) { color: #b3261e; } tr.ok td:nth-child(4) { color: #137333; }
 button { font: inherit; margin-right: .3em; cursor: pointer; }
 button.danger { color: #b3261e; }

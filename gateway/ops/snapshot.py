@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from gateway.core.plugins import FillCheck
 
 if TYPE_CHECKING:  # the router imports this package: no import of it at run time
     from gateway.router.book import Book
@@ -25,12 +27,15 @@ __all__ = [
     "DecisionView",
     "LegInfo",
     "LegView",
+    "Measure",
     "StateView",
     "build_state",
 ]
 
 #: Per bundle, what the book does not keep: the strategy and each leg's (symbol, side).
 LegInfo = tuple[str, tuple[tuple[str, str], ...]]
+#: Per bundle, its strategy's account of a fill (``describe_fill``), leg quantities in.
+Measure = Callable[[Sequence[int]], FillCheck | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,10 @@ class BundleView:
     list_id: str
     strategy: str
     legs: tuple[LegView, ...]
+    #: The fill so far against the strategy's bound, e.g. ``hedge ratio +1.0000,
+    #: target +0.5000``, and whether it is within (None: the strategy gives none).
+    measure: str | None = None
+    within: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,7 @@ def build_state(
     queued: int,
     in_flight: int,
     max_bundles: int,
+    measures: Mapping[str, Measure] | None = None,
 ) -> StateView:
     """The view of ``book`` (state owner only): the newest ``max_bundles`` open bundles,
     each leg's filled and remaining quantity from the last relayed report."""
@@ -136,9 +146,16 @@ def build_state(
             remaining = order.leaves_qty if order is not None else quantity
             status = order.ord_status if order is not None else "A"  # A: pending new
             leg_views.append(LegView(cl_ord_id, symbol, side, quantity, filled, remaining, status))
+        measure, within = _measured((measures or {}).get(record.bundle_id), leg_views)
         views.append(
             BundleView(
-                record.bundle_id, record.client[2], record.list_id, strategy, tuple(leg_views)
+                record.bundle_id,
+                record.client[2],
+                record.list_id,
+                strategy,
+                tuple(leg_views),
+                measure,
+                within,
             )
         )
     return StateView(
@@ -156,3 +173,17 @@ def build_state(
         in_flight=in_flight,
         book_size=book.size(),
     )
+
+
+def _measured(measure: Measure | None, legs: Sequence[LegView]) -> tuple[str | None, bool | None]:
+    """The strategy's account of the legs' filled quantities; a strategy that fails is
+    shown as such, never raised on the state owner."""
+    if measure is None:
+        return None, None
+    try:
+        check = measure([leg.filled for leg in legs])
+    except Exception as exc:  # a plugin's bug must not take the page down
+        return f"n/a ({type(exc).__name__})", None
+    if check is None:
+        return None, None
+    return str(check), check.within

@@ -224,7 +224,7 @@ class Decider:
         # Registered before it is sent: the counterparty may answer at once.
         self.book.register(record)
         self.book.decide(session, list_id, Decision(True, text, ids, bundle_id), self.clock())
-        return Accept(record, bundle, text, solved.max_fill, solved.presolve_ms)
+        return Accept(record, bundle, text, solved.max_fill, solved.presolve_ms, solved.bidder_data)
 
     def forward_failed(
         self,

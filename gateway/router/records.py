@@ -11,7 +11,9 @@ imports quickfix or touches a socket or a file (docs/architecture.md).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.core.bundle import OrderBundle
 from gateway.core.reports import OrderReport
@@ -104,6 +106,9 @@ class Solved:
     max_fill: tuple[int, ...] = ()
     presolve_ms: float | None = None
     error: BaseException | None = None
+    #: The payload's bidder_data the bundle was built from (for the operator page's
+    #: achieved-vs-bound measure); None when the build failed.
+    bidder_data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +250,7 @@ class Accept:
     text: str
     max_fill: tuple[int, ...]
     presolve_ms: float | None
+    bidder_data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

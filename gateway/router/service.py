@@ -31,7 +31,7 @@ import threading
 import time
 import tracemalloc
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -39,9 +39,10 @@ import quickfix as fix
 import structlog
 
 from fixspec import DICTIONARY, Tag
+from gateway.core.bundle import OrderBundle
 from gateway.core.errors import GatewayError
 from gateway.core.logs import bound
-from gateway.core.plugins import StrategyRegistry, parse_envelope
+from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
 from gateway.fix.engine import Connector, free_port, msg_type, session_settings
@@ -57,7 +58,14 @@ from gateway.fix.messages import (
 from gateway.fix.venue_codec import encode_bundle
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.server import OpsServer
-from gateway.ops.snapshot import DecisionLog, DecisionView, LegInfo, StateView, build_state
+from gateway.ops.snapshot import (
+    DecisionLog,
+    DecisionView,
+    LegInfo,
+    Measure,
+    StateView,
+    build_state,
+)
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.router.decide import Decider, ShuttingDown, limit_breach
@@ -117,6 +125,17 @@ class _Task:
 
     run: Callable[[], Any]
     future: concurrent.futures.Future[Any]
+
+
+def _measure(plugin: Any, bidder_data: Mapping[str, Any], bundle: OrderBundle) -> Measure:
+    """How a fill of ``bundle`` measures against its strategy's bound (the operator
+    page's column): the strategy's ``describe_fill``; None when it gives none."""
+
+    def measure(fills: Sequence[int]) -> FillCheck | None:
+        check: FillCheck | None = plugin.describe_fill(bidder_data, bundle, fills)
+        return check
+
+    return measure
 
 
 def _no_failpoint(_name: str) -> None:
@@ -189,6 +208,7 @@ class Gateway:
         self.decisions = DecisionLog(config.ops.recent_decisions)
         self.halted: set[str] = set()
         self._bundle_legs: dict[str, LegInfo] = {}
+        self._measures: dict[str, Measure] = {}  # the page's achieved-vs-bound per bundle
         self.ops: OpsServer | None = OpsServer(self, config.ops) if config.ops.enabled else None
         self._client_side = Connector(
             "acceptor",
@@ -391,6 +411,7 @@ class Gateway:
             lambda: build_state(
                 self.book,
                 self._bundle_legs,
+                measures=self._measures,
                 halted=frozenset(self.halted),
                 decisions=self.decisions,
                 queued=self._queue.qsize(),
@@ -655,6 +676,7 @@ class Gateway:
             reason=verdict.reason or "",
             max_fill=tuple(verdict.max_fill or ()),
             presolve_ms=verdict.build_ms + verdict.solve_ms,
+            bidder_data=envelope.bidder_data,
         )
 
     # carrying out actions: the one place that journals, encodes, sends and logs ------------
@@ -803,6 +825,10 @@ class Gateway:
             strategy,
             tuple((leg.symbol, leg.side.value) for leg in accept.bundle.legs),
         )
+        if accept.bidder_data is not None and strategy in self.registry.names:
+            self._measures[record.bundle_id] = _measure(
+                self.registry.get(strategy), accept.bidder_data, accept.bundle
+            )
         self.decisions.add(
             DecisionView(
                 time.time(),
@@ -1011,6 +1037,12 @@ class Gateway:
                 self._bundle_legs = {
                     key: value
                     for key, value in self._bundle_legs.items()
+                    if key in self.book.by_bundle
+                }
+            if len(self._measures) > len(self.book.by_bundle):
+                self._measures = {
+                    key: value
+                    for key, value in self._measures.items()
                     if key in self.book.by_bundle
                 }
         if self.journal is not None and now >= self._next_compaction:

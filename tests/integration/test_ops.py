@@ -192,6 +192,8 @@ def test_state_api_lists_an_open_bundle_with_each_legs_quantities(desk, counterp
         ("CCCC", "buy"),
     ]
     assert bundle["legs"][0]["remaining"] == 1100
+    # The fill so far against the strategy's bound: AAAA alone is all primary.
+    assert (bundle["measure"], bundle["within"]) == ("hedge ratio +1.0000, target +0.5000", False)
     state = http.get("/api/state").json()
     assert state["state"]["decisions"][0]["list_id"] == "S-1"
     assert {s["name"]: s["logged_on"] for s in state["sessions"]} == {
@@ -305,6 +307,10 @@ def test_live_page_shows_a_bundle_and_its_fills_and_halts_a_desk_in_chromium(
                         && leg.querySelector("td.remaining").textContent === "1100";
                 }""",
                 arg=first_leg,
+            )
+            # Its hedge ratio so far, next to the bound: AAAA alone is all primary.
+            page.wait_for_selector(
+                f'{row} .measure.outside:text("hedge ratio +1.0000, target +0.5000")'
             )
             page.wait_for_selector('tr[data-decision="WEB-1"].ok')
 

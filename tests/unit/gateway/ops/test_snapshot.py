@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
+from gateway.core.plugins import FillCheck
 from gateway.core.reports import OrderReport
+from gateway.ops.page import live_fragment
 from gateway.ops.snapshot import DecisionLog, DecisionView, build_state
 from gateway.router.book import Book
 from gateway.router.records import BundleRecord
@@ -55,6 +58,45 @@ def test_each_leg_shows_its_last_reported_fill_and_what_remains() -> None:
     ]
     assert state.open_by_client == {"DESK1": 1}
     assert (state.queued, state.in_flight, state.halted) == (3, 1, frozenset({"DESK2"}))
+
+
+def test_each_bundle_shows_its_fill_against_the_strategys_bound() -> None:
+    """The strategy's describe_fill over the legs' filled quantities, marked within or
+    not; a strategy that raises shows n/a, never breaks the view."""
+    book = Book(retain_done_secs=60)
+    for n in (1, 2, 3):
+        book.register(record(DESK1, n))
+    book.by_bundle["B1"].orders[:] = [OrderReport("L1-1", cum_qty=900, leaves_qty=1100)]
+    seen: list[list[int]] = []
+
+    def ratio(fills):
+        seen.append(list(fills))
+        return FillCheck(
+            measure="hedge ratio", achieved=Fraction(1), bound="target +0.5000", within=False
+        )
+
+    def broken(fills):
+        raise ZeroDivisionError
+
+    state = build_state(
+        book,
+        {},
+        halted=frozenset(),
+        decisions=DecisionLog(5),
+        queued=0,
+        in_flight=0,
+        max_bundles=10,
+        measures={"B1": ratio, "B2": broken},
+    )
+    views = {view.bundle_id: view for view in state.bundles}
+    assert seen == [[900, 0]]
+    assert (views["B1"].measure, views["B1"].within) == (
+        "hedge ratio +1.0000, target +0.5000",
+        False,
+    )
+    assert (views["B2"].measure, views["B2"].within) == ("n/a (ZeroDivisionError)", None)
+    assert (views["B3"].measure, views["B3"].within) == (None, None)
+    assert "hedge ratio +1.0000, target +0.5000 (outside)" in live_fragment([], state)
 
 
 def test_done_bundles_are_not_open_and_the_page_lists_the_newest_first() -> None:
