@@ -39,6 +39,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -98,7 +100,10 @@ class OpsServer(Collected):
                 Route("/api/desks/{desk}/halt", self._halt, methods=["POST"]),
                 Route("/api/desks/{desk}/resume", self._resume, methods=["POST"]),
                 Route("/api/bundles/{bundle}/cancel", self._cancel, methods=["POST"]),
-            ]
+            ],
+            # Host checked first: a page elsewhere that rebinds its own name to this
+            # machine gets 400, never the state (DNS rebinding).
+            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts)],
         )
         self._closing = threading.Event()
         self._streams = 0  # live pages connected (touched on the server's loop only)

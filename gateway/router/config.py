@@ -154,6 +154,11 @@ class OpsConfig(FrozenModel):
         page_bundles: open bundles the page lists at most (default 200).
         refresh_ms: how often a live page's stream looks for a change (default 500).
         max_streams: live pages connected at once, at most (default 8).
+        allowed_hosts: the names a request's Host header may carry (default
+            127.0.0.1 and localhost); any other is answered 400, so a web page
+            that rebinds its own domain name to this machine cannot read the
+            surface through a browser. Add the machine's name when ``host`` is not
+            loopback; ``["*"]`` accepts any.
     """
 
     enabled: bool = False
@@ -164,6 +169,7 @@ class OpsConfig(FrozenModel):
     page_bundles: PositiveInt = 200
     refresh_ms: PositiveInt = 500
     max_streams: PositiveInt = 8
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
 
 
 class AppConfig(FrozenModel):

@@ -31,7 +31,7 @@ def gateway_parts() -> Any:
 def app() -> Iterator[TestClient]:
     ops = OpsConfig(enabled=True, admin_token_sha256=hashlib.sha256(TOKEN.encode()).hexdigest())
     server = OpsServer(gateway_parts(), ops)  # built, not started: no socket, no thread
-    with TestClient(server.app) as client:
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -69,7 +69,14 @@ def test_state_changing_routes_refuse_get(app) -> None:
 
 def test_no_token_configured_refuses_every_admin_action() -> None:
     server = OpsServer(gateway_parts(), OpsConfig(enabled=True))
-    with TestClient(server.app) as client:
+    with TestClient(server.app, base_url="http://127.0.0.1") as client:
         answer = client.post("/api/desks/DESK1/halt", headers={"Authorization": "Bearer x"})
     assert answer.status_code == 403
     assert "ops.admin_token_sha256" in answer.json()["message"]
+
+
+def test_a_request_for_another_host_name_is_refused(app) -> None:
+    """DNS rebinding: a page at evil.example whose name now points here is refused."""
+    assert app.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
+    assert app.get("/api/state", headers={"Host": "evil.example:8780"}).status_code == 400
+    assert app.get("/healthz", headers={"Host": "localhost:8780"}).status_code == 200
