@@ -101,6 +101,7 @@ bundle leave the auction ``unverified`` as before.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 import random
@@ -417,31 +418,29 @@ def clear(
     orders = _contra_orders(contra, refs)
     entries, rejected, excluded = _admit(participants, orders, refs)
     limit_s = config.time_limit_ms / 1000
-    result, faults = _clear_once(
-        entries,
-        orders,
-        contra,
-        refs,
-        config=config,
-        seed=seed,
-        started=started,
-        deadline=started + limit_s,
-    )
-    if result.status == "unverified" and faults:
-        # A tolerance effect of the solver on these bundles' rows: clear without them.
-        for bundle_id, problems in faults.items():
-            excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
-        entries = [e for e in entries if e.bundle_id not in faults]
-        result, _ = _clear_once(
-            entries,
+
+    def clear_entries(
+        admitted: list[_Entry], deadline: float
+    ) -> tuple[AuctionResult, dict[str, str]]:
+        return _clear_once(
+            admitted,
             orders,
             contra,
             refs,
             config=config,
             seed=seed,
             started=started,
-            deadline=time.perf_counter() + limit_s,  # the second solve gets its own limit
+            deadline=deadline,
         )
+
+    result, faults = clear_entries(entries, started + limit_s)
+    if result.status == "unverified" and faults:
+        # A tolerance effect of the solver on these bundles' rows: clear without them.
+        for bundle_id, problems in faults.items():
+            excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
+        entries = [e for e in entries if e.bundle_id not in faults]
+        # The second solve gets its own limit.
+        result, _ = clear_entries(entries, time.perf_counter() + limit_s)
     return dataclasses.replace(result, rejected=rejected, excluded=excluded)
 
 
@@ -738,7 +737,7 @@ def _solve_part(
     return status, lots, value, bound
 
 
-class _Model:
+class _Model(abc.ABC):
     """The clearing MILP over admitted bundles and contra orders (one auction, or one
     independent part of it); the price rules are the subclass's."""
 
@@ -779,8 +778,9 @@ class _Model:
         for entry in self.entries:
             self._bundle_rows(entry)
 
+    @abc.abstractmethod
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
-        raise NotImplementedError
+        """Which orders may fill at the symbols' clearing prices (the formulation)."""
 
     def _objective(self) -> None:
         """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units, plus tie-breaks."""
