@@ -18,6 +18,14 @@ path; both kinds become :class:`importlib.metadata.EntryPoint` objects and go
 through the same loader, which wraps every failure in one
 :class:`~gateway.core.errors.PluginError` naming the plugin and the cause.
 
+A strategy may also be a *template*: no code, its bidding logic declared in
+the strategies file (``template:``, inline or in a YAML file of its own) and
+compiled when the file loads by a template engine, an entry point in the
+``bidgw.templates`` group (``linear``, :mod:`strategies.templates`, by
+default). The engine returns a strategy like any plugin's and the same checks
+apply; its errors name the file, the line and the template
+(:class:`TemplateSource`, docs/templates.md).
+
 Plugin packages may also contribute ``bidgw`` subcommands, as entry points in
 the ``bidgw.commands`` group (:class:`CommandPlugin`, :func:`load_commands`),
 so the command line reaches a plugin's tools without importing its internals.
@@ -35,6 +43,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from gateway.core.bundle import OrderBundle
@@ -47,11 +56,13 @@ from gateway.core.errors import (
     UnknownStrategyError,
 )
 from gateway.core.fields import FrozenModel, PositiveInt, field_issues
-from gateway.core.yamlio import load_yaml
+from gateway.core.yamlio import loads_yaml
 
 __all__ = [
     "COMMAND_GROUP",
+    "DEFAULT_TEMPLATE_ENGINE",
     "ENTRY_POINT_GROUP",
+    "TEMPLATE_GROUP",
     "BidderPayload",
     "BuildContext",
     "CommandPlugin",
@@ -64,12 +75,18 @@ __all__ = [
     "StrategyConfig",
     "StrategyRegistry",
     "StrategySettings",
+    "StrategySummary",
+    "TemplateEngine",
+    "TemplateSource",
     "load_commands",
     "parse_envelope",
 ]
 
 ENTRY_POINT_GROUP = "bidgw.strategies"
 COMMAND_GROUP = "bidgw.commands"
+TEMPLATE_GROUP = "bidgw.templates"
+#: The template engine a ``template:`` entry uses unless its ``plugin`` names another.
+DEFAULT_TEMPLATE_ENGINE = "linear"
 _OBJECT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -166,6 +183,58 @@ class FillDescriber(Protocol):
         ...
 
 
+@runtime_checkable
+class StrategySummary(Protocol):
+    """Optional: a strategy that says more about itself than its payload model.
+
+    ``summary()`` returns lines a person reads in ``bidgw strategies`` (a
+    template's source, parameters and constraints).
+    """
+
+    def summary(self) -> Sequence[str]:
+        """Lines describing the strategy, without trailing newlines."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSource:
+    """Where a template's definition was written, for error messages.
+
+    Attributes:
+        file: the YAML file it came from (None when given in code).
+        lines: the 1-based line of each key path inside the definition, e.g.
+            ``("constraints", 0, "expr") -> 14`` (empty when not known).
+    """
+
+    file: str | None = None
+    lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict)
+
+    def line(self, path: Sequence[str | int] = ()) -> int | None:
+        """The line of ``path``, or of its nearest enclosing key that has one."""
+        key = tuple(path)
+        while key not in self.lines:
+            if not key:
+                return None
+            key = key[:-1]
+        return self.lines[key]
+
+
+@runtime_checkable
+class TemplateEngine(Protocol):
+    """Compiles a template definition into a strategy (entry points in ``bidgw.templates``).
+
+    ``compile`` runs when the strategies file loads. It validates the
+    definition completely (names, types, expressions) and raises a
+    :class:`~gateway.core.errors.ConfigError` naming ``source.file``, the line
+    (``source.line(path)``) and the template; what it returns is checked like
+    any plugin's strategy.
+    """
+
+    def compile(self, name: str, definition: Mapping[str, Any], source: TemplateSource) -> Any:
+        """The strategy (an object satisfying :class:`Strategy`) the template defines."""
+        ...
+
+
 class StrategySettings(FrozenModel):
     """One entry of the strategies file.
 
@@ -173,13 +242,19 @@ class StrategySettings(FrozenModel):
         enabled: whether payloads for this strategy are accepted (default true).
         plugin: where to load it from: an entry-point name in the
             ``bidgw.strategies`` group or a ``module:Class`` path. Defaults to
-            the entry point named like the entry's key.
+            the entry point named like the entry's key. For a ``template``
+            entry: the template engine, an entry point in ``bidgw.templates``
+            or a ``module:Class`` path (default ``linear``).
         config: the strategy's own config, validated by its ``config_model``.
+        template: a strategy without code (docs/templates.md): its definition,
+            inline, or the path of a YAML file holding it (relative to the
+            strategies file). None for a plugin.
     """
 
     enabled: bool = True
     plugin: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    template: dict[str, Any] | str | None = None
 
 
 class StrategiesFile(FrozenModel):
@@ -288,21 +363,21 @@ class LoadedStrategy:
         return check
 
 
-def _entry_point(key: str, settings: StrategySettings) -> importlib.metadata.EntryPoint:
-    target = settings.plugin or key
+def _entry_point(
+    key: str, target: str, group: str = ENTRY_POINT_GROUP
+) -> importlib.metadata.EntryPoint:
     if _OBJECT_PATH.match(target):
-        return importlib.metadata.EntryPoint(name=key, value=target, group=ENTRY_POINT_GROUP)
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        return importlib.metadata.EntryPoint(name=key, value=target, group=group)
+    for ep in importlib.metadata.entry_points(group=group):
         if ep.name == target:
             return ep
     raise PluginError(
-        f"no entry point {target!r} in group {ENTRY_POINT_GROUP!r} and not a 'module:Class' path",
+        f"no entry point {target!r} in group {group!r} and not a 'module:Class' path",
         plugin=key,
     )
 
 
-def _load(key: str, settings: StrategySettings) -> LoadedStrategy:
-    ep = _entry_point(key, settings)
+def _instantiate(key: str, ep: importlib.metadata.EntryPoint) -> Any:
     try:
         obj = ep.load()
     except Exception as exc:  # import errors of third-party code take any form
@@ -310,27 +385,131 @@ def _load(key: str, settings: StrategySettings) -> LoadedStrategy:
             f"cannot load {ep.value!r}: {type(exc).__name__}: {exc}", plugin=key
         ) from exc
     try:
-        instance = obj() if isinstance(obj, type) else obj
+        return obj() if isinstance(obj, type) else obj
     except Exception as exc:
         raise PluginError(f"cannot instantiate {ep.value!r}: {exc}", plugin=key) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """The strategies file the settings came from: relative template paths resolve
+    against ``base``; ``lines`` holds the line of each key path in ``file``."""
+
+    file: str | None = None
+    base: Path | None = None
+    lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict)
+
+
+def _yaml_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The 1-based line of every key path of a YAML document (each mapping key's line,
+    each sequence item's first line). Aliased nodes are walked once."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str | int, ...], int] = {}
+    if root is None:
+        return lines
+    lines[()] = root.start_mark.line + 1
+    seen: set[int] = set()
+    stack: list[tuple[tuple[str | int, ...], yaml.Node]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    child: tuple[str | int, ...] = (*path, str(key_node.value))
+                    lines.setdefault(child, key_node.start_mark.line + 1)
+                    stack.append((child, value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                lines.setdefault(child, item.start_mark.line + 1)
+                stack.append((child, item))
+    return lines
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", source=str(path)) from None
+
+
+def _template_definition(
+    key: str, template: dict[str, Any] | str, origin: _Origin
+) -> tuple[dict[str, Any], TemplateSource]:
+    """The definition and where it was written: inline in the strategies file, or a file."""
+    if isinstance(template, dict):
+        prefix = ("strategies", key, "template")
+        lines = {
+            path[len(prefix) :]: line
+            for path, line in origin.lines.items()
+            if path[: len(prefix)] == prefix
+        }
+        return template, TemplateSource(origin.file, lines)
+    path = Path(template)
+    if not path.is_absolute() and origin.base is not None:
+        path = origin.base / path
+    text = _read_text(path)
+    raw = loads_yaml(text, source=str(path))
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"template {key!r}: the file must hold a mapping (parameters, constraints, ...)",
+            source=str(path),
+        )
+    return raw, TemplateSource(str(path), _yaml_lines(text))
+
+
+def _compile_template(key: str, settings: StrategySettings, origin: _Origin) -> LoadedStrategy:
+    assert settings.template is not None
+    definition, source = _template_definition(key, settings.template, origin)
+    ep = _entry_point(key, settings.plugin or DEFAULT_TEMPLATE_ENGINE, TEMPLATE_GROUP)
+    engine = _instantiate(key, ep)
+    if not callable(getattr(engine, "compile", None)):
+        raise PluginError(f"{ep.value!r} is not a template engine: no compile()", plugin=key)
+    try:
+        instance = engine.compile(key, definition, source)
+    except GatewayError:
+        raise
+    except Exception as exc:  # a third-party engine fails in any way
+        raise PluginError(
+            f"template engine {ep.value!r} failed: {type(exc).__name__}: {exc}", plugin=key
+        ) from exc
+    where = source.file or "inline"
+    line = source.line()
+    return _checked(key, instance, f"template, {where}" + (f":{line}" if line else ""), settings)
+
+
+def _load(key: str, settings: StrategySettings, origin: _Origin | None = None) -> LoadedStrategy:
+    if settings.template is not None:
+        return _compile_template(key, settings, origin or _Origin())
+    ep = _entry_point(key, settings.plugin or key)
+    return _checked(key, _instantiate(key, ep), ep.value, settings)
+
+
+def _checked(key: str, instance: Any, value: str, settings: StrategySettings) -> LoadedStrategy:
+    """A loaded plugin (or compiled template) once it has proven to be a strategy;
+    ``value`` says where it came from (``module:Class``)."""
     missing = [
         attr
         for attr in ("name", "payload_model", "config_model", "build")
         if not hasattr(instance, attr)
     ]
     if missing:
-        raise PluginError(
-            f"{ep.value!r} is not a strategy: missing {', '.join(missing)}", plugin=key
-        )
+        raise PluginError(f"{value!r} is not a strategy: missing {', '.join(missing)}", plugin=key)
     if hasattr(instance, "describe_fill") and not callable(instance.describe_fill):
-        raise PluginError(f"describe_fill of {ep.value!r} is not a method", plugin=key)
+        raise PluginError(f"describe_fill of {value!r} is not a method", plugin=key)
     for attr in ("payload_model", "config_model"):
         model = getattr(instance, attr)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise PluginError(f"{attr} of {ep.value!r} is not a pydantic model", plugin=key)
+            raise PluginError(f"{attr} of {value!r} is not a pydantic model", plugin=key)
     if instance.name != key:
         raise PluginError(
-            f"{ep.value!r} declares name {instance.name!r}; the strategies file "
+            f"{value!r} declares name {instance.name!r}; the strategies file "
             f"registers it as {key!r}",
             plugin=key,
         )
@@ -339,7 +518,7 @@ def _load(key: str, settings: StrategySettings) -> LoadedStrategy:
     except ValidationError as exc:
         issues = field_issues(exc, prefix=f"strategies.{key}.config")
         raise PluginError("invalid config: " + "; ".join(map(str, issues)), plugin=key) from None
-    return LoadedStrategy(plugin=instance, config=config, source=ep.value)
+    return LoadedStrategy(plugin=instance, config=config, source=value)
 
 
 class StrategyRegistry:
@@ -352,28 +531,42 @@ class StrategyRegistry:
         self._disabled = disabled
 
     @classmethod
-    def from_settings(cls, settings: StrategiesFile | None = None) -> StrategyRegistry:
-        """Load built-ins plus whatever the strategies file adds or changes."""
-        settings = settings or StrategiesFile()
+    def from_settings(
+        cls, settings: StrategiesFile | None = None, *, base_dir: Path | None = None
+    ) -> StrategyRegistry:
+        """Load built-ins plus whatever the strategies file adds or changes.
+
+        A template given by path resolves against ``base_dir`` (default: the
+        working directory); :meth:`from_file` uses the file's folder.
+        """
+        return cls._load_all(settings or StrategiesFile(), _Origin(base=base_dir))
+
+    @classmethod
+    def _load_all(cls, settings: StrategiesFile, origin: _Origin) -> StrategyRegistry:
         entries: dict[str, StrategySettings] = {
             ep.name: StrategySettings()
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         }
         entries.update(settings.strategies)
-        loaded = {key: _load(key, entry) for key, entry in entries.items() if entry.enabled}
+        loaded = {key: _load(key, entry, origin) for key, entry in entries.items() if entry.enabled}
         disabled = frozenset(key for key, entry in entries.items() if not entry.enabled)
         return cls(loaded, disabled)
 
     @classmethod
     def from_file(cls, path: Path) -> StrategyRegistry:
-        raw = load_yaml(path)
+        text = _read_text(path)
+        raw = loads_yaml(text, source=str(path))
         try:
             settings = StrategiesFile.model_validate(raw or {})
         except ValidationError as exc:
             raise ConfigError(
                 "invalid strategies file", source=str(path), issues=field_issues(exc)
             ) from None
-        return cls.from_settings(settings)
+        templates = any(entry.template is not None for entry in settings.strategies.values())
+        origin = _Origin(
+            file=str(path), base=path.parent, lines=_yaml_lines(text) if templates else {}
+        )
+        return cls._load_all(settings, origin)
 
     @property
     def names(self) -> tuple[str, ...]:

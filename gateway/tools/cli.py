@@ -26,7 +26,7 @@ from gateway import __version__
 from gateway.core import logs
 from gateway.core.bundle import OrderBundle
 from gateway.core.errors import GatewayError
-from gateway.core.plugins import CommandPlugin, load_commands, parse_envelope
+from gateway.core.plugins import CommandPlugin, StrategySummary, load_commands, parse_envelope
 from gateway.core.yamlio import load_yaml
 from gateway.router.config import AppConfig, load_config
 from gateway.solver.presolve import PresolveConfig, Verdict
@@ -244,9 +244,20 @@ def _add_session_commands(commands: Any) -> None:
     submit.set_defaults(handler=_cmd_submit)
 
     strategies = commands.add_parser(
-        "strategies", help="list the strategies a config enables and their payload fields"
+        "strategies",
+        help="list the strategies a config enables: plugins and templates, their payload fields",
+        description="List every strategy the gateway config's strategies file enables: "
+        "built-in and third-party plugins with their payload fields and config, and "
+        "templates (docs/templates.md) with their file, parameters, position fields, "
+        "rules and constraints.",
     )
-    strategies.add_argument("--config", type=Path, default=None, help="gateway config YAML")
+    strategies.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="gateway config YAML (default: config/gateway.yaml when it exists, else the "
+        "built-in strategies only)",
+    )
     strategies.set_defaults(handler=_cmd_strategies)
 
 
@@ -775,15 +786,19 @@ def _render_submit(result: Any) -> str:
 
 
 def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:
+    if args.config is None and _DEFAULT_GATEWAY_CONFIG.exists():
+        args.config = _DEFAULT_GATEWAY_CONFIG
     registry = _app_config(args).registry()
     for name in registry.names:
         loaded = registry.get(name)
         schema = loaded.plugin.payload_model.model_json_schema()
         fields = ", ".join(schema.get("properties", {}))
-        out.write(
-            f"{name}  ({loaded.source})\n    bidder_data: {fields}\n"
-            f"    config: {loaded.config.model_dump_json()}\n"
-        )
+        out.write(f"{name}  ({loaded.source})\n    bidder_data: {fields}\n")
+        # Templates (and any plugin that offers one) describe themselves further.
+        if isinstance(loaded.plugin, StrategySummary):
+            for line in loaded.plugin.summary():
+                out.write(f"    {line}\n")
+        out.write(f"    config: {loaded.config.model_dump_json()}\n")
     return EXIT_OK
 
 

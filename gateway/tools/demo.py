@@ -2,10 +2,12 @@
 
 Starts ``bidgw venue`` and ``bidgw run`` as subprocesses on free ports (real
 FIX sessions), submits the bundled samples and a seeded stream of random
-hedged and beta-neutral bundles through a real client session, lets the venue
-run a fixed number of auctions, and prints per bundle the fills per leg and
-the achieved hedge ratio or beta drift next to its bound, as the bundle's
-strategy describes it (``describe_fill`` of the plugin protocol), then totals.
+hedged, beta-neutral, pairs and dollar-neutral bundles through a real client
+session, lets the venue run a fixed number of auctions, and prints per bundle
+the fills per leg and the achieved hedge ratio, beta drift, pair ratio or
+dollar imbalance next to its bound, as the bundle's strategy describes it
+(``describe_fill`` of the plugin protocol; a template, which has none, is
+checked against its bundle's constraints), then totals.
 Everything it writes (configs, stores, FIX and JSON logs) goes into one run
 folder it names.
 
@@ -298,17 +300,17 @@ def _payloads(options: DemoOptions, venue: Mapping[str, Any]) -> list[tuple[str,
     symbols = venue["symbols"]
     # Random bundles trade the equity-like symbols (lot 100); the FX sample has its own.
     universe = sorted(s for s, ref in symbols.items() if int(ref.get("lot_size", 100)) == 100)
+    makers = {
+        "hedge": _random_hedge,
+        "beta": _random_beta,
+        "pairs": _random_pairs,
+        "dollar": _random_dollar,
+    }
+    kinds = list(makers)
     for index in range(options.bundles):
-        kind = "hedge" if index % 2 == 0 else "beta"
+        kind = kinds[index % len(kinds)]
         chosen = rng.sample(universe or sorted(symbols), rng.randint(2, 4))
-        payloads.append(
-            (
-                f"random {kind} #{index}",
-                _random_hedge(rng, chosen, symbols)
-                if kind == "hedge"
-                else _random_beta(rng, chosen, symbols),
-            )
-        )
+        payloads.append((f"random {kind} #{index}", makers[kind](rng, chosen, symbols)))
     return payloads
 
 
@@ -365,6 +367,63 @@ def _random_beta(
     return {
         "strategy": "beta_neutral",
         "bidder_data": {"beta_tol": rng.choice([10, 20, 40]), "positions": positions},
+    }
+
+
+def _random_pairs(
+    rng: random.Random, chosen: Sequence[str], symbols: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Two legs, or (3-4 symbols) two groups: one group bought, the other sold, the
+    filled quantities in a ratio band q_B / q_A."""
+    split = 1 if len(chosen) == 2 else rng.randint(1, len(chosen) - 1)
+    buy_a = rng.random() < 0.5
+    positions = []
+    for k, symbol in enumerate(chosen):
+        group = "A" if k < split else "B"
+        side = "Buy" if (group == "A") == buy_a else "Sell"
+        lot = int(symbols[symbol].get("lot_size", 100))
+        position: dict[str, Any] = {
+            "symbol": symbol,
+            "side": side,
+            "qty": lot * rng.randint(10, 40),
+            "lot_size": lot,
+            "price": _limit(rng, symbols[symbol], side),
+        }
+        if len(chosen) > 2:
+            position["group"] = group
+        positions.append(position)
+    low, high = rng.choice([("1", "1"), ("0.5", "2"), ("0.25", "1"), ("1", "3")])
+    return {
+        "strategy": "pairs",
+        "bidder_data": {"ratio_min": low, "ratio_max": high, "positions": positions},
+    }
+
+
+def _random_dollar(
+    rng: random.Random, chosen: Sequence[str], symbols: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Buys and sells alternating, the money bought within a tolerance of the money sold;
+    half of them measured at the market's mid (ref_price) rather than the limits."""
+    with_ref = rng.random() < 0.5
+    positions = []
+    for k, symbol in enumerate(chosen):
+        side = "Buy" if k % 2 == 0 else "Sell"
+        ref = symbols[symbol]
+        lot = int(ref.get("lot_size", 100))
+        position: dict[str, Any] = {
+            "symbol": symbol,
+            "side": side,
+            "qty": lot * rng.randint(10, 60),
+            "lot_size": lot,
+            "price": _limit(rng, ref, side),
+        }
+        if with_ref:
+            mid = (Decimal(str(ref["bid"])) + Decimal(str(ref["offer"]))) / 2
+            position["ref_price"] = str(mid.normalize())
+        positions.append(position)
+    return {
+        "strategy": "dollar_neutral",
+        "bidder_data": {"tolerance_pct": rng.choice(["2", "5", "10"]), "positions": positions},
     }
 
 

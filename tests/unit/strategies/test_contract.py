@@ -59,6 +59,27 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {"price_history": "config/samples/fx_prices.csv", "positions": []},
     ),
+    "pairs": (
+        {
+            "ratio_min": "0.5",
+            "ratio_max": "2",
+            "positions": [
+                {"symbol": "AAAA", "side": "Buy", "qty": 1000, "price": "10.00"},
+                {"symbol": "BBBB", "side": "Sell", "qty": 1000, "price": "20.00"},
+            ],
+        },
+        {"ratio_min": 1, "positions": []},
+    ),
+    "dollar_neutral": (
+        {
+            "tolerance_pct": 5,
+            "positions": [
+                {"symbol": "AAAA", "side": "Buy", "qty": 1000, "price": "10.00"},
+                {"symbol": "BBBB", "side": "Sell", "qty": 1000, "price": "20.00"},
+            ],
+        },
+        {"tolerance_pct": 5},
+    ),
 }
 
 
@@ -74,6 +95,10 @@ FILLS: dict[str, tuple[tuple[int, ...], Fraction, tuple[int, ...]]] = {
     "beta_neutral": ((1000, 1000), Fraction(0), (1000, 900)),
     # The hedge buys 4 lots EUR and sells 4 lots CHF; half of each is half the trade.
     "mean_reversion_hedge": ((200_000, 200_000), Fraction(1, 2), (200_000, 100_000)),
+    # q_B / q_A = 600 / 400 = 3/2 inside [1/2, 2]; 900 / 400 = 9/4 above 2.
+    "pairs": ((400, 600), Fraction(3, 2), (400, 900)),
+    # net = 10·1000 − 20·500 = 0; with BBBB 400: net 2000, gross 18000, 1/9 > 5%.
+    "dollar_neutral": ((1000, 500), Fraction(0), (1000, 400)),
 }
 
 
