@@ -47,6 +47,12 @@ def _c(name: str, required: bool) -> Member:
 
 FIELDS: tuple[FieldDef, ...] = (
     FieldDef(
+        Tag.MIN_PRICE_INCREMENT,
+        "MinPriceIncrement",
+        "FLOAT",
+        "The instrument's tick: a limit price must be a multiple of it (standard tag, FIX 5.0).",
+    ),
+    FieldDef(
         Tag.NO_STRATEGY_PARAMETERS,
         "NoStrategyParameters",
         "NUMINGROUP",
@@ -216,6 +222,12 @@ MESSAGE_ADDITIONS: dict[str, tuple[Member, ...]] = {
     "component:ListOrdGrp": (
         _f("RoundLot", False),
         _c("StrategyParametersGrp", False),
+    ),
+    "component:SecListGrp": (  # SecurityList's instruments: the tick and reference market
+        _f("MinPriceIncrement", False),
+        _f("BidPx", False),
+        _f("OfferPx", False),
+        _f("SecurityTradingStatus", False),
     ),
     "N": (  # ListStatus
         _f("BundleID", False),

@@ -36,11 +36,16 @@ Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
 
 
 def _resolve(raw: dict[str, Any], base: Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    """Paths in a config file are relative to the file's directory."""
+    """Paths in a config file are relative to the file's directory (``a.b``: key b
+    of the mapping under key a)."""
     resolved = dict(raw)
     for key in keys:
-        value = raw.get(key)
-        if isinstance(value, str):
+        head, _, rest = key.partition(".")
+        value = raw.get(head)
+        if rest:
+            if isinstance(value, dict):
+                resolved[head] = _resolve(value, base, (rest,))
+        elif isinstance(value, str):
             resolved[key] = (base / value).resolve()
     return resolved
 

@@ -70,6 +70,7 @@ def _sessions(sessions: Sequence[SessionView], state: StateView | None) -> str:
         name = escape(view.name)
         is_desk = view.side == "desk"
         halted = state is not None and view.name in state.halted
+        killed = state is not None and bool({view.name, "*"} & state.killed)
         open_count = state.open_by_client.get(view.name, 0) if state is not None else None
         actions = ""
         if is_desk:
@@ -83,6 +84,11 @@ def _sessions(sessions: Sequence[SessionView], state: StateView | None) -> str:
                 if halted
                 else _button("Halt", f"/api/desks/{view.name}/halt", "danger")
             )
+            actions += (
+                _button("Release", f"/api/desks/{view.name}/release")
+                if killed
+                else _button("Kill", f"/api/desks/{view.name}/kill", "danger")
+            )
         status = "logged on" if view.logged_on else "logged out"
         if not view.enabled:
             status += ", disabled"
@@ -92,7 +98,7 @@ def _sessions(sessions: Sequence[SessionView], state: StateView | None) -> str:
             f'<td class="{"up" if view.logged_on else "down"}">{status}</td>'
             f"<td>{_number(view.last_in)}</td><td>{_number(view.last_out)}</td>"
             f"<td>{_number(open_count) if is_desk else ''}</td>"
-            f'<td class="halt">{"halted" if halted else ""}</td>'
+            f'<td class="halt">{", ".join(_desk_state(halted, killed))}</td>'
             f"<td>{actions}</td></tr>"
         )
     return (
@@ -100,6 +106,10 @@ def _sessions(sessions: Sequence[SessionView], state: StateView | None) -> str:
         "<th>last seq in</th><th>last seq out</th><th>open bundles</th><th>desk</th>"
         f"<th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _desk_state(halted: bool, killed: bool) -> list[str]:
+    return [word for word, on in (("halted", halted), ("killed", killed)) if on]
 
 
 def _bundle(bundle: BundleView) -> str:

@@ -6,14 +6,18 @@ Routes (``docs/architecture.md``, README "Operator surface"):
   plus gauges read at scrape time (sessions, sequence numbers, open bundles per
   desk, queue depth, journal size, front-door events);
 * ``GET /healthz`` — the process answers; ``GET /readyz`` — 200 when the
-  counterparty session is logged on, the journal is writable, strategies are
-  loaded and the state owner answers, else 503 naming what fails;
+  counterparty session is logged on, the journal is writable, strategies and the
+  instrument list are loaded and the state owner answers, else 503 naming what
+  fails;
 * ``GET /`` — the live page; ``GET /events`` — its server-sent events;
   ``GET /api/state`` — the same data as JSON;
 * ``POST /api/sessions/{desk}/logout`` (the desk is logged out and its logons
   refused until ``POST /api/sessions/{desk}/enable``), ``POST
   /api/desks/{desk}/halt`` and ``.../resume`` (its new lists are denied
-  meanwhile), ``POST /api/bundles/{bundle}/cancel`` — admin actions, each
+  meanwhile), ``POST /api/desks/{desk}/kill`` and ``.../release`` (the kill
+  switch: its open bundles are cancelled at the counterparty and its new lists
+  denied until released; journaled; ``*`` is every desk), ``POST
+  /api/bundles/{bundle}/cancel`` — admin actions, each
   needing ``Authorization: Bearer <token>`` (ops.admin_token_sha256), each
   answered with JSON ``{ok, action, target, message}`` and logged.
 
@@ -54,6 +58,7 @@ from starlette.routing import Route
 from gateway.ops.http import Collected, HttpThread
 from gateway.ops.page import SessionView, live_fragment, page
 from gateway.ops.snapshot import StateView
+from gateway.router.controls import ALL_DESKS
 
 if TYPE_CHECKING:  # the gateway imports this module
     from gateway.router.config import OpsConfig
@@ -99,6 +104,8 @@ class OpsServer(Collected):
                 Route("/api/sessions/{desk}/enable", self._enable, methods=["POST"]),
                 Route("/api/desks/{desk}/halt", self._halt, methods=["POST"]),
                 Route("/api/desks/{desk}/resume", self._resume, methods=["POST"]),
+                Route("/api/desks/{desk}/kill", self._kill, methods=["POST"]),
+                Route("/api/desks/{desk}/release", self._release, methods=["POST"]),
                 Route("/api/bundles/{bundle}/cancel", self._cancel, methods=["POST"]),
             ],
             # Host checked first: a page elsewhere that rebinds its own name to this
@@ -185,6 +192,9 @@ class OpsServer(Collected):
             else "the counterparty session is not logged on",
             "journal": _journal_problem(gateway),
             "strategies": None if gateway.registry.names else "no strategy is loaded",
+            "instruments": None
+            if gateway.controls.instruments is not None
+            else "no instrument list: the counterparty has not sent one and no file is set",
         }
         try:
             gateway.on_state_owner(lambda: None, _STATE_TIMEOUT)
@@ -284,6 +294,14 @@ class OpsServer(Collected):
         desk = request.path_params["desk"]
         return await self._admin(request, "resume", desk, lambda: self._do_halt(desk, False))
 
+    async def _kill(self, request: Request) -> Response:
+        desk = request.path_params["desk"]
+        return await self._admin(request, "kill", desk, lambda: self._do_kill(desk, False))
+
+    async def _release(self, request: Request) -> Response:
+        desk = request.path_params["desk"]
+        return await self._admin(request, "release", desk, lambda: self._do_kill(desk, True))
+
     async def _cancel(self, request: Request) -> Response:
         bundle = request.path_params["bundle"]
         return await self._admin(request, "cancel", bundle, lambda: self._do_cancel(bundle))
@@ -376,6 +394,16 @@ class OpsServer(Collected):
             return 200, f"{desk} halted: its new lists are refused until it is resumed"
         return 200, f"{desk} resumed: its new lists are decided again"
 
+    def _do_kill(self, desk: str, release: bool) -> tuple[int, str]:
+        if desk != ALL_DESKS:
+            unknown = self._unknown_desk(desk)
+            if unknown is not None:
+                return unknown
+        message = self.gateway.on_state_owner(
+            lambda: self.gateway.kill(desk, release=release), _STATE_TIMEOUT
+        )
+        return 200, message
+
     def _do_cancel(self, bundle: str) -> tuple[int, str]:
         why = self.gateway.on_state_owner(
             lambda: self.gateway.operator_cancel(bundle), _STATE_TIMEOUT
@@ -458,7 +486,14 @@ class _LiveCollector(Collector):
         for desk in gateway.clients.allowed_comp_ids:
             open_bundles.add_metric([desk], float(state.open_by_client.get(desk, 0)))
             halted.add_metric([desk], 1.0 if desk in state.halted else 0.0)
-        yield from (open_bundles, halted)
+        killed = GaugeMetricFamily(
+            "bidgw_desk_killed",
+            "1 when the desk's kill switch (or the one for every desk) is thrown",
+            labels=["client"],
+        )
+        for desk in gateway.clients.allowed_comp_ids:
+            killed.add_metric([desk], 1.0 if {desk, "*"} & state.killed else 0.0)
+        yield from (open_bundles, halted, killed)
         yield GaugeMetricFamily(
             "bidgw_lists_in_flight", "Lists being built and pre-solved", value=state.in_flight
         )

@@ -91,10 +91,12 @@ class StateView:
     queued: int
     in_flight: int
     book_size: Mapping[str, int] = field(default_factory=dict)
+    killed: frozenset[str] = frozenset()  # kill switches thrown ("*": every desk)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["halted"] = sorted(self.halted)
+        data["killed"] = sorted(self.killed)
         data["open_by_client"] = dict(self.open_by_client)
         data["book_size"] = dict(self.book_size)
         return data
@@ -118,6 +120,7 @@ def build_state(
     legs: Mapping[str, LegInfo],
     *,
     halted: frozenset[str],
+    killed: frozenset[str] = frozenset(),
     decisions: DecisionLog,
     queued: int,
     in_flight: int,
@@ -168,6 +171,7 @@ def build_state(
             if state.open_bundles
         },
         halted=halted,
+        killed=killed,
         decisions=decisions.newest_first(),
         queued=queued,
         in_flight=in_flight,

@@ -6,7 +6,9 @@
   verification failures) plus gauges read at scrape time: bundles resting,
   finished bundles in memory, remembered ids, gateway sessions logged on, auctions
   failing in a row;
-* ``GET /healthz`` — the process answers.
+* ``GET /healthz`` — the process answers; ``GET /readyz`` — 200 while auctions run
+  (one ended within the last ten intervals) and clear (fewer than ten in a row
+  ended without a solution), else 503 naming what fails.
 
 The server never touches the venue's state thread: the gauges are read from
 sizes the venue publishes (``Venue.size()``) and thread-safe events.
@@ -46,7 +48,11 @@ class VenueOpsServer(Collected):
         self.venue = venue
         self.config = config
         self.app = Starlette(
-            routes=[Route("/metrics", self._metrics), Route("/healthz", self._healthz)]
+            routes=[
+                Route("/metrics", self._metrics),
+                Route("/healthz", self._healthz),
+                Route("/readyz", self._readyz),
+            ]
         )
         super().__init__(
             HttpThread(self.app, config.host, config.port, name="bidgw-venue-ops"),
@@ -67,6 +73,11 @@ class VenueOpsServer(Collected):
 
     async def _healthz(self, request: Request) -> Response:
         return JSONResponse({"ok": True})
+
+    async def _readyz(self, request: Request) -> Response:
+        checks = self.venue.readiness()
+        ready = all(problem is None for problem in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
 class _VenueCollector(Collector):

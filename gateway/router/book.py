@@ -173,6 +173,27 @@ class Book:
         self._decided.pop(key, None)
         self._decided[key] = now
 
+    def open_records(self, comp_id: str | None = None) -> list[BundleRecord]:
+        """Open bundles, of every client or of one desk (its CompID)."""
+        return [
+            record
+            for record in self.by_bundle.values()
+            if not record.done and (comp_id is None or record.client[2] == comp_id)
+        ]
+
+    def open_qty(self, session: SessionKey) -> dict[str, int]:
+        """Per symbol, what the client's open bundles may still fill (each leg's leaves
+        quantity as last reported)."""
+        totals: dict[str, int] = {}
+        state = self.clients.get(session)
+        for bundle_id in state.open_bundles if state is not None else ():
+            record = self.by_bundle.get(bundle_id)
+            if record is None:
+                continue  # being solved: not registered yet
+            for symbol, order in zip(record.symbols, record.orders, strict=False):
+                totals[symbol] = totals.get(symbol, 0) + order.leaves_qty
+        return totals
+
     def open_count(self, session: SessionKey) -> int:
         state = self.clients.get(session)
         return len(state.open_bundles) if state is not None else 0

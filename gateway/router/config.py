@@ -17,8 +17,10 @@ from typing import Literal
 from pydantic import Field
 
 from gateway.core.config import CompID, Port, load_model
-from gateway.core.fields import FrozenModel, PositiveDecimal, PositiveInt
+from gateway.core.fields import ExactDecimal, FrozenModel, PositiveDecimal, PositiveInt, Symbol
+from gateway.core.instruments import Instrument, InstrumentList
 from gateway.core.plugins import StrategyRegistry
+from gateway.router.risk import RiskLimits
 from gateway.solver.presolve import PresolveConfig
 
 __all__ = [
@@ -26,7 +28,10 @@ __all__ = [
     "ClientLimits",
     "ClientsConfig",
     "Credentials",
+    "InstrumentFile",
+    "InstrumentsConfig",
     "OpsConfig",
+    "RiskConfig",
     "VenueConfig",
     "load_config",
 ]
@@ -61,6 +66,16 @@ class ClientLimits(FrozenModel):
             (one second of burst) before its lists wait behind other clients'
             (default 1: one worker's worth). Neither cap idles a worker: with no
             other client waiting, a capped client's lists still run.
+        max_open_qty: per symbol (``"*"``: any other symbol), the quantity this
+            client's open bundles may still fill plus a new bundle's, at most
+            (default: no limit).
+        cancel_on_disconnect: when the client's session drops, cancel its open
+            bundles at the counterparty after ``cancel_on_disconnect_grace_secs``
+            unless it is back by then: ``on``, ``off``, or ``auto`` (the default:
+            on when its last Logon carried ResetSeqNumFlag (141) = Y, since such a
+            desk starts from nothing when it returns; off for a desk that keeps its
+            sequence numbers and so receives everything it missed).
+        cancel_on_disconnect_grace_secs: the grace period (default 5).
     """
 
     max_open_bundles: PositiveInt = 1000
@@ -69,6 +84,9 @@ class ClientLimits(FrozenModel):
     max_messages_per_second: PositiveInt = 200
     max_concurrent_solves: PositiveInt | None = None
     max_solver_seconds_per_second: PositiveDecimal = Decimal(1)
+    max_open_qty: dict[str, PositiveInt] = Field(default_factory=dict)
+    cancel_on_disconnect: Literal["auto", "on", "off"] = "auto"
+    cancel_on_disconnect_grace_secs: ExactDecimal = Field(default=Decimal(5), ge=0, le=3600)
 
 
 class ClientsConfig(FrozenModel):
@@ -172,6 +190,86 @@ class OpsConfig(FrozenModel):
     allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
 
 
+class InstrumentEntry(FrozenModel):
+    """One instrument of a static instruments file (the shape of the venue's symbols).
+
+    Attributes:
+        lot_size: the round lot; a leg's lot size must be a multiple of it.
+        tick: the price grid; a limit price must be a multiple of it (default 0.01).
+        bid / offer: the reference market the price collar measures against
+            (optional; without both, no collar for the symbol).
+        tradable: false to refuse every bundle on the symbol (default true).
+    """
+
+    lot_size: PositiveInt = 100
+    tick: PositiveDecimal = Decimal("0.01")
+    bid: ExactDecimal | None = None
+    offer: ExactDecimal | None = None
+    tradable: bool = True
+
+
+class InstrumentFile(FrozenModel):
+    """A static instruments file (``instruments.file``): ``symbols: {AAAA: {...}}``."""
+
+    symbols: dict[Symbol, InstrumentEntry] = Field(min_length=1)
+
+    def instrument_list(self) -> InstrumentList:
+        return InstrumentList(
+            {
+                symbol: Instrument(
+                    symbol, entry.lot_size, entry.tick, entry.bid, entry.offer, entry.tradable
+                )
+                for symbol, entry in self.symbols.items()
+            },
+            "file",
+        )
+
+
+class InstrumentsConfig(FrozenModel):
+    """Where the gateway's instrument list comes from (README "Instruments and risk").
+
+    Attributes:
+        request: ask the counterparty for its instruments with a SecurityListRequest
+            (35=x) after every logon, subscribed to its updates (default true). Its
+            SecurityList (35=y) replaces any other list and is journaled, so a
+            restart before the counterparty answers uses the last one.
+        file: a static instruments file (YAML, ``symbols:`` as in venue.yaml): the
+            list until the counterparty's arrives, and the list for a counterparty
+            that does not support the request. Relative to the gateway config.
+    """
+
+    request: bool = True
+    file: Path | None = None
+
+    def load_file(self) -> InstrumentList | None:
+        if self.file is None:
+            return None
+        return load_model(self.file, InstrumentFile, ()).instrument_list()
+
+
+class RiskConfig(FrozenModel):
+    """Gateway-wide pre-trade controls; each breach denies the list with its reason.
+
+    Attributes:
+        price_collar_pct: a buy's limit price more than this percentage above the
+            instrument's reference price (the mid of the counterparty's bid and
+            offer), or a sell's more than this below it, is denied (default 10;
+            null turns the collar off).
+        restricted_symbols: symbols no list may trade.
+        max_order_qty: per symbol (``"*"``: any other), the largest quantity of one
+            leg (default: no limit).
+    """
+
+    price_collar_pct: PositiveDecimal | None = Decimal(10)
+    restricted_symbols: list[Symbol] = Field(default_factory=list)
+    max_order_qty: dict[str, PositiveInt] = Field(default_factory=dict)
+
+    def limits(self) -> RiskLimits:
+        return RiskLimits(
+            self.price_collar_pct, frozenset(self.restricted_symbols), dict(self.max_order_qty)
+        )
+
+
 class AppConfig(FrozenModel):
     """Top-level gateway configuration.
 
@@ -213,6 +311,10 @@ class AppConfig(FrozenModel):
         journal_compact_every_secs: how often the gateway compacts its journal
             while running (default 300).
         ops: the operator surface (default: off).
+        instruments: where the instrument list comes from (default: the
+            counterparty, over FIX).
+        risk: gateway-wide pre-trade controls (price collar, restricted symbols,
+            per-symbol order size).
     """
 
     strategies_file: Path | None = None
@@ -235,6 +337,8 @@ class AppConfig(FrozenModel):
     journal_retention_hours: PositiveDecimal = Decimal(24)
     journal_compact_every_secs: PositiveDecimal = Decimal(300)
     ops: OpsConfig = Field(default_factory=OpsConfig)
+    instruments: InstrumentsConfig = Field(default_factory=InstrumentsConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
 
     def registry(self) -> StrategyRegistry:
         """Load the configured strategies (errors name the plugin and cause)."""
@@ -245,4 +349,8 @@ class AppConfig(FrozenModel):
 
 def load_config(path: Path) -> AppConfig:
     """Read and validate a gateway config file."""
-    return load_model(path, AppConfig, ("strategies_file", "store_dir", "fix_log_dir", "journal"))
+    return load_model(
+        path,
+        AppConfig,
+        ("strategies_file", "store_dir", "fix_log_dir", "journal", "instruments.file"),
+    )

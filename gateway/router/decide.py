@@ -15,8 +15,10 @@ per list, because the strategy build and the pre-solve run off the state owner:
    open-bundle limit is judged on the count at arrival, as lists in flight
    count as open).
 2. :meth:`Decider.on_solved` — the built bundle and its pre-solve verdict:
-   limits, feasibility, counterparty up. Answers :class:`Denied` or
-   :class:`Accept` (the bundle is registered for the relay).
+   a kill switch thrown meanwhile, client limits, the pre-trade risk checks
+   (:mod:`gateway.router.risk`, against the instrument list as it is now),
+   feasibility, counterparty up. Answers :class:`Denied` or :class:`Accept`
+   (the bundle is registered for the relay).
 
 Every denial is recorded here (:meth:`_deny`, under the ListID unless the
 ListID itself is the problem) and leaves through the service's one exit.
@@ -51,6 +53,7 @@ from gateway.router.records import (
     SessionKey,
     Solved,
 )
+from gateway.router.risk import exposure_breach
 
 __all__ = ["Decider", "ShuttingDown", "deny_code", "limit_breach", "single_line"]
 
@@ -92,9 +95,15 @@ class Decider:
         max_orders_per_list: int,
         run_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        pretrade: Callable[[OrderBundle], str | None] = lambda _bundle: None,
+        blocked: Callable[[str], str | None] = lambda _comp_id: None,
     ) -> None:
+        """``pretrade``: the pre-trade risk checks' reason to refuse a bundle, or None;
+        ``blocked``: why a desk's lists are refused now (a kill switch), or None."""
         self.book = book
         self.limits = limits
+        self.pretrade = pretrade
+        self.blocked = blocked
         self.max_orders_per_list = max_orders_per_list
         self.run_id = run_id or _base36(time.time_ns() // 1_000_000)
         self.clock = clock
@@ -184,7 +193,17 @@ class Decider:
             )
         bundle = solved.bundle
         assert bundle is not None  # no error means a bundle
-        breach = limit_breach(bundle, self.limits(session[2]), solved.open_before)
+        blocked = self.blocked(session[2])
+        if blocked is not None:  # thrown while the list was being solved
+            self.book.release(session, list_id, ids)
+            return Denied(session, list_id, ids, DenyCode.OTHER, blocked, remember=False)
+        limits = self.limits(session[2])
+        breach = (
+            limit_breach(bundle, limits, solved.open_before)
+            or self.pretrade(bundle)
+            or exposure_breach(bundle, self.book.open_qty(session), limits.max_open_qty)
+            or solved.refused  # passed now, but the list was not solved
+        )
         if breach is not None:
             return self._deny(session, list_id, ids, DenyCode.OTHER, breach)
         if not solved.feasible:
@@ -216,6 +235,7 @@ class Decider:
             bundle_id=bundle_id,
             venue_ids=tuple(f"{bundle_id}-{i + 1}" for i in range(len(bundle.legs))),
             legs_qty=tuple(leg.max_qty for leg in bundle.legs),
+            symbols=tuple(leg.symbol for leg in bundle.legs),
         )
         fill = ", ".join(
             f"{leg.symbol} {qty}" for leg, qty in zip(bundle.legs, solved.max_fill, strict=True)

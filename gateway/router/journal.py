@@ -69,6 +69,8 @@ CREATE TABLE IF NOT EXISTS bundles (
     venue_raw TEXT NOT NULL, ack_text TEXT NOT NULL,
     forwarded INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0, done_at REAL);
+CREATE TABLE IF NOT EXISTS controls (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, saved_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS client_orders (
     session TEXT NOT NULL, cl_ord_id TEXT NOT NULL, list_id TEXT NOT NULL,
     PRIMARY KEY (session, cl_ord_id));
@@ -190,6 +192,18 @@ class Journal(Database):
         if flag not in ("forwarded", "acked"):
             raise ValueError(flag)
         self._run(f"UPDATE bundles SET {flag} = 1 WHERE bundle_id = ?", (bundle_id,))
+
+    # controls: the kill switches and the last instrument list survive a restart ----------
+    def save_control(self, name: str, value: str) -> None:
+        """Keep ``value`` under ``name`` (``killed``, ``instruments``), replacing it."""
+        self._run(
+            "INSERT OR REPLACE INTO controls (name, value, saved_at) VALUES (?, ?, ?)",
+            (name, value, time.time()),
+        )
+
+    def control(self, name: str) -> str | None:
+        row = self._run("SELECT value FROM controls WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
 
     def save_orders(self, bundle_id: str, orders: Iterable[OrderReport]) -> None:
         """Each leg's state after a relayed report (in the client's ClOrdIDs)."""

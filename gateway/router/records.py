@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.bundle import OrderBundle
+from gateway.core.instruments import Instrument
 from gateway.core.reports import OrderReport
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "Decision",
     "Denied",
     "DenyCode",
+    "DeskSession",
     "Ignored",
+    "InstrumentsIn",
     "ListCancel",
     "ListHeader",
     "NoticeReject",
@@ -92,8 +95,9 @@ class Solved:
     """A strategy build and pre-solve, finished off the state owner.
 
     Either ``bundle`` with the pre-solver's answer (``feasible``, ``outcome``,
-    ``reason``, ``max_fill`` per leg; not solved when a client limit already
-    refuses it), or ``error``: what the decode, the build or the solver raised.
+    ``reason``, ``max_fill`` per leg; not solved when a client limit or a
+    pre-trade check already refuses it, ``refused`` saying why), or ``error``:
+    what the decode, the build or the solver raised.
     """
 
     header: ListHeader
@@ -109,6 +113,9 @@ class Solved:
     #: The payload's bidder_data the bundle was built from (for the operator page's
     #: achieved-vs-bound measure); None when the build failed.
     bidder_data: Mapping[str, Any] | None = None
+    #: Why the pool did not solve it (a limit or a pre-trade check); the decider
+    #: checks again, and denies with this reason if the check passes by then.
+    refused: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +168,29 @@ class VenueReject:
 
 
 @dataclass(frozen=True, slots=True)
+class InstrumentsIn:
+    """A SecurityList (35=y) from the counterparty, or its refusal of the request
+    (``result`` other than 0: SecurityRequestResult, or -1 for a BusinessMessageReject
+    of the SecurityListRequest)."""
+
+    req_id: str
+    result: int
+    instruments: tuple[Instrument, ...] = ()
+    last_fragment: bool = True
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSession:
+    """A desk's session logged on (``up``; ``reset``: its Logon carried
+    ResetSeqNumFlag) or off."""
+
+    comp_id: str
+    up: bool
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What a client was told about a ListID (to answer a PossDup resend)."""
 
@@ -185,6 +215,9 @@ class BundleRecord:
     venue_ids: tuple[str, ...]
     legs_qty: tuple[int, ...]
     done: bool = False
+    #: Each leg's symbol (the per-symbol open-quantity limit reads it; empty for a
+    #: bundle restored from a journal written before it was kept).
+    symbols: tuple[str, ...] = ()
     #: Each leg's state as last reported (in the client's ClOrdIDs): what a resend of
     #: the list is answered with. Starts as the acceptance has it.
     orders: list[OrderReport] = field(default_factory=list)

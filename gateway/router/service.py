@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import queue
 import threading
 import time
@@ -41,6 +42,7 @@ import structlog
 from fixspec import DICTIONARY, Tag
 from gateway.core.bundle import OrderBundle
 from gateway.core.errors import GatewayError
+from gateway.core.instruments import InstrumentList
 from gateway.core.logs import bound
 from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
@@ -55,7 +57,7 @@ from gateway.fix.messages import (
     list_status,
     seq_num,
 )
-from gateway.fix.venue_codec import encode_bundle
+from gateway.fix.venue_codec import encode_bundle, security_list_request
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.server import OpsServer
 from gateway.ops.snapshot import (
@@ -68,6 +70,7 @@ from gateway.ops.snapshot import (
 )
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
+from gateway.router.controls import Controls
 from gateway.router.decide import Decider, ShuttingDown, limit_breach
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
 from gateway.router.pool import FairPool, Job, Share
@@ -83,7 +86,9 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    DeskSession,
     Ignored,
+    InstrumentsIn,
     ListCancel,
     ListHeader,
     NoticeReject,
@@ -97,6 +102,7 @@ from gateway.router.records import (
     VenueReject,
 )
 from gateway.router.relay import TERMINAL_LIST_STATUS, Relay
+from gateway.router.risk import pretrade_breach
 from gateway.router.sessions import ClientSide, VenueSide, Work, translate
 from gateway.solver.sandbox import SandboxClosed, SolverSandbox
 
@@ -174,11 +180,25 @@ class Gateway:
             else None
         )
         self.book = Book(retain_done_secs=float(config.retain_done_secs), history=self.journal)
+        self._risk = config.risk.limits()
+        self.controls = Controls(
+            self.book,
+            self.clients.limits_for,
+            instruments=self._saved_instruments() or config.instruments.load_file(),
+            killed=self._saved_kills(),
+        )
         self.decider = Decider(
             self.book,
             limits=self.clients.limits_for,
             max_orders_per_list=config.max_orders_per_list,
+            pretrade=self._pretrade,
+            blocked=self.controls.blocked,
         )
+        self._instrument_requests = 0
+        #: Set once the pre-trade checks have an instrument list (journal, file, venue).
+        self.instruments_ready = threading.Event()
+        if self.controls.instruments is not None:
+            self.instruments_ready.set()
         self.relay = Relay(self.book)
         self.venue_session: SessionKey = (
             "FIX.4.4",
@@ -413,6 +433,7 @@ class Gateway:
                 self._bundle_legs,
                 measures=self._measures,
                 halted=frozenset(self.halted),
+                killed=frozenset(self.controls.killed),
                 decisions=self.decisions,
                 queued=self._queue.qsize(),
                 in_flight=self._in_flight,
@@ -439,6 +460,108 @@ class Gateway:
             bundle_id=bundle_id,
         )
         return None
+
+    # controls: instruments, kill switch, cancel on disconnect (gateway.router.controls) --
+    def _pretrade(self, bundle: OrderBundle) -> str | None:
+        """The pre-trade checks against the instrument list as it is now (any thread)."""
+        return pretrade_breach(bundle, self.controls.instruments, self._risk)
+
+    def _saved_instruments(self) -> InstrumentList | None:
+        saved = self.journal.control("instruments") if self.journal is not None else None
+        return InstrumentList.from_json(saved, "journal") if saved else None
+
+    def _saved_kills(self) -> list[str]:
+        saved = self.journal.control("killed") if self.journal is not None else None
+        return list(json.loads(saved)) if saved else []
+
+    def _on_instruments(self, message: InstrumentsIn) -> None:
+        update = self.controls.on_instruments(message, time.time())
+        if update.refused is not None:
+            fallback = self.controls.instruments
+            log.warning(
+                "instruments.refused",
+                req_id=message.req_id,
+                reason=update.refused,
+                using=fallback.source if fallback is not None else "none",
+            )
+        listed = update.installed
+        if listed is None:
+            return
+        if self.journal is not None:
+            self.journal.save_control("instruments", listed.to_json())
+        self.instruments_ready.set()
+        log.info("instruments.loaded", req_id=message.req_id, symbols=sorted(listed.instruments))
+
+    def kill(self, comp_id: str, *, release: bool = False) -> str:
+        """State owner: throw (or release) the kill switch for a desk or ``*`` (every
+        desk); its open bundles are cancelled at the counterparty. Journaled."""
+        if release:
+            if not self.controls.release(comp_id):
+                return f"{comp_id}: no kill switch thrown"
+            self._save_kills()
+            log.warning("ops.kill_released", client=comp_id)
+            return f"{comp_id}: kill switch released; new lists are decided again"
+        records = self.controls.kill(comp_id)
+        self._save_kills()
+        sent = sum(self._cancel_for_control(record) for record in records)
+        log.warning("ops.kill", client=comp_id, open_bundles=len(records), cancels_sent=sent)
+        later = len(records) - sent
+        return (
+            f"{comp_id}: kill switch thrown; {len(records)} open bundle(s), cancel sent for "
+            f"{sent}"
+            + (f", {later} when the counterparty logs on" if later else "")
+            + "; new lists are refused until it is released"
+        )
+
+    def _save_kills(self) -> None:
+        if self.journal is not None:
+            self.journal.save_control("killed", json.dumps(sorted(self.controls.killed)))
+
+    def _cancel_for_control(self, record: BundleRecord) -> bool:
+        """A ListCancelRequest for a kill switch or a cancel on disconnect; False when the
+        counterparty is down (the cancel stays wanted and goes at its next logon)."""
+        reason = self.controls.reason(record.bundle_id)
+        if not self.venue_up or not self._send(
+            list_cancel_request(record.bundle_id, reason), self.venue_session
+        ):
+            return False
+        self.controls.sent(record.bundle_id)
+        log.warning(
+            "bundle.cancel_forwarded",
+            client=record.client[2],
+            list_id=record.list_id,
+            bundle_id=record.bundle_id,
+            reason=reason,
+        )
+        return True
+
+    def _on_desk_session(self, event: DeskSession) -> None:
+        if not event.up:
+            self.controls.desk_down(event.comp_id, time.monotonic())
+            return
+        for record in self.controls.desk_up(event.comp_id, event.reset):
+            self._restate(record)
+
+    def _note_relayed(self, bundle_id: str) -> None:
+        record = self.book.by_bundle.get(bundle_id)
+        if record is not None:
+            self.controls.relayed(record, self._client_logged_on(record.client[2]))
+
+    def _restate(self, record: BundleRecord) -> None:
+        """The bundle's current state to a desk whose reset logon discarded the reports
+        stored for it (PossResend: it may have seen them)."""
+        done = record.done
+        reply = list_status(
+            list_id=record.list_id,
+            status_type=ListStatusType.ALL_DONE if done else ListStatusType.RESPONSE,
+            order_status=ListOrderStatus.ALL_DONE if done else ListOrderStatus.EXECUTING,
+            text="current state: reports sent while the session was down were reset away",
+            bundle_id=record.bundle_id,
+            orders=record.orders,
+        )
+        reply.getHeader().setField(Tag.POSS_RESEND, "Y")
+        self._send(reply, record.client)
+        log.info("bundle.restated", client=record.client[2], bundle_id=record.bundle_id)
 
     # called from the engine threads (gateway.router.sessions) ---------------------------
     def submit(self, work: Work) -> None:
@@ -516,7 +639,7 @@ class Gateway:
     def _work_loop(self) -> None:
         while True:
             try:
-                work = self._queue.get(timeout=_HOUSEKEEPING_SECS)
+                work = self._queue.get(timeout=self._wait_secs())
             except queue.Empty:
                 self._housekeeping()
                 continue
@@ -579,10 +702,19 @@ class Gateway:
             seq = record.ref_seq_num
             bundle_id = self._sent_lists.pop(seq, None) if seq else None
             self._carry_out(self.relay.on_reject(dataclasses.replace(record, bundle_id=bundle_id)))
-        elif record == _REFORWARD:
-            self._reforward()
+        else:
+            self._handle_control(record)
         if work.journal_id is not None and self.journal is not None:
             self.journal.handled(work.journal_id)
+
+    def _handle_control(self, record: object) -> None:
+        """The records that are not a message about a list: sessions and reference data."""
+        if isinstance(record, InstrumentsIn):
+            self._on_instruments(record)
+        elif isinstance(record, DeskSession):
+            self._on_desk_session(record)
+        elif record == _REFORWARD:
+            self._reforward()
 
     @property
     def venue_up(self) -> bool:
@@ -601,10 +733,15 @@ class Gateway:
         Also counts the list as received (replays after a restart are not)."""
         if not header.replay:
             self.metrics.bundles_received.labels(header.session[2]).inc()
-        if header.session[2] not in self.halted or header.poss_dup or header.replay:
+        if header.poss_dup or header.replay:
+            return None
+        reason = self.controls.blocked(header.session[2])
+        if reason is None and header.session[2] in self.halted:
+            reason = HALTED
+        if reason is None:
             return None
         return Denied(
-            header.session, header.list_id, header.cl_ord_ids, DenyCode.OTHER, HALTED, False
+            header.session, header.list_id, header.cl_ord_ids, DenyCode.OTHER, reason, False
         )
 
     def _admit(self, admit: Admit, work: Work) -> None:
@@ -653,9 +790,17 @@ class Gateway:
             return Solved(header, admit.bundle_id, error=exc)
         built = time.perf_counter()
         limits = self.clients.limits_for(header.session[2])
-        if limit_breach(bundle, limits, admit.open_before) is not None:
+        refused = limit_breach(bundle, limits, admit.open_before) or self._pretrade(bundle)
+        if refused is not None:
             # Refused whatever the verdict (the decider says why): no solve.
-            return Solved(header, admit.bundle_id, bundle, admit.open_before, outcome="unsolved")
+            return Solved(
+                header,
+                admit.bundle_id,
+                bundle,
+                admit.open_before,
+                outcome="unsolved",
+                refused=refused,
+            )
         assert self._sandbox is not None
         try:
             verdict = self._sandbox.check(bundle)
@@ -703,6 +848,7 @@ class Gateway:
             elif isinstance(action, Close):
                 self.failpoint("terminal_relayed")
                 self.relay.close(action.bundle_id)
+                self.controls.sent(action.bundle_id)  # nothing left to cancel
                 if self.journal is not None:
                     self.journal.mark(action.bundle_id, "done")
                 self.failpoint("terminal_closed")
@@ -933,6 +1079,7 @@ class Gateway:
             reject_reason=status.reject_reason,
         )
         self._relay(reply, action.session, replay)
+        self._note_relayed(action.bundle_id)
         log.info(
             "venue.list_status",
             list_id=action.list_id,
@@ -952,6 +1099,7 @@ class Gateway:
         report.setField(Tag.LIST_ID, action.list_id)  # type: ignore[attr-defined]
         report.setField(Tag.BUNDLE_ID, action.bundle_id)  # type: ignore[attr-defined]
         self._relay(report, action.session, replay)
+        self._note_relayed(action.bundle_id)
         if get_field(report, Tag.EXEC_TYPE) == "F" and not replay:
             self.metrics.fills.labels(action.session[2]).inc()
             self.metrics.filled_quantity.labels(action.session[2]).inc(
@@ -1028,8 +1176,18 @@ class Gateway:
         except Exception as exc:  # e.g. the journal locked by a manual VACUUM: next time
             log.error("gateway.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
 
+    def _wait_secs(self) -> float:
+        """How long the state owner may wait for work: until its next housekeeping or
+        the next cancel on disconnect, whichever is first."""
+        due = self.controls.next_due()
+        if due is None:
+            return _HOUSEKEEPING_SECS
+        return max(0.0, min(_HOUSEKEEPING_SECS, due - time.monotonic()))
+
     def _expire_and_compact(self) -> None:
         now = time.monotonic()
+        for record in self.controls.due(now):
+            self._cancel_for_control(record)
         if now >= self._next_expiry:
             self._next_expiry = now + _HOUSEKEEPING_SECS
             self.book.expire(now)
@@ -1122,7 +1280,15 @@ class Gateway:
         return self._dictionary
 
     def _reforward(self) -> None:
-        """After a restart: forward bundles the crash interrupted (the venue dedups by id)."""
+        """The counterparty logged on: ask for its instruments; forward bundles a crash
+        interrupted (the venue dedups by id); send the cancels that are still wanted."""
+        if self.config.instruments.request and self.venue_up:
+            self._instrument_requests += 1
+            request_id = f"IL{self.decider.run_id}-{self._instrument_requests}"
+            if self._send(security_list_request(request_id), self.venue_session):
+                log.info("instruments.requested", req_id=request_id)
+        for record in self.controls.wanted():
+            self._cancel_for_control(record)
         for item in list(self._to_forward):
             if not self.venue_up:
                 return

@@ -31,7 +31,10 @@ from gateway.fix.messages import (
     is_resend,
     seq_num,
 )
+from gateway.fix.venue_codec import decode_security_list
 from gateway.router.records import (
+    DeskSession,
+    InstrumentsIn,
     ListCancel,
     ListHeader,
     SessionKey,
@@ -122,9 +125,16 @@ def translate(
     if kind == "8":
         cl_ord_id = message.getField(Tag.CL_ORD_ID)
         return VenueExecution(cl_ord_id, copy_message(message), replay, _order_state(message))
+    if kind == "y":
+        answer = decode_security_list(message)
+        return InstrumentsIn(
+            answer.req_id, answer.result, answer.instruments, answer.last_fragment, answer.text
+        )
     # 35=j: the counterparty could not process one of our messages.
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
+    if get_field(message, Tag.REF_MSG_TYPE) == "x":  # it does not serve SecurityListRequests
+        return InstrumentsIn(get_field(message, Tag.BUSINESS_REJECT_REF_ID) or "", -1, text=text)
     return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
 
 
@@ -194,7 +204,7 @@ class TokenBucket:
 
 
 CLIENT_TYPES = frozenset({"E", "K"})
-VENUE_TYPES = frozenset({"N", "8", "j"})
+VENUE_TYPES = frozenset({"N", "8", "j", "y"})
 
 
 class ClientSide(SafeApplication):
@@ -210,25 +220,34 @@ class ClientSide(SafeApplication):
             comp_id: TokenBucket(clients.limits_for(comp_id).max_messages_per_second)
             for comp_id in clients.allowed_comp_ids
         }
+        #: Per desk, whether the Logon being processed carried ResetSeqNumFlag (141).
+        self.reset_logons: dict[str, bool] = {}
 
     def on_logon(self, session_id: Any) -> None:
         comp_id = session_id.getTargetCompID().getValue()
         event = self.gateway.client_logons.get(comp_id)
         if event is not None:
             event.set()
-        log.info("client.logon", client=comp_id)
+        reset = self.reset_logons.pop(comp_id, False)
+        self.gateway.submit(Work(DeskSession(comp_id, up=True, reset=reset)))
+        log.info("client.logon", client=comp_id, reset_seq_num=reset)
 
     def on_logout(self, session_id: Any) -> None:
         comp_id = session_id.getTargetCompID().getValue()
         event = self.gateway.client_logons.get(comp_id)
+        was_up = event is not None and event.is_set()
         if event is not None:
             event.clear()
         self.gateway.desk_logged_off(comp_id)
+        if was_up:  # not for a refused logon: nothing was up
+            self.gateway.submit(Work(DeskSession(comp_id, up=False)))
         log.info("client.logout", client=comp_id)
 
     def from_admin(self, message: Any, session_id: Any) -> None:
         if msg_type(message) == "A":
             self._check_logon(message, session_id)
+            comp_id = session_id.getTargetCompID().getValue()
+            self.reset_logons[comp_id] = get_field(message, Tag.RESET_SEQ_NUM_FLAG) == "Y"
 
     def _check_logon(self, message: Any, session_id: Any) -> None:
         """Username (553) / Password (554) against the configured SHA-256, if any.

@@ -17,10 +17,13 @@ import sys
 import threading
 import tracemalloc
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+
+import structlog
 
 from gateway import __version__
 from gateway.core import logs
@@ -91,6 +94,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_session_commands(commands)
     _add_status_command(commands)
+    _add_admin_command(commands)
     _add_tls_command(commands)
     _add_journal_command(commands)
     _add_plugin_commands(parser, commands)
@@ -171,7 +175,8 @@ def _add_session_commands(commands: Any) -> None:
         help="run the simulated counterparty (expressive call auction over FIX)",
         description="A FIX acceptor that holds the bundles it receives, runs a call auction "
         "every auction_interval_ms over them and synthetic liquidity, and sends "
-        "fills back. Ctrl-C / SIGTERM to stop.",
+        "fills back. SIGHUP reloads the config's symbols (sent to the gateway as a new "
+        "SecurityList). Ctrl-C / SIGTERM to stop.",
     )
     venue.add_argument("--config", type=Path, required=True, help="venue config YAML")
     venue.add_argument("--log-file", type=Path, default=None, help="write logs to this file")
@@ -335,6 +340,75 @@ def _add_status_command(commands: Any) -> None:
     status.set_defaults(handler=_cmd_status)
 
 
+def _add_admin_command(commands: Any) -> None:
+    """admin kill / admin cancel."""
+    admin = commands.add_parser(
+        "admin",
+        help="operator actions on a running gateway (kill switch, cancel a bundle)",
+        description="Act on a running gateway through its operator surface (ops.enabled and "
+        "ops.admin_token_sha256 in its config). The token comes from $BIDGW_ADMIN_TOKEN or "
+        "--token-file. Exit 0 done, 1 refused or failed, 2 unreachable or usage error.",
+    )
+    actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kill = actions.add_parser(
+        "kill",
+        help="kill switch: cancel a desk's open bundles and refuse its new lists",
+        description="Cancel every open bundle of the desk at the counterparty "
+        "(ListCancelRequest; the desk receives the cancels) and refuse its new lists until "
+        "released. The switch is journaled: it survives a gateway restart.",
+    )
+    who = kill.add_mutually_exclusive_group(required=True)
+    who.add_argument("desk", nargs="?", help="the desk's CompID, e.g. DESK1")
+    who.add_argument("--all", action="store_true", help="every desk, present and future")
+    kill.add_argument("--release", action="store_true", help="release the switch instead")
+    cancel = actions.add_parser("cancel", help="cancel one open bundle at the counterparty")
+    cancel.add_argument("bundle", help="its BundleID (20003), e.g. B1a2b3c-7")
+    for parser in (kill, cancel):
+        parser.add_argument("--url", default=None, help="the ops surface's base URL")
+        parser.add_argument(
+            "--config", type=Path, default=None, help="gateway config YAML (ops host and port)"
+        )
+        parser.add_argument(
+            "--token-file", type=Path, default=None, help="file holding the admin token"
+        )
+        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECS")
+        parser.set_defaults(handler=_cmd_admin)
+
+
+def _cmd_admin(args: argparse.Namespace, out: TextIO) -> int:
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise GatewayError(f"cannot read {args.token_file}: {exc.strerror}") from None
+    else:
+        token = os.environ.get("BIDGW_ADMIN_TOKEN", "").strip()
+    if not token:
+        raise GatewayError("no admin token: set $BIDGW_ADMIN_TOKEN or pass --token-file")
+    base = _status_url(args)
+    if args.action == "kill":
+        target = "*" if args.all else args.desk
+        path = f"api/desks/{urllib.parse.quote(target, safe='')}/"
+        path += "release" if args.release else "kill"
+    else:
+        path = f"api/bundles/{urllib.parse.quote(args.bundle, safe='')}/cancel"
+    request = urllib.request.Request(
+        f"{base}{path}", method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:
+            status, body = int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            status, body = exc.code, json.loads(exc.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise GatewayError(f"cannot reach the gateway's ops endpoint at {base}: {reason}") from None
+    message = body.get("message", "") if isinstance(body, dict) else str(body)
+    out.write(f"{message} (HTTP {status})\n")
+    return EXIT_OK if status < 400 else EXIT_REJECTED
+
+
 def _status_url(args: argparse.Namespace) -> str:
     """``--url``, else the ops section of ``--config`` (or of config/gateway.yaml)."""
     if args.url:
@@ -418,6 +492,7 @@ def _render_status(document: dict[str, Any]) -> str:
         + (f" ({per_client})" if per_client else "")
         + f"; lists in flight {view['in_flight']}, queued {view['queued']}"
         + (f"; halted: {', '.join(view['halted'])}" if view["halted"] else "")
+        + (f"; killed: {', '.join(view['killed'])}" if view.get("killed") else "")
     )
     for bundle in view["bundles"]:
         legs = ", ".join(
@@ -694,7 +769,17 @@ def _cmd_venue(args: argparse.Namespace, out: TextIO) -> int:
 
     config = load_venue_config(args.config)
     logs.configure(level=args.log_level, file=args.log_file)
-    return _serve("venue", Venue(config, failpoint=_failpoint_from_environment()))
+    venue = Venue(config, failpoint=_failpoint_from_environment())
+
+    def reload(_signum: int, _frame: object) -> None:
+        """SIGHUP: read the config again and take its symbols (a bad file changes nothing)."""
+        try:
+            venue.reload(load_venue_config(args.config))
+        except Exception as exc:
+            structlog.get_logger("bidgw.venue").error("venue.reload_failed", error=str(exc))
+
+    signal.signal(signal.SIGHUP, reload)
+    return _serve("venue", venue)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:

@@ -104,7 +104,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
             )
         )
         _wait_port(client_port, processes[-1], "gateway")
-        _wait_log(run_dir / "gateway.log", "venue.logon", processes[-1])
+        _wait_log(run_dir / "gateway.log", "instruments.loaded", processes[-1])
         _print_urls(urls, run_dir, out)
         client = FixClient(
             ClientConfig(

@@ -71,6 +71,7 @@ import structlog
 from fixspec import DICTIONARY, Tag
 from gateway.core.bundle import Constraint, OrderBundle, Sense, Side
 from gateway.core.errors import GatewayError
+from gateway.core.instruments import Instrument
 from gateway.core.reports import ExecutionReport
 from gateway.fix.engine import (
     Connector,
@@ -91,7 +92,7 @@ from gateway.fix.messages import (
     list_status,
     utc_now,
 )
-from gateway.fix.venue_codec import decode_bundle
+from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.ops.metrics import VenueMetrics
 from gateway.ops.venue import VenueOpsServer
 from gateway.solver.presolve import PresolveConfig, PreSolver
@@ -105,6 +106,9 @@ __all__ = ["EXCLUSIONS_BEFORE_CANCEL", "AuctionSummary", "Venue", "VenueSize", "
 #: ExecRestatementReason (378) of a restatement after a restart: 99 (other).
 RESTATED_AFTER_RESTART = "99"
 _EXEC_RESTATEMENT_REASON = 378
+
+#: Auctions in a row without a solution (while bundles rest) after which /readyz fails.
+READY_FAILURES = 10
 
 #: A bundle left out of this many auctions because the solver's fill for it failed
 #: exact verification is cancelled: the auction cannot clear it reliably.
@@ -149,6 +153,7 @@ class VenueStats:
     bundles_rejected: int = 0
     fills: int = 0
     failing_in_a_row: int = 0
+    last_auction_at: float = 0.0  # time.monotonic() when the last auction ended
     solve_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SOLVE_TIMES_KEPT))
 
 
@@ -241,6 +246,10 @@ class Venue(SafeApplication):
         self._dispatch = Dispatch()
         self._dispatch.register("E", self._on_bundle)
         self._dispatch.register("K", self._on_cancel)
+        self._dispatch.register("x", self._on_security_list_request)
+        #: Subscribed SecurityListRequests: (session, SecurityReqID) → told on a reload.
+        self._subscribers: dict[tuple[str, str, str], str] = {}
+        self._list_versions = itertools.count(1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="venue-auctions", daemon=True)
         settings = session_settings(
@@ -294,6 +303,21 @@ class Venue(SafeApplication):
         if self._journal is not None:
             self._journal.close()
         log.info("venue.stopped", auctions=self.stats.auctions)
+
+    def readiness(self) -> dict[str, str | None]:
+        """Each readiness check (any thread): None when it passes, else what fails."""
+        interval = self.config.auction_interval_ms / 1000
+        since = time.monotonic() - self.stats.last_auction_at
+        stalled = self.stats.last_auction_at == 0.0 or since > max(1.0, 10 * interval)
+        failing = self.stats.failing_in_a_row
+        return {
+            "auctions_running": f"no auction has ended for {since:.1f} s" if stalled else None,
+            "auctions_clearing": (
+                f"{failing} auctions in a row ended without a solution"
+                if failing >= READY_FAILURES
+                else None
+            ),
+        }
 
     def size(self) -> VenueSize:
         """What the venue holds in memory now (a snapshot: the state thread moves on)."""
@@ -360,10 +384,19 @@ class Venue(SafeApplication):
                 if next_auction < time.monotonic():  # fell behind: skip, don't burst
                     next_auction = time.monotonic() + interval
 
+    def reload(self, config: VenueAppConfig) -> None:
+        """Take ``config``'s symbols (any thread; ``bidgw venue`` calls it on SIGHUP): the
+        new list is sent to every subscribed gateway, and a resting bundle on a symbol no
+        longer listed is cancelled. The other settings stay as they were at start."""
+        self._inbox.put(("reload", config, ("", "", ""), 0))
+
     def _handle(self, kind: str, message: Any, session: tuple[str, str, str]) -> None:
         """One inbox item: a message from the gateway, or the state thread's own step
-        (``resync`` at a logon; ``restate`` and ``reclose`` once after a restart)."""
-        if kind == "resync":
+        (``resync`` at a logon; ``restate`` and ``reclose`` once after a restart;
+        ``reload`` of the symbols)."""
+        if kind == "reload":
+            self._reload(message)
+        elif kind == "resync":
             self._send_resync(session)
         elif kind == "restate":
             self._send_restatements()
@@ -374,6 +407,7 @@ class Venue(SafeApplication):
 
     def _count(self, summary: AuctionSummary) -> None:
         """The auction in the venue's metrics: in-memory counters, no I/O."""
+        self.stats.last_auction_at = time.monotonic()
         try:
             metrics = self.metrics
             metrics.auctions.labels(summary.status).inc()
@@ -487,6 +521,48 @@ class Venue(SafeApplication):
         )
         self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
+
+    def instruments(self) -> list[Instrument]:
+        """The symbols as the SecurityList sends them."""
+        return [
+            Instrument(symbol, c.lot_size, c.tick, c.bid, c.offer)
+            for symbol, c in self.config.symbols.items()
+        ]
+
+    def _on_security_list_request(self, message: Any, session: tuple[str, str, str]) -> None:
+        """SecurityListRequest (35=x): every symbol, whatever the request type; with
+        SubscriptionRequestType (263) 1 the requester gets the list again on a reload
+        (2 unsubscribes)."""
+        req_id = message.getField(Tag.SECURITY_REQ_ID)
+        subscription = (
+            message.getField(Tag.SUBSCRIPTION_REQUEST_TYPE)
+            if message.isSetField(Tag.SUBSCRIPTION_REQUEST_TYPE)
+            else "0"
+        )
+        if subscription == "2":
+            self._subscribers.pop(session, None)
+            return
+        if subscription == "1":
+            self._subscribers[session] = req_id
+        self._send_security_list(session, req_id)
+
+    def _send_security_list(self, session: tuple[str, str, str], req_id: str) -> None:
+        response_id = f"SL{next(self._list_versions)}"
+        self._send(encode_security_list(req_id, response_id, self.instruments()), session)
+        log.info("venue.security_list_sent", req_id=req_id, symbols=len(self.config.symbols))
+
+    def _reload(self, config: VenueAppConfig) -> None:
+        self.config = self.config.model_copy(update={"symbols": dict(config.symbols)})
+        self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in self.config.symbols.items()}
+        self._price_scale = self.config.price_scale()
+        for list_id, resting in list(self._book.items()):
+            gone = sorted({leg.symbol for leg in resting.bundle.legs} - set(self.refs))
+            if gone:
+                text = f"symbol(s) {', '.join(gone)} no longer listed"
+                self._finish(list_id, resting, exec_type="4", text=text)
+        log.info("venue.reloaded", symbols=sorted(self.refs))
+        for session, req_id in list(self._subscribers.items()):
+            self._send_security_list(session, req_id)
 
     def _refusal(self, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str | None:
         """Why the venue cannot take ``bundle`` (:func:`~gateway.venue.screen.refusal`)."""

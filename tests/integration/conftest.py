@@ -21,6 +21,7 @@ import quickfix as fix
 
 from fixspec import Tag
 from gateway.core.bundle import OrderBundle
+from gateway.core.instruments import Instrument
 from gateway.fix.engine import (
     Connector,
     SafeApplication,
@@ -36,7 +37,7 @@ from gateway.fix.messages import (
     list_status,
     new_message,
 )
-from gateway.fix.venue_codec import decode_bundle
+from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.router.service import Gateway
 from gateway.tools.client import ClientConfig, FixClient
@@ -44,6 +45,14 @@ from gateway.tools.client import ClientConfig, FixClient
 DEADLINE = 10.0  # seconds; every wait in these tests is bounded by it
 
 pytestmark = pytest.mark.integration
+
+
+#: The test counterparty's instruments: the demo venue's symbols, traded in any lot
+#: on a fine grid, without a reference market (so no price collar applies).
+TEST_INSTRUMENTS = tuple(
+    Instrument(symbol, 1, Decimal("0.000001"))
+    for symbol in (*(c * 4 for c in "ABCDEFGH"), "EUR", "JPY", "CHF", "GBP")
+)
 
 
 @dataclass
@@ -72,6 +81,10 @@ class Counterparty(SafeApplication):
         self.bundles: dict[str, Received] = {}
         self.logged_on = threading.Event()
         self.refuse_with: str | None = None
+        #: What it answers a SecurityListRequest with; None: a BusinessMessageReject
+        #: (a counterparty that does not serve reference data).
+        self.instruments: list[Instrument] | None = list(TEST_INSTRUMENTS)
+        self.instrument_requests: queue.Queue[str] = queue.Queue()
         self._exec_ids = itertools.count(1)
         settings = session_settings(
             {
@@ -92,7 +105,9 @@ class Counterparty(SafeApplication):
 
     def from_app(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)
-        if kind == "E":
+        if kind == "x":
+            self._answer_instruments(message.getField(Tag.SECURITY_REQ_ID))
+        elif kind == "E":
             if self.refuse_with is not None:
                 reject = new_message("j")
                 reject.setField(Tag.REF_MSG_TYPE, "E")
@@ -136,6 +151,24 @@ class Counterparty(SafeApplication):
                     ),
                     self.session_id,
                 )
+
+    def _answer_instruments(self, req_id: str) -> None:
+        if self.instruments is None:
+            reject = new_message("j")
+            reject.setField(Tag.REF_MSG_TYPE, "x")
+            reject.setField(Tag.BUSINESS_REJECT_REASON, "3")  # unsupported message type
+            reject.setField(Tag.BUSINESS_REJECT_REF_ID, req_id)
+            reject.setField(Tag.TEXT, "SecurityListRequest is not supported")
+            fix.Session.sendToTarget(reject, self.session_id)
+        else:
+            fix.Session.sendToTarget(
+                encode_security_list(req_id, f"T{req_id}", self.instruments), self.session_id
+            )
+        self.instrument_requests.put(req_id)
+
+    def send_instruments(self, req_id: str) -> None:
+        """An unsolicited update of the list (as after a change at the counterparty)."""
+        self._answer_instruments(req_id)
 
     def fill(self, bundle_id: str, leg: int, qty: int, price: str) -> None:
         item = self.bundles[bundle_id]
@@ -201,6 +234,7 @@ def running(gw: Gateway) -> Iterator[Gateway]:
     gw.start()
     try:
         assert gw.venue_logged_on.wait(DEADLINE), "gateway did not log on to the counterparty"
+        assert gw.instruments_ready.wait(DEADLINE), "the counterparty sent no instruments"
         yield gw
     finally:
         gw.stop()

@@ -429,16 +429,18 @@ def test_orders_expire_at_their_expire_time(desk: Desk):
 
 
 def test_a_counterparty_reject_after_the_acceptance_is_not_shaped_like_the_decision(desk: Desk):
-    """Point 5: the venue refuses a symbol it does not trade after the gateway accepted:
-    429=5 (all done) with 431=7 and the BundleID, after the decision 429=1/431=2."""
-    desk.send("E", pair("V1", symbol="ZZZZ"))
+    """Point 5: the venue refuses what the gateway cannot know from its SecurityList
+    (here an order of more than the 100,000 lots its auction model holds) after the
+    gateway accepted: 429=5 (all done) with 431=7 and the BundleID, after the decision
+    429=1/431=2."""
+    desk.send("E", pair("V1", aaaa="10000100"))
     accepted = decision(desk, "V1")
     assert (field(accepted, 429), field(accepted, 431)) == ("1", "2")
     later = desk.receive(status_of("V1", order_status="7"))
     assert later is not None
     assert (field(later, 429), field(later, 1386)) == ("5", "99")
     assert field(later, 20003) == field(accepted, 20003)
-    assert "unknown symbol(s) ZZZZ" in (field(later, 444) or "")
+    assert "is 100001 lots of 100; at most 100000" in (field(later, 444) or "")
 
 
 def _orders(list_id: str, count: int) -> list[Order]:

@@ -71,6 +71,7 @@ def slow_gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
     gw.start()
     try:
         assert gw.venue_logged_on.wait(DEADLINE)
+        assert gw.instruments_ready.wait(DEADLINE)
         yield gw
     finally:
         gw.stop()

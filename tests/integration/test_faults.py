@@ -231,7 +231,7 @@ class _Rig:
 def _wait_venue_logon(log: Path, count: int) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if log.exists() and log.read_text().count('"venue.logon"') >= count:
+        if log.exists() and log.read_text().count('"instruments.loaded"') >= count:
             return
         time.sleep(0.05)  # another process writes the log; deadline-bounded
     raise AssertionError("the gateway never logged on to the venue")

@@ -201,6 +201,7 @@ def test_one_desks_gateway_stops_promptly_with_a_solve_running(ports, tmp_path, 
     desk = make_client(ports, tmp_path, "DESK1")
     try:
         assert gw.venue_logged_on.wait(DEADLINE)
+        assert gw.instruments_ready.wait(DEADLINE)
         assert desk.start(DEADLINE)
         hard = _pair((100003, -100021))
         hard["bidder_data"]["positions"].append(

@@ -242,6 +242,40 @@ def test_admin_actions_need_the_token_and_say_what_they_did(desk, counterparty, 
     assert found[("bidgw_ops_admin_actions_total", label(action="halt", outcome="refused"))] == 2
 
 
+def test_bidgw_admin_kill_cancels_the_desks_bundles_and_release_lets_it_trade_again(
+    desk, counterparty, http, ops_gateway, monkeypatch, capsys
+):
+    accepted = submit(desk, seed_hedge(), list_id="KS-1", wait_done=False, timeout=DEADLINE)
+    assert accepted.status == "accepted", accepted.reason
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    assert ops_gateway.ops is not None
+    url = ["--url", ops_gateway.ops.url]
+    monkeypatch.delenv("BIDGW_ADMIN_TOKEN", raising=False)
+    assert main(["admin", "kill", "DESK1", *url]) == 2  # no token: a usage error
+    monkeypatch.setenv("BIDGW_ADMIN_TOKEN", "wrong")
+    assert main(["admin", "kill", "DESK1", *url]) == 1
+    assert "wrong admin token (HTTP 401)" in capsys.readouterr().out
+    monkeypatch.setenv("BIDGW_ADMIN_TOKEN", TOKEN)
+    assert main(["admin", "kill", "DESK1", *url]) == 0
+    assert (
+        "DESK1: kill switch thrown; 1 open bundle(s), cancel sent for 1" in capsys.readouterr().out
+    )
+    assert counterparty.cancels.get(timeout=DEADLINE) == bundle_id
+    cancelled = desk.wait_for(
+        lambda m: msg_type(m) == "N" and parse_report(m)["list_order_status"] == 6, DEADLINE
+    )
+    assert cancelled is not None, "the desk got no terminal ListStatus for the kill switch"
+    assert http.get("/api/state").json()["state"]["killed"] == ["DESK1"]
+    found = samples(http)
+    assert found[("bidgw_desk_killed", label(client="DESK1"))] == 1
+    refused = submit(desk, seed_hedge(), list_id="KS-2", timeout=DEADLINE)
+    assert refused.status == "rejected"
+    assert "kill switch: DESK1's lists are refused" in (refused.reason or "")
+    assert main(["admin", "kill", "DESK1", "--release", *url]) == 0
+    again = submit(desk, seed_hedge(), list_id="KS-2", wait_done=False, timeout=DEADLINE)
+    assert again.status == "accepted", again.reason
+
+
 def test_admin_actions_are_off_without_a_configured_token(ports, tmp_path, counterparty):
     ops = OpsConfig(enabled=True, port=free_port())
     with (
@@ -275,7 +309,7 @@ def _browser_or_explain() -> Any:
     return sync_playwright
 
 
-def test_live_page_shows_a_bundle_and_its_fills_and_halts_a_desk_in_chromium(
+def test_live_page_shows_a_bundle_and_its_fills_and_halts_and_kills_a_desk_in_chromium(
     desk, counterparty, ops_gateway, tmp_path
 ):
     sync_playwright = _browser_or_explain()
@@ -330,6 +364,15 @@ def test_live_page_shows_a_bundle_and_its_fills_and_halts_a_desk_in_chromium(
             refused = submit(desk, seed_hedge(), list_id="WEB-2", timeout=DEADLINE)
             assert (refused.status, refused.reason) == ("rejected", HALTED)
             page.wait_for_selector('tr[data-decision="WEB-2"].refused')
+            # The kill switch, with the token typed: WEB-1 is cancelled at the counterparty.
+            page.click('tr[data-session="DESK1"] button[data-action="/api/desks/DESK1/kill"]')
+            page.wait_for_function(
+                "() => document.getElementById('answer').textContent"
+                ".startsWith('200: DESK1: kill switch thrown; 1 open bundle(s)')"
+            )
+            assert counterparty.cancels.get(timeout=DEADLINE) == result.bundle_id
+            page.wait_for_selector('tr[data-session="DESK1"] td.halt:text("halted, killed")')
+            page.wait_for_selector(f"{row}", state="detached")  # cancelled: no longer open
             page.screenshot(path=str(tmp_path / "ops-page.png"), full_page=True)
         finally:
             browser.close()
@@ -361,6 +404,7 @@ def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
         assert venue.ops is not None, "the venue's metrics did not start"
         gw.start()
         assert gw.venue_logged_on.wait(DEADLINE), "the gateway did not log on to the venue"
+        assert gw.instruments_ready.wait(DEADLINE)
         assert desk.start(DEADLINE), "the desk did not log on to the gateway"
         with httpx.Client(base_url=venue.ops.url, timeout=DEADLINE) as http:
             assert http.get("/healthz").json() == {"ok": True}
@@ -369,6 +413,12 @@ def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
                 assert sent.status == "accepted", sent.reason
             assert len(fills_for(desk, "VM-LONG", 2)) >= 2
             assert len(fills_for(desk, "VM-SHORT", 2)) >= 2
+            ready = http.get("/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json() == {
+                "ready": True,
+                "checks": {"auctions_running": None, "auctions_clearing": None},
+            }
 
             def settled() -> dict[Any, float] | None:
                 found = samples(http)

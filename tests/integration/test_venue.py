@@ -117,6 +117,7 @@ def stack(ports, tmp_path, venue) -> Iterator[tuple[Gateway, Any]]:
     desk = make_client(ports, tmp_path)
     try:
         assert gw.venue_logged_on.wait(DEADLINE)
+        assert gw.instruments_ready.wait(DEADLINE)
         assert desk.start(DEADLINE)
         yield gw, desk
     finally:
@@ -240,6 +241,7 @@ def test_venue_restarted_on_its_journal_keeps_its_book_and_resends_cut_off_state
     second: Venue | None = None
     try:
         assert gw.venue_logged_on.wait(DEADLINE)
+        assert gw.instruments_ready.wait(DEADLINE)
         assert desk.start(DEADLINE)
         assert submit(desk, pair("long"), list_id="R-1", wait_done=False).status == "accepted"
         resting = desk.wait_for(
