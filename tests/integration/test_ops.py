@@ -364,6 +364,7 @@ def test_live_page_shows_a_bundle_and_its_fills_and_halts_and_kills_a_desk_in_ch
             refused = submit(desk, seed_hedge(), list_id="WEB-2", timeout=DEADLINE)
             assert (refused.status, refused.reason) == ("rejected", HALTED)
             page.wait_for_selector('tr[data-decision="WEB-2"].refused')
+            page.screenshot(path=str(tmp_path / "ops-page-open.png"), full_page=True)
             # The kill switch, with the token typed: WEB-1 is cancelled at the counterparty.
             page.click('tr[data-session="DESK1"] button[data-action="/api/desks/DESK1/kill"]')
             page.wait_for_function(
@@ -377,6 +378,7 @@ def test_live_page_shows_a_bundle_and_its_fills_and_halts_and_kills_a_desk_in_ch
         finally:
             browser.close()
     assert (tmp_path / "ops-page.png").stat().st_size > 0
+    assert (tmp_path / "ops-page-open.png").stat().st_size > 0
 
 
 def test_a_port_taken_leaves_the_gateway_running_without_the_surface(ports, tmp_path, counterparty):
