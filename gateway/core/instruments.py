@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
@@ -41,6 +41,16 @@ class Instrument:
     bid: Decimal | None = None
     offer: Decimal | None = None
     tradable: bool = True
+    #: The tick and the reference price as (numerator, denominator) integers: the
+    #: checks run per leg on the state owner, in integer arithmetic.
+    tick_ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
+    reference_ratio: tuple[int, int] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tick_ratio", self.tick.as_integer_ratio())
+        reference = self.reference
+        ratio = None if reference is None else (reference.numerator, reference.denominator)
+        object.__setattr__(self, "reference_ratio", ratio)
 
     @property
     def reference(self) -> Fraction | None:

@@ -201,7 +201,11 @@ class Decider:
         breach = (
             limit_breach(bundle, limits, solved.open_before)
             or self.pretrade(bundle)
-            or exposure_breach(bundle, self.book.open_qty(session), limits.max_open_qty)
+            or (  # the book's open quantities are summed only when a limit needs them
+                exposure_breach(bundle, self.book.open_qty(session), limits.max_open_qty)
+                if limits.max_open_qty
+                else None
+            )
             or solved.refused  # passed now, but the list was not solved
         )
         if breach is not None:

@@ -82,12 +82,14 @@ def pretrade_breach(
                 f"{where}: lot size {leg.lot_size} is not a multiple of the counterparty's "
                 f"round lot {instrument.round_lot} for {leg.symbol}"
             )
-        if (Fraction(leg.limit_price) / Fraction(instrument.tick)).denominator != 1:
+        price_num, price_den = leg.limit_price.as_integer_ratio()
+        tick_num, tick_den = instrument.tick_ratio
+        if (price_num * tick_den) % (price_den * tick_num):  # price / tick not whole
             return (
                 f"{where}: limit price {leg.limit_price:f} is not a multiple of the tick "
                 f"{instrument.tick:f} for {leg.symbol}"
             )
-        collar = _collar(leg, instrument, limits.price_collar_pct)
+        collar = _collar(leg, (price_num, price_den), instrument, limits.price_collar_pct)
         if collar is not None:
             return f"{where}: {collar}"
         most = limits.max_order_qty.get(leg.symbol, limits.max_order_qty.get("*"))
@@ -118,20 +120,29 @@ def exposure_breach(
     return None
 
 
-def _collar(leg: Leg, instrument: Instrument, pct: Decimal | None) -> str | None:
-    reference = instrument.reference
-    if pct is None or reference is None:
+def _collar(
+    leg: Leg, price: tuple[int, int], instrument: Instrument, pct: Decimal | None
+) -> str | None:
+    """The collar's reason, if the limit ``price`` (numerator, denominator) is more
+    than ``pct`` percent through the reference; integer arithmetic until then."""
+    if pct is None or instrument.reference_ratio is None:
         return None
-    price = Fraction(leg.limit_price)
-    band = reference * Fraction(pct) / 100
-    if leg.side is Side.BUY and price > reference + band:
-        through = (price - reference) / reference * 100
+    ref_num, ref_den = instrument.reference_ratio
+    pct_num, pct_den = pct.as_integer_ratio()
+    price_num, price_den = price
+    # price vs ref·(1 ± pct/100) = ref_num·(100·pct_den ± pct_num) / (ref_den·100·pct_den)
+    scale = 100 * pct_den
+    lhs = price_num * ref_den * scale
+    if leg.side is Side.BUY:
+        if lhs <= ref_num * (scale + pct_num) * price_den:
+            return None
         direction = "above"
-    elif leg.side is Side.SELL and price < reference - band:
-        through = (reference - price) / reference * 100
-        direction = "below"
     else:
-        return None
+        if lhs >= ref_num * (scale - pct_num) * price_den:
+            return None
+        direction = "below"
+    reference = Fraction(ref_num, ref_den)
+    through = abs(Fraction(price_num, price_den) - reference) / reference * 100
     return (
         f"price collar: limit price {leg.limit_price:f} is {float(through):.2f}% {direction} "
         f"the reference price {_price(reference)} for {leg.symbol}; at most {pct:f}%"
