@@ -5,20 +5,26 @@ beta-neutral, alternating) over 100 symbols, plus the venue's synthetic contra
 liquidity, clears one auction per configuration and prints:
 
 * ``before``: HiGHS on the model before issue 15 (``formulation="big_m"``:
-  one MILP, a continuous price and a binary per order inside the spread, HiGHS
-  defaults; the time limit is the solver's alone);
-* ``after``: HiGHS on the ``ladder`` model (threshold binaries per symbol,
-  independent parts, tuned options; the time limit counts from the start of
-  the auction, building included);
-* ``cbc``: PuLP's bundled CBC on the ``ladder`` model.
+  one MILP through PuLP, a continuous price and a binary per order inside the
+  spread, HiGHS defaults; the time limit is the solver's alone);
+* ``pulp``: the ``ladder`` model as it first shipped in issue 15, through PuLP
+  (``interface="pulp"``: threshold binaries per symbol, independent parts, tuned
+  options; no batches, as they shipped later);
+* ``after``: the ``ladder`` model passed to HiGHS through highspy (the default),
+  large books in batches (``batch_bundles``, default 1,000);
+* ``cbc``: PuLP's bundled CBC on the ``ladder`` model (``--cbc-sizes``, by
+  default up to 1,000 bundles: it finds nothing in 10 s from 500 on).
 
-Columns: parts solved, time in admission and model building, in the solver, in
-reading and verifying the fills exactly, the wall time of the whole ``clear``
-call, the relative gap reached (HiGHS reports it; CBC through PuLP does not),
-the status, bundles filled and the verified improvement. ``--repeat N`` runs
-each configuration N times and prints the median wall time with every run's
-(the machine is shared; quote ratios to the ``before`` row of the same run).
-Every result is verified exactly inside ``clear``.
+For ``pulp`` and ``after`` the time limit counts from the start of the auction,
+building included. Columns: parts solved, time in admission and model building
+(PuLP's problem, or the arrays, and passing them to the solver), in the solver,
+in reading and verifying the fills exactly, the wall time of the whole ``clear``
+call, the relative gap reached (against HiGHS's bound, or for batches the bound
+of the whole auction; CBC through PuLP reports none), the status, bundles
+filled and the verified improvement. ``--repeat N`` runs each configuration N
+times and prints the median wall time with every run's (the machine is shared;
+quote ratios to the ``before`` row of the same run). Every result is verified
+exactly inside ``clear``.
 
 Run: ``.venv/bin/python bench/auction.py [--sizes 50,100] [--repeat 3]``.
 """
@@ -55,11 +61,14 @@ from gateway.venue.auction import (
 
 REGISTRY = StrategyRegistry.from_settings()
 
-#: name -> (solver, formulation)
-CONFIGS: dict[str, tuple[SolverName, Literal["ladder", "big_m"]]] = {
-    "before": ("highs", "big_m"),
-    "after": ("highs", "ladder"),
-    "cbc": ("cbc", "ladder"),
+#: name -> (solver, formulation, interface, batch_bundles)
+CONFIGS: dict[
+    str, tuple[SolverName, Literal["ladder", "big_m"], Literal["highspy", "pulp"], int]
+] = {
+    "before": ("highs", "big_m", "pulp", 1000),
+    "pulp": ("highs", "ladder", "pulp", 10**9),
+    "after": ("highs", "ladder", "highspy", 1000),
+    "cbc": ("cbc", "ladder", "pulp", 1000),
 }
 
 
@@ -162,7 +171,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=5000)
     parser.add_argument("--gap", default="0.001")
     parser.add_argument("--sizes", default="50,100,500,1000,5000")
-    parser.add_argument("--configs", default="before,after,cbc")
+    parser.add_argument("--configs", default="before,pulp,after,cbc")
+    parser.add_argument("--cbc-sizes", default="50,100,500,1000", help="sizes CBC runs at")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(20261121)
@@ -180,9 +190,17 @@ def main() -> None:
         participants = bundles(size, refs, random.Random(size))
         limit_ms = args.large_time_limit_ms if size >= args.large else args.time_limit_ms
         for name in args.configs.split(","):
-            solver, formulation = CONFIGS[name]
+            solver, formulation, interface, batch = CONFIGS[name]
+            if solver == "cbc" and str(size) not in args.cbc_sizes.split(","):
+                print(f"{size:>7}  {name:<7}  not run (--cbc-sizes)", flush=True)
+                continue
             config = AuctionConfig(
-                solver=solver, time_limit_ms=limit_ms, gap=args.gap, formulation=formulation
+                solver=solver,
+                time_limit_ms=limit_ms,
+                gap=args.gap,
+                formulation=formulation,
+                interface=interface,
+                batch_bundles=batch,
             )
             runs = [run(participants, contra, refs, config) for _ in range(args.repeat)]
             result = runs[0][0]

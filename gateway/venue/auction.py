@@ -21,7 +21,11 @@ that separates a buy from a sell it conflicts with (:mod:`gateway.venue.ladder`,
 exact both ways), and its objective measures each limit from the symbol's mid
 (the same value for every balanced fill, with coefficients of the size of the
 spread). Bundles and contra orders that share no symbol, directly or through
-others, are solved as separate MILPs (:mod:`gateway.venue.components`). The
+others, are solved as separate MILPs (:mod:`gateway.venue.components`), each
+written as arrays and handed to HiGHS through highspy (or, selectable, through
+PuLP: ``AuctionConfig.interface``); a book of more than
+``AuctionConfig.batch_bundles`` bundles clears in batches in book order, with
+its gap stated against a bound of the whole (:func:`_solve_batches`). The
 model before issue 15 (``formulation="big_m"``) keeps one continuous price per
 symbol, tied to an order's fill by a binary and big-M rows when its limit lies
 inside the spread. In both, an order whose limit is through the far side can
@@ -38,6 +42,12 @@ hedge. A bundle's remaining quantities shrink as it fills.
 Ties: a seeded, tiny per-lot priority is added to the objective, so equal
 improvements are broken by a random order that the seed reproduces. The
 priorities are drawn once over all the auction's orders, whatever the parts.
+
+Self-trade prevention: on a symbol whose :class:`SymbolRef` has it (the
+default), the bundles of one owner (:attr:`Participant.owner`, when known) fill
+on one side only in an auction, all buying or all selling, never both; a
+binary per owner and symbol, in both formulations, and checked by
+:func:`verify`. Contra orders have no owner.
 
 Every result is re-verified in exact arithmetic (:func:`verify`) before it is
 returned as filled; a solver answer that fails, or none at all, fills nothing.
@@ -113,9 +123,11 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+import highspy
+import numpy as np
 import pulp
 
-from gateway.core.bundle import OrderBundle, Side
+from gateway.core.bundle import OrderBundle, Sense, Side
 from gateway.core.fields import Fraction01, FrozenModel, PositiveInt
 from gateway.solver.milp import (
     FastHiGHS,
@@ -123,13 +135,11 @@ from gateway.solver.milp import (
     SolverName,
     SolverSettings,
     read_solution,
-    relative_gap,
     round_lots,
-    row_constraint,
     scaled_rows,
 )
 from gateway.venue.components import components
-from gateway.venue.ladder import eligibility, price_ladder
+from gateway.venue.ladder import price_ladder
 
 __all__ = [
     "AUCTION_HIGHS_OPTIONS",
@@ -161,6 +171,9 @@ MAX_ROW_COEFFICIENT: Final = 10**9
 MAX_ROW_ACTIVITY: Final = 2**53
 #: The least solver time a part of a ``ladder`` auction gets, even past the time limit.
 MIN_SOLVE_MS: Final = 5.0
+_INF: Final = math.inf
+#: The smallest batch of a large auction (see AuctionConfig.batch_bundles).
+_MIN_BATCH: Final = 50
 
 #: HiGHS options for the ``ladder`` auction model, measured on bench/auction.py's books
 #: (docs/auction.md): feasibility jump and the root reduced-cost heuristic found no
@@ -192,20 +205,39 @@ class AuctionConfig(FrozenModel):
             (one MILP; a continuous price per symbol, a binary and two big-M rows
             per order inside the spread; HiGHS defaults), kept for comparison
             (``bench/auction.py``). Both are exact; see ``docs/auction.md``.
+        interface: how the ``ladder`` model reaches HiGHS: ``highspy`` (default),
+            its arrays passed to HiGHS's own Python API in a few calls; or
+            ``pulp``, the same arrays as a PuLP problem solved by PuLP's HiGHS
+            interface (the product's standard path; the same search, 12 ms more
+            to build at 100 bundles, 0.44 s at 5,000: ``docs/auction.md``). CBC,
+            and the ``big_m`` formulation, always go through PuLP.
+        batch_bundles: a ``ladder`` auction of more bundles clears them in batches
+            of at most this many, in book order, each with what the earlier ones
+            left (default 1000; docs/auction.md): a verified fill within the time
+            limit when one MILP over the whole book cannot even solve its LP
+            relaxation in time, with the gap stated against a bound of the whole.
     """
 
     solver: SolverName = "highs"
     time_limit_ms: PositiveInt = 80
     gap: Fraction01 = 0.001
     formulation: Literal["ladder", "big_m"] = "ladder"
+    interface: Literal["highspy", "pulp"] = "highspy"
+    batch_bundles: PositiveInt = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class SymbolRef:
-    """Reference market for a symbol: the clearing price stays within [bid, offer]."""
+    """Reference market for a symbol: the clearing price stays within [bid, offer].
+
+    ``self_trade_prevention`` (default on): in one auction, the bundles of one
+    owner (:attr:`Participant.owner`, when not empty) fill on one side of this
+    symbol only, buying or selling, never both.
+    """
 
     bid: Decimal
     offer: Decimal
+    self_trade_prevention: bool = True
 
     @property
     def mid(self) -> Fraction:
@@ -226,10 +258,16 @@ class ContraOrder:
 
 @dataclass(frozen=True, slots=True)
 class Participant:
-    """A resting bundle with the quantity each leg may still fill."""
+    """A resting bundle with the quantity each leg may still fill.
+
+    ``owner`` names the client the bundle belongs to, for self-trade prevention
+    (:attr:`SymbolRef.self_trade_prevention`); empty (the default) means unknown,
+    and such a bundle is never prevented from trading with anyone.
+    """
 
     bundle: OrderBundle
     remaining: tuple[int, ...]
+    owner: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +332,7 @@ class Unmodellable:
 def price_grid(prices: Iterable[Decimal | Fraction]) -> int:
     """``S``: the least common multiple of the prices' denominators (1 for none);
     every one of them times ``S`` is a whole number."""
-    return math.lcm(1, *(Fraction(p).denominator for p in prices))
+    return math.lcm(1, *(p.as_integer_ratio()[1] for p in prices))
 
 
 def model_problem(bundle: OrderBundle, price_scale: int) -> Unmodellable | None:
@@ -305,32 +343,44 @@ def model_problem(bundle: OrderBundle, price_scale: int) -> Unmodellable | None:
     their objective coefficients, its lots per order, its constraint rows over lot
     counts, the empty fill, and its minimum total fill.
     """
-    for index, leg in enumerate(bundle.legs):
+    limits = [leg.limit_price.as_integer_ratio() for leg in bundle.legs]
+    return _model_problem(bundle, price_scale, limits, scaled_rows(bundle, bundle.constraints))
+
+
+def _model_problem(
+    bundle: OrderBundle,
+    price_scale: int,
+    limits: Sequence[tuple[int, int]],
+    rows: Sequence[ScaledRow],
+) -> Unmodellable | None:
+    """:func:`model_problem` with the legs' limits as reduced ``(numerator,
+    denominator)`` pairs and the bundle's rows already scaled (in integers only)."""
+    for index, (leg, (numerator, denominator)) in enumerate(zip(bundle.legs, limits, strict=True)):
         if leg.max_lots > MAX_LOTS:
             return Unmodellable(
                 "quantity",
                 f"{leg.max_qty} is {leg.max_lots} lots of {leg.lot_size}; at most {MAX_LOTS}",
                 leg=index,
             )
-        units = Fraction(leg.limit_price) * price_scale
-        if units.denominator != 1:
+        if price_scale % denominator:
             return Unmodellable(
                 "price",
                 f"{leg.limit_price:f} is not on the auction's price grid 1/{price_scale}",
                 leg=index,
             )
-        if abs(units) * leg.lot_size > MAX_COST:
+        cost = abs(numerator) * (price_scale // denominator) * leg.lot_size
+        if cost > MAX_COST:
             return Unmodellable(
                 "price",
                 f"{leg.limit_price:f} on the price grid 1/{price_scale} counts "
-                f"{abs(units) * leg.lot_size} per lot of {leg.lot_size} in the auction's "
+                f"{cost} per lot of {leg.lot_size} in the auction's "
                 f"objective; at most {MAX_COST}",
                 leg=index,
             )
-    for index, (constraint, row) in enumerate(
-        zip(bundle.constraints, scaled_rows(bundle, bundle.constraints), strict=True)
-    ):
-        if not constraint.sense.holds(Fraction(0), Fraction(constraint.rhs)):
+    for index, (constraint, row) in enumerate(zip(bundle.constraints, rows, strict=True)):
+        rhs = constraint.integer_rhs  # the sign of the right-hand side
+        sense = constraint.sense
+        if rhs < 0 if sense is Sense.LE else rhs > 0 if sense is Sense.GE else rhs != 0:
             return Unmodellable(
                 "rhs",
                 f"0 {constraint.sense.value} {constraint.rhs:f} excludes the empty fill, "
@@ -347,7 +397,7 @@ def model_problem(bundle: OrderBundle, price_scale: int) -> Unmodellable | None:
             )
         activity = sum(
             abs(a) * leg.max_lots for a, leg in zip(row.coefficients, bundle.legs, strict=True)
-        ) + math.ceil(abs(Fraction(row.rhs)))
+        ) + (abs(row.rhs) if isinstance(row.rhs, int) else math.ceil(abs(row.rhs)))
         if activity > MAX_ROW_ACTIVITY:
             return Unmodellable(
                 "row",
@@ -376,7 +426,8 @@ class _Order:
     limit: Fraction
     lot: int
     max_lots: int
-    var: Any = None
+    owner: str = ""  # the bundle's owner (self-trade prevention); contra orders have none
+    col: int = -1  # its column in the model being built
     priority: int = 0  # its seeded tie-break rank among all the auction's orders
 
 
@@ -396,8 +447,37 @@ class _Entry:
         return self.participant.bundle.bundle_id
 
 
-def _eligible(order: _Order, ref: SymbolRef) -> Literal["never", "always", "inside"]:
-    return eligibility(order.side, order.limit, Fraction(ref.bid), Fraction(ref.offer))
+class _Spreads:
+    """Each symbol's reference bid and offer as Fractions, converted once per auction."""
+
+    def __init__(
+        self,
+        refs: Mapping[str, SymbolRef],
+        bounds: Mapping[str, tuple[Fraction, Fraction]] | None = None,
+    ) -> None:
+        self.refs = refs
+        # A batch of a large auction narrows them to where the earlier batches' fills
+        # leave the price (see _solve_batches).
+        self.bounds = (
+            dict(bounds)
+            if bounds is not None
+            else {s: (Fraction(r.bid), Fraction(r.offer)) for s, r in refs.items()}
+        )
+
+    def eligible(self, order: _Order) -> Literal["never", "always", "inside"]:
+        """:func:`~gateway.venue.ladder.eligibility` of the order, in integers: ``a/b
+        < c/d`` exactly when ``a·d < c·b`` (denominators are positive)."""
+        bid, offer = self.bounds[order.symbol]
+        n, d = order.limit.numerator, order.limit.denominator
+        above_bid = n * bid.denominator - bid.numerator * d  # sign of limit - bid
+        above_offer = n * offer.denominator - offer.numerator * d  # sign of limit - offer
+        if order.side is Side.BUY:
+            if above_bid < 0:
+                return "never"
+            return "always" if above_offer >= 0 else "inside"
+        if above_offer > 0:
+            return "never"
+        return "always" if above_bid <= 0 else "inside"
 
 
 def clear(
@@ -412,11 +492,15 @@ def clear(
 
     Bundles the model cannot hold, or whose fill failed exact verification, are
     left out (``rejected``, ``excluded``) and the others clear without them.
+    Self-trade prevention applies per symbol as its :class:`SymbolRef` says, to
+    the participants' :attr:`~Participant.owner`.
     """
     config = config or AuctionConfig()
     started = time.perf_counter()
-    orders = _contra_orders(contra, refs)
-    entries, rejected, excluded = _admit(participants, orders, refs)
+    spreads = _Spreads(refs)
+    orders = _contra_orders(contra, spreads)
+    entries, rejected, excluded = _admit(participants, orders, spreads)
+    admit_s = time.perf_counter() - started
     limit_s = config.time_limit_ms / 1000
 
     def clear_entries(
@@ -426,11 +510,12 @@ def clear(
             admitted,
             orders,
             contra,
-            refs,
+            spreads,
             config=config,
             seed=seed,
             started=started,
             deadline=deadline,
+            admit_s=admit_s,
         )
 
     result, faults = clear_entries(entries, started + limit_s)
@@ -444,7 +529,7 @@ def clear(
     return dataclasses.replace(result, rejected=rejected, excluded=excluded)
 
 
-def _contra_orders(contra: Sequence[ContraOrder], refs: Mapping[str, SymbolRef]) -> list[_Order]:
+def _contra_orders(contra: Sequence[ContraOrder], spreads: _Spreads) -> list[_Order]:
     orders = [
         _Order(
             item.order_id,
@@ -455,13 +540,13 @@ def _contra_orders(contra: Sequence[ContraOrder], refs: Mapping[str, SymbolRef])
             item.qty // item.lot_size,
         )
         for item in contra
-        if item.symbol in refs and item.qty >= item.lot_size
+        if item.symbol in spreads.refs and item.qty >= item.lot_size
     ]
-    return [o for o in orders if _eligible(o, refs[o.symbol]) != "never"]
+    return [o for o in orders if spreads.eligible(o) != "never"]
 
 
 def _admit(
-    participants: Sequence[Participant], contra: Sequence[_Order], refs: Mapping[str, SymbolRef]
+    participants: Sequence[Participant], contra: Sequence[_Order], spreads: _Spreads
 ) -> tuple[list[_Entry], dict[str, str], dict[str, str]]:
     """The bundles the auction takes, in book order; the rejected and the excluded,
     each with why (see the module docstring)."""
@@ -474,13 +559,12 @@ def _admit(
     for participant in participants:
         bundle = participant.bundle
         try:
-            own = math.lcm(base, price_grid(leg.limit_price for leg in bundle.legs))
-            problem = model_problem(bundle, own)
+            limits = [leg.limit_price.as_integer_ratio() for leg in bundle.legs]
+            own = math.lcm(base, *(d for _, d in limits))
+            rows = scaled_rows(bundle, bundle.constraints)
+            problem = _model_problem(bundle, own, limits, rows)
             if problem is None and base_top * own > MAX_COST:
-                finest = max(
-                    range(len(bundle.legs)),
-                    key=lambda i: Fraction(bundle.legs[i].limit_price).denominator,
-                )
+                finest = max(range(len(bundle.legs)), key=lambda i: limits[i][1])
                 problem = Unmodellable(
                     "price",
                     f"{bundle.legs[finest].limit_price:f} needs the price grid 1/{own}, "
@@ -490,7 +574,7 @@ def _admit(
             if problem is not None:
                 rejected[bundle.bundle_id] = problem.describe(bundle)
                 continue
-            entry = _entry(participant, refs, own)
+            entry = _entry(participant, spreads, own, limits, rows)
         except Exception as exc:  # whatever one bundle raises, the others still clear
             rejected[bundle.bundle_id] = f"cannot be modelled: {type(exc).__name__}: {exc}"
             continue
@@ -506,36 +590,85 @@ def _admit(
     return entries, rejected, excluded
 
 
-def _entry(participant: Participant, refs: Mapping[str, SymbolRef], grid: int) -> _Entry:
+def _entry(
+    participant: Participant,
+    spreads: _Spreads,
+    grid: int,
+    limits: Sequence[tuple[int, int]],
+    rows: Sequence[ScaledRow],
+) -> _Entry:
     bundle = participant.bundle
     legs: dict[int, _Order] = {}
-    for index, (leg, left) in enumerate(zip(bundle.legs, participant.remaining, strict=True)):
-        if leg.symbol in refs and left >= leg.lot_size:
+    for index, (leg, left, (numerator, denominator)) in enumerate(
+        zip(bundle.legs, participant.remaining, limits, strict=True)
+    ):
+        if leg.symbol in spreads.refs and left >= leg.lot_size:
             order = _Order(
                 (bundle.bundle_id, index),
                 leg.symbol,
                 leg.side,
-                Fraction(leg.limit_price),
+                Fraction(numerator, denominator),
                 leg.lot_size,
                 left // leg.lot_size,
+                participant.owner,
             )
-            if _eligible(order, refs[leg.symbol]) != "never":
+            if spreads.eligible(order) != "never":
                 legs[index] = order
-    top = max(abs(Fraction(leg.limit_price)) * leg.lot_size for leg in bundle.legs)
-    rows = tuple(scaled_rows(bundle, bundle.constraints))
-    return _Entry(participant, legs, rows, grid, top)
+    # The largest |limit| · lot, compared in integers (a/b > c/d when a·d > c·b).
+    top_n, top_d = 0, 1
+    for leg, (n, d) in zip(bundle.legs, limits, strict=True):
+        if abs(n) * leg.lot_size * top_d > top_n * d:
+            top_n, top_d = abs(n) * leg.lot_size, d
+    top = Fraction(top_n, top_d)
+    return _Entry(participant, legs, tuple(rows), grid, top)
+
+
+@dataclass(frozen=True, slots=True)
+class _Units:
+    """The auction's objective units, the same in every part and batch: its price grid
+    ``1/grid`` (over all its orders; at most MAX_COST per lot, see _admit) and its
+    number of orders (the tie-break scale)."""
+
+    grid: int
+    ties: int
+
+    def cost(self, order: _Order, shift: int = 0) -> float:
+        """The order's objective coefficient per lot: ``sign · (limit − shift) · lot``
+        in grid units, plus its tie-break. Each tie term is at most ``priority /
+        (4 (n+1)^2) <= 1 / (4 (n+1))``: all of them together stay below one unit of
+        improvement, so they only break ties."""
+        limit = order.limit
+        units = limit.numerator * (self.grid // limit.denominator) - shift
+        tie = 1.0 / (4 * (self.ties + 1) ** 2)
+        return order.side.sign * units * order.lot + tie * order.priority / max(1, order.max_lots)
+
+    def mid(self, ref: SymbolRef) -> int:
+        """The symbol's mid on the grid, rounded down."""
+        return math.floor(ref.mid * self.grid)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every solve of one auction shares: all its orders (in the order the
+    answer lists lots), the reference markets, the settings and the units."""
+
+    orders: Sequence[_Order]
+    spreads: _Spreads
+    config: AuctionConfig
+    units: _Units
 
 
 def _clear_once(
     entries: Sequence[_Entry],
     contra_orders: Sequence[_Order],
     contra: Sequence[ContraOrder],
-    refs: Mapping[str, SymbolRef],
+    spreads: _Spreads,
     *,
     config: AuctionConfig,
     seed: int,
     started: float,
     deadline: float,
+    admit_s: float,
 ) -> tuple[AuctionResult, dict[str, str]]:
     """One solve over ``entries`` and the contra orders, verified; with the bundles
     the verification found at fault, if it failed. Times are reported from
@@ -548,12 +681,15 @@ def _clear_once(
     random.Random(seed).shuffle(priorities)
     for order, priority in zip(orders, priorities, strict=True):
         order.priority = priority
+    context = _Context(
+        orders, spreads, config, _Units(price_grid(o.limit for o in orders), len(orders))
+    )
     if config.formulation == "big_m":
-        solved = _solve_big_m(entries, contra_orders, orders, refs, config)
+        solved = _solve_big_m(entries, contra_orders, context)
     else:
-        solved = _solve_parts(entries, contra_orders, orders, refs, config, deadline=deadline)
+        solved = _solve_parts(entries, contra_orders, context, deadline=deadline)
     solve_ms = (time.perf_counter() - started) * 1000
-    build_ms = (solved.build_s + solved.admit_s) * 1000
+    build_ms = (solved.build_s + admit_s) * 1000
     if solved.lots is None:
         result = AuctionResult(
             "no_solution",
@@ -566,7 +702,7 @@ def _clear_once(
         return result, {}
     participants = [e.participant for e in entries]
     result, faults = _finish(
-        _Outcome(participants, contra, refs, orders, solved.lots, solved.status, solve_ms)
+        _Outcome(participants, contra, spreads, orders, solved.lots, solved.status, solve_ms)
     )
     if solved.detail and not result.detail:
         result = dataclasses.replace(result, detail=solved.detail)
@@ -580,7 +716,7 @@ def _clear_once(
 class _Solved:
     """The solver's answer for a whole auction: every order's lots (in the auction's
     order list) or None, its status (``optimal``, ``feasible``, or why there are no
-    lots), what went wrong in some part, the gap, and where the time went."""
+    lots), what went wrong in some part, the gap, and the time spent building."""
 
     lots: list[int] | None
     status: str
@@ -588,106 +724,293 @@ class _Solved:
     detail: str = ""
     parts: int = 1
     build_s: float = 0.0
-    admit_s: float = 0.0
 
 
 def _solve_big_m(
-    entries: Sequence[_Entry],
-    contra_orders: Sequence[_Order],
-    orders: Sequence[_Order],
-    refs: Mapping[str, SymbolRef],
-    config: AuctionConfig,
+    entries: Sequence[_Entry], contra_orders: Sequence[_Order], context: _Context
 ) -> _Solved:
-    """The model before issue 15: one MILP, HiGHS defaults, the time limit for the solver."""
+    """The model before issue 15: one MILP through PuLP, HiGHS defaults, the time
+    limit for the solver alone."""
+    orders, config = context.orders, context.config
     began = time.perf_counter()
-    model = _BigMModel(entries, contra_orders, refs, ties=len(orders))
+    model = _BigMModel(entries, contra_orders, context.spreads, context.units)
     model.build()
     build_s = time.perf_counter() - began
     # Unlike the small pre-solve models, auctions are large: HiGHS presolve stays on.
     settings = SolverSettings(solver=config.solver, gap_rel=config.gap)
-    try:
-        model.problem.solve(settings.make(config.time_limit_ms / 1000))
-    except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
-        # LookupError: PuLP reading back a model HiGHS refused part of.
-        return _Solved(None, f"{type(exc).__name__}: {exc}", None, build_s=build_s)
-    status, lots = _solution(model.problem, model.orders, config.solver)
-    gap = relative_gap(model.problem, config.solver)
-    if lots is None:
-        return _Solved(None, status, gap, build_s=build_s)
-    by_order = {id(o): n for o, n in zip(model.orders, lots, strict=True)}
-    return _Solved([by_order[id(o)] for o in orders], status, gap, build_s=build_s)
+    run = _run_pulp(model, settings.make(config.time_limit_ms / 1000), config.solver)
+    if isinstance(run, str):
+        return _Solved(None, run, None, build_s=build_s)
+    build_s += run.build_s
+    gap = None if run.value is None or run.bound is None else _gap(run.value, run.bound)
+    if run.lots is None:
+        return _Solved(None, run.status, gap, build_s=build_s)
+    by_order = {id(o): n for o, n in zip(model.orders, run.lots, strict=True)}
+    return _Solved([by_order[id(o)] for o in orders], run.status, gap, build_s=build_s)
 
 
 def _solve_parts(
     entries: Sequence[_Entry],
     contra_orders: Sequence[_Order],
-    orders: Sequence[_Order],
-    refs: Mapping[str, SymbolRef],
-    config: AuctionConfig,
+    context: _Context,
     *,
     deadline: float,
 ) -> _Solved:
-    """The ``ladder`` model, one MILP per independent part, smallest part first.
+    """The ``ladder`` model: independent parts solved one by one, and an auction of
+    more than ``config.batch_bundles`` bundles in batches (:func:`_solve_batches`).
 
-    Each part gets a share of the time left proportional to its number of orders
-    (what a smaller part leaves unused goes to the larger ones). A part the solver
-    fails on, or leaves without a solution, fills nothing: its empty fill is valid
-    on its own. The auction has no solution only when no part has one.
+    A part the solver fails on, or leaves without a solution, fills nothing: its
+    empty fill is valid on its own. The auction has no solution only when no part
+    has one.
     """
-    began = time.perf_counter()
     traded = [e for e in entries if e.legs]  # a bundle with no order here fills nothing
-    items: list[list[str]] = [[o.symbol for o in e.legs.values()] for e in traded]
-    items += [[o.symbol] for o in contra_orders]
-    parts = components(items)
-    parts.sort(key=lambda part: (sum(_size(traded, contra_orders, i) for i in part), part[0]))
-    left = sum(_size(traded, contra_orders, i) for part in parts for i in part)
-    admit_s = time.perf_counter() - began
-    build_s = 0.0
-    lots: dict[int, int] = {}
-    statuses: list[str] = []
-    problems: list[str] = []
-    value = bound = 0.0
-    gap_known = config.solver == "highs"
-    for part in parts:
-        part_entries = [traded[i] for i in part if i < len(traded)]
-        part_contra = [contra_orders[i - len(traded)] for i in part if i >= len(traded)]
-        size = sum(_size(traded, contra_orders, i) for i in part)
+    if len(traded) > context.config.batch_bundles:
+        return _solve_batches(traded, contra_orders, context, deadline=deadline)
+    answer = _Answer(context.config.solver == "highs")
+    answer.solve(traded, contra_orders, context.spreads, context, deadline=deadline)
+    gap = _gap(answer.value, answer.bound) if answer.gap_known else None
+    return answer.solved(context.orders, gap)
+
+
+class _Answer:
+    """The solver's answer for the parts solved so far: each order's lots (by the
+    order's identity), each part's status, what went wrong, the sum of the parts'
+    objectives and dual bounds, and the time spent building and passing models."""
+
+    def __init__(self, gap_known: bool) -> None:
+        self.lots: dict[int, int] = {}
+        self.statuses: list[str] = []
+        self.problems: list[str] = []
+        self.value = 0.0
+        self.bound = 0.0
+        self.gap_known = gap_known  # until a part's bound is unknown
+        self.parts = 0
+        self.build_s = 0.0
+
+    def solve(
+        self,
+        traded: Sequence[_Entry],
+        contra_orders: Sequence[_Order],
+        spreads: _Spreads,
+        context: _Context,
+        *,
+        deadline: float,
+        first_solution: bool = False,
+    ) -> None:
+        """One MILP per independent part of ``traded`` and ``contra_orders``, smallest
+        part first. Each part gets a share of the time left proportional to its
+        number of orders (what a smaller part leaves unused goes to the larger ones)."""
         began = time.perf_counter()
-        model = _LadderModel(part_entries, part_contra, refs, ties=len(orders))
-        model.build()
-        build_s += time.perf_counter() - began
-        budget_ms = max((deadline - time.perf_counter()) * 1000 * size / left, MIN_SOLVE_MS)
-        left -= size
-        solved = _solve_part(model, config, budget_ms / 1000)
-        if isinstance(solved, str):
-            problems.append(f"part of {len(model.orders)} orders: {solved}")
-            statuses.append("failed")
-            gap_known = False
+        items: list[list[str]] = [[o.symbol for o in e.legs.values()] for e in traded]
+        items += [[o.symbol] for o in contra_orders]
+        parts = components(items)
+        parts.sort(key=lambda part: (sum(_size(traded, contra_orders, i) for i in part), part[0]))
+        left = sum(_size(traded, contra_orders, i) for part in parts for i in part)
+        self.parts += len(parts)
+        self.build_s += time.perf_counter() - began
+        for part in parts:
+            part_entries = [traded[i] for i in part if i < len(traded)]
+            part_contra = [contra_orders[i - len(traded)] for i in part if i >= len(traded)]
+            size = sum(_size(traded, contra_orders, i) for i in part)
+            began = time.perf_counter()
+            model = _LadderModel(part_entries, part_contra, spreads, context.units)
+            model.build()
+            self.build_s += time.perf_counter() - began
+            budget_ms = max((deadline - time.perf_counter()) * 1000 * size / left, MIN_SOLVE_MS)
+            left -= size
+            run = _solve_part(model, context.config, budget_ms / 1000, first_solution)
+            if isinstance(run, str):
+                self.problems.append(f"part of {len(model.orders)} orders: {run}")
+                self.statuses.append("failed")
+                self.gap_known = False
+                continue
+            self.build_s += run.build_s
+            self.statuses.append(run.status)
+            if run.value is None or run.bound is None:
+                self.gap_known = False
+            else:
+                self.value += run.value
+                self.bound += run.bound
+            if run.lots is None:
+                self.problems.append(f"part of {len(model.orders)} orders: {run.status}")
+                continue
+            self.lots.update((id(o), n) for o, n in zip(model.orders, run.lots, strict=True))
+
+    def solved(self, orders: Sequence[_Order], gap: float | None) -> _Solved:
+        """The whole auction's answer, over its order list."""
+        detail = "; ".join(self.problems)
+        if self.parts and not self.lots:
+            return _Solved(None, detail, gap, parts=self.parts, build_s=self.build_s)
+        status = "optimal" if all(s == "optimal" for s in self.statuses) else "feasible"
+        lots = [self.lots.get(id(o), 0) for o in orders]
+        return _Solved(lots, status, gap, detail, self.parts, self.build_s)
+
+
+def _solve_batches(
+    traded: Sequence[_Entry],
+    contra_orders: Sequence[_Order],
+    context: _Context,
+    *,
+    deadline: float,
+) -> _Solved:
+    """A large auction: its bundles in batches, in book order, each cleared (in
+    independent parts) with what the earlier ones left, in an equal share of the
+    time left, HiGHS stopping at its first solution worth more than nothing
+    (:func:`_run_highs`).
+
+    The first batch has ``config.batch_bundles`` bundles, the next ones twice as
+    many: fewer, larger batches trade more with each other, and the first, smaller
+    one makes sure something fills early. A batch that finds only the empty fill
+    in its time, though it could trade, is tried again, and the rest cleared, in
+    batches half as large (at least 50). The sizes, and so the fills, depend on
+    the seed alone unless a batch runs out of time.
+
+    What the earlier batches filled stays: each batch gets the contra orders'
+    remaining quantities; its prices may only move within the interval that every
+    earlier fill allows (each symbol's reference narrowed to it), so one price per
+    symbol still allows every fill of the auction; and an owner who has filled one
+    side of a symbol with self-trade prevention cannot fill the other side in a
+    later batch. The union of the batches' fills is then a fill of the whole
+    auction, verified as one (:func:`verify`). Bundles of different batches do not
+    trade with each other, so it is never proven optimal: the gap is stated
+    against a bound of the whole auction (:func:`_mid_bound`).
+    """
+    spreads, units = context.spreads, context.units
+    began = time.perf_counter()
+    bound = _mid_bound(traded, contra_orders, spreads, units)
+    answer = _Answer(gap_known=False)  # the parts' bounds are the batches', not the auction's
+    answer.build_s += time.perf_counter() - began
+    size = context.config.batch_bundles
+    queue = list(traded)  # book order; a batch that found no solution goes back in front
+    bounds = dict(spreads.bounds)
+    contra_left = {id(o): o.max_lots for o in contra_orders}
+    sides: dict[tuple[str, str], Side] = {}  # (symbol, owner) -> the side it has filled
+    batches: list[int] = []  # the size of each batch cleared
+    while queue and deadline - time.perf_counter() > MIN_SOLVE_MS / 1000:
+        batch, narrowed = queue[:size], _Spreads(spreads.refs, bounds)
+        batch_entries = [_narrowed(e, narrowed, sides) for e in batch]
+        copies: list[tuple[_Order, _Order]] = []  # (this batch's copy, the contra order)
+        for order in contra_orders:
+            if contra_left[id(order)]:
+                copy = dataclasses.replace(order, max_lots=contra_left[id(order)])
+                if narrowed.eligible(copy) != "never":
+                    copies.append((copy, order))
+        share = (deadline - time.perf_counter()) / -(-len(queue) // size)
+        step = _Answer(gap_known=True)
+        step.solve(
+            [e for e in batch_entries if e.legs],
+            [copy for copy, _ in copies],
+            narrowed,
+            context,
+            deadline=time.perf_counter() + share,
+            first_solution=True,
+        )
+        answer.build_s += step.build_s
+        answer.parts += step.parts
+        could_trade = not step.gap_known or step.bound > 0
+        if size > _MIN_BATCH and not any(step.lots.values()) and could_trade:
+            # Only the empty fill in time (the LP relaxation alone can take it), though
+            # the batch could trade: this batch again, and the rest, in smaller ones.
+            size = max(size // 2, _MIN_BATCH)
             continue
-        status, part_lots, part_value, part_bound = solved
-        statuses.append(status)
-        if part_value is None or part_bound is None:
-            gap_known = False
-        else:
-            value, bound = value + part_value, bound + part_bound
-        if part_lots is None:
-            problems.append(f"part of {len(model.orders)} orders: {status}")
-            continue
-        lots.update((id(o), n) for o, n in zip(model.orders, part_lots, strict=True))
-    gap = _gap(value, bound) if gap_known else None
-    detail = "; ".join(problems)
-    if parts and not lots:
-        return _Solved(None, detail, gap, parts=len(parts), build_s=build_s, admit_s=admit_s)
-    status = "optimal" if all(s == "optimal" for s in statuses) else "feasible"
-    return _Solved(
-        [lots.get(id(o), 0) for o in orders],
-        status,
-        gap,
-        detail,
-        len(parts),
-        build_s,
-        admit_s,
+        batches.append(len(batch))
+        del queue[: len(batch)]
+        if len(batches) == 1 and size == context.config.batch_bundles:
+            # Then batches twice as large: fewer, larger batches trade more with each
+            # other; the first, smaller one makes sure something fills early.
+            size *= 2
+        answer.statuses.append("feasible")
+        for entry in batch_entries:
+            for order in entry.legs.values():
+                n = answer.lots[id(order)] = step.lots.get(id(order), 0)
+                if n:
+                    _narrow(bounds, order)
+                    if order.owner and spreads.refs[order.symbol].self_trade_prevention:
+                        sides[order.symbol, order.owner] = order.side
+        for copy, order in copies:
+            n = step.lots.get(id(copy), 0)
+            answer.lots[id(order)] = answer.lots.get(id(order), 0) + n
+            if n:
+                contra_left[id(order)] -= n
+                _narrow(bounds, order)
+    answer.problems.append(
+        f"{len(traded)} bundles in {len(batches)} batches of {', '.join(map(str, batches))}"
+        + (f"; {len(queue)} not reached in time" if queue else "")
     )
+    value = sum(
+        units.cost(o, units.mid(spreads.refs[o.symbol])) * n
+        for o, n in _filled(context.orders, answer)
+    )
+    gap = None if bound is None else _gap(value, bound)
+    return answer.solved(context.orders, gap)
+
+
+def _filled(orders: Sequence[_Order], answer: _Answer) -> list[tuple[_Order, int]]:
+    """The orders ``answer`` fills, with their lots."""
+    return [(o, answer.lots[id(o)]) for o in orders if answer.lots.get(id(o))]
+
+
+def _narrowed(entry: _Entry, spreads: _Spreads, sides: Mapping[tuple[str, str], Side]) -> _Entry:
+    """``entry`` with only the legs that can still fill in a later batch: eligible in
+    the narrowed reference, and on the side its owner has filled so far, if any, on
+    a symbol with self-trade prevention. A leg left out fills 0 (its bundle's rows
+    then hold without it, as for a leg with nothing left)."""
+    legs = {
+        index: order
+        for index, order in entry.legs.items()
+        if spreads.eligible(order) != "never"
+        and sides.get((order.symbol, order.owner), order.side) is order.side
+    }
+    return entry if len(legs) == len(entry.legs) else dataclasses.replace(entry, legs=legs)
+
+
+def _narrow(bounds: dict[str, tuple[Fraction, Fraction]], order: _Order) -> None:
+    """Narrow the order's symbol's price interval to where its fill is allowed."""
+    low, high = bounds[order.symbol]
+    if order.side is Side.BUY:
+        bounds[order.symbol] = (low, min(high, order.limit))
+    else:
+        bounds[order.symbol] = (max(low, order.limit), high)
+
+
+def _mid_bound(
+    traded: Sequence[_Entry], contra_orders: Sequence[_Order], spreads: _Spreads, units: _Units
+) -> float | None:
+    """An upper bound on the auction's objective (measured from the mids, as the
+    ``ladder`` model's): its Lagrangian relaxation with every symbol's balance row
+    priced at the mid, without the price rules, self-trade prevention, minimum
+    fills or integrality. With the balance rows gone, each bundle and contra order
+    is on its own: a contra order fills all of it when its limit improves on the
+    mid; the bundles' best fractional fills are one LP with a block per bundle. Every
+    fill of the auction is one of these and is worth the same in both (its balance
+    rows hold), so the bound is valid; on a thick book the mid is nearly the balance
+    rows' dual price and the bound is within ~0.03% of the LP relaxation's
+    (bench/auction.py, 5,000 bundles). None if HiGHS does not solve the LP."""
+    shifts = {s: units.mid(r) for s, r in spreads.refs.items()}
+    bound = sum(max(0.0, units.cost(o, shifts[o.symbol])) * o.max_lots for o in contra_orders)
+    block = _Matrix()
+    for entry in traded:
+        columns = {}
+        for index, order in entry.legs.items():
+            columns[index] = block.column(order.max_lots, integer=False)
+            block.cost[columns[index]] = units.cost(order, shifts[order.symbol])
+        for row in entry.rows:
+            terms = [(columns[i], a) for i, a in enumerate(row.coefficients) if a and i in columns]
+            if terms:
+                rhs = float(row.rhs)
+                lower = rhs if row.sense is not Sense.LE else -_INF
+                upper = rhs if row.sense is not Sense.GE else _INF
+                block.row(terms, lower, upper)
+    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("presolve", "off")
+    if block.to_highs(h) is not None:
+        return None
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return bound - float(h.getInfo().objective_function_value)  # of the negated objective
 
 
 def _size(traded: Sequence[_Entry], contra: Sequence[_Order], index: int) -> int:
@@ -705,76 +1028,289 @@ def _gap(value: float, bound: float) -> float:
     return (bound - value) / value
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One solver run on one model: ``optimal`` or ``feasible`` and every order's
+    lots, or why there are none; the objective of those lots and the solver's
+    dual bound, when it says (HiGHS does, CBC through PuLP does not)."""
+
+    status: str
+    lots: list[int] | None
+    value: float | None
+    bound: float | None
+    build_s: float = 0.0  # passing the model to the solver (building the PuLP problem)
+
+
 def _solve_part(
-    model: _Model, config: AuctionConfig, time_limit_s: float
-) -> str | tuple[str, list[int] | None, float | None, float | None]:
-    """Solve one part: its status, lots (or None), objective value and dual bound
-    (None when the solver does not say), or what went wrong."""
-    if config.solver == "highs":
-        solver: Any = FastHiGHS(
+    model: _Model, config: AuctionConfig, time_limit_s: float, first_solution: bool = False
+) -> _Run | str:
+    """Solve one part of a ``ladder`` auction: its run, or what went wrong. With
+    ``first_solution`` (highspy only), stop at the first fill worth more than nothing."""
+    if config.solver == "cbc":
+        settings = SolverSettings(solver="cbc", gap_rel=config.gap)
+        return _run_pulp(model, settings.make(time_limit_s), "cbc")
+    if config.interface == "pulp":
+        solver = FastHiGHS(
             msg=False,
             timeLimit=time_limit_s,
             gapRel=config.gap,
             threads=1,
             **AUCTION_HIGHS_OPTIONS,
         )
+        return _run_pulp(model, solver, "highs")
+    return _run_highs(
+        model, time_limit_s=time_limit_s, gap=config.gap, first_solution=first_solution
+    )
+
+
+class _Matrix:
+    """A MILP as plain arrays: maximise ``Σ cost·x`` over columns with bounds (integer
+    unless added as continuous) subject to rows ``lower ≤ Σ a·x ≤ upper``, stored
+    row by row. The formulations write into it; :func:`_run_highs` hands it to
+    HiGHS in a few array calls and :meth:`to_pulp` turns it into a PuLP problem."""
+
+    def __init__(self) -> None:
+        self.cost: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.continuous: list[int] = []
+        self.row_lower: list[float] = []
+        self.row_upper: list[float] = []
+        self.starts: list[int] = []
+        self.index: list[int] = []
+        self.value: list[float] = []
+
+    def column(self, upper: float, *, lower: float = 0.0, integer: bool = True) -> int:
+        """A new column with cost 0; its index."""
+        number = len(self.cost)
+        self.cost.append(0.0)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        if not integer:
+            self.continuous.append(number)
+        return number
+
+    def row(self, terms: Iterable[tuple[int, float]], lower: float, upper: float) -> None:
+        """A new row ``lower ≤ Σ a·x ≤ upper`` over ``(column, a)`` terms (zeros left out)."""
+        self.starts.append(len(self.index))
+        for column, coefficient in terms:
+            if coefficient:
+                self.index.append(column)
+                self.value.append(coefficient)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+
+    def to_highs(self, h: Any) -> str | None:
+        """Pass the model to the HiGHS instance ``h`` as the minimisation of the
+        negated objective; what it refused, or None.
+
+        HiGHS refuses values it counts as infinite (a matrix value of 10^15 or
+        more) and leaves them out: solving the rest would answer another model.
+        """
+        count = len(self.cost)
+        none = np.empty(0, np.int32)
+        # HiGHS minimises the negated objective, as through PuLP (FastHiGHS): the
+        # same model in the same sense, so both interfaces take the same search path.
+        status = h.addCols(
+            count,
+            -np.array(self.cost),
+            np.array(self.lower),
+            np.array(self.upper),
+            0,
+            none,
+            none,
+            np.empty(0),
+        )
+        if status == highspy.HighsStatus.kError:
+            return "HiGHS refused the model's columns (a value out of its range)"
+        integer = np.ones(count, bool)
+        integer[self.continuous] = False
+        columns = np.flatnonzero(integer).astype(np.int32)
+        if len(columns):
+            h.changeColsIntegrality(
+                len(columns), columns, np.full(len(columns), highspy.HighsVarType.kInteger)
+            )
+        if self.starts:
+            status = h.addRows(
+                len(self.starts),
+                np.array(self.row_lower),
+                np.array(self.row_upper),
+                len(self.index),
+                np.array(self.starts, np.int32),
+                np.array(self.index, np.int32),
+                np.array(self.value, float),
+            )
+            if status == highspy.HighsStatus.kError:
+                return "HiGHS refused the model's rows (a value out of its range)"
+        return None
+
+    def to_pulp(self) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+        """The same model as a PuLP problem, and its variables by column."""
+        problem = pulp.LpProblem("auction", pulp.LpMaximize)
+        continuous = set(self.continuous)
+        variables = [
+            problem.add_variable(
+                f"x{number:07d}",
+                lower,
+                upper,
+                cat=pulp.const.LpContinuous if number in continuous else pulp.const.LpInteger,
+            )
+            for number, (lower, upper) in enumerate(zip(self.lower, self.upper, strict=True))
+        ]
+        problem.setObjective(
+            pulp.LpAffineExpression([(variables[c], a) for c, a in enumerate(self.cost) if a])
+        )
+        ends = [*self.starts[1:], len(self.index)]
+        for number, (start, end) in enumerate(zip(self.starts, ends, strict=True)):
+            expression = pulp.LpAffineExpression(
+                [(variables[self.index[k]], self.value[k]) for k in range(start, end)]
+            )
+            lower, upper = self.row_lower[number], self.row_upper[number]
+            if lower == upper:
+                sense, rhs = pulp.LpConstraintEQ, lower
+            elif math.isinf(lower):
+                sense, rhs = pulp.LpConstraintLE, upper
+            else:
+                sense, rhs = pulp.LpConstraintGE, lower
+            problem.addConstraint(
+                pulp.LpConstraint(expression, sense=sense, rhs=rhs, name=f"r{number:07d}")
+            )
+        return problem, variables
+
+
+def _run_highs(
+    model: _Model, *, time_limit_s: float, gap: float, first_solution: bool = False
+) -> _Run | str:
+    """Solve ``model`` with HiGHS through highspy (:data:`AUCTION_HIGHS_OPTIONS`).
+
+    With ``first_solution``, a callback interrupts HiGHS at its first check after it
+    holds a solution worth more than the empty fill: on a large model that is its
+    randomized rounding of the root LP, right after the LP. Without it HiGHS goes on
+    to its cut rounds, and after five of them waits for its analytic centre (an
+    interior-point solve of the whole model that its time limit does not stop: it
+    took 0.5-3.4 s on a batch of 1,000 bundles on this machine).
+    """
+    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
+    began = time.perf_counter()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("mip_rel_gap", gap)
+    for name, option in AUCTION_HIGHS_OPTIONS.items():
+        h.setOptionValue(name, option)
+    refused = model.matrix.to_highs(h)
+    if refused:
+        return refused
+    build_s = time.perf_counter() - began
+    h.setOptionValue("time_limit", max(time_limit_s - build_s, 0.001))
+    if first_solution:
+        h.cbMipInterrupt.subscribe(_stop_at_first_solution)
+    h.run()
+    return dataclasses.replace(_highs_run(h, model), build_s=build_s)
+
+
+def _stop_at_first_solution(event: Any) -> None:
+    """HiGHS's MIP interrupt callback: stop once the incumbent is worth more than 0
+    (its objective, the negated improvement, below 0)."""
+    if -_INF < event.data_out.mip_primal_bound < 0:
+        event.interrupt()
+
+
+def _highs_run(h: Any, model: _Model) -> _Run:
+    """What the HiGHS instance ``h`` that just ran on ``model`` concluded."""
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    lots = None
+    if info.primal_solution_status == 2:  # kSolutionStatusFeasible
+        values = h.getSolution().col_value
+        lots = round_lots([values[o.col] for o in model.orders])
+        if lots is None:
+            return _Run("non-integral solution", None, None, None)
+    kinds = highspy.HighsModelStatus
+    if model_status == kinds.kOptimal:
+        status = "optimal"
+    elif lots is not None:  # any solution HiGHS holds; verify() checks it exactly
+        status = "feasible"
+    elif model_status in (
+        kinds.kTimeLimit,
+        kinds.kInterrupt,
+        kinds.kIterationLimit,
+        kinds.kSolutionLimit,
+    ):
+        status = "no primal solution"
     else:
-        solver = SolverSettings(solver="cbc", gap_rel=config.gap).make(time_limit_s)
+        return _Run(f"HiGHS model status {h.modelStatusToString(model_status)}", None, None, None)
+    bound = -float(info.mip_dual_bound)  # it minimised the negated objective
+    value = -float(info.objective_function_value) if lots is not None else 0.0
+    if not math.isfinite(bound):
+        return _Run(status, lots, None, None)
+    return _Run(status, lots, value, bound)
+
+
+def _run_pulp(model: _Model, solver: Any, name: SolverName) -> _Run | str:
+    """Solve ``model`` as a PuLP problem with ``solver`` (PuLP's HiGHS or CBC)."""
+    began = time.perf_counter()
+    problem, variables = model.matrix.to_pulp()
+    build_s = time.perf_counter() - began
     try:
-        model.problem.solve(solver)
+        problem.solve(solver)
     except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
         # LookupError: PuLP reading back a model HiGHS refused part of.
         return f"{type(exc).__name__}: {exc}"
-    status, lots = _solution(model.problem, model.orders, config.solver)
-    if config.solver != "highs":
-        return status, lots, None, None
-    info = model.problem.solverModel.getInfo()
+    solution = read_solution(problem, [variables[o.col] for o in model.orders], name)
+    if solution.values is None:
+        status = "no primal solution" if name == "highs" else "no integer solution"
+        lots = None
+    else:
+        lots = round_lots(solution.values)
+        if lots is None:
+            return _Run("non-integral solution", None, None, None, build_s)
+        status = "optimal" if solution.status == "optimal" else "feasible"
+    if name != "highs":
+        return _Run(status, lots, None, None, build_s)
+    info = problem.solverModel.getInfo()
     # FastHiGHS minimises the negated objective.
     bound = -float(info.mip_dual_bound)
     value = -float(info.objective_function_value) if lots is not None else 0.0
     if not math.isfinite(bound):
-        return status, lots, None, None
-    return status, lots, value, bound
+        return _Run(status, lots, None, None, build_s)
+    return _Run(status, lots, value, bound, build_s)
 
 
 class _Model(abc.ABC):
     """The clearing MILP over admitted bundles and contra orders (one auction, or one
-    independent part of it); the price rules are the subclass's."""
+    independent part of it), written into a :class:`_Matrix`; the price rules are
+    the subclass's."""
 
     def __init__(
         self,
         entries: Sequence[_Entry],
         contra: Sequence[_Order],
-        refs: Mapping[str, SymbolRef],
-        *,
-        ties: int,
+        spreads: _Spreads,
+        units: _Units,
     ) -> None:
         self.entries = entries
-        self.refs = refs
-        self.ties = ties  # orders in the whole auction (the tie-break scale)
+        self.spreads = spreads
+        self.refs = spreads.refs
+        self.units = units
         self.orders = [o for e in entries for o in e.legs.values()] + list(contra)
-        self.problem = pulp.LpProblem("auction", pulp.LpMaximize)
+        self.matrix = _Matrix()
 
     def build(self) -> None:
-        for number, order in enumerate(self.orders):
-            order.var = self.problem.add_variable(
-                f"q{number:06d}", 0, order.max_lots, cat=pulp.const.LpInteger
-            )
+        matrix = self.matrix
+        for order in self.orders:
+            order.col = matrix.column(order.max_lots)
         self._objective()
         by_symbol: dict[str, list[_Order]] = {}
         for order in self.orders:
             by_symbol.setdefault(order.symbol, []).append(order)
         for symbol in sorted(by_symbol):
-            balance = [(o.var, o.lot if o.side is Side.BUY else -o.lot) for o in by_symbol[symbol]]
-            self.problem.addConstraint(
-                pulp.LpConstraint(
-                    pulp.LpAffineExpression(balance),
-                    sense=pulp.LpConstraintEQ,
-                    rhs=0,
-                    name=f"balance_{symbol}",
-                )
+            matrix.row(
+                ((o.col, o.lot if o.side is Side.BUY else -o.lot) for o in by_symbol[symbol]),
+                0.0,
+                0.0,
             )
         self._prices(by_symbol)
+        self._self_trade(by_symbol)
         for entry in self.entries:
             self._bundle_rows(entry)
 
@@ -783,76 +1319,96 @@ class _Model(abc.ABC):
         """Which orders may fill at the symbols' clearing prices (the formulation)."""
 
     def _objective(self) -> None:
-        """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units, plus tie-breaks."""
-        # The admitted orders' grid: at most MAX_COST per lot (see _admit).
-        scale = price_grid(o.limit for o in self.orders)
-        # Each order's tie term is at most priority / (4 (n+1)^2) <= 1 / (4 (n+1)): all of
-        # them together stay below one unit of improvement, so they only break ties.
-        tie = 1.0 / (4 * (self.ties + 1) ** 2)
-        shift = self._shifts(scale)
-        terms = []
+        """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units of the
+        auction's grid, plus tie-breaks (:meth:`_Units.cost`)."""
+        shift = self._shifts()
+        cost = self.matrix.cost
         for order in self.orders:
-            units = int(order.limit * scale) - shift.get(order.symbol, 0)
-            value = order.side.sign * units * order.lot
-            terms.append((order.var, value + tie * order.priority / max(1, order.max_lots)))
-        self.problem.setObjective(pulp.LpAffineExpression(terms))
+            cost[order.col] = self.units.cost(order, shift.get(order.symbol, 0))
 
-    def _shifts(self, scale: int) -> Mapping[str, int]:
+    def _shifts(self) -> Mapping[str, int]:
         """A whole number of grid units per symbol subtracted from each of its orders'
         limits in the objective (none here)."""
         return {}
 
+    def _self_trade(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        """Self-trade prevention: on a symbol that has it, the orders of one owner fill
+        on one side only. A binary ``z`` per owner with orders on both sides: its buys
+        may fill while ``z = 1`` (``q ≤ cap · z``), its sells while ``z = 0``
+        (``q ≤ cap · (1 − z)``)."""
+        matrix = self.matrix
+        for symbol in sorted(by_symbol):
+            if not self.refs[symbol].self_trade_prevention:
+                continue
+            sides: dict[str, tuple[list[_Order], list[_Order]]] = {}
+            for order in by_symbol[symbol]:
+                if order.owner:
+                    sides.setdefault(order.owner, ([], []))[order.side is Side.SELL].append(order)
+            for owner in sorted(sides):
+                buys, sells = sides[owner]
+                if not (buys and sells):
+                    continue
+                z = matrix.column(1)
+                for order in buys:
+                    matrix.row([(order.col, 1), (z, -order.max_lots)], -_INF, 0.0)
+                for order in sells:
+                    matrix.row([(order.col, 1), (z, order.max_lots)], -_INF, order.max_lots)
+
     def _bundle_rows(self, entry: _Entry) -> None:
         # The same integer rows over lot counts as the pre-solver's; a leg with no
-        # order in this auction (nothing left, or no reference market) fills 0.
+        # order in this auction (nothing left, or no reference market) fills 0, and a
+        # row left with no term holds (the empty fill satisfies every admitted row).
         bundle, legs = entry.participant.bundle, entry.legs
-        variables = [legs[i].var if i in legs else None for i in range(len(bundle.legs))]
-        for c_index, row in enumerate(entry.rows):
-            self.problem.addConstraint(
-                row_constraint(row, variables, f"b{bundle.bundle_id}_{c_index}")
-            )
+        matrix = self.matrix
+        for row in entry.rows:
+            terms = [(legs[i].col, a) for i, a in enumerate(row.coefficients) if a and i in legs]
+            if not terms:
+                continue
+            rhs = float(row.rhs)
+            if row.sense is Sense.LE:
+                matrix.row(terms, -_INF, rhs)
+            elif row.sense is Sense.GE:
+                matrix.row(terms, rhs, _INF)
+            else:
+                matrix.row(terms, rhs, rhs)
         if bundle.min_total_fill and legs:
             # A non-empty fill must reach the minimum: w = 1 if the bundle trades.
-            w = self.problem.add_variable(f"w_{bundle.bundle_id}", 0, 1, cat=pulp.const.LpBinary)
-            total = pulp.LpAffineExpression([(o.var, o.lot) for o in legs.values()])
+            w = matrix.column(1)
+            total = [(o.col, o.lot) for o in legs.values()]
             cap = sum(o.max_lots * o.lot for o in legs.values())
-            self.problem.addConstraint(total - cap * w <= 0)
-            self.problem.addConstraint(total - bundle.min_total_fill * w >= 0)
+            matrix.row([*total, (w, -cap)], -_INF, 0.0)
+            matrix.row([*total, (w, -bundle.min_total_fill)], 0.0, _INF)
 
 
 class _LadderModel(_Model):
     """Prices as threshold binaries per symbol (:mod:`gateway.venue.ladder`), and the
     objective measured from each symbol's mid."""
 
-    def _shifts(self, scale: int) -> Mapping[str, int]:
+    def _shifts(self) -> Mapping[str, int]:
         """The mid of each symbol on the grid (rounded down): by the balance rows
         ``Σ_buys lot·n = Σ_sells lot·n``, subtracting the same amount from every
         limit of a symbol changes the objective of every feasible fill by exactly 0,
         and leaves coefficients of the size of the spread instead of the price
         (HiGHS warned of "excessively large costs" at ~10^6)."""
-        return {s: math.floor(self.refs[s].mid * scale) for s in {o.symbol for o in self.orders}}
+        return {s: self.units.mid(self.refs[s]) for s in {o.symbol for o in self.orders}}
 
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        matrix = self.matrix
         for symbol in sorted(by_symbol):
             orders = by_symbol[symbol]
-            ref = self.refs[symbol]
-            ladder = price_ladder(
-                [(o.side, o.limit) for o in orders], Fraction(ref.bid), Fraction(ref.offer)
-            )
-            steps = [
-                self.problem.add_variable(f"v_{symbol}_{k:04d}", 0, 1, cat=pulp.const.LpBinary)
-                for k in range(len(ladder.thresholds))
-            ]
+            bid, offer = self.spreads.bounds[symbol]
+            ladder = price_ladder([(o.side, o.limit) for o in orders], bid, offer)
+            steps = [matrix.column(1) for _ in ladder.thresholds]
             for k in range(1, len(steps)):
-                self.problem.addConstraint(steps[k] - steps[k - 1] <= 0, name=f"up_{symbol}_{k}")
+                matrix.row([(steps[k], 1), (steps[k - 1], -1)], -_INF, 0.0)
             for order, link in zip(orders, ladder.links, strict=True):
                 if link is None:
                     continue
                 step = steps[link.step]
                 if link.when_reached:  # a sell: q <= cap * v
-                    self.problem.addConstraint(order.var - order.max_lots * step <= 0)
+                    matrix.row([(order.col, 1), (step, -order.max_lots)], -_INF, 0.0)
                 else:  # a buy: q <= cap * (1 - v)
-                    self.problem.addConstraint(order.var + order.max_lots * step <= order.max_lots)
+                    matrix.row([(order.col, 1), (step, order.max_lots)], -_INF, order.max_lots)
 
 
 class _BigMModel(_Model):
@@ -861,53 +1417,33 @@ class _BigMModel(_Model):
 
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
         prices = {
-            s: self.problem.add_variable(
-                f"p_{s}", float(self.refs[s].bid), float(self.refs[s].offer)
+            s: self.matrix.column(
+                float(self.refs[s].offer), lower=float(self.refs[s].bid), integer=False
             )
             for s in sorted(by_symbol)
         }
-        for number, order in enumerate(self.orders):
-            if _eligible(order, self.refs[order.symbol]) == "inside":
-                self._price_link(number, order, prices[order.symbol])
+        for order in self.orders:
+            if self.spreads.eligible(order) == "inside":
+                self._price_link(order, prices[order.symbol])
 
-    def _price_link(self, number: int, order: _Order, price: Any) -> None:
+    def _price_link(self, order: _Order, price: int) -> None:
         """z = 1 lets the order fill; then the price must be on its side of its limit."""
-        ref = self.refs[order.symbol]
-        z = self.problem.add_variable(f"z{number:06d}", 0, 1, cat=pulp.const.LpBinary)
-        self.problem.addConstraint(order.var - order.max_lots * z <= 0, name=f"use{number:06d}")
-        spread = float(Fraction(ref.offer) - Fraction(ref.bid))
+        matrix = self.matrix
+        bid, offer = self.spreads.bounds[order.symbol]
+        z = matrix.column(1)
+        matrix.row([(order.col, 1), (z, -order.max_lots)], -_INF, 0.0)
+        spread = float(offer - bid)
         if order.side is Side.BUY:
-            self.problem.addConstraint(
-                price + spread * z <= float(order.limit) + spread, name=f"px{number:06d}"
-            )
+            matrix.row([(price, 1), (z, spread)], -_INF, float(order.limit) + spread)
         else:
-            self.problem.addConstraint(
-                price - spread * z >= float(order.limit) - spread, name=f"px{number:06d}"
-            )
-
-
-def _solution(
-    problem: pulp.LpProblem, orders: Sequence[_Order], solver: SolverName
-) -> tuple[str, list[int] | None]:
-    """``optimal`` or ``feasible`` and every order's lots, or why there are none.
-
-    Any solution the solver holds is used, proven optimal or not (a time limit
-    or the gap may stop it first); :func:`verify` checks it exactly afterwards.
-    """
-    solution = read_solution(problem, [o.var for o in orders], solver)
-    if solution.values is None:
-        return ("no primal solution" if solver == "highs" else "no integer solution"), None
-    lots = round_lots(solution.values)
-    if lots is None:
-        return "non-integral solution", None
-    return ("optimal" if solution.status == "optimal" else "feasible"), lots
+            matrix.row([(price, 1), (z, -spread)], float(order.limit) - spread, _INF)
 
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     participants: Sequence[Participant]
     contra: Sequence[ContraOrder]
-    refs: Mapping[str, SymbolRef]
+    spreads: _Spreads
     orders: Sequence[_Order]
     lots: Sequence[int]
     status: str
@@ -917,11 +1453,14 @@ class _Outcome:
 def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
     """Fills and prices from the solver's lots, verified exactly; when the
     verification fails, also the bundles it found at fault, each with its problems."""
-    participants, contra, refs = outcome.participants, outcome.contra, outcome.refs
+    participants, contra, spreads = outcome.participants, outcome.contra, outcome.spreads
     orders, lots, status, solve_ms = outcome.orders, outcome.lots, outcome.status, outcome.solve_ms
     legs_of = {p.bundle.bundle_id: len(p.remaining) for p in participants}
     bundle_fills: dict[str, list[int]] = {}
     contra_fills: dict[str, int] = {}
+    # Each traded symbol's feasible price interval: within [bid, offer], at most every
+    # filled buy's limit and at least every filled sell's.
+    interval: dict[str, list[Fraction]] = {}
     for order, n in zip(orders, lots, strict=True):
         if isinstance(order.key, tuple):
             bundle_id, index = order.key
@@ -929,19 +1468,18 @@ def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
             fills[index] = n * order.lot
         elif n:
             contra_fills[order.key] = n * order.lot
-    traded = {order.symbol for order, n in zip(orders, lots, strict=True) if n}
+        if n:
+            span = interval.get(order.symbol)
+            if span is None:
+                span = interval[order.symbol] = list(spreads.bounds[order.symbol])
+            if order.side is Side.BUY:
+                span[1] = min(span[1], order.limit)
+            else:
+                span[0] = max(span[0], order.limit)
     prices: dict[str, Fraction] = {}
-    for symbol in sorted(traded):
-        low = Fraction(refs[symbol].bid)
-        high = Fraction(refs[symbol].offer)
-        for order, n in zip(orders, lots, strict=True):
-            if n and order.symbol == symbol:
-                if order.side is Side.BUY:
-                    high = min(high, order.limit)
-                else:
-                    low = max(low, order.limit)
-        mid = refs[symbol].mid
-        prices[symbol] = min(max(mid, low), high)
+    for symbol in sorted(interval):
+        low, high = interval[symbol]
+        prices[symbol] = min(max(spreads.refs[symbol].mid, low), high)
     result = AuctionResult(
         status="optimal" if status == "optimal" else "feasible",
         prices=prices,
@@ -949,7 +1487,7 @@ def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
         contra_fills=contra_fills,
         solve_ms=solve_ms,
     )
-    by_bundle, others = _problems(result, participants, contra, refs)
+    by_bundle, others = _problems(result, participants, contra, spreads)
     if by_bundle or others:
         detail = "; ".join([p for found in by_bundle.values() for p in found] + others)
         faults = {b: "; ".join(found) for b, found in by_bundle.items()}
@@ -965,19 +1503,33 @@ def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
 def _improvement(
     result: AuctionResult, participants: Sequence[Participant], contra: Sequence[ContraOrder]
 ) -> Fraction:
-    total = Fraction(0)
+    """``Σ sign · (limit − price) · qty`` over every fill, exactly: per symbol,
+    ``Σ sign·limit·qty − price · Σ sign·qty``, the first sum kept as whole
+    numerators per denominator (one Fraction per denominator, not per fill)."""
+    limits: dict[int, int] = {}  # denominator -> Σ sign · numerator · qty
+    signed: dict[str, int] = {}  # symbol -> Σ sign · qty
+
+    def add(symbol: str, sign: int, limit: Decimal, qty: int) -> None:
+        numerator, denominator = limit.as_integer_ratio()
+        limits[denominator] = limits.get(denominator, 0) + sign * numerator * qty
+        signed[symbol] = signed.get(symbol, 0) + sign * qty
+
     for participant in participants:
         fills = result.bundle_fills.get(participant.bundle.bundle_id)
         if not fills:
             continue
         for leg, qty in zip(participant.bundle.legs, fills, strict=True):
-            price = result.prices[leg.symbol] if qty else Fraction(0)
-            total += leg.side.sign * (Fraction(leg.limit_price) - price) * qty
+            if qty:
+                add(leg.symbol, leg.side.sign, leg.limit_price, qty)
     for order in contra:
         qty = result.contra_fills.get(order.order_id, 0)
         if qty:
-            total += order.side.sign * (Fraction(order.limit) - result.prices[order.symbol]) * qty
-    return total
+            add(order.symbol, order.side.sign, order.limit, qty)
+    total = sum((Fraction(n, d) for d, n in limits.items()), start=Fraction(0))
+    return total - sum(
+        (result.prices[symbol] * qty for symbol, qty in signed.items() if qty),
+        start=Fraction(0),
+    )
 
 
 def verify(
@@ -987,7 +1539,7 @@ def verify(
     refs: Mapping[str, SymbolRef],
 ) -> list[str]:
     """Every way ``result`` breaks the auction's rules, in exact arithmetic."""
-    by_bundle, others = _problems(result, participants, contra, refs)
+    by_bundle, others = _problems(result, participants, contra, _Spreads(refs))
     return [p for found in by_bundle.values() for p in found] + others
 
 
@@ -995,24 +1547,26 @@ def _problems(
     result: AuctionResult,
     participants: Sequence[Participant],
     contra: Sequence[ContraOrder],
-    refs: Mapping[str, SymbolRef],
+    spreads: _Spreads,
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """:func:`verify`'s problems: those of each bundle (its lots, limits, constraints
-    or minimum), and the others (contra orders, reference prices, balances)."""
+    """:func:`verify`'s problems: those of each bundle (its lots, limits, constraints,
+    minimum, or a self-trade), and the others (contra orders, reference prices,
+    balances)."""
     by_bundle: dict[str, list[str]] = {}
     others: list[str] = []
     net: dict[str, int] = {}
+    others.extend(_price_problems(result, spreads))
 
-    def check_price(symbol: str, side: Side, limit: Fraction, what: str, out: list[str]) -> None:
+    def check_price(symbol: str, side: Side, limit: Decimal, what: str, out: list[str]) -> None:
         price = result.prices.get(symbol)
         if price is None:
             out.append(f"{what}: no clearing price for {symbol}")
             return
-        ref = refs[symbol]
-        if not Fraction(ref.bid) <= price <= Fraction(ref.offer):
-            others.append(f"{symbol}: price {price} outside [{ref.bid}, {ref.offer}]")
-        if (side is Side.BUY and limit < price) or (side is Side.SELL and limit > price):
-            out.append(f"{what}: limit {limit} does not allow price {price}")
+        # limit - price, in integers: n/d - p/q has the sign of n·q - p·d
+        n, d = limit.as_integer_ratio()
+        above = n * price.denominator - price.numerator * d
+        if (side is Side.BUY and above < 0) or (side is Side.SELL and above > 0):
+            out.append(f"{what}: limit {Fraction(limit)} does not allow price {price}")
 
     for participant in participants:
         bundle = participant.bundle
@@ -1028,11 +1582,7 @@ def _problems(
                 )
             if qty:
                 check_price(
-                    leg.symbol,
-                    leg.side,
-                    Fraction(leg.limit_price),
-                    f"{bundle.bundle_id} {leg.label}",
-                    found,
+                    leg.symbol, leg.side, leg.limit_price, f"{bundle.bundle_id} {leg.label}", found
                 )
                 net[leg.symbol] = net.get(leg.symbol, 0) + leg.side.sign * qty
         for constraint in bundle.constraints:
@@ -1043,15 +1593,56 @@ def _problems(
             found.append(f"{bundle.bundle_id}: fill {total} below minimum")
         if found:
             by_bundle[bundle.bundle_id] = found
+    _self_trades(result, participants, spreads, by_bundle)
     by_id = {o.order_id: o for o in contra}
     for order_id, qty in result.contra_fills.items():
         order = by_id[order_id]
         if qty < 0 or qty > order.qty or qty % order.lot_size:
             others.append(f"contra {order_id}: fill {qty} not whole lots within {order.qty}")
         if qty:
-            check_price(
-                order.symbol, order.side, Fraction(order.limit), f"contra {order_id}", others
-            )
+            check_price(order.symbol, order.side, order.limit, f"contra {order_id}", others)
             net[order.symbol] = net.get(order.symbol, 0) + order.side.sign * qty
     others.extend(f"{symbol}: bought - sold = {qty}" for symbol, qty in net.items() if qty)
     return by_bundle, others
+
+
+def _self_trades(
+    result: AuctionResult,
+    participants: Sequence[Participant],
+    spreads: _Spreads,
+    found: dict[str, list[str]],
+) -> None:
+    """Self-trades in ``result``, added to ``found`` (problems by bundle): on each
+    symbol with self-trade prevention, every bundle of an owner that both buys and
+    sells it."""
+    # (symbol, owner) -> the bundles of that owner filled there, buying and selling
+    sides: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for participant in participants:
+        fills = result.bundle_fills.get(participant.bundle.bundle_id)
+        if not participant.owner or fills is None:
+            continue
+        for leg, qty in zip(participant.bundle.legs, fills, strict=True):
+            ref = spreads.refs.get(leg.symbol)
+            if qty and ref is not None and ref.self_trade_prevention:
+                both = sides.setdefault((leg.symbol, participant.owner), ([], []))
+                both[leg.side is Side.SELL].append(participant.bundle.bundle_id)
+    for (symbol, owner), (buyers, sellers) in sorted(sides.items()):
+        if buyers and sellers:
+            for bundle_id in dict.fromkeys([*buyers, *sellers]):
+                found.setdefault(bundle_id, []).append(
+                    f"{bundle_id}: owner {owner!r} both buys ({', '.join(buyers)}) and "
+                    f"sells ({', '.join(sellers)}) {symbol} with self-trade prevention on"
+                )
+
+
+def _price_problems(result: AuctionResult, spreads: _Spreads) -> list[str]:
+    """Clearing prices outside their symbol's reference market (or with none)."""
+    found: list[str] = []
+    for symbol, price in result.prices.items():
+        if symbol not in spreads.bounds:
+            found.append(f"{symbol}: no reference market")
+            continue
+        bid, offer = spreads.bounds[symbol]
+        if not bid <= price <= offer:
+            found.append(f"{symbol}: price {price} outside [{bid}, {offer}]")
+    return found

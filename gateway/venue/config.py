@@ -56,12 +56,17 @@ class SymbolConfig(FrozenModel):
         lot_size: the venue's lot; a bundle's RoundLot must be a multiple of it.
         tick: price grid of the symbol: a bundle's limit price must be a multiple
             of it (default 0.01; at most :data:`MAX_TICK_PLACES` decimal places).
+        self_trade_prevention: in one auction, the bundles of one client (their
+            owner, see :class:`~gateway.venue.auction.Participant`) fill on one side
+            of this symbol only, buying or selling, never both (default true;
+            bundles whose owner is unknown are never prevented). docs/auction.md.
     """
 
     bid: PositiveDecimal
     offer: PositiveDecimal
     lot_size: PositiveInt = 100
     tick: Tick = Decimal("0.01")
+    self_trade_prevention: bool = True
 
     @model_validator(mode="after")
     def _on_grid(self) -> SymbolConfig:

@@ -40,10 +40,11 @@ order plus a continuous price and two big-M rows per order.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, TypeVar
 
 from gateway.core.bundle import Side
 
@@ -55,13 +56,7 @@ def eligibility(
 ) -> Literal["never", "always", "inside"]:
     """Whether an order can fill at no price in ``[bid, offer]``, at every one, or
     only at some (its limit is strictly inside, or at the near side of, the spread)."""
-    if side is Side.BUY:
-        if limit < bid:
-            return "never"
-        return "always" if limit >= offer else "inside"
-    if limit > offer:
-        return "never"
-    return "always" if limit <= bid else "inside"
+    return _kind(side, limit, bid, offer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,36 +81,63 @@ def price_ladder(
 ) -> PriceLadder:
     """The ladder for one symbol's orders, each given as ``(side, limit)``, none of
     them ``never`` eligible (see the module docstring)."""
-    kinds = [eligibility(side, limit, bid, offer) for side, limit in orders]
+    # Every price as a whole number of the symbol's common grid: the same order as
+    # the Fractions, compared as ints (Fraction comparisons dominated the auction's
+    # model building).
+    scale = math.lcm(bid.denominator, offer.denominator, *(p.denominator for _, p in orders))
+    low, high = (
+        bid.numerator * (scale // bid.denominator),
+        offer.numerator * (scale // offer.denominator),
+    )
+    ticks = [p.numerator * (scale // p.denominator) for _, p in orders]
+    kinds = [_kind(side, tick, low, high) for (side, _), tick in zip(orders, ticks, strict=True)]
     if "never" in kinds:
         raise ValueError("an order that can never fill has no place on the ladder")
     sells = sorted(
         {
-            limit
-            for (side, limit), kind in zip(orders, kinds, strict=True)
+            tick
+            for (side, _), tick, kind in zip(orders, ticks, kinds, strict=True)
             if kind == "inside" and side is Side.SELL
         }
     )
 
-    def above(limit: Fraction) -> Fraction | None:
-        index = bisect.bisect_right(sells, limit)
+    def above(tick: int) -> int | None:
+        index = bisect.bisect_right(sells, tick)
         return sells[index] if index < len(sells) else None
 
     thresholds = sorted(
         {
             t
-            for (side, limit), kind in zip(orders, kinds, strict=True)
-            if kind == "inside" and side is Side.BUY and (t := above(limit)) is not None
+            for (side, _), tick, kind in zip(orders, ticks, kinds, strict=True)
+            if kind == "inside" and side is Side.BUY and (t := above(tick)) is not None
         }
     )
+    position = {t: k for k, t in enumerate(thresholds)}
     links: list[Link | None] = []
-    for (side, limit), kind in zip(orders, kinds, strict=True):
+    for (side, _), tick, kind in zip(orders, ticks, kinds, strict=True):
         if kind != "inside":
             links.append(None)
         elif side is Side.BUY:
-            t = above(limit)
-            links.append(None if t is None else Link(thresholds.index(t), when_reached=False))
+            t = above(tick)
+            links.append(None if t is None else Link(position[t], when_reached=False))
         else:
-            below = bisect.bisect_right(thresholds, limit)
+            below = bisect.bisect_right(thresholds, tick)
             links.append(None if below == 0 else Link(below - 1, when_reached=True))
-    return PriceLadder(tuple(thresholds), tuple(links))
+    return PriceLadder(tuple(Fraction(t, scale) for t in thresholds), tuple(links))
+
+
+#: Prices as Fractions, or as whole numbers of one grid (compared the same way).
+_Price = TypeVar("_Price", int, Fraction)
+
+
+def _kind(
+    side: Side, limit: _Price, bid: _Price, offer: _Price
+) -> Literal["never", "always", "inside"]:
+    """:func:`eligibility`, for Fractions or for whole numbers of one grid."""
+    if side is Side.BUY:
+        if limit < bid:
+            return "never"
+        return "always" if limit >= offer else "inside"
+    if limit > offer:
+        return "never"
+    return "always" if limit <= bid else "inside"

@@ -111,7 +111,8 @@ def markets(draw: st.DrawFn) -> dict[str, Any]:
             data = {"target_hedge_ratio": draw(st.sampled_from([1, 2, 3])), "positions": positions}
         else:
             data = {"hedge_ratio_min": "-0.5", "hedge_ratio_max": "0.5", "positions": positions}
-        bundles.append(({"strategy": "single_factor_hedged", "bidder_data": data}, f"X{b}"))
+        owner = draw(st.sampled_from(["", "A", "B"]))  # "": unknown, never prevented
+        bundles.append(({"strategy": "single_factor_hedged", "bidder_data": data}, f"X{b}", owner))
     contra = []
     for c in range(draw(st.integers(2, 14))):
         symbol = draw(st.sampled_from(SYMBOLS))
@@ -125,15 +126,20 @@ def markets(draw: st.DrawFn) -> dict[str, Any]:
                 100 * draw(st.integers(1, 20)),
             )
         )
-    return {"bundles": bundles, "contra": contra, "seed": draw(st.integers(0, 1000))}
+    stp = {s: draw(st.booleans()) for s in SYMBOLS}  # self-trade prevention per symbol
+    refs = {s: SymbolRef(_price(s, -10), _price(s, 10), stp[s]) for s in SYMBOLS}
+    return {"bundles": bundles, "contra": contra, "seed": draw(st.integers(0, 1000)), "refs": refs}
 
 
 REFS_PROP = {s: SymbolRef(_price(s, -10), _price(s, 10)) for s in SYMBOLS}
 
 
-def check(result, participants, contra) -> None:
+def check(result, participants, contra, refs=REFS_PROP) -> None:
     """Independent of gateway.venue.auction.verify: the rules, in exact arithmetic."""
     net = dict.fromkeys(SYMBOLS, 0)
+    # (symbol, owner) -> the sides that owner's bundles filled on a symbol with
+    # self-trade prevention: never both
+    sides: dict[tuple[str, str], set[Side]] = {}
     for participant in participants:
         bundle = participant.bundle
         fills = result.bundle_fills.get(bundle.bundle_id, (0,) * len(bundle.legs))
@@ -148,6 +154,9 @@ def check(result, participants, contra) -> None:
                     else (price >= leg.limit_price)
                 )
                 net[leg.symbol] += qty if leg.side is Side.BUY else -qty
+                if participant.owner and refs[leg.symbol].self_trade_prevention:
+                    sides.setdefault((leg.symbol, participant.owner), set()).add(leg.side)
+    assert all(len(both) == 1 for both in sides.values()), sides
     for order in contra:
         qty = result.contra_fills.get(order.order_id, 0)
         assert 0 <= qty <= order.qty
@@ -158,22 +167,32 @@ def check(result, participants, contra) -> None:
             net[order.symbol] += qty if order.side is Side.BUY else -qty
     assert all(v == 0 for v in net.values()), net
     for symbol, price in result.prices.items():
-        assert REFS_PROP[symbol].bid <= price <= REFS_PROP[symbol].offer
+        assert refs[symbol].bid <= price <= refs[symbol].offer
 
 
 @settings(max_examples=60)
 @given(market=markets())
 def test_every_auction_fill_satisfies_every_rule_and_is_reproducible(registry, market):
     participants = []
-    for raw, bundle_id in market["bundles"]:
+    for raw, bundle_id, owner in market["bundles"]:
         bundle = registry.build(envelope(raw), bundle_id=bundle_id)
-        participants.append(Participant(bundle, tuple(leg.max_qty for leg in bundle.legs)))
+        remaining = tuple(leg.max_qty for leg in bundle.legs)
+        participants.append(Participant(bundle, remaining, owner))
+    refs = market["refs"]
     config = AuctionConfig(time_limit_ms=2000, gap=0.0)
-    result = clear(participants, market["contra"], REFS_PROP, config, seed=market["seed"])
+    result = clear(participants, market["contra"], refs, config, seed=market["seed"])
     assert result.status in ("optimal", "feasible", "no_trade"), result.detail
-    check(result, participants, market["contra"])
+    check(result, participants, market["contra"], refs)
     event(f"bundles filled: {len(result.bundle_fills)}")
-    again = clear(participants, market["contra"], REFS_PROP, config, seed=market["seed"])
+    both_sides = {
+        (leg.symbol, p.owner, leg.side)
+        for p in participants
+        for leg in p.bundle.legs
+        if p.owner and refs[leg.symbol].self_trade_prevention
+    }
+    crossing = any((s, o, Side.SELL) in both_sides for s, o, side in both_sides if side is Side.BUY)
+    event(f"an owner on both sides of a prevented symbol: {crossing}")
+    again = clear(participants, market["contra"], refs, config, seed=market["seed"])
     assert (again.bundle_fills, again.contra_fills, again.prices) == (
         result.bundle_fills,
         result.contra_fills,
@@ -181,9 +200,9 @@ def test_every_auction_fill_satisfies_every_rule_and_is_reproducible(registry, m
     )
     # The model before issue 15 (continuous prices, big-M) proves the same optimum.
     before = AuctionConfig(time_limit_ms=2000, gap=0.0, formulation="big_m")
-    old = clear(participants, market["contra"], REFS_PROP, before, seed=market["seed"])
+    old = clear(participants, market["contra"], refs, before, seed=market["seed"])
     assert old.status in ("optimal", "no_trade"), old.detail
-    check(old, participants, market["contra"])
+    check(old, participants, market["contra"], refs)
     assert old.improvement == result.improvement
 
 

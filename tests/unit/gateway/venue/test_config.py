@@ -78,3 +78,30 @@ def test_a_lot_at_the_offer_must_fit_the_auctions_objective():
         )
     fits = config({"BIG": {"bid": "999999", "offer": "1000000", "lot_size": 10_000}})
     assert fits.price_scale() == 100
+
+
+def test_self_trade_prevention_is_on_unless_a_symbol_switches_it_off():
+    venue = config(
+        {
+            "AAAA": {"bid": "9.95", "offer": "10.05"},
+            "BBBB": {"bid": "19.95", "offer": "20.05", "self_trade_prevention": False},
+        }
+    )
+    assert venue.symbols["AAAA"].self_trade_prevention is True
+    assert venue.symbols["BBBB"].self_trade_prevention is False
+    with pytest.raises(ValidationError, match="valid boolean"):
+        config({"AAAA": {"bid": "9.95", "offer": "10.05", "self_trade_prevention": "no"}})
+    shipped = load_venue_config(ROOT / "config" / "venue.yaml")
+    assert all(ref.self_trade_prevention for ref in shipped.symbols.values())
+
+
+def test_the_auction_settings_of_issue_15_have_their_defaults():
+    auction = config({"AAAA": {"bid": "9.95", "offer": "10.05"}}).auction
+    assert (auction.interface, auction.batch_bundles) == ("highspy", 1000)
+    custom = config(
+        {"AAAA": {"bid": "9.95", "offer": "10.05"}},
+        auction={"interface": "pulp", "batch_bundles": 200},
+    ).auction
+    assert (custom.interface, custom.batch_bundles) == ("pulp", 200)
+    with pytest.raises(ValidationError, match="interface"):
+        config({"AAAA": {"bid": "9.95", "offer": "10.05"}}, auction={"interface": "cplex"})
