@@ -86,8 +86,9 @@ def write_configs(tmp: Path, client_port: int, venue_port: int, args: argparse.N
     (tmp / "venue.yaml").write_text(
         f"port: {venue_port}\n"
         "symbols:\n"
-        "  AAAA: {bid: '9.95', offer: '10.05', lot_size: 100}\n"
-        "  BBBB: {bid: '19.95', offer: '20.05', lot_size: 100}\n"
+        # One desk sends both sides: self-trade prevention would keep them apart.
+        "  AAAA: {bid: '9.95', offer: '10.05', lot_size: 100, self_trade_prevention: false}\n"
+        "  BBBB: {bid: '19.95', offer: '20.05', lot_size: 100, self_trade_prevention: false}\n"
         "liquidity: {touch_lots: 0, flow_orders: 0}\n"
         f"store_dir: {tmp}/venue-store\nfix_log_dir: {tmp}/venue-log\n"
         f"journal: {tmp}/venue.sqlite\n"

@@ -169,6 +169,41 @@ FIELDS: tuple[FieldDef, ...] = (
         "STRING",
         "What the constraint means, in words (informational).",
     ),
+    FieldDef(
+        Tag.NO_PRICE_CONSTRAINTS,
+        "NoPriceConstraints",
+        "NUMINGROUP",
+        "Number of linear constraints over the clearing prices of the bundle's symbols, "
+        "binding only in an auction where the bundle fills.",
+    ),
+    FieldDef(Tag.PRICE_CONSTRAINT_NAME, "PriceConstraintName", "STRING", "Its name."),
+    FieldDef(
+        Tag.PRICE_CONSTRAINT_SENSE,
+        "PriceConstraintSense",
+        "CHAR",
+        "Relation of Σ coefficient·clearing_price to PriceConstraintRHS.",
+        (("L", "LESS_OR_EQUAL"), ("E", "EQUAL"), ("G", "GREATER_OR_EQUAL")),
+    ),
+    FieldDef(Tag.PRICE_CONSTRAINT_RHS, "PriceConstraintRHS", "FLOAT", "Right-hand side (exact)."),
+    FieldDef(Tag.NO_PRICE_TERMS, "NoPriceTerms", "NUMINGROUP", "Number of its terms."),
+    FieldDef(
+        Tag.PRICE_TERM_SYMBOL,
+        "PriceTermSymbol",
+        "STRING",
+        "The symbol whose clearing price the term multiplies (one of the orders').",
+    ),
+    FieldDef(
+        Tag.PRICE_TERM_COEFFICIENT,
+        "PriceTermCoefficient",
+        "FLOAT",
+        "Coefficient of that symbol's clearing price (exact decimal).",
+    ),
+    FieldDef(
+        Tag.PRICE_CONSTRAINT_TEXT,
+        "PriceConstraintText",
+        "STRING",
+        "What the price constraint means, in words (informational).",
+    ),
 )
 
 _STRATEGY_GROUP = Member(
@@ -203,9 +238,31 @@ _CONSTRAINT_GROUP = Member(
     ),
 )
 
+_PRICE_CONSTRAINT_GROUP = Member(
+    "group",
+    "NoPriceConstraints",
+    False,
+    (
+        _f("PriceConstraintName", True),
+        _f("PriceConstraintSense", True),
+        _f("PriceConstraintRHS", True),
+        Member(
+            "group",
+            "NoPriceTerms",
+            True,
+            (
+                _f("PriceTermSymbol", True),
+                _f("PriceTermCoefficient", True),
+            ),
+        ),
+        _f("PriceConstraintText", False),
+    ),
+)
+
 COMPONENTS: dict[str, tuple[Member, ...]] = {
     "StrategyParametersGrp": (_STRATEGY_GROUP,),
     "BundleConstraintsGrp": (_CONSTRAINT_GROUP,),
+    "PriceConstraintsGrp": (_PRICE_CONSTRAINT_GROUP,),
 }
 
 #: Members appended to existing messages (by MsgType) or to the NoOrders group of a
@@ -218,6 +275,7 @@ MESSAGE_ADDITIONS: dict[str, tuple[Member, ...]] = {
         _f("MinTotalFill", False),
         _c("StrategyParametersGrp", False),
         _c("BundleConstraintsGrp", False),
+        _c("PriceConstraintsGrp", False),
     ),
     "component:ListOrdGrp": (
         _f("RoundLot", False),

@@ -16,12 +16,14 @@ are in shares (units), not lots, and exact: with lots of 100 on both sides,
 ``ratio_min = ratio_max = 1.5`` fills A only in multiples of 200. The empty
 fill satisfies both rows; B cannot fill without A (``q_B <= ratio_max · 0``).
 
-**Clearing-price spread (not yet).** A pair may also want its legs' clearing
-prices to keep a spread, ``p_B − k·p_A <= spread`` (or ``>=``, by which group
-is bought). That needs a constraint on the auction's prices, which bundles do
-not carry yet; the payload keys are reserved for it — ``spread`` (the limit)
-and ``spread_k`` (k, default 1) — and a payload that gives them is refused
-with a message saying so, rather than having them ignored.
+**Clearing-price spread.** With one position in each group, a pair may also
+limit the spread of the two symbols' clearing prices in an auction where it
+fills (``spread``, and ``spread_k`` = k, default 1): when B is bought,
+``p_B − k·p_A <= spread`` (B costs at most ``spread`` over k times A); when B is
+sold, ``p_B − k·p_A >= spread``. It travels as a
+:class:`~gateway.core.bundle.PriceConstraint`: the venue's auction holds it
+exactly at its clearing prices, and the pre-solver refuses a pair whose limit
+prices already rule the spread out (:mod:`gateway.solver.prices`).
 
 :meth:`Pairs.describe_fill` reports a fill's ratio ``q_B / q_A`` next to its
 band, exactly.
@@ -36,7 +38,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from gateway.core.bundle import Constraint, OrderBundle, Sense
+from gateway.core.bundle import Constraint, OrderBundle, PriceConstraint, Sense, Side
 from gateway.core.exact import EXACT, to_fraction
 from gateway.core.fields import (
     ExactDecimal,
@@ -49,10 +51,7 @@ from gateway.core.fields import (
 from gateway.core.plugins import BuildContext, FillCheck, StrategyConfig
 from strategies._common import build_legs, duplicate_issues, position_fills
 
-__all__ = ["PAIRS_RESERVED", "PairPosition", "Pairs", "PairsData", "pair_quantities"]
-
-#: Payload keys kept for the clearing-price spread limit (docs/templates.md §1).
-PAIRS_RESERVED = ("spread", "spread_k")
+__all__ = ["PairPosition", "Pairs", "PairsData", "pair_quantities"]
 
 
 def _group(value: Any) -> Any:
@@ -86,23 +85,17 @@ class PairsData(FrozenModel):
         positions: the target orders, in group A and group B (at least one each).
         ratio_min: lowest accepted ``q_B / q_A`` (>= 0).
         ratio_max: highest accepted ``q_B / q_A`` (> 0, >= ratio_min).
+        spread: limit on ``p_B − spread_k·p_A`` at the clearing prices of an auction
+            where the pair fills (an upper limit when B is bought, a lower one when
+            B is sold); needs one position per group. Default: none.
+        spread_k: the ``k`` of the spread (default 1).
     """
 
     positions: list[PairPosition] = Field(min_length=2)
     ratio_min: ExactDecimal
     ratio_max: PositiveDecimal
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reserved(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            given = [key for key in PAIRS_RESERVED if key in data]
-            if given:
-                raise ValueError(
-                    f"{', '.join(given)}: a spread limit on the clearing prices is not "
-                    "supported yet (bundles carry quantity constraints only); leave it out"
-                )
-        return data
+    spread: ExactDecimal | None = None
+    spread_k: PositiveDecimal = Decimal(1)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -131,6 +124,10 @@ class PairsData(FrozenModel):
         duplicates = duplicate_issues(self.positions)
         if duplicates:
             raise ValueError("; ".join(duplicates))
+        if self.spread is not None and len(self.positions) != 2:
+            raise ValueError(
+                "spread: a clearing-price spread needs exactly one position in each group"
+            )
         return self
 
     def groups(self) -> list[str]:
@@ -149,6 +146,27 @@ def pair_quantities(groups: Sequence[str], quantities: Sequence[int]) -> tuple[i
 
 def _ratio_text(value: Decimal) -> str:
     return f"{value.normalize():f}"
+
+
+def _spread(payload: PairsData, groups: Sequence[str]) -> tuple[PriceConstraint, ...]:
+    """The spread limit as a price constraint (none without ``spread``)."""
+    if payload.spread is None:
+        return ()
+    a = payload.positions[groups.index("A")]
+    b = payload.positions[groups.index("B")]
+    k = payload.spread_k.normalize()
+    sense = Sense.LE if b.side is Side.BUY else Sense.GE
+    limit = payload.spread.normalize()
+    scaled = "p_A" if k == 1 else f"{k:f} * p_A"
+    return (
+        PriceConstraint(
+            name="spread",
+            terms=((b.symbol, Decimal(1)), (a.symbol, -k)),
+            sense=sense,
+            rhs=limit,
+            description=f"p_B - {scaled} {sense.value} {limit:f} at the clearing prices",
+        ),
+    )
 
 
 class Pairs:
@@ -203,6 +221,7 @@ class Pairs:
             legs=legs,
             constraints=tuple(constraints),
             metadata=dict(context.metadata),
+            price_constraints=_spread(payload, groups),
         )
 
     def describe_fill(

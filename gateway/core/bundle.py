@@ -9,6 +9,11 @@ is a tuple of integer quantities ``q_i`` (one per leg, in leg order) with
 * for every constraint, ``Σ_i a_i · q_i  (<= | == | >=)  b`` exactly;
 * ``Σ_i q_i >= min_total_fill`` when the fill is non-empty and a minimum is set.
 
+A bundle may also carry :class:`PriceConstraint` rows over the *clearing prices*
+of its symbols (``Σ_s a_s · p_s (<= | == | >=) b``, e.g. a pair's spread
+limit ``p_B − k·p_A <= spread``): they bind only in an auction where the
+bundle fills, and :meth:`OrderBundle.price_violations` checks them exactly.
+
 :meth:`OrderBundle.violations` checks a fill in exact rational arithmetic; the
 pre-solver and the venue call it on every solution before acting on it.
 """
@@ -30,6 +35,7 @@ __all__ = [
     "Constraint",
     "Leg",
     "OrderBundle",
+    "PriceConstraint",
     "Sense",
     "Side",
 ]
@@ -177,6 +183,51 @@ class Constraint:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PriceConstraint:
+    """``Σ_s a_s · p_s  sense  rhs`` over the clearing prices ``p_s`` of the bundle's
+    symbols, binding in an auction only when the bundle fills there.
+
+    ``terms`` pairs each symbol with its exact coefficient, at most once per symbol.
+    """
+
+    name: str
+    terms: tuple[tuple[str, Decimal], ...]
+    sense: Sense
+    rhs: Decimal = Decimal(0)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        symbols = [symbol for symbol, _ in self.terms]
+        if not symbols:
+            raise BundleError(f"price constraint {self.name}: no terms")
+        if len(set(symbols)) != len(symbols):
+            raise BundleError(f"price constraint {self.name}: a symbol appears twice")
+        for value in (*(a for _, a in self.terms), self.rhs):
+            if not value.is_finite():
+                raise BundleError(f"price constraint {self.name}: non-finite value {value}")
+
+    def lhs(self, prices: Mapping[str, Fraction | Decimal]) -> Fraction:
+        """Exact left-hand side at the clearing prices ``prices`` (per symbol)."""
+        return sum(
+            (Fraction(a) * Fraction(prices[symbol]) for symbol, a in self.terms),
+            start=Fraction(0),
+        )
+
+    def holds(self, prices: Mapping[str, Fraction | Decimal]) -> bool:
+        return self.sense.holds(self.lhs(prices), Fraction(self.rhs))
+
+    def render(self) -> str:
+        """Readable form, e.g. ``p(BBBB) - 2·p(AAAA) <= 0.5``."""
+        terms: list[str] = []
+        for symbol, coefficient in self.terms:
+            magnitude = abs(coefficient).normalize()
+            text = f"p({symbol})" if magnitude == 1 else f"{magnitude:f}·p({symbol})"
+            sign = "-" if coefficient < 0 else "+"
+            terms.append((f"-{text}" if sign == "-" else text) if not terms else f"{sign} {text}")
+        return f"{' '.join(terms)} {self.sense.value} {self.rhs.normalize():f}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderBundle:
     """An immutable expressive bid: legs, constraints and metadata."""
 
@@ -185,6 +236,7 @@ class OrderBundle:
     constraints: tuple[Constraint, ...] = ()
     min_total_fill: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    price_constraints: tuple[PriceConstraint, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.legs:
@@ -201,6 +253,14 @@ class OrderBundle:
                     f"bundle {self.bundle_id}: constraint {constraint.name} has "
                     f"{len(constraint.coefficients)} coefficients for {len(self.legs)} legs"
                 )
+        listed = {leg.symbol for leg in self.legs}
+        for price in self.price_constraints:
+            unknown = sorted({symbol for symbol, _ in price.terms} - listed)
+            if unknown:
+                raise BundleError(
+                    f"bundle {self.bundle_id}: price constraint {price.name} names "
+                    f"{', '.join(unknown)}, which no leg trades"
+                )
         if self.min_total_fill is not None and self.min_total_fill < 0:
             raise BundleError(f"bundle {self.bundle_id}: min_total_fill must be >= 0")
         # Freeze the metadata so the bundle is immutable all the way down.
@@ -215,6 +275,7 @@ class OrderBundle:
             "constraints": self.constraints,
             "min_total_fill": self.min_total_fill,
             "metadata": dict(self.metadata),
+            "price_constraints": self.price_constraints,
         }
         return (_unpickle_bundle, (fields,))
 
@@ -253,6 +314,20 @@ class OrderBundle:
         if self.min_total_fill is not None and 0 < total < self.min_total_fill:
             problems.append(f"total fill {total} below the minimum {self.min_total_fill}")
         return problems
+
+    def price_violations(
+        self, quantities: Sequence[int], prices: Mapping[str, Fraction | Decimal]
+    ) -> list[str]:
+        """The price constraints a fill at clearing prices ``prices`` breaks, exactly;
+        none for the empty fill (they bind only where the bundle trades)."""
+        if not any(quantities):
+            return []
+        return [
+            f"price constraint {price.name} ({price.render()}) fails: "
+            f"lhs = {price.lhs(prices)} at the clearing prices"
+            for price in self.price_constraints
+            if not price.holds(prices)
+        ]
 
 
 def _unpickle_bundle(fields: dict[str, Any]) -> OrderBundle:

@@ -22,7 +22,7 @@ from typing import Any
 import quickfix as fix
 
 from fixspec import Tag
-from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.core.bundle import Constraint, Leg, OrderBundle, PriceConstraint, Sense, Side
 from gateway.core.errors import PayloadError
 from gateway.core.instruments import Instrument
 from gateway.fix.messages import (
@@ -84,6 +84,12 @@ def encode_bundle(bundle: OrderBundle, list_id: str, cl_ord_ids: Sequence[str]) 
             order.setField(Tag.TIME_IN_FORCE, "6")  # good till date
             order.setField(Tag.EXPIRE_TIME, expire_time)
         message.addGroup(order)
+    _add_constraints(message, bundle)
+    return message
+
+
+def _add_constraints(message: Any, bundle: OrderBundle) -> None:
+    """NoBundleConstraints (20010) and NoPriceConstraints (20020) onto ``message``."""
     for constraint in bundle.constraints:
         group = fix.Group(Tag.NO_BUNDLE_CONSTRAINTS, Tag.CONSTRAINT_NAME)
         group.setField(Tag.CONSTRAINT_NAME, constraint.name)
@@ -99,7 +105,19 @@ def encode_bundle(bundle: OrderBundle, list_id: str, cl_ord_ids: Sequence[str]) 
             term.setField(Tag.TERM_COEFFICIENT, decimal_text(coefficient))
             group.addGroup(term)
         message.addGroup(group)
-    return message
+    for price in bundle.price_constraints:
+        group = fix.Group(Tag.NO_PRICE_CONSTRAINTS, Tag.PRICE_CONSTRAINT_NAME)
+        group.setField(Tag.PRICE_CONSTRAINT_NAME, price.name)
+        group.setField(Tag.PRICE_CONSTRAINT_SENSE, _SENSE_CODES[price.sense])
+        group.setField(Tag.PRICE_CONSTRAINT_RHS, decimal_text(price.rhs))
+        for symbol, coefficient in price.terms:
+            term = fix.Group(Tag.NO_PRICE_TERMS, Tag.PRICE_TERM_SYMBOL)
+            term.setField(Tag.PRICE_TERM_SYMBOL, symbol)
+            term.setField(Tag.PRICE_TERM_COEFFICIENT, decimal_text(coefficient))
+            group.addGroup(term)
+        if price.description:
+            group.setField(Tag.PRICE_CONSTRAINT_TEXT, price.description)
+        message.addGroup(group)
 
 
 def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
@@ -158,6 +176,7 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
                 )
             )
         min_total = get_field(message, Tag.MIN_TOTAL_FILL)
+        prices = _price_constraints(message)
         bundle = OrderBundle(
             bundle_id=list_id,
             legs=tuple(legs),
@@ -169,10 +188,41 @@ def decode_bundle(message: Any) -> tuple[OrderBundle, tuple[str, ...]]:
                 # One client per bundle; orders naming several leave it unknown.
                 **({"client": next(iter(clients))} if len(clients) == 1 else {}),
             },
+            price_constraints=prices,
         )
     except (ValueError, KeyError) as exc:
         raise PayloadError(f"invalid bundle: {exc}", list_id=list_id) from None
     return bundle, tuple(cl_ord_ids)
+
+
+def _price_constraints(message: Any) -> tuple[PriceConstraint, ...]:
+    """NoPriceConstraints (20020): rows over the clearing prices of the bundle's symbols."""
+    if not message.isSetField(Tag.NO_PRICE_CONSTRAINTS):
+        return ()
+    row = fix.Group(Tag.NO_PRICE_CONSTRAINTS, Tag.PRICE_CONSTRAINT_NAME)
+    term = fix.Group(Tag.NO_PRICE_TERMS, Tag.PRICE_TERM_SYMBOL)
+    rows: list[PriceConstraint] = []
+    for index in range(1, message.groupCount(Tag.NO_PRICE_CONSTRAINTS) + 1):
+        message.getGroup(index, row)
+        terms = []
+        for t in range(1, row.groupCount(Tag.NO_PRICE_TERMS) + 1):
+            row.getGroup(t, term)
+            terms.append(
+                (
+                    term.getField(Tag.PRICE_TERM_SYMBOL),
+                    fix_decimal(term.getField(Tag.PRICE_TERM_COEFFICIENT)),
+                )
+            )
+        rows.append(
+            PriceConstraint(
+                name=row.getField(Tag.PRICE_CONSTRAINT_NAME),
+                terms=tuple(terms),
+                sense=_SENSES[row.getField(Tag.PRICE_CONSTRAINT_SENSE)],
+                rhs=fix_decimal(row.getField(Tag.PRICE_CONSTRAINT_RHS)),
+                description=get_field(row, Tag.PRICE_CONSTRAINT_TEXT) or "",
+            )
+        )
+    return tuple(rows)
 
 
 def _clients(order: Any) -> list[str]:

@@ -39,16 +39,18 @@ as an incumbent.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import model_validator
 
-from gateway.core.bundle import OrderBundle
+from gateway.core.bundle import Constraint, OrderBundle, Sense
 from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.solver import fast
 from gateway.solver.explain import explain_infeasible, least_fill
@@ -63,6 +65,7 @@ from gateway.solver.milp import (
     scaled_rows,
     solve,
 )
+from gateway.solver.prices import implied, price_box, unattainable
 
 __all__ = [
     "Outcome",
@@ -181,7 +184,7 @@ class PreSolver:
         """Pre-solve ``bundle``; never raises for a bundle that is merely bad."""
         verdict = self._check(bundle, solver=True)
         assert verdict is not None  # with a solver, every path ends in a verdict
-        return verdict
+        return self._prices(bundle, verdict, solver=True)
 
     def quick(self, bundle: OrderBundle) -> Verdict | None:
         """The verdict if it needs no solver at all, else None.
@@ -193,7 +196,60 @@ class PreSolver:
         """
         if not self.config.fast_path:
             return None
-        return self._check(bundle, solver=False)
+        verdict = self._check(bundle, solver=False)
+        return None if verdict is None else self._prices(bundle, verdict, solver=False)
+
+    def _prices(self, bundle: OrderBundle, verdict: Verdict, *, solver: bool) -> Verdict:
+        """A feasible verdict checked against the bundle's price constraints
+        (:mod:`gateway.solver.prices`): infeasible when one can never hold within the
+        limits of the legs every fill trades, else feasible with a note."""
+        if not bundle.price_constraints or not verdict.feasible:
+            return verdict
+        started = time.perf_counter()
+        named = {symbol for price in bundle.price_constraints for symbol, _ in price.terms}
+        forced = [
+            index
+            for index, leg in enumerate(bundle.legs)
+            if leg.symbol in named and self._forced(bundle, index, solver=solver)
+        ]
+        box = price_box(bundle, forced)
+        spent = (time.perf_counter() - started) * 1000
+        for price in bundle.price_constraints:
+            why = unattainable(price, box)
+            if why is not None:
+                return dataclasses.replace(
+                    verdict,
+                    outcome=Outcome.INFEASIBLE,
+                    reason=why,
+                    max_fill=None,
+                    optimal=False,
+                    min_fill=None,
+                    solve_ms=verdict.solve_ms + spent,
+                )
+        note = "; ".join(
+            f"price constraint {price.name} implied by the limits (never binds)"
+            if implied(price, box)
+            else f"price constraint {price.name} attainable within the limits; decided at "
+            "the auction"
+            for price in bundle.price_constraints
+        )
+        reason = f"{verdict.reason}; {note}" if verdict.reason else note
+        return dataclasses.replace(verdict, reason=reason, solve_ms=verdict.solve_ms + spent)
+
+    def _forced(self, bundle: OrderBundle, index: int, *, solver: bool) -> bool:
+        """Whether every non-empty fill trades leg ``index`` (proven: with its quantity
+        held at zero the bundle has no non-empty fill). Unknown counts as not forced."""
+        zero = Constraint(
+            name=f"leg_{index + 1}_zero",
+            coefficients=tuple(Decimal(int(i == index)) for i in range(len(bundle.legs))),
+            sense=Sense.EQ,
+        )
+        held = dataclasses.replace(
+            bundle, constraints=(*bundle.constraints, zero), price_constraints=()
+        )
+        quiet = PreSolver(self.config.model_copy(update={"explain": False}))
+        verdict = quiet._check(held, solver=solver)
+        return verdict is not None and verdict.outcome is Outcome.INFEASIBLE
 
     def _check(self, bundle: OrderBundle, *, solver: bool) -> Verdict | None:
         config = self.config

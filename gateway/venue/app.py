@@ -219,7 +219,9 @@ class Venue(SafeApplication):
         self._on_auction = on_auction
         self._failpoint = failpoint or _no_failpoint
         # The config guarantees bid < offer, both on the symbol's tick.
-        self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in config.symbols.items()}
+        self.refs = {
+            s: SymbolRef(c.bid, c.offer, c.self_trade_prevention) for s, c in config.symbols.items()
+        }
         self._price_scale = config.price_scale()
         self.stats = VenueStats()
         self.metrics = VenueMetrics()
@@ -553,7 +555,10 @@ class Venue(SafeApplication):
 
     def _reload(self, config: VenueAppConfig) -> None:
         self.config = self.config.model_copy(update={"symbols": dict(config.symbols)})
-        self.refs = {s: SymbolRef(c.bid, c.offer) for s, c in self.config.symbols.items()}
+        self.refs = {
+            s: SymbolRef(c.bid, c.offer, c.self_trade_prevention)
+            for s, c in self.config.symbols.items()
+        }
         self._price_scale = self.config.price_scale()
         for list_id, resting in list(self._book.items()):
             gone = sorted({leg.symbol for leg in resting.bundle.legs} - set(self.refs))
@@ -566,6 +571,8 @@ class Venue(SafeApplication):
 
     def _refusal(self, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str | None:
         """Why the venue cannot take ``bundle`` (:func:`~gateway.venue.screen.refusal`)."""
+        if bundle.price_constraints:
+            return "NoPriceConstraints(20020): this venue's auction does not hold them yet"
         return refusal(bundle, cl_ord_ids, self.config.symbols, self._price_scale)
 
     def _remember_ids(
@@ -613,7 +620,9 @@ class Venue(SafeApplication):
         self._expire()
         rng = random.Random(f"{self.config.seed}:{number}")
         contra = self._liquidity(rng)
-        participants = [Participant(r.bundle, r.remaining) for r in self._book.values()]
+        participants = [
+            Participant(r.bundle, r.remaining, owner=_owner(r)) for r in self._book.values()
+        ]
         result = clear(
             participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
         )
@@ -1042,6 +1051,14 @@ class Venue(SafeApplication):
             last_px=last_px,
             text=text,
         )
+
+
+def _owner(resting: _Resting) -> str:
+    """The client a resting bundle belongs to, for self-trade prevention: the desk
+    named in its orders' Parties (PartyRole 3) within the gateway session it came
+    on; "" (never held back) when it names none."""
+    client = resting.bundle.metadata.get("client")
+    return f"{resting.session[2]}/{client}" if client else ""
 
 
 def _no_failpoint(_name: str) -> None:

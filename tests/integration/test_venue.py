@@ -38,8 +38,13 @@ from tests.integration.conftest import DEADLINE, gateway_config, make_client
 pytestmark = pytest.mark.integration
 
 
-def venue_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> VenueAppConfig:
-    """The real venue, with no synthetic liquidity: bundles trade only with each other."""
+def venue_config(
+    ports: dict[str, int], tmp_path: Path, *, self_trade_prevention: bool = False, **extra: Any
+) -> VenueAppConfig:
+    """The real venue, with no synthetic liquidity: bundles trade only with each other.
+    One desk sends both sides of a trade in these tests, so self-trade prevention is off
+    unless asked for (tests/integration/test_risk.py tests it)."""
+    stp = {"self_trade_prevention": self_trade_prevention}
     return VenueAppConfig.model_validate(
         {
             "port": ports["venue"],
@@ -47,8 +52,8 @@ def venue_config(ports: dict[str, int], tmp_path: Path, **extra: Any) -> VenueAp
             "store": "memory",
             "store_dir": tmp_path / "venue-store",
             "symbols": {
-                "AAAA": {"bid": "9.95", "offer": "10.05"},
-                "BBBB": {"bid": "19.95", "offer": "20.05"},
+                "AAAA": {"bid": "9.95", "offer": "10.05", **stp},
+                "BBBB": {"bid": "19.95", "offer": "20.05", **stp},
             },
             "liquidity": {"touch_lots": 0, "flow_orders": 0},
             **extra,

@@ -99,8 +99,18 @@ def test_groups_sum_their_legs(registry):
         (lambda d: d.update(ratio_min="-1"), "ratio_min must be >= 0"),
         (lambda d: d.update(ratio_min="3"), "greater than ratio_max"),
         (lambda d: d.update(ratio_max="0"), "greater than 0"),
-        (lambda d: d.update(spread="0.25"), "spread: a spread limit on the clearing prices"),
-        (lambda d: d.update(spread_k="2"), "not supported yet"),
+        (lambda d: d.update(spread_k="0"), "greater than 0"),
+        (
+            lambda d: (
+                d.update(spread="1"),
+                d["positions"][0].update(group="A"),
+                d["positions"][1].update(group="B"),
+                d["positions"].append(
+                    {"symbol": "CCCC", "side": "Sell", "qty": 100, "price": "5", "group": "B"}
+                ),
+            ),
+            "exactly one position in each group",
+        ),
         (
             lambda d: d["positions"].append(
                 {"symbol": "CCCC", "side": "Buy", "qty": 100, "price": "5"}
@@ -182,3 +192,48 @@ def test_presolver_matches_brute_force_on_pairs(registry: StrategyRegistry, raw:
     verdict = PreSolver().check(bundle)
     event(f"feasible={verdict.feasible} path={verdict.path}")
     assert_matches_brute_force(bundle, verdict)
+
+
+def test_a_spread_limit_travels_as_a_price_constraint_with_the_side_of_b(registry):
+    # B (BBBB) is sold: the pair wants at least the spread, p_B - 2·p_A >= -0.5.
+    bundle = registry.build(envelope(pairs_payload(spread="-0.5", spread_k="2")))
+    (price,) = bundle.price_constraints
+    assert (price.name, price.sense, price.rhs) == ("spread", Sense.GE, Decimal("-0.5"))
+    assert price.terms == (("BBBB", Decimal(1)), ("AAAA", Decimal(-2)))
+    assert price.render() == "p(BBBB) - 2·p(AAAA) >= -0.5"
+    prices = {"AAAA": Decimal("10.00"), "BBBB": Decimal("19.40")}
+    assert bundle.price_violations((100, 100), prices) != []  # 19.40 - 20 = -0.6
+    assert bundle.price_violations((0, 0), prices) == []  # binds only where it fills
+    assert bundle.price_violations((100, 100), {**prices, "BBBB": Decimal("19.50")}) == []
+
+
+def _sides(raw: dict[str, Any], a: str, b: str) -> dict[str, Any]:
+    positions = raw["bidder_data"]["positions"]
+    positions[0]["side"], positions[1]["side"] = a, b
+    return raw
+
+
+@pytest.mark.parametrize(("spread", "feasible"), [("-9", True), ("-10", True), ("-10.01", False)])
+def test_the_pre_solver_refuses_a_spread_the_limits_rule_out(spread, feasible):
+    # Both bought: p_A <= 10 and p_B <= 20, B bought so p_B - p_A <= spread; the lowest
+    # p_B - p_A the limits allow is 0 - 10 = -10.
+    raw = _sides(pairs_payload(spread=spread), "Buy", "Buy")
+    verdict = PreSolver().check(StrategyRegistry.from_settings().build(envelope(raw)))
+    assert verdict.feasible is feasible
+    if not feasible:
+        assert verdict.reason == (
+            "price constraint spread (p(BBBB) - p(AAAA) <= -10.01) cannot hold at clearing "
+            "prices within the legs' limits: there its left-hand side is at least -10"
+        )
+
+
+def test_a_classic_pair_spread_is_attainable_and_said_to_be_implied_when_the_limits_imply_it():
+    # Buy A at <= 10, sell B at >= 20: p_B - p_A >= 10 whenever both trade.
+    implied = _sides(pairs_payload(spread="5"), "Buy", "Sell")
+    verdict = PreSolver().check(StrategyRegistry.from_settings().build(envelope(implied)))
+    assert verdict.feasible
+    assert "spread implied by the limits (never binds)" in (verdict.reason or "")
+    binding = _sides(pairs_payload(spread="12"), "Buy", "Sell")
+    verdict = PreSolver().check(StrategyRegistry.from_settings().build(envelope(binding)))
+    assert verdict.feasible
+    assert "spread attainable within the limits; decided at the auction" in (verdict.reason or "")

@@ -78,3 +78,21 @@ def test_the_desk_travels_as_a_client_party_on_every_order() -> None:
     assert decoded.metadata["client"] == "D1"
     anonymous, _ = decode_bundle(wire(encode_bundle(hedged_bundle("B2"), "B2", ("B2-1", "B2-2"))))
     assert "client" not in anonymous.metadata
+
+
+def test_price_constraints_travel_to_the_counterparty_exactly() -> None:
+    from gateway.core.bundle import PriceConstraint, Sense
+
+    spread = PriceConstraint(
+        name="spread",
+        terms=(("BBBB", Decimal(1)), ("AAAA", Decimal("-2.5"))),
+        sense=Sense.GE,
+        rhs=Decimal("-0.05"),
+        description="p_B - 2.5 * p_A >= -0.05 at the clearing prices",
+    )
+    plain = hedged_bundle("B1")
+    bundle = type(plain)(
+        bundle_id="B1", legs=plain.legs, constraints=plain.constraints, price_constraints=(spread,)
+    )
+    decoded, _ = decode_bundle(wire(encode_bundle(bundle, "B1", ("B1-1", "B1-2"))))
+    assert decoded.price_constraints == (spread,)
