@@ -699,6 +699,8 @@ class Venue(SafeApplication):
             if resting is None:
                 continue
             resting.exclusions += 1
+            if self._journal is not None:
+                self._journal.excluded(list_id, resting.exclusions)
             log.warning(
                 "auction.bundle_excluded",
                 auction=number,
@@ -918,6 +920,7 @@ class Venue(SafeApplication):
             done=row.done,
             closed=row.closed,
             close_text=row.close_text,
+            exclusions=row.exclusions,
         )
 
     def _data_dictionary(self) -> Any:

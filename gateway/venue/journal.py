@@ -33,7 +33,8 @@ CREATE INDEX IF NOT EXISTS book_ids_list ON book_ids(list_id);
 """
 
 _ROW_COLUMNS = (
-    "list_id, session, raw, filled, notional, started, done, closed, close_text, reported"
+    "list_id, session, raw, filled, notional, started, done, closed, close_text, reported,"
+    " exclusions"
 )
 _SOH = "\x01"
 _SAVE = (
@@ -61,6 +62,7 @@ class VenueRow:
     closed: str | None  # ExecType that closed the open legs (4, 3, C), if any
     close_text: str
     reported: bool
+    exclusions: int = 0  # auctions that left it out because its fill failed verification
 
 
 class VenueJournal(Database):
@@ -79,7 +81,7 @@ class VenueJournal(Database):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _VENUE_SCHEMA)
-        self.add_columns("book", {"done_at": "REAL"})
+        self.add_columns("book", {"done_at": "REAL", "exclusions": "INTEGER NOT NULL DEFAULT 0"})
         had_ids = bool(
             self._run(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'book_ids'"
@@ -126,6 +128,10 @@ class VenueJournal(Database):
             db.executemany(
                 "INSERT OR REPLACE INTO book_ids(comp_id, id, list_id) VALUES (?, ?, ?)", id_rows
             )
+
+    def excluded(self, list_id: str, times: int) -> None:
+        """How many auctions have left the bundle out so far (a restart keeps counting)."""
+        self._run("UPDATE book SET exclusions = ? WHERE list_id = ?", (times, list_id))
 
     def reported(self, list_id: str) -> None:
         self._run("UPDATE book SET reported = 1 WHERE list_id = ?", (list_id,))
@@ -197,7 +203,9 @@ class VenueJournal(Database):
 
 
 def _row(values: Sequence[Any]) -> VenueRow:
-    list_id, session, raw, filled, notional, started, done, closed, close_text, reported = values
+    list_id, session, raw, filled, notional, started, done, closed, close_text, reported = values[
+        :10
+    ]
     return VenueRow(
         str(list_id),
         session_from_text(session),
@@ -209,4 +217,5 @@ def _row(values: Sequence[Any]) -> VenueRow:
         None if closed is None else str(closed),
         str(close_text),
         bool(reported),
+        int(values[10] or 0),
     )
