@@ -19,20 +19,24 @@ With ``Σ = L Lᵀ``, ``risk = ‖Lᵀ Q − Lᵀ B ω‖²``: the closest vecto
 
 :class:`HedgeLattice` prepares a basis and covariance once. It never forms
 ``L``: with the Gram matrix ``M = BᵀΣB = RᵀR`` (Cholesky) and ``z = R⁻ᵀBᵀΣQ``,
-``risk = QᵀΣQ − ‖z‖² + ‖z − Rω‖²``. It sorts the vectors by risk, LLL-reduces
-(δ = 0.99) the triangular factor itself, a swap made triangular again by one
-Givens rotation (pure Python floats: at these sizes numpy's per-call overhead
-costs more than the arithmetic), and factors the reduced Gram matrix once
-more. Each book then costs one matrix-vector product and the search:
+``risk = QᵀΣQ − ‖z‖² + ‖z − Rω‖²``. It sorts the vectors by risk and
+LLL-reduces (δ = 0.99) the triangular factor itself: a swap is made triangular
+again by one Givens rotation, so the rotated factor is the reduced basis's own
+and nothing is factored twice. All of it runs on Python lists of floats: at
+these sizes a numpy call costs more than the arithmetic it would do. Each book
+then costs one matrix-vector product, a triangular solve and the search:
 
-* ``exact``: Schnorr–Euchner enumeration (iterative, with the partial centre
-  sums of each level kept and only their stale part recomputed). Its first leaf
-  is Babai's nearest-plane point; it then visits every lattice point closer
-  than the best found, so the answer is the optimum. A start point (the
-  previous step's answer in a history) gives it a radius before it begins. A
-  node budget or time limit may stop it early: the best point found is then
-  returned with ``optimal`` False and a proven ``lower_bound`` on the optimum
-  (the least distance of any subtree left unexplored).
+* ``exact``: Schnorr–Euchner enumeration. Its first leaf is Babai's
+  nearest-plane point; it then visits every lattice point closer than the best
+  found, so the answer is the optimum. Up to :data:`_SMALL` vectors it goes node
+  by node (iterative, with the partial centre sums of each level kept and only
+  their stale part recomputed); above, the same tree is searched a level at a
+  time over whole frames of nodes with numpy (:func:`_search_batched`). A start
+  point (the previous step's answer in a history) gives it a radius before it
+  begins. A node budget or time limit may stop it early: the best point found
+  is then returned with ``optimal`` False and a proven ``lower_bound`` on the
+  optimum (the least distance of any subtree left unexplored, raised under a
+  time limit by complete searches of smaller radii, :func:`_bound`).
 * ``babai``: the first leaf only (fast, approximate).
 * ``greedy``: round the least-squares solution, then ±1 coordinate moves while
   they reduce the risk (fast, approximate; measured within the tolerance stated
@@ -49,6 +53,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import sqrt
+from operator import mul
 from typing import Literal
 
 import numpy as np
@@ -71,6 +77,14 @@ IntArray = NDArray[np.int64]
 
 _LLL_DELTA = 0.99
 _CHECK_CLOCK_EVERY = 4096  # nodes between two looks at the clock under a time limit
+_CHUNK = 2048  # nodes per frame of the batched search (numpy arrays of this many columns)
+_PROBE_FIRST = 64  # frame size at which the batched search first completes every node
+_PROBE_GROWTH = 4  # … and then each time a frame is this many times larger
+_NARROW = 64  # frames up to this size take their children's spread from the radius alone
+_SMALL = 18  # up to this many vectors the node-by-node search is the faster (measured)
+_LIST_CHOLESKY = 10  # up to this many, a Cholesky on Python lists beats numpy's call
+_SEARCH_SHARE = 0.4  # of a time limit, spent searching before proving a bound instead
+_BOUND_GROWTH = 3.0  # work per bound pass, relative to the one before
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,62 +142,91 @@ def det_objective(q: FloatArray, cov: FloatArray) -> float:
     return float(np.linalg.det(d @ cov @ d))
 
 
-def _lll_triangular(r: FloatArray, delta: float) -> list[list[int]]:
-    """LLL on the columns of an upper-triangular ``r``; returns the columns of U.
+def _lll_columns(cols: list[list[float]], delta: float) -> list[list[int]]:
+    """LLL on an upper-triangular ``R`` given by its columns; returns the columns of U.
 
-    Works on ``R`` instead of the basis: a column operation keeps ``R``
-    triangular, and a swap of columns k−1, k is made triangular again by one
-    Givens rotation of rows k−1, k. Before the Lovász test
-    ``δ·R[k−1,k−1]² ≤ R[k−1,k]² + R[k,k]²`` column k is size-reduced against
-    column k−1 only ("effective" LLL: the test reads nothing else, so the swaps,
-    and the Gram–Schmidt norms the search depends on, are those of full LLL);
-    :func:`_size_reduce` finishes the reduction afterwards.
+    ``cols[j]`` is column j of ``R`` down to the diagonal (``j + 1`` entries); the
+    reduction works in place, so ``cols`` ends as the triangular factor of the
+    reduced basis (the same as a fresh Cholesky of ``UᵀMU`` up to the signs of
+    rows and rounding). A column operation keeps ``R`` triangular, and a swap of
+    columns k−1, k is made triangular again by one Givens rotation of rows k−1, k.
+    Before the Lovász test ``δ·R[k−1,k−1]² ≤ R[k−1,k]² + R[k,k]²`` column k is
+    size-reduced against column k−1 only ("effective" LLL: the test reads nothing
+    else, so the swaps, and the Gram–Schmidt norms the search depends on, are
+    those of full LLL); :func:`_size_reduce` finishes the reduction when needed.
     """
-    count = r.shape[1]
-    cols = [[float(v) for v in r[: j + 1, j]] + [0.0] * (count - j - 1) for j in range(count)]
-    u = [[int(i == j) for i in range(count)] for j in range(count)]  # u[j]: column j of U
+    count = len(cols)
+    u = [[0] * count for _ in range(count)]  # u[j]: column j of U
+    for j in range(count):
+        u[j][j] = 1
     k = 1
     while k < count:
         ck, cj = cols[k], cols[k - 1]
-        m = round(ck[k - 1] / cj[k - 1])
+        a, b = cj[k - 1], ck[k - 1]
+        m = round(b / a)
         if m:
-            ck[:k] = [a - m * b for a, b in zip(ck[:k], cj, strict=False)]
-            u[k] = [a - m * b for a, b in zip(u[k], u[k - 1], strict=True)]
-        a, b, c = cj[k - 1], ck[k - 1], ck[k]
+            ck[:k] = [p - m * q for p, q in zip(ck, cj, strict=False)]
+            u[k] = [p - m * q for p, q in zip(u[k], u[k - 1], strict=True)]
+            b = ck[k - 1]
+        c = ck[k]
         if delta * a * a <= b * b + c * c:
             k += 1
             continue
-        cols[k - 1], cols[k] = ck, cj
-        u[k - 1], u[k] = u[k], u[k - 1]
-        norm = (b * b + c * c) ** 0.5
+        # Swap: column k (length k+1) moves to k−1, where row k of it is rotated to 0;
+        # column k−1 (length k) moves to k and gains row k.
+        norm = sqrt(b * b + c * c)
         cos, sin = b / norm, c / norm
-        for col in cols[k - 1 :]:
-            x, y = col[k - 1], col[k]
-            col[k - 1] = cos * x + sin * y
+        ck.pop()
+        ck[k - 1] = norm
+        cj[k - 1] = cos * a
+        cj.append(-sin * a)
+        above = k - 1
+        for col in cols[k + 1 :]:
+            x, y = col[above], col[k]
+            col[above] = cos * x + sin * y
             col[k] = cos * y - sin * x
-        ck[k] = 0.0
-        k = max(k - 1, 1)
+        cols[above], cols[k] = ck, cj
+        u[above], u[k] = u[k], u[above]
+        if k > 1:
+            k -= 1
     return u
 
 
-def _size_reduce(r: FloatArray, u: IntArray) -> None:
-    """Make ``|R[j, k]| <= |R[j, j]| / 2`` for j < k, in place on ``r`` and ``u``.
+def _size_reduce(cols: list[list[float]], u: list[list[int]]) -> None:
+    """Make ``|R[j, k]| <= |R[j, j]| / 2`` for j < k, in place on ``cols`` and ``u``.
 
-    Column k is reduced against k−1, then k−2, …; all columns go together, one
-    numpy step per j (reducing column k against j reads only columns ≤ j).
+    Column k is reduced against k−1, then k−2, …: a reduction against j changes
+    only rows ≤ j, so the rows still to look at are final when they are read.
     """
-    for j in range(r.shape[1] - 2, -1, -1):
-        m = np.rint(r[j, j + 1 :] / r[j, j])
-        if np.any(m):
-            r[: j + 1, j + 1 :] -= np.outer(r[: j + 1, j], m)
-            u[:, j + 1 :] -= np.outer(u[:, j], m.astype(np.int64))
+    for k in range(1, len(cols)):
+        ck, uk = cols[k], u[k]
+        for j in range(k - 1, -1, -1):
+            cj = cols[j]
+            m = round(ck[j] / cj[j])
+            if m:
+                ck[: j + 1] = [p - m * q for p, q in zip(ck, cj, strict=False)]
+                uk = [p - m * q for p, q in zip(uk, u[j], strict=True)]
+        u[k] = uk
+
+
+def _mu_rows(cols: list[list[float]]) -> list[list[float]]:
+    """``R / diag(R)`` by rows: ``mu[k][j] = R[k, j] / R[k, k]`` for j > k (0 elsewhere)."""
+    count = len(cols)
+    rows = []
+    for k in range(count):
+        inverse = 1 / cols[k][k]
+        rows.append([0.0] * (k + 1) + [cols[j][k] * inverse for j in range(k + 1, count)])
+    return rows
 
 
 def lll(basis: FloatArray, delta: float = _LLL_DELTA) -> tuple[FloatArray, IntArray]:
     """LLL-reduce the columns of ``basis``; returns ``(reduced, U)`` with reduced = basis @ U."""
     b = np.asarray(basis, dtype=np.float64)
-    u = np.array(_lll_triangular(np.linalg.qr(b).R, delta), dtype=np.int64).T
-    _size_reduce(np.linalg.qr(b @ u).R, u)
+    r: FloatArray = np.linalg.qr(b).R
+    cols = [r[: j + 1, j].tolist() for j in range(b.shape[1])]
+    u_cols = _lll_columns(cols, delta)
+    _size_reduce(cols, u_cols)
+    u = np.array(u_cols, dtype=np.int64).T
     return b @ u, u
 
 
@@ -200,29 +243,25 @@ class _Found:
     nodes: int
 
 
-def _babai(mu: list[list[float]], zz: list[float]) -> list[int]:
-    """Nearest plane: back-substitution with rounding (``mu`` = R / diag(R) by rows)."""
-    count = len(zz)
-    x = [0] * count
-    for k in range(count - 1, -1, -1):
-        row = mu[k]
-        center = zz[k]
-        for j in range(k + 1, count):
-            center -= row[j] * x[j]
-        x[k] = round(center)
-    return x
+def _babai(mu: list[list[float]], rr: list[float], zz: list[float]) -> tuple[list[int], float]:
+    """Nearest plane: back-substitution with rounding (``mu`` = R / diag(R) by rows, 0 on
+    and below the diagonal), and the point's distance ``‖z − R x‖²``: level k adds
+    ``R_kk²·(c_k − x_k)²`` with ``c_k`` its centre."""
+    x = [0] * len(zz)
+    distance = 0.0
+    for k in range(len(zz) - 1, -1, -1):
+        center = zz[k] - sum(map(mul, mu[k], x))  # x[j] is still 0 for j ≤ k
+        x[k] = nearest = round(center)
+        distance += rr[k] * (center - nearest) ** 2
+    return x, distance
 
 
 def _distance(mu: list[list[float]], rr: list[float], zz: list[float], x: list[int]) -> float:
     """``‖z − R x‖²`` in the reduced coordinates."""
-    count = len(zz)
     total = 0.0
-    for k in range(count):
-        row = mu[k]
-        diff = zz[k] - x[k]
-        for j in range(k + 1, count):
-            diff -= row[j] * x[j]
-        total += rr[k] * diff * diff
+    for row, weight, target, value in zip(mu, rr, zz, x, strict=True):
+        gap = target - value - sum(map(mul, row, x))
+        total += weight * gap * gap
     return total
 
 
@@ -326,6 +365,201 @@ def _enumerate(  # noqa: PLR0912, PLR0915 - one loop on purpose: a call per node
         return _Found(best, best_distance, False, lower, nodes)
 
 
+# A frame of the batched search: nodes at one level, as (depth, centres, partial
+# distances, trail, radius when pushed). ``depth`` coordinates are still free; row
+# l < depth of ``centres`` holds, per node, zz[l] − Σ_{j≥depth} mu[l][j]·x[j]. The
+# trail links each node to its parent: (parent trail, parent index, x, level).
+_Trail = tuple["_Trail | None", IntArray, FloatArray, int]
+_Frame = tuple[int, FloatArray, FloatArray, "_Trail | None", float]
+_OFFSETS: dict[int, FloatArray] = {}
+
+
+def _offsets(width: int) -> FloatArray:
+    """``[-width, …, width]`` as floats, cached (the same few widths recur)."""
+    found = _OFFSETS.get(width)
+    if found is None:
+        found = _OFFSETS[width] = np.arange(-width, width + 1, dtype=np.float64)
+    return found
+
+
+def _trace(trail: _Trail | None, index: int, count: int) -> list[int]:
+    """The coordinates fixed along a node's trail (the free ones left at 0)."""
+    x = [0] * count
+    while trail is not None:
+        trail, parents, values, level = trail
+        x[level] = int(values[index])
+        index = int(parents[index])
+    return x
+
+
+def _complete(
+    mu_cols: list[FloatArray], rr: list[float], centres: FloatArray, partial: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Babai's completion of every node of a frame: (leaf distances, free coordinates)."""
+    depth = len(centres)
+    rest = centres.copy()
+    total = partial.copy()
+    values = np.empty_like(centres)
+    for level in range(depth - 1, -1, -1):
+        row = rest[level]
+        nearest = np.rint(row)
+        values[level] = nearest
+        gap = row - nearest
+        gap *= gap
+        gap *= rr[level]
+        total += gap
+        if level:
+            rest[:level] -= mu_cols[level][:, None] * nearest
+    return total, values
+
+
+def _search_batched(  # noqa: PLR0912, PLR0915 - one loop: the frame is the unit of work
+    mu_cols: list[FloatArray],
+    rr: list[float],
+    zz: list[float],
+    *,
+    radius: float,
+    best: list[int],
+    max_nodes: int | None,
+    deadline: float | None,
+    probe: bool = True,
+) -> _Found:
+    """Every lattice point nearer than ``radius`` (shrinking to the best found), a level at a time.
+
+    The same tree as :func:`_enumerate`, cut the same way, but each step expands
+    a whole frame of nodes with numpy: the children of every node are the
+    integers whose partial distance stays under the radius. Frames larger than
+    :data:`_CHUNK` are sorted by partial distance and split, the nearest on top of
+    the stack, so the search goes depth first by frames and reaches leaves (and
+    a smaller radius) early. When a frame first grows past :data:`_PROBE_FIRST`
+    (then each time it grows :data:`_PROBE_GROWTH` times larger) every node in it
+    is completed by Babai's rounding, and the best leaf sets the radius.
+    """
+    count = len(zz)
+    rho = radius
+    nodes = 0
+    probe_at = _PROBE_FIRST if probe else -1
+    stack: list[_Frame] = [(count, np.array(zz)[:, None], np.zeros(1), None, rho)]
+    while stack:
+        if (max_nodes is not None and nodes >= max_nodes) or (
+            deadline is not None and time.perf_counter() > deadline
+        ):
+            lower = min(rho, *(float(frame[2].min()) for frame in stack))
+            return _Found(best, rho, False, lower, nodes)
+        depth, centres, partial, trail, pushed = stack.pop()
+        if pushed != rho:  # the radius shrank since: drop the nodes now outside it
+            keep = (partial < rho).nonzero()[0]
+            if keep.size < partial.size:
+                if keep.size == 0:
+                    continue
+                centres, partial = centres.take(keep, axis=1), partial.take(keep)
+                if trail is not None:
+                    trail = (trail[0], trail[1].take(keep), trail[2].take(keep), trail[3])
+        level = depth - 1
+        centre = centres[level]
+        weight = rr[level]
+        if level == 0:  # only the nearest integer can make the best leaf
+            nearest = np.rint(centre)
+            leaf = centre - nearest
+            leaf *= leaf
+            leaf *= weight
+            leaf += partial
+            index = int(leaf.argmin())
+            nodes += leaf.size
+            if leaf[index] < rho:
+                rho = float(leaf[index])
+                best = _trace(trail, index, count)
+                best[0] = int(nearest[index])
+            continue
+        # The widest any node's children can spread (the least partial distance; for a
+        # small frame the radius alone, a numpy call cheaper than a wider grid).
+        least = float(partial.min()) if partial.size > _NARROW else 0.0
+        offsets = _offsets(int(sqrt((rho - least) / weight) + 0.5) + 1)
+        candidates = np.rint(centre)[:, None] + offsets
+        grid = centre[:, None] - candidates
+        grid *= grid
+        grid *= weight
+        grid += partial[:, None]
+        flat = grid.ravel()
+        kept = (flat < rho).nonzero()[0]
+        size = kept.size
+        if size == 0:
+            continue
+        nodes += size
+        parents = kept // offsets.size
+        values = candidates.ravel().take(kept)
+        distances = flat.take(kept)
+        children = centres[:level].take(parents, axis=1)
+        children -= mu_cols[level][:, None] * values
+        cut = rho  # the radius the children were cut with (a probe may shrink it)
+        if 0 <= probe_at <= size:
+            probe_at = size * _PROBE_GROWTH
+            leaves, free = _complete(mu_cols, rr, children, distances)
+            index = int(leaves.argmin())
+            if leaves[index] < rho:
+                rho = float(leaves[index])
+                best = _trace((trail, parents, values, level), index, count)
+                best[:level] = free[:, index].astype(np.int64).tolist()
+        if size <= _CHUNK:
+            stack.append((level, children, distances, (trail, parents, values, level), cut))
+            continue
+        order = distances.argsort()
+        distances, children = distances.take(order), children.take(order, axis=1)
+        parents, values = parents.take(order), values.take(order)
+        for first in range((size - 1) // _CHUNK * _CHUNK, -1, -_CHUNK):
+            end = first + _CHUNK
+            link = (trail, parents[first:end], values[first:end], level)
+            stack.append((level, children[:, first:end], distances[first:end], link, cut))
+    return _Found(best, rho, True, rho, nodes)
+
+
+def _bound(
+    mu_cols: list[FloatArray],
+    rr: list[float],
+    zz: list[float],
+    found: _Found,
+    *,
+    deadline: float,
+) -> _Found:
+    """Raise a stopped search's lower bound with complete searches of smaller radii.
+
+    A complete search for points nearer than ``ρ < best`` that finds none proves
+    the optimum is at least ``ρ``; one that finds some has found the optimum.
+    The number of nodes grows like a power of the radius (about ``ρ^{n/5}`` on
+    the bench's books), so the radii start at half the best distance and grow
+    by the factor that about triples the work, while time is left; the last
+    search, just past the best distance, proves the best optimal.
+    """
+    count = len(zz)
+    best = found.distance
+    lower = found.lower
+    factor = max(lower / best, 0.5) if best > 0 else 1.0
+    growth = _BOUND_GROWTH ** (5 / count)
+    while True:
+        last = factor >= 1  # then a complete search just past the best proves it
+        radius = best * (1 + 1e-12) + 1e-300 if last else factor * best
+        attempt = _search_batched(
+            mu_cols,
+            rr,
+            zz,
+            radius=radius,
+            best=found.x,
+            max_nodes=None,
+            deadline=deadline,
+            probe=False,
+        )
+        nodes = found.nodes + attempt.nodes
+        lower = max(lower, min(attempt.lower, best))
+        if attempt.distance < min(radius, best):  # a nearer point: optimal if complete
+            return _Found(attempt.x, attempt.distance, attempt.proven, lower, nodes)
+        if attempt.proven and last:
+            return _Found(found.x, best, True, best, nodes)
+        found = _Found(found.x, best, False, lower, nodes)
+        if not attempt.proven:
+            return found
+        factor *= growth
+
+
 def _greedy(gram: FloatArray, h: FloatArray, scale: float) -> IntArray:
     """Round the continuous optimum, then ±1 moves on one coordinate while they help.
 
@@ -394,56 +628,129 @@ class HedgeLattice:
         self._sigma_b = sigma @ b
         gram = b.T @ self._sigma_b  # M = BᵀΣB = GᵀG
         # Shortest vectors first: LLL then has fewer swaps to make.
-        order = np.argsort(np.diag(gram), kind="stable")
-        upper = self._factor(gram[np.ix_(order, order)])
-        if upper is None:
+        diagonal = gram.diagonal().tolist()
+        order = sorted(range(count), key=diagonal.__getitem__)
+        cols = self._factor(gram, order)
+        if cols is None:
             if count > b.shape[0] or np.linalg.matrix_rank(b) < count:
                 raise ValueError("hedge vectors are linearly dependent: drop or combine some")
             # Independent vectors the covariance cannot tell apart (a positive
             # semi-definite Σ): a tiny ridge on Σ, as a Cholesky of Σ would need.
             ridge = 1e-12 * max(1.0, float(np.trace(sigma)) / len(sigma))
             gram = gram + ridge * (b.T @ b)
-            upper = self._factor(gram[np.ix_(order, order)])
-            if upper is None:
+            cols = self._factor(gram, order)
+            if cols is None:
                 raise ValueError("hedge vectors are linearly dependent: drop or combine some")
         self._gram = gram
-        u = np.empty((count, count), dtype=np.int64)
-        u[order] = np.array(_lll_triangular(upper, _LLL_DELTA), dtype=np.int64).T
-        reduced = np.asarray(np.linalg.cholesky(u.T @ gram @ u).T, dtype=np.float64)
-        diagonal = np.diag(reduced)
-        mu = reduced / diagonal[:, None]
-        if np.abs(mu).max() > 8:  # keep the coordinates small: finish the size reduction
-            _size_reduce(reduced, u)
-            reduced = np.asarray(np.linalg.cholesky(u.T @ gram @ u).T, dtype=np.float64)
-            diagonal = np.diag(reduced)
-            mu = reduced / diagonal[:, None]
+        # The reduction runs on Python lists: at these sizes a numpy call costs more
+        # than the arithmetic it would do.
+        u_cols = _lll_columns(cols, _LLL_DELTA)
+        mu = _mu_rows(cols)
+        if max(max(map(abs, row)) for row in mu) > 8:  # keep the coordinates small
+            _size_reduce(cols, u_cols)
+            mu = _mu_rows(cols)
+        rows: list[tuple[int, ...]] = [()] * count  # U by rows, in the vectors' own order
+        for index, row in zip(order, zip(*u_cols, strict=True), strict=True):
+            rows[index] = row
+        try:
+            u = np.array(rows, dtype=np.int64)
+        except OverflowError:  # a direction the covariance barely sees: lots without bound
+            raise ValueError(
+                "hedge vectors are numerically dependent under this covariance: "
+                "drop or combine some"
+            ) from None
         self._u = u
-        self._r_diag = diagonal
-        # z = R⁻ᵀ Uᵀ Bᵀ Σ Q, and the search reads z / diag(R): one matrix for both.
-        self._project = np.linalg.solve(reduced.T, (self._sigma_b @ u).T) / diagonal[:, None]
-        self._mu_matrix = mu
-        self._mu = mu.tolist()
-        self._rr = (diagonal * diagonal).tolist()
+        self._sigma_bu = self._sigma_b @ u  # books to Uᵀ Bᵀ Σ Q
+        self._cols = cols
+        self._mu = mu
+        self._rr = [col[-1] * col[-1] for col in cols]
         self._u_inverse: IntArray | None = None
+        self._project_matrix: FloatArray | None = None
+        self._books = False  # whether a book was solved on this basis already
+        self._mu_matrix: FloatArray | None = None
+        self._mu_cols: list[FloatArray] | None = None
         # (λ₁/2)², λ₁ ≥ the least Gram–Schmidt norm: a point nearer than this is the closest.
         self._packing = min(self._rr) / 4 * (1 - 1e-9)
 
     @staticmethod
-    def _factor(gram: FloatArray) -> FloatArray | None:
-        """Upper R with RᵀR = M, or None when M is (numerically) singular."""
-        try:
-            upper = np.linalg.cholesky(gram).T
-        except np.linalg.LinAlgError:
-            return None
-        pivots = np.diag(upper)
-        if np.any(pivots * pivots <= 1e-11 * np.diag(gram)):
-            return None
-        return np.asarray(upper, dtype=np.float64)
+    def _factor(gram: FloatArray, order: list[int]) -> list[list[float]] | None:
+        """The columns of upper R with RᵀR = M (rows and columns in ``order``), down to
+        the diagonal; None when M is (numerically) singular: a pivot ``R_kk²`` at most
+        ``1e-11·M_kk``."""
+        if len(order) > _LIST_CHOLESKY:
+            try:
+                upper = np.linalg.cholesky(gram[np.ix_(order, order)]).T
+            except np.linalg.LinAlgError:
+                return None
+            pivots = np.diag(upper)
+            if np.any(pivots * pivots <= 1e-11 * np.diag(gram)[order]):
+                return None
+            return [upper[: j + 1, j].tolist() for j in range(len(order))]
+        rows = gram.tolist()
+        cols: list[list[float]] = []
+        for j in order:
+            row = rows[j]
+            col: list[float] = []
+            for i, earlier in zip(order, cols, strict=False):
+                col.append((row[i] - sum(map(mul, earlier, col))) / earlier[-1])
+            pivot = row[j] - sum(map(mul, col, col))
+            if pivot <= 1e-11 * row[j]:
+                return None
+            col.append(sqrt(pivot))
+            cols.append(col)
+        return cols
 
     @property
     def size(self) -> int:
         """Number of hedge vectors."""
         return int(self.vectors.shape[1])
+
+    def _upper(self) -> FloatArray:
+        """The reduced triangular factor ``R`` as a matrix."""
+        count = len(self._cols)
+        upper = np.zeros((count, count))
+        for j, col in enumerate(self._cols):
+            upper[: j + 1, j] = col
+        return upper
+
+    def _coordinates(self, positions: FloatArray) -> list[float]:
+        """The search's target for one book: ``z / diag(R)`` with ``Rᵀz = Uᵀ Bᵀ Σ Q``.
+
+        The first book on a basis solves the triangular system on lists; from the
+        second on, the matrix taking books to targets is formed once and used.
+        """
+        if self._books:
+            return (self._project() @ positions).tolist()  # type: ignore[no-any-return]
+        self._books = True
+        h: list[float] = (positions @ self._sigma_bu).tolist()
+        z: list[float] = []
+        zz: list[float] = []
+        for col, value in zip(self._cols, h, strict=True):
+            pivot = col[-1]
+            entry = (value - sum(map(mul, col, z))) / pivot
+            z.append(entry)
+            zz.append(entry / pivot)
+        return zz
+
+    def _project(self) -> FloatArray:
+        """The matrix taking books to the search's targets (many books at once)."""
+        if self._project_matrix is None:
+            upper = self._upper()
+            diagonal = np.diag(upper)
+            self._project_matrix = np.linalg.solve(upper.T, self._sigma_bu.T) / diagonal[:, None]
+        return self._project_matrix
+
+    def _mu_columns(self) -> list[FloatArray]:
+        """``mu[:i, i]`` for each i, as the batched search reads them."""
+        if self._mu_cols is None:
+            mu = self._mu_rows_matrix()
+            self._mu_cols = [np.ascontiguousarray(mu[:i, i]) for i in range(len(mu))]
+        return self._mu_cols
+
+    def _mu_rows_matrix(self) -> FloatArray:
+        if self._mu_matrix is None:
+            self._mu_matrix = np.array(self._mu) + np.eye(len(self._mu))
+        return self._mu_matrix
 
     def _start(self, omega: IntArray) -> list[int]:
         """Lots of the hedge vectors as coordinates in the reduced basis: ``U⁻¹ ω``."""
@@ -455,7 +762,7 @@ class HedgeLattice:
         """Babai's points for many targets at once (one numpy step per level), and distances."""
         steps, count = zz_all.shape
         x = np.zeros((steps, count), dtype=np.float64)
-        mu = self._mu_matrix
+        mu = self._mu_rows_matrix()
         for k in range(count - 1, -1, -1):
             x[:, k] = np.rint(zz_all[:, k] - x[:, k + 1 :] @ mu[k, k + 1 :])
         gaps = zz_all - x @ mu.T
@@ -470,12 +777,41 @@ class HedgeLattice:
         time_limit: float | None,
     ) -> _Found:
         if method == "babai":
-            x = _babai(self._mu, zz)
-            distance = _distance(self._mu, self._rr, zz, x)
+            x, distance = _babai(self._mu, self._rr, zz)
             settled = distance < self._packing
             return _Found(x, distance, settled, distance if settled else 0.0, 0)
-        deadline = None if time_limit is None else time.perf_counter() + time_limit
-        return _enumerate(self._mu, self._rr, zz, start, max_nodes=max_nodes, deadline=deadline)
+        began = time.perf_counter()
+        deadline = None if time_limit is None else began + time_limit
+        if len(zz) <= _SMALL:
+            return _enumerate(self._mu, self._rr, zz, start, max_nodes=max_nodes, deadline=deadline)
+        if start is None:
+            x, distance = _babai(self._mu, self._rr, zz)
+        else:
+            x, distance = start, _distance(self._mu, self._rr, zz, start)
+        radius = distance * (1 + 1e-12) + 1e-300
+        mu_cols = self._mu_columns()
+        if time_limit is None:
+            return _search_batched(
+                mu_cols,
+                self._rr,
+                zz,
+                radius=radius,
+                best=x,
+                max_nodes=max_nodes,
+                deadline=None,
+            )
+        found = _search_batched(
+            mu_cols,
+            self._rr,
+            zz,
+            radius=radius,
+            best=x,
+            max_nodes=max_nodes,
+            deadline=began + _SEARCH_SHARE * time_limit,
+        )
+        if found.proven or (max_nodes is not None and found.nodes >= max_nodes):
+            return found
+        return _bound(mu_cols, self._rr, zz, found, deadline=began + time_limit)
 
     def solve(
         self,
@@ -495,7 +831,11 @@ class HedgeLattice:
                 step's answer): the search then only visits points closer.
             max_nodes / time_limit: optional budget for ``exact`` (nodes; seconds);
                 when one runs out the best point found is returned with
-                ``optimal`` False and a proven ``lower_bound``.
+                ``optimal`` False and a proven ``lower_bound``. Nodes are
+                counted one by one up to :data:`_SMALL` vectors and checked
+                between frames above (the search may pass the budget by a
+                frame). Under a time limit above :data:`_SMALL` vectors, 40% of
+                it goes to the search and the rest to raising the bound.
         """
         q0 = np.asarray(positions, dtype=np.float64)
         if q0.shape != (self.vectors.shape[0],):
@@ -507,7 +847,7 @@ class HedgeLattice:
             omega = _greedy(self._gram, q0 @ self._sigma_b, max(1.0, before))
             residual = q0 - self.vectors @ omega
             return HedgeSolution(omega, residual, before, risk(residual, self.cov), method, False)
-        zz: list[float] = (self._project @ q0).tolist()
+        zz = self._coordinates(q0)
         begin = None if start is None else self._start(start)
         found = self._search(zz, method, begin, max_nodes, time_limit)
         omega = self._u @ np.array(found.x, dtype=np.int64)
@@ -554,7 +894,7 @@ class HedgeLattice:
             lower_distance = np.zeros(steps)
             distance = np.zeros(steps)
         else:
-            zz_all = books @ self._project.T
+            zz_all = books @ self._project().T
             babai, distance = self._babai_many(zz_all)
             # Within half the shortest lattice vector of a lattice point, that point
             # is the closest: such steps (a book made of the vectors, give or take

@@ -107,7 +107,9 @@ def test_a_budget_stops_a_large_search_with_a_finite_gap():
     q0 = rng.normal(scale=8, size=30)
     stopped = solve_hedge(q0, b, cov, "exact", max_nodes=500)
     assert not stopped.optimal
-    assert stopped.nodes == 500
+    # Checked between frames of the batched search (25 vectors): it stops at the first
+    # check past the budget.
+    assert 500 <= stopped.nodes < 500 + 64 * 2048
     assert 0 < stopped.lower_bound < stopped.risk_after
     assert 0 < stopped.gap < float("inf")
 
