@@ -26,7 +26,11 @@ times and prints the median wall time with every run's (the machine is shared;
 quote ratios to the ``before`` row of the same run). Every result is verified
 exactly inside ``clear``.
 
-Run: ``.venv/bin/python bench/auction.py [--sizes 50,100] [--repeat 3]``.
+``--pairs N`` adds N ``pairs`` bundles to every book, each with a spread limit on
+the clearing prices (issue 17; ``--pairs-without-spread``: the same pairs without
+it), to measure what holding price constraints exactly costs.
+
+Run: ``.venv/bin/python bench/auction.py [--sizes 50,100] [--repeat 3] [--pairs 20]``.
 """
 
 # ruff: noqa: E402 - the sys.path fix below must run before the gateway imports
@@ -127,6 +131,45 @@ def bundles(count: int, refs: dict[str, SymbolRef], rng: random.Random) -> list[
     return out
 
 
+def spread_pairs(
+    count: int, refs: dict[str, SymbolRef], rng: random.Random, *, spread: bool = True
+) -> list[Participant]:
+    """``count`` pairs: buy B and sell A at the far side or the mid, q_B = q_A, and
+    (with ``spread``) p_B − p_A at most the mids' difference plus −5..+5 cents, so
+    that the limit binds in some auctions and not in others."""
+    out = []
+    names = sorted(refs)
+    for index in range(count):
+        a, b = rng.sample(names, 2)
+        ref_a, ref_b = refs[a], refs[b]
+        at_mids = (ref_b.bid + ref_b.offer) / 2 - (ref_a.bid + ref_a.offer) / 2
+        data: dict[str, object] = {
+            "ratio_min": "1",
+            "ratio_max": "1",
+            "positions": [
+                {
+                    "symbol": a,
+                    "side": "Sell",
+                    "qty": 100 * rng.randint(10, 60),
+                    "price": limit(ref_a, "Sell", rng),
+                },
+                {
+                    "symbol": b,
+                    "side": "Buy",
+                    "qty": 100 * rng.randint(10, 60),
+                    "price": limit(ref_b, "Buy", rng),
+                },
+            ],
+        }
+        offset = Decimal(rng.randint(-5, 5)) / 100  # drawn either way: the same pairs
+        if spread:
+            data["spread"] = str(at_mids + offset)
+        payload = {"strategy": "pairs", "lot_size": 100, "bidder_data": data}
+        bundle = REGISTRY.build(BidderPayload.model_validate(payload), bundle_id=f"P{index}")
+        out.append(Participant(bundle, tuple(leg.max_qty for leg in bundle.legs)))
+    return out
+
+
 def liquidity(refs: dict[str, SymbolRef], rng: random.Random) -> list[ContraOrder]:
     orders = []
     for symbol, ref in refs.items():
@@ -174,6 +217,10 @@ def main() -> None:
     parser.add_argument("--configs", default="before,pulp,after,cbc")
     parser.add_argument("--cbc-sizes", default="50,100,500,1000", help="sizes CBC runs at")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--pairs", type=int, default=0, help="pairs with a spread limit")
+    parser.add_argument(
+        "--pairs-without-spread", action="store_true", help="the same pairs, no spread limit"
+    )
     args = parser.parse_args()
     rng = random.Random(20261121)
     refs = market(100, rng)
@@ -188,6 +235,9 @@ def main() -> None:
     )
     for size in (int(s) for s in args.sizes.split(",")):
         participants = bundles(size, refs, random.Random(size))
+        participants += spread_pairs(
+            args.pairs, refs, random.Random(-size), spread=not args.pairs_without_spread
+        )
         limit_ms = args.large_time_limit_ms if size >= args.large else args.time_limit_ms
         for name in args.configs.split(","):
             solver, formulation, interface, batch = CONFIGS[name]

@@ -20,6 +20,9 @@ names the leg and says what to change:
    reference price (the mid of the venue's bid and offer), a sell's at most that
    far below it;
 7. ``risk.max_order_qty``: a leg's quantity per symbol (``"*"``: any symbol);
+   then a price constraint (a pair's spread) that no clearing prices within the
+   counterparty's reference markets meet: the bundle could never fill there, and
+   the counterparty refuses it;
 8. the client's ``max_open_qty`` per symbol: what its open bundles may still fill
    on that symbol plus this bundle's legs (state owner only: it needs the book).
 """
@@ -33,6 +36,7 @@ from fractions import Fraction
 
 from gateway.core.bundle import Leg, OrderBundle, Side
 from gateway.core.instruments import Instrument, InstrumentList
+from gateway.solver.prices import unattainable
 
 __all__ = [
     "NO_INSTRUMENTS",
@@ -95,6 +99,22 @@ def pretrade_breach(
         most = limits.max_order_qty.get(leg.symbol, limits.max_order_qty.get("*"))
         if most is not None and leg.max_qty > most:
             return f"{where}: quantity {leg.max_qty} above the limit {most} for {leg.symbol}"
+    return _unreachable_prices(bundle, listed)
+
+
+def _unreachable_prices(bundle: OrderBundle, listed: Mapping[str, Instrument]) -> str | None:
+    """A price constraint no prices within the reference markets of its symbols meet."""
+    for price in bundle.price_constraints:
+        box: dict[str, tuple[Fraction, Fraction | None]] = {}
+        for symbol, _ in price.terms:
+            instrument = listed[symbol]
+            if instrument.bid is None or instrument.offer is None:
+                break  # a market not known: the constraint may hold somewhere
+            box[symbol] = (Fraction(instrument.bid), Fraction(instrument.offer))
+        else:
+            why = unattainable(price, box, "within the counterparty's bid-offer ranges")
+            if why is not None:
+                return f"{why}; the bundle could never fill there"
     return None
 
 

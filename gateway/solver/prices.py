@@ -74,15 +74,18 @@ def _extremes(price: PriceConstraint, box: PriceBox) -> tuple[Fraction | None, F
     return (low_total if low_finite else None), (high_total if high_finite else None)
 
 
-def unattainable(price: PriceConstraint, box: PriceBox) -> str | None:
+def unattainable(
+    price: PriceConstraint, box: PriceBox, where: str = "within the legs' limits"
+) -> str | None:
     """Why no prices in ``box`` satisfy ``price``, or None when some do (a bound of 0
-    counts as reachable, so a constraint is never refused on that edge)."""
+    counts as reachable, so a constraint is never refused on that edge). ``where``
+    names the box in the reason."""
     low, high = _extremes(price, box)
     rhs = Fraction(price.rhs)
     if price.sense in (Sense.LE, Sense.EQ) and low is not None and low > rhs:
-        return _why(price, "at least", low)
+        return _why(price, where, "at least", low)
     if price.sense in (Sense.GE, Sense.EQ) and high is not None and high < rhs:
-        return _why(price, "at most", high)
+        return _why(price, where, "at most", high)
     return None
 
 
@@ -97,10 +100,10 @@ def implied(price: PriceConstraint, box: PriceBox) -> bool:
     return low is not None and low == high == rhs
 
 
-def _why(price: PriceConstraint, bound: str, value: Fraction) -> str:
+def _why(price: PriceConstraint, where: str, bound: str, value: Fraction) -> str:
     return (
         f"price constraint {price.name} ({price.render()}) cannot hold at clearing prices "
-        f"within the legs' limits: there its left-hand side is {bound} {_decimal(value)}"
+        f"{where}: there its left-hand side is {bound} {_decimal(value)}"
     )
 
 

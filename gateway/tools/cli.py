@@ -665,6 +665,8 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
         lines.append(f"  {constraint.name}: {constraint.render(bundle.symbols)}")
         if constraint.description:
             lines.append(f"      {constraint.description}")
+    for price in bundle.price_constraints:
+        lines.append(f"  {price.name} (clearing prices, where it fills): {price.render()}")
     if "risk_before" in bundle.metadata:
         lines.append(
             f"  residual risk (variance of P&L): {bundle.metadata['risk_before']} before, "
@@ -688,6 +690,8 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
             if verdict.min_fill:
                 row += f"{verdict.min_fill[index]:>10}"
             lines.append(row)
+        if verdict.reason:
+            lines.append(f"  note: {verdict.reason}")
     else:
         lines.append(f"NOT FEASIBLE ({verdict.outcome.value}): {verdict.reason}")
     decided_by = {

@@ -393,10 +393,16 @@ def _random_pairs(
             position["group"] = group
         positions.append(position)
     low, high = rng.choice([("1", "1"), ("0.5", "2"), ("0.25", "1"), ("1", "3")])
-    return {
-        "strategy": "pairs",
-        "bidder_data": {"ratio_min": low, "ratio_max": high, "positions": positions},
-    }
+    data: dict[str, Any] = {"ratio_min": low, "ratio_max": high, "positions": positions}
+    if len(chosen) == 2 and rng.random() < 0.5:
+        # A spread limit on the clearing prices, at the two mids: it binds in about
+        # half the auctions' price choices and is always attainable inside the bands.
+        data["spread"] = str(_mid(symbols[chosen[1]]) - _mid(symbols[chosen[0]]))
+    return {"strategy": "pairs", "bidder_data": data}
+
+
+def _mid(ref: Mapping[str, Any]) -> Decimal:
+    return (Decimal(str(ref["bid"])) + Decimal(str(ref["offer"]))) / 2
 
 
 def _random_dollar(

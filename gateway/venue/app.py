@@ -571,8 +571,6 @@ class Venue(SafeApplication):
 
     def _refusal(self, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str | None:
         """Why the venue cannot take ``bundle`` (:func:`~gateway.venue.screen.refusal`)."""
-        if bundle.price_constraints:
-            return "NoPriceConstraints(20020): this venue's auction does not hold them yet"
         return refusal(bundle, cl_ord_ids, self.config.symbols, self._price_scale)
 
     def _remember_ids(

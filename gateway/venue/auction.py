@@ -49,6 +49,19 @@ on one side only in an auction, all buying or all selling, never both; a
 binary per owner and symbol, in both formulations, and checked by
 :func:`verify`. Contra orders have no owner.
 
+Price constraints: a bundle's :class:`~gateway.core.bundle.PriceConstraint`
+rows (``Σ a_s · P_s (<=|==|>=) b``, a pair's spread limit) hold exactly at the
+auction's clearing prices whenever the bundle fills (:class:`_Model`). Each
+symbol they name gets an integer price variable on the auction's price grid
+(its offset from the low end of its interval, in steps), tied to the fills of
+its inside orders by whole-number big-M rows; each such bundle a fill indicator
+and copies of those variables equal to them while it fills, with its rows over
+the copies in coprime integers (:class:`_PriceRow`, :func:`_on_box`). The
+reported prices are the solver's, moved toward the mids as far as every filled
+bundle's constraints allow (:func:`_settle`), and :func:`verify` checks each
+filled bundle's constraints at them. docs/auction.md has the rows and why they
+are exact.
+
 Every result is re-verified in exact arithmetic (:func:`verify`) before it is
 returned as filled; a solver answer that fails, or none at all, fills nothing.
 
@@ -98,6 +111,18 @@ The bounds, from what the model needs:
 * **MinTotalFill** is a switch ``total ≤ cap · w`` with ``cap`` the bundle's
   whole quantity; for the same tolerance reason ``cap`` is at most
   :data:`MAX_LOTS` of the bundle's smallest lot.
+* **Price constraints.** Each row over the clearing prices, scaled to coprime
+  integers ``A_s``, has ``Σ |A_s|`` at most :data:`MAX_PRICE_ROW` (``10^5``), and
+  every reference a price constraint names spans at most :data:`MAX_PRICE_STEPS`
+  (``10^5``) steps of the price grid (the auction's, refined by the references
+  and the price constraints' right-hand sides). HiGHS accepts a variable within
+  ``10^-6`` of a whole number (and a row within ``10^-6``): the row over the
+  copies is then off by at most ``(Σ |A_s| + 1) · 10^-6 ≤ 0.1``, each tie of a
+  copy or of a limit to a price variable (coefficients up to the width) by at
+  most ``0.1`` step, so the rounded answer satisfies every row in whole numbers
+  exactly. A symbol named with no reference market, coefficients past the bound
+  or a reference too wide on the bundle's own grid reject the bundle; a grid
+  refined by a later bundle past the bound leaves that bundle out of the auction.
 
 Such a bundle is reported in :attr:`AuctionResult.rejected` (the venue closes
 it) and the auction clears the rest. Within the bounds, HiGHS's relative
@@ -113,6 +138,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 import random
 import time
@@ -127,9 +153,10 @@ import highspy
 import numpy as np
 import pulp
 
-from gateway.core.bundle import OrderBundle, Sense, Side
+from gateway.core.bundle import OrderBundle, PriceConstraint, Sense, Side
 from gateway.core.fields import Fraction01, FrozenModel, PositiveInt
 from gateway.solver.milp import (
+    INTEGRALITY_TOL,
     FastHiGHS,
     ScaledRow,
     SolverName,
@@ -145,9 +172,12 @@ __all__ = [
     "AUCTION_HIGHS_OPTIONS",
     "MAX_COST",
     "MAX_LOTS",
+    "MAX_PRICE_ROW",
+    "MAX_PRICE_STEPS",
     "MAX_ROW_ACTIVITY",
     "MAX_ROW_COEFFICIENT",
     "MIN_SOLVE_MS",
+    "PRICE_HIGHS_OPTIONS",
     "AuctionConfig",
     "AuctionResult",
     "ContraOrder",
@@ -169,6 +199,15 @@ MAX_LOTS: Final = 100_000
 MAX_ROW_COEFFICIENT: Final = 10**9
 #: Largest activity ``Σ |a_i| · max_lots_i + |b|`` of such a row.
 MAX_ROW_ACTIVITY: Final = 2**53
+#: Largest ``Σ_s |A_s|`` of a price constraint's row over clearing prices, in coprime
+#: integers ``A_s`` (see the module docstring).
+MAX_PRICE_ROW: Final = 100_000
+#: Most steps of the auction's price grid that the reference ``[bid, offer]`` of a
+#: symbol a price constraint names may span.
+MAX_PRICE_STEPS: Final = 100_000
+#: The longest search for a grid point of a bundle's price constraints (several rows,
+#: or an equality over several prices) that no row's extremes decide.
+_POINT_SEARCH_S: Final = 0.05
 #: The least solver time a part of a ``ladder`` auction gets, even past the time limit.
 MIN_SOLVE_MS: Final = 5.0
 _INF: Final = math.inf
@@ -186,6 +225,13 @@ AUCTION_HIGHS_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType(
         "mip_heuristic_run_root_reduced_cost": False,
     }
 )
+#: HiGHS options for a ``ladder`` part that holds price constraints (it has price
+#: variables): HiGHS's defaults. On four books built as bench/auction.py's (its seed
+#: and the next three) of 100 bundles and 20 pairs with a spread limit (``--pairs``)
+#: they reached the 1e-3 gap in 1.1, 2.3 and 6.2 s (the fourth: 0.9% at the 20 s
+#: limit), :data:`AUCTION_HIGHS_OPTIONS` in 12.5, 1.2 and 15.7 s (19.4 s). Parts
+#: without price constraints keep those.
+PRICE_HIGHS_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType({})
 
 
 class AuctionConfig(FrozenModel):
@@ -305,19 +351,36 @@ class Unmodellable:
     Attributes:
         part: what is at fault: a leg's limit ``price`` or ``quantity``, a
             constraint's right-hand side (``rhs``) or its row as a whole
-            (``row``), or the bundle's ``min_total_fill``.
+            (``row``), the bundle's ``min_total_fill``, or a price constraint's
+            coefficients (``price_term``), its right-hand side (``price_rhs``) or the
+            reference market of a symbol it names (``price_symbol``).
         text: what is wrong with it, starting with the value at fault.
         leg: the leg at fault (its index), for ``price`` and ``quantity``.
         constraint: the constraint at fault (its index), for ``rhs`` and ``row``.
+        price_constraint: the price constraint at fault (its index), for
+            ``price_term``, ``price_rhs`` and ``price_symbol``.
     """
 
-    part: Literal["price", "quantity", "rhs", "row", "min_total_fill"]
+    part: Literal[
+        "price",
+        "quantity",
+        "rhs",
+        "row",
+        "min_total_fill",
+        "price_term",
+        "price_rhs",
+        "price_symbol",
+    ]
     text: str
     leg: int | None = None
     constraint: int | None = None
+    price_constraint: int | None = None
 
     def describe(self, bundle: OrderBundle) -> str:
         """The problem in words, e.g. ``limit price of leg 1 (buy AAAA): 9.95... is ...``."""
+        if self.price_constraint is not None:
+            name = bundle.price_constraints[self.price_constraint].name
+            return f"price constraint {name}: {self.text}"
         if self.leg is not None:
             leg = bundle.legs[self.leg]
             what = "limit price" if self.part == "price" else "quantity"
@@ -335,16 +398,28 @@ def price_grid(prices: Iterable[Decimal | Fraction]) -> int:
     return math.lcm(1, *(p.as_integer_ratio()[1] for p in prices))
 
 
-def model_problem(bundle: OrderBundle, price_scale: int) -> Unmodellable | None:
+def model_problem(
+    bundle: OrderBundle, price_scale: int, refs: Mapping[str, SymbolRef] | None = None
+) -> Unmodellable | None:
     """The first reason the clearing model cannot hold ``bundle`` on the price grid
     ``1/price_scale`` (see the module docstring), or None.
 
     Checks the bundle alone at its full quantities: its limits on the grid and
     their objective coefficients, its lots per order, its constraint rows over lot
-    counts, the empty fill, and its minimum total fill.
+    counts, the empty fill, its minimum total fill, and its price constraints'
+    rows over clearing prices (their coefficients; with ``refs``, the reference
+    markets of the symbols they name, on the grid refined by every reference's
+    bid and offer, as the auction's is).
     """
     limits = [leg.limit_price.as_integer_ratio() for leg in bundle.legs]
-    return _model_problem(bundle, price_scale, limits, scaled_rows(bundle, bundle.constraints))
+    return _model_problem(
+        bundle,
+        price_scale,
+        limits,
+        scaled_rows(bundle, bundle.constraints),
+        price_rows=_price_rows(bundle),
+        spreads=None if refs is None else _Spreads(refs),
+    )
 
 
 def _model_problem(
@@ -352,6 +427,9 @@ def _model_problem(
     price_scale: int,
     limits: Sequence[tuple[int, int]],
     rows: Sequence[ScaledRow],
+    *,
+    price_rows: Sequence[_PriceRow] = (),
+    spreads: _Spreads | None = None,
 ) -> Unmodellable | None:
     """:func:`model_problem` with the legs' limits as reduced ``(numerator,
     denominator)`` pairs and the bundle's rows already scaled (in integers only)."""
@@ -413,7 +491,199 @@ def _model_problem(
                 f"{bundle.min_total_fill} needs the bundle's whole quantity within "
                 f"{MAX_LOTS} lots of its smallest lot {smallest}; it is {total}",
             )
+    return _price_problem(price_rows, price_scale, spreads)
+
+
+def _price_problem(
+    price_rows: Sequence[_PriceRow], price_scale: int, spreads: _Spreads | None
+) -> Unmodellable | None:
+    """Why the model cannot hold one of a bundle's price constraints exactly: its
+    coefficients in coprime integers sum to more than :data:`MAX_PRICE_ROW` in
+    magnitude; or (with ``spreads``) a symbol it names has no reference market, or
+    one wider than :data:`MAX_PRICE_STEPS` steps of the price grid (``price_scale``
+    refined by every reference), or wider than that once the right-hand sides refine
+    the grid further (:attr:`_PriceRow.grid`)."""
+    widest = Fraction(0)
+    grid = 1 if spreads is None else math.lcm(price_scale, spreads.grid)
+    for index, row in enumerate(price_rows):
+        size = sum(abs(a) for a in row.coefficients)
+        if size > MAX_PRICE_ROW:
+            return Unmodellable(
+                "price_term",
+                f"over the clearing prices its coefficients scale to the coprime integers "
+                f"{', '.join(map(str, row.coefficients))}, {size} in magnitude together; "
+                f"at most {MAX_PRICE_ROW}",
+                price_constraint=index,
+            )
+        if spreads is None:
+            continue
+        for symbol in row.symbols:
+            if symbol not in spreads.bounds:
+                return Unmodellable(
+                    "price_symbol",
+                    f"{symbol} has no reference market, so no clearing price",
+                    price_constraint=index,
+                )
+            low, high = spreads.bounds[symbol]
+            steps = (high - low) * grid
+            if steps > MAX_PRICE_STEPS:
+                return Unmodellable(
+                    "price_symbol",
+                    f"the reference [{_text(low)}, {_text(high)}] of {symbol} spans {steps} "
+                    f"steps of the price grid 1/{grid}; at most {MAX_PRICE_STEPS}",
+                    price_constraint=index,
+                )
+            widest = max(widest, high - low)
+    if spreads is not None:
+        for index, row in enumerate(price_rows):
+            finer = math.lcm(grid, row.grid)
+            if widest * finer > MAX_PRICE_STEPS:
+                return Unmodellable(
+                    "price_rhs",
+                    f"{_text(row.original)} puts the clearing prices on the grid 1/{finer}, "
+                    f"where a reference its bundle's price constraints name spans "
+                    f"{widest * finer} steps; at most {MAX_PRICE_STEPS}",
+                    price_constraint=index,
+                )
+            grid = finer
     return None
+
+
+def _text(price: Fraction) -> str:
+    """A price on a decimal grid as its decimal text (e.g. ``9.95``)."""
+    value = Decimal(price.numerator) / Decimal(price.denominator)
+    return f"{value.normalize():f}"
+
+
+@dataclass(frozen=True, slots=True)
+class _PriceRow:
+    """A bundle's price constraint ``Σ_s a_s · p_s (sense) b`` in coprime integers:
+    ``Σ_s coefficients[s] · p_s (sense) rhs``, both sides times one positive factor
+    (the least common denominator of the ``a_s`` over their greatest common divisor),
+    terms with a zero coefficient left out. It holds exactly when the constraint
+    does; with no term left it is a constant, true or false.
+
+    ``original`` is the constraint's own right-hand side, a price (a spread); the
+    model puts the clearing prices of price-constrained symbols on a grid that
+    also has it (``grid``, its denominator), so that a pair's ``p_B − p_A <=
+    9.97`` on a book of limits in multiples of 0.05 still lets the prices differ
+    by 9.97: with coefficients ±1 (every ``spread_k = 1`` pair) every corner of
+    the prices the rows allow is on that grid, so no price a row allows is lost."""
+
+    symbols: tuple[str, ...]
+    coefficients: tuple[int, ...]
+    sense: Sense
+    rhs: Fraction
+    original: Fraction
+
+    @property
+    def grid(self) -> int:
+        return self.original.denominator
+
+
+def _price_row(price: PriceConstraint) -> _PriceRow:
+    terms = [(symbol, a.as_integer_ratio()) for symbol, a in price.terms if a]
+    rhs = Fraction(price.rhs)
+    if not terms:
+        return _PriceRow((), (), price.sense, rhs, rhs)
+    lcd = math.lcm(*(d for _, (_, d) in terms))
+    scaled = [n * (lcd // d) for _, (n, d) in terms]
+    divisor = math.gcd(*scaled)
+    return _PriceRow(
+        tuple(symbol for symbol, _ in terms),
+        tuple(a // divisor for a in scaled),
+        price.sense,
+        rhs * lcd / divisor,
+        rhs,
+    )
+
+
+def _price_rows(bundle: OrderBundle) -> tuple[_PriceRow, ...]:
+    return tuple(_price_row(price) for price in bundle.price_constraints)
+
+
+@dataclass(frozen=True, slots=True)
+class _BoxRow:
+    """A price row over the model's price variables: the offsets ``u_s = P_s·S − low_s``
+    in ``[0, width_s]`` of each symbol's price ``P_s`` on the price grid ``1/S`` from
+    the low end of its interval. ``lower ≤ Σ coefficients·u ≤ upper`` in integers
+    (None: no bound) holds on the grid exactly when the price row does. ``holds``:
+    at every grid point of the box, at none, or at some."""
+
+    symbols: tuple[str, ...]
+    coefficients: tuple[int, ...]
+    lower: int | None
+    upper: int | None
+    holds: Literal["always", "never", "some"]
+
+    def satisfied(self, offsets: Mapping[str, int]) -> bool:
+        """Whether integer offsets satisfy the row, exactly."""
+        value = sum(a * offsets[s] for s, a in zip(self.symbols, self.coefficients, strict=True))
+        return (self.lower is None or value >= self.lower) and (
+            self.upper is None or value <= self.upper
+        )
+
+
+def _on_box(row: _PriceRow, scale: int, box: Mapping[str, tuple[int, int]]) -> _BoxRow:
+    """``row`` over the offsets of prices on the grid ``1/scale`` within ``box`` (per
+    symbol, its low end and its width, in grid steps). With ``P_s = (low_s + u_s) /
+    scale``, ``Σ A_s P_s (sense) r`` reads ``Σ A_s u_s (sense) r·scale − Σ A_s low_s``;
+    the left-hand side is a whole number, so ``<=`` takes the floor of the right,
+    ``>=`` its ceiling, and ``==`` holds nowhere unless it is whole."""
+    terms = list(zip(row.symbols, row.coefficients, strict=True))
+    bound = row.rhs * scale - sum(a * box[s][0] for s, a in terms)
+    least = sum(min(a, 0) * box[s][1] for s, a in terms)
+    most = sum(max(a, 0) * box[s][1] for s, a in terms)
+    lower = None if row.sense is Sense.LE else math.ceil(bound)
+    upper = None if row.sense is Sense.GE else math.floor(bound)
+    holds: Literal["always", "never", "some"] = "some"
+    if (
+        (upper is not None and upper < least)
+        or (lower is not None and lower > most)
+        or (lower is not None and upper is not None and lower > upper)
+    ):
+        holds = "never"
+    elif (upper is None or upper >= most) and (lower is None or lower <= least):
+        holds = "always"
+    return _BoxRow(row.symbols, row.coefficients, lower, upper, holds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _integer_point(rows: tuple[_BoxRow, ...], sizes: tuple[tuple[str, int], ...]) -> bool:
+    """Whether integer offsets within ``[0, width]`` (``sizes``: each symbol with its
+    width) satisfy every row at once.
+
+    Only asked when no single row's extremes decide it (several rows, or an equality
+    over several prices): a small MILP, whose answer counts only if it passes the
+    exact check; no point found in :data:`_POINT_SEARCH_S` counts as none (the bundle
+    then does not fill in this auction, which is always allowed). Remembered, so a
+    resting bundle is not searched again in every auction."""
+    widths = dict(sizes)
+    symbols = sorted({s for row in rows for s in row.symbols})
+    column = {s: k for k, s in enumerate(symbols)}
+    matrix = _Matrix()
+    for symbol in symbols:
+        matrix.column(widths[symbol])
+    for row in rows:
+        matrix.row(
+            [(column[s], a) for s, a in zip(row.symbols, row.coefficients, strict=True)],
+            -_INF if row.lower is None else row.lower,
+            _INF if row.upper is None else row.upper,
+        )
+    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("time_limit", _POINT_SEARCH_S)
+    if matrix.to_highs(h) is not None:
+        return False
+    h.run()
+    if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
+        return False
+    values = h.getSolution().col_value
+    offsets = {s: round(values[column[s]]) for s in symbols}
+    return all(0 <= offsets[s] <= widths[s] for s in symbols) and all(
+        row.satisfied(offsets) for row in rows
+    )
 
 
 @dataclass(slots=True)
@@ -441,6 +711,18 @@ class _Entry:
     rows: tuple[ScaledRow, ...]
     grid: int
     top: Fraction  # its largest |limit| · lot
+    price_rows: tuple[_PriceRow, ...] = ()  # its price constraints, in integers
+    width: Fraction = Fraction(0)  # the widest reference among the symbols they name
+
+    @property
+    def price_symbols(self) -> list[str]:
+        """The symbols its price constraints name."""
+        return [s for row in self.price_rows for s in row.symbols]
+
+    @property
+    def price_grid(self) -> int:
+        """The grid its price constraints' right-hand sides are on (1 for none)."""
+        return math.lcm(1, *(row.grid for row in self.price_rows))
 
     @property
     def bundle_id(self) -> str:
@@ -463,6 +745,9 @@ class _Spreads:
             if bounds is not None
             else {s: (Fraction(r.bid), Fraction(r.offer)) for s, r in refs.items()}
         )
+        # Every reference's bid and offer is on the grid 1/grid: the auction's price grid
+        # is refined by it, so that each price interval's ends are whole grid steps.
+        self.grid = price_grid(p for r in refs.values() for p in (r.bid, r.offer))
 
     def eligible(self, order: _Order) -> Literal["never", "always", "inside"]:
         """:func:`~gateway.venue.ladder.eligibility` of the order, in integers: ``a/b
@@ -553,6 +838,8 @@ def _admit(
     base = price_grid(o.limit for o in contra)
     base_top = max((abs(o.limit) * o.lot for o in contra), default=Fraction(0))
     scale, top = base, base_top
+    width = Fraction(0)  # the widest reference a price constraint of the admitted names
+    rhs_grid = 1  # the grid of the admitted price constraints' right-hand sides
     entries: list[_Entry] = []
     rejected: dict[str, str] = {}
     excluded: dict[str, str] = {}
@@ -562,7 +849,10 @@ def _admit(
             limits = [leg.limit_price.as_integer_ratio() for leg in bundle.legs]
             own = math.lcm(base, *(d for _, d in limits))
             rows = scaled_rows(bundle, bundle.constraints)
-            problem = _model_problem(bundle, own, limits, rows)
+            price_rows = _price_rows(bundle)
+            problem = _model_problem(
+                bundle, own, limits, rows, price_rows=price_rows, spreads=spreads
+            )
             if problem is None and base_top * own > MAX_COST:
                 finest = max(range(len(bundle.legs)), key=lambda i: limits[i][1])
                 problem = Unmodellable(
@@ -574,7 +864,7 @@ def _admit(
             if problem is not None:
                 rejected[bundle.bundle_id] = problem.describe(bundle)
                 continue
-            entry = _entry(participant, spreads, own, limits, rows)
+            entry = _entry(participant, spreads, own, limits, rows, price_rows=price_rows)
         except Exception as exc:  # whatever one bundle raises, the others still clear
             rejected[bundle.bundle_id] = f"cannot be modelled: {type(exc).__name__}: {exc}"
             continue
@@ -585,7 +875,15 @@ def _admit(
                 f"objective bound {MAX_COST}"
             )
             continue
-        scale, top = joint, max(top, entry.top)
+        wide, finer = max(width, entry.width), math.lcm(rhs_grid, entry.price_grid)
+        if wide and wide * math.lcm(joint, spreads.grid, finer) > MAX_PRICE_STEPS:
+            excluded[bundle.bundle_id] = (
+                f"its price grid 1/{math.lcm(entry.grid, entry.price_grid)} with the "
+                f"auction's 1/{math.lcm(scale, rhs_grid)} makes a reference that a price "
+                f"constraint names span more than {MAX_PRICE_STEPS} steps"
+            )
+            continue
+        scale, top, width, rhs_grid = joint, max(top, entry.top), wide, finer
         entries.append(entry)
     return entries, rejected, excluded
 
@@ -596,6 +894,8 @@ def _entry(
     grid: int,
     limits: Sequence[tuple[int, int]],
     rows: Sequence[ScaledRow],
+    *,
+    price_rows: Sequence[_PriceRow] = (),
 ) -> _Entry:
     bundle = participant.bundle
     legs: dict[int, _Order] = {}
@@ -620,17 +920,26 @@ def _entry(
         if abs(n) * leg.lot_size * top_d > top_n * d:
             top_n, top_d = abs(n) * leg.lot_size, d
     top = Fraction(top_n, top_d)
-    return _Entry(participant, legs, tuple(rows), grid, top)
+    width = Fraction(0)
+    for row in price_rows:
+        for symbol in row.symbols:
+            low, high = spreads.bounds[symbol]  # admitted: each has a reference
+            width = max(width, high - low)
+    return _Entry(participant, legs, tuple(rows), grid, top, tuple(price_rows), width)
 
 
 @dataclass(frozen=True, slots=True)
 class _Units:
     """The auction's objective units, the same in every part and batch: its price grid
     ``1/grid`` (over all its orders; at most MAX_COST per lot, see _admit) and its
-    number of orders (the tie-break scale)."""
+    number of orders (the tie-break scale); and the grid ``1/prices`` of the price
+    variables that price constraints need (``grid`` refined by every reference's bid
+    and offer, so that each price interval's ends are whole steps of it, and by the
+    price constraints' right-hand sides: :class:`_PriceRow`)."""
 
     grid: int
     ties: int
+    prices: int = 1
 
     def cost(self, order: _Order, shift: int = 0) -> float:
         """The order's objective coefficient per lot: ``sign · (limit − shift) · lot``
@@ -681,9 +990,9 @@ def _clear_once(
     random.Random(seed).shuffle(priorities)
     for order, priority in zip(orders, priorities, strict=True):
         order.priority = priority
-    context = _Context(
-        orders, spreads, config, _Units(price_grid(o.limit for o in orders), len(orders))
-    )
+    grid = price_grid(o.limit for o in orders)
+    prices = math.lcm(grid, spreads.grid, *(e.price_grid for e in entries if e.price_rows))
+    context = _Context(orders, spreads, config, _Units(grid, len(orders), prices))
     if config.formulation == "big_m":
         solved = _solve_big_m(entries, contra_orders, context)
     else:
@@ -702,7 +1011,17 @@ def _clear_once(
         return result, {}
     participants = [e.participant for e in entries]
     result, faults = _finish(
-        _Outcome(participants, contra, spreads, orders, solved.lots, solved.status, solve_ms)
+        _Outcome(
+            participants,
+            contra,
+            spreads,
+            orders,
+            solved.lots,
+            solved.status,
+            solve_ms,
+            solved.prices,
+            context.units.prices,
+        )
     )
     if solved.detail and not result.detail:
         result = dataclasses.replace(result, detail=solved.detail)
@@ -716,7 +1035,8 @@ def _clear_once(
 class _Solved:
     """The solver's answer for a whole auction: every order's lots (in the auction's
     order list) or None, its status (``optimal``, ``feasible``, or why there are no
-    lots), what went wrong in some part, the gap, and the time spent building."""
+    lots), what went wrong in some part, the gap, the time spent building, and the
+    solver's prices of the symbols that price constraints name (on the grid)."""
 
     lots: list[int] | None
     status: str
@@ -724,6 +1044,7 @@ class _Solved:
     detail: str = ""
     parts: int = 1
     build_s: float = 0.0
+    prices: Mapping[str, Fraction] = field(default_factory=dict)
 
 
 def _solve_big_m(
@@ -746,7 +1067,9 @@ def _solve_big_m(
     if run.lots is None:
         return _Solved(None, run.status, gap, build_s=build_s)
     by_order = {id(o): n for o, n in zip(model.orders, run.lots, strict=True)}
-    return _Solved([by_order[id(o)] for o in orders], run.status, gap, build_s=build_s)
+    return _Solved(
+        [by_order[id(o)] for o in orders], run.status, gap, build_s=build_s, prices=run.prices
+    )
 
 
 def _solve_parts(
@@ -779,6 +1102,7 @@ class _Answer:
 
     def __init__(self, gap_known: bool) -> None:
         self.lots: dict[int, int] = {}
+        self.prices: dict[str, Fraction] = {}  # the solver's, where price constraints need them
         self.statuses: list[str] = []
         self.problems: list[str] = []
         self.value = 0.0
@@ -796,13 +1120,23 @@ class _Answer:
         *,
         deadline: float,
         first_solution: bool = False,
+        binding: Sequence[_PriceRow] = (),
     ) -> None:
         """One MILP per independent part of ``traded`` and ``contra_orders``, smallest
         part first. Each part gets a share of the time left proportional to its
-        number of orders (what a smaller part leaves unused goes to the larger ones)."""
+        number of orders (what a smaller part leaves unused goes to the larger ones).
+
+        A bundle's item is the symbols of its orders and of its price constraints (a
+        price constraint ties its symbols' prices together); ``binding`` are price rows
+        that must hold whatever fills (those of bundles an earlier batch filled), each
+        an item of its own symbols."""
         began = time.perf_counter()
-        items: list[list[str]] = [[o.symbol for o in e.legs.values()] for e in traded]
+        items: list[list[str]] = [
+            [o.symbol for o in e.legs.values()] + e.price_symbols for e in traded
+        ]
         items += [[o.symbol] for o in contra_orders]
+        items += [list(row.symbols) for row in binding]
+        first_row = len(traded) + len(contra_orders)
         parts = components(items)
         parts.sort(key=lambda part: (sum(_size(traded, contra_orders, i) for i in part), part[0]))
         left = sum(_size(traded, contra_orders, i) for part in parts for i in part)
@@ -810,10 +1144,13 @@ class _Answer:
         self.build_s += time.perf_counter() - began
         for part in parts:
             part_entries = [traded[i] for i in part if i < len(traded)]
-            part_contra = [contra_orders[i - len(traded)] for i in part if i >= len(traded)]
+            part_contra = [
+                contra_orders[i - len(traded)] for i in part if len(traded) <= i < first_row
+            ]
+            part_rows = [binding[i - first_row] for i in part if i >= first_row]
             size = sum(_size(traded, contra_orders, i) for i in part)
             began = time.perf_counter()
-            model = _LadderModel(part_entries, part_contra, spreads, context.units)
+            model = _LadderModel(part_entries, part_contra, spreads, context.units, part_rows)
             model.build()
             self.build_s += time.perf_counter() - began
             budget_ms = max((deadline - time.perf_counter()) * 1000 * size / left, MIN_SOLVE_MS)
@@ -835,6 +1172,7 @@ class _Answer:
                 self.problems.append(f"part of {len(model.orders)} orders: {run.status}")
                 continue
             self.lots.update((id(o), n) for o, n in zip(model.orders, run.lots, strict=True))
+            self.prices.update(run.prices)
 
     def solved(self, orders: Sequence[_Order], gap: float | None) -> _Solved:
         """The whole auction's answer, over its order list."""
@@ -843,7 +1181,7 @@ class _Answer:
             return _Solved(None, detail, gap, parts=self.parts, build_s=self.build_s)
         status = "optimal" if all(s == "optimal" for s in self.statuses) else "feasible"
         lots = [self.lots.get(id(o), 0) for o in orders]
-        return _Solved(lots, status, gap, detail, self.parts, self.build_s)
+        return _Solved(lots, status, gap, detail, self.parts, self.build_s, self.prices)
 
 
 def _solve_batches(
@@ -868,12 +1206,15 @@ def _solve_batches(
     What the earlier batches filled stays: each batch gets the contra orders'
     remaining quantities; its prices may only move within the interval that every
     earlier fill allows (each symbol's reference narrowed to it), so one price per
-    symbol still allows every fill of the auction; and an owner who has filled one
-    side of a symbol with self-trade prevention cannot fill the other side in a
-    later batch. The union of the batches' fills is then a fill of the whole
-    auction, verified as one (:func:`verify`). Bundles of different batches do not
-    trade with each other, so it is never proven optimal: the gap is stated
-    against a bound of the whole auction (:func:`_mid_bound`).
+    symbol still allows every fill of the auction; the price constraints of every
+    bundle an earlier batch filled hold in every later batch as rows of their own
+    (``binding``), so the prices a later batch chooses still satisfy them; and an
+    owner who has filled one side of a symbol with self-trade prevention cannot
+    fill the other side in a later batch (:class:`_Carried`). The union of the
+    batches' fills is then a fill of the whole auction, verified as one
+    (:func:`verify`). Bundles of different batches do not trade with each other,
+    so it is never proven optimal: the gap is stated against a bound of the whole
+    auction (:func:`_mid_bound`).
     """
     spreads, units = context.spreads, context.units
     began = time.perf_counter()
@@ -882,19 +1223,12 @@ def _solve_batches(
     answer.build_s += time.perf_counter() - began
     size = context.config.batch_bundles
     queue = list(traded)  # book order; a batch that found no solution goes back in front
-    bounds = dict(spreads.bounds)
-    contra_left = {id(o): o.max_lots for o in contra_orders}
-    sides: dict[tuple[str, str], Side] = {}  # (symbol, owner) -> the side it has filled
+    carried = _Carried(dict(spreads.bounds), {id(o): o.max_lots for o in contra_orders})
     batches: list[int] = []  # the size of each batch cleared
     while queue and deadline - time.perf_counter() > MIN_SOLVE_MS / 1000:
-        batch, narrowed = queue[:size], _Spreads(spreads.refs, bounds)
-        batch_entries = [_narrowed(e, narrowed, sides) for e in batch]
-        copies: list[tuple[_Order, _Order]] = []  # (this batch's copy, the contra order)
-        for order in contra_orders:
-            if contra_left[id(order)]:
-                copy = dataclasses.replace(order, max_lots=contra_left[id(order)])
-                if narrowed.eligible(copy) != "never":
-                    copies.append((copy, order))
+        batch, narrowed = queue[:size], _Spreads(spreads.refs, carried.bounds)
+        batch_entries = [_narrowed(e, narrowed, carried.sides) for e in batch]
+        copies = carried.contra(contra_orders, narrowed)
         share = (deadline - time.perf_counter()) / -(-len(queue) // size)
         step = _Answer(gap_known=True)
         step.solve(
@@ -904,6 +1238,7 @@ def _solve_batches(
             context,
             deadline=time.perf_counter() + share,
             first_solution=True,
+            binding=carried.binding,
         )
         answer.build_s += step.build_s
         answer.parts += step.parts
@@ -920,19 +1255,8 @@ def _solve_batches(
             # other; the first, smaller one makes sure something fills early.
             size *= 2
         answer.statuses.append("feasible")
-        for entry in batch_entries:
-            for order in entry.legs.values():
-                n = answer.lots[id(order)] = step.lots.get(id(order), 0)
-                if n:
-                    _narrow(bounds, order)
-                    if order.owner and spreads.refs[order.symbol].self_trade_prevention:
-                        sides[order.symbol, order.owner] = order.side
-        for copy, order in copies:
-            n = step.lots.get(id(copy), 0)
-            answer.lots[id(order)] = answer.lots.get(id(order), 0) + n
-            if n:
-                contra_left[id(order)] -= n
-                _narrow(bounds, order)
+        answer.prices.update(step.prices)  # a part that failed keeps the earlier prices
+        carried.keep(batch_entries, copies, step, answer, spreads.refs)
     answer.problems.append(
         f"{len(traded)} bundles in {len(batches)} batches of {', '.join(map(str, batches))}"
         + (f"; {len(queue)} not reached in time" if queue else "")
@@ -943,6 +1267,61 @@ def _solve_batches(
     )
     gap = None if bound is None else _gap(value, bound)
     return answer.solved(context.orders, gap)
+
+
+@dataclass(slots=True)
+class _Carried:
+    """What a large auction's earlier batches leave the later ones: each symbol's price
+    interval that every fill so far allows, each contra order's lots left (by its
+    identity), the side each owner has filled of a symbol with self-trade prevention,
+    and the price rows of every bundle filled so far (they must hold in every later
+    batch, whatever it fills)."""
+
+    bounds: dict[str, tuple[Fraction, Fraction]]
+    contra_left: dict[int, int]
+    sides: dict[tuple[str, str], Side] = field(default_factory=dict)
+    binding: list[_PriceRow] = field(default_factory=list)
+
+    def contra(
+        self, contra_orders: Sequence[_Order], narrowed: _Spreads
+    ) -> list[tuple[_Order, _Order]]:
+        """The contra orders with lots left that can fill in the narrowed reference, as
+        ``(this batch's copy, the order)``."""
+        copies = []
+        for order in contra_orders:
+            if self.contra_left[id(order)]:
+                copy = dataclasses.replace(order, max_lots=self.contra_left[id(order)])
+                if narrowed.eligible(copy) != "never":
+                    copies.append((copy, order))
+        return copies
+
+    def keep(
+        self,
+        batch_entries: Sequence[_Entry],
+        copies: Sequence[tuple[_Order, _Order]],
+        step: _Answer,
+        answer: _Answer,
+        refs: Mapping[str, SymbolRef],
+    ) -> None:
+        """Add a cleared batch's fills (``step``) to the auction's ``answer`` and to what
+        the later batches get."""
+        for entry in batch_entries:
+            filled = False
+            for order in entry.legs.values():
+                n = answer.lots[id(order)] = step.lots.get(id(order), 0)
+                if n:
+                    filled = True
+                    _narrow(self.bounds, order)
+                    if order.owner and refs[order.symbol].self_trade_prevention:
+                        self.sides[order.symbol, order.owner] = order.side
+            if filled:
+                self.binding.extend(row for row in entry.price_rows if row.symbols)
+        for copy, order in copies:
+            n = step.lots.get(id(copy), 0)
+            answer.lots[id(order)] = answer.lots.get(id(order), 0) + n
+            if n:
+                self.contra_left[id(order)] -= n
+                _narrow(self.bounds, order)
 
 
 def _filled(orders: Sequence[_Order], answer: _Answer) -> list[tuple[_Order, int]]:
@@ -1039,6 +1418,7 @@ class _Run:
     value: float | None
     bound: float | None
     build_s: float = 0.0  # passing the model to the solver (building the PuLP problem)
+    prices: Mapping[str, Fraction] = field(default_factory=dict)  # Model.witness
 
 
 def _solve_part(
@@ -1055,7 +1435,7 @@ def _solve_part(
             timeLimit=time_limit_s,
             gapRel=config.gap,
             threads=1,
-            **AUCTION_HIGHS_OPTIONS,
+            **_options(model),
         )
         return _run_pulp(model, solver, "highs")
     return _run_highs(
@@ -1181,7 +1561,7 @@ class _Matrix:
 def _run_highs(
     model: _Model, *, time_limit_s: float, gap: float, first_solution: bool = False
 ) -> _Run | str:
-    """Solve ``model`` with HiGHS through highspy (:data:`AUCTION_HIGHS_OPTIONS`).
+    """Solve ``model`` with HiGHS through highspy (:func:`_options`).
 
     With ``first_solution``, a callback interrupts HiGHS at its first check after it
     holds a solution worth more than the empty fill: on a large model that is its
@@ -1195,7 +1575,7 @@ def _run_highs(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("mip_rel_gap", gap)
-    for name, option in AUCTION_HIGHS_OPTIONS.items():
+    for name, option in _options(model).items():
         h.setOptionValue(name, option)
     refused = model.matrix.to_highs(h)
     if refused:
@@ -1206,6 +1586,12 @@ def _run_highs(
         h.cbMipInterrupt.subscribe(_stop_at_first_solution)
     h.run()
     return dataclasses.replace(_highs_run(h, model), build_s=build_s)
+
+
+def _options(model: _Model) -> Mapping[str, str | bool]:
+    """The HiGHS options for ``model``: :data:`PRICE_HIGHS_OPTIONS` when it holds price
+    constraints, :data:`AUCTION_HIGHS_OPTIONS` otherwise."""
+    return PRICE_HIGHS_OPTIONS if model.price_cols else AUCTION_HIGHS_OPTIONS
 
 
 def _stop_at_first_solution(event: Any) -> None:
@@ -1220,11 +1606,13 @@ def _highs_run(h: Any, model: _Model) -> _Run:
     model_status = h.getModelStatus()
     info = h.getInfo()
     lots = None
+    prices: Mapping[str, Fraction] = {}
     if info.primal_solution_status == 2:  # kSolutionStatusFeasible
         values = h.getSolution().col_value
         lots = round_lots([values[o.col] for o in model.orders])
         if lots is None:
             return _Run("non-integral solution", None, None, None)
+        prices = model.witness(values)
     kinds = highspy.HighsModelStatus
     if model_status == kinds.kOptimal:
         status = "optimal"
@@ -1242,8 +1630,8 @@ def _highs_run(h: Any, model: _Model) -> _Run:
     bound = -float(info.mip_dual_bound)  # it minimised the negated objective
     value = -float(info.objective_function_value) if lots is not None else 0.0
     if not math.isfinite(bound):
-        return _Run(status, lots, None, None)
-    return _Run(status, lots, value, bound)
+        return _Run(status, lots, None, None, prices=prices)
+    return _Run(status, lots, value, bound, prices=prices)
 
 
 def _run_pulp(model: _Model, solver: Any, name: SolverName) -> _Run | str:
@@ -1257,6 +1645,7 @@ def _run_pulp(model: _Model, solver: Any, name: SolverName) -> _Run | str:
         # LookupError: PuLP reading back a model HiGHS refused part of.
         return f"{type(exc).__name__}: {exc}"
     solution = read_solution(problem, [variables[o.col] for o in model.orders], name)
+    prices: Mapping[str, Fraction] = {}
     if solution.values is None:
         status = "no primal solution" if name == "highs" else "no integer solution"
         lots = None
@@ -1265,21 +1654,29 @@ def _run_pulp(model: _Model, solver: Any, name: SolverName) -> _Run | str:
         if lots is None:
             return _Run("non-integral solution", None, None, None, build_s)
         status = "optimal" if solution.status == "optimal" else "feasible"
+        prices = model.witness({c: variables[c].value() for c in model.price_cols.values()})
     if name != "highs":
-        return _Run(status, lots, None, None, build_s)
+        return _Run(status, lots, None, None, build_s, prices)
     info = problem.solverModel.getInfo()
     # FastHiGHS minimises the negated objective.
     bound = -float(info.mip_dual_bound)
     value = -float(info.objective_function_value) if lots is not None else 0.0
     if not math.isfinite(bound):
-        return _Run(status, lots, None, None, build_s)
-    return _Run(status, lots, value, bound, build_s)
+        return _Run(status, lots, None, None, build_s, prices)
+    return _Run(status, lots, value, bound, build_s, prices)
 
 
 class _Model(abc.ABC):
     """The clearing MILP over admitted bundles and contra orders (one auction, or one
     independent part of it), written into a :class:`_Matrix`; the price rules are
-    the subclass's."""
+    the subclass's.
+
+    Price constraints: each symbol a bundle's price constraint names gets an integer
+    price variable ``u_s`` (``price_cols``), its price's offset from the low end of its
+    interval on the price grid (:class:`_BoxRow`), which the formulation ties to the
+    symbol's fills; each such bundle a fill indicator and copies of those variables
+    that equal them while it fills (:meth:`_price_system`). ``binding`` are price rows
+    that hold whatever fills (an earlier batch's filled bundles')."""
 
     def __init__(
         self,
@@ -1287,13 +1684,20 @@ class _Model(abc.ABC):
         contra: Sequence[_Order],
         spreads: _Spreads,
         units: _Units,
+        binding: Sequence[_PriceRow] = (),
     ) -> None:
         self.entries = entries
         self.spreads = spreads
         self.refs = spreads.refs
         self.units = units
+        self.binding = binding
         self.orders = [o for e in entries for o in e.legs.values()] + list(contra)
         self.matrix = _Matrix()
+        self.price_cols: dict[str, int] = {}  # symbol -> its price variable's column
+        self.box: dict[str, tuple[int, int]] = {}  # symbol -> (low end, width) in grid steps
+        # entry index -> its price rows that bind on some grid prices only, or None when
+        # they hold at no grid prices of the box (it cannot fill here)
+        self.systems: dict[int, tuple[_BoxRow, ...] | None] = {}
 
     def build(self) -> None:
         matrix = self.matrix
@@ -1309,14 +1713,109 @@ class _Model(abc.ABC):
                 0.0,
                 0.0,
             )
+        binding = self._price_columns()
         self._prices(by_symbol)
         self._self_trade(by_symbol)
-        for entry in self.entries:
-            self._bundle_rows(entry)
+        for index, entry in enumerate(self.entries):
+            self._bundle_rows(index, entry)
+        for row in binding:
+            matrix.row(
+                [
+                    (self.price_cols[s], a)
+                    for s, a in zip(row.symbols, row.coefficients, strict=True)
+                ],
+                -_INF if row.lower is None else row.lower,
+                _INF if row.upper is None else row.upper,
+            )
 
     @abc.abstractmethod
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
-        """Which orders may fill at the symbols' clearing prices (the formulation)."""
+        """Which orders may fill at the symbols' clearing prices (the formulation); for a
+        symbol in ``price_cols``, also ties its price variable to those fills."""
+
+    def _steps(self, symbol: str) -> tuple[int, int]:
+        """The symbol's price interval on the price grid: its low end and its width, in
+        whole steps (both ends are on the grid: see :class:`_Units`)."""
+        found = self.box.get(symbol)
+        if found is None:
+            low, high = self.spreads.bounds[symbol]
+            scale = self.units.prices
+            found = self.box[symbol] = (int(low * scale), int((high - low) * scale))
+        return found
+
+    def _price_columns(self) -> list[_BoxRow]:
+        """Each bundle's price rows over the box of prices (:func:`_on_box`) into
+        ``systems``, and a price variable per symbol that one of them, or a binding
+        row, still needs; the binding rows that need writing."""
+        scale, needed = self.units.prices, set[str]()
+        for index, entry in enumerate(self.entries):
+            if not entry.price_rows or not entry.legs:
+                continue
+            for symbol in entry.price_symbols:
+                self._steps(symbol)
+            rows = [_on_box(row, scale, self.box) for row in entry.price_rows]
+            if any(row.holds == "never" for row in rows):
+                self.systems[index] = None
+                continue
+            some = tuple(row for row in rows if row.holds == "some")
+            if not some:
+                continue  # they hold at every price the box allows
+            # One inequality holds at a corner of the box; an equality over one price at
+            # a grid point (its coefficient is ±1). Otherwise, look for a point.
+            decided = len(some) == 1 and (
+                some[0].lower != some[0].upper or len(some[0].symbols) == 1
+            )
+            sizes = tuple(sorted({(s, self.box[s][1]) for row in some for s in row.symbols}))
+            if not decided and not _integer_point(some, sizes):
+                self.systems[index] = None
+                continue
+            self.systems[index] = some
+            needed.update(s for row in some for s in row.symbols)
+        binding: list[_BoxRow] = []
+        for price_row in self.binding:
+            for symbol in price_row.symbols:
+                self._steps(symbol)
+            row = _on_box(price_row, scale, self.box)
+            # "never" only if an earlier batch's prices failed exactness; left out, the
+            # union's exact verification then decides.
+            if row.holds == "some":
+                binding.append(row)
+                needed.update(row.symbols)
+        for symbol in sorted(needed):
+            self.price_cols[symbol] = self.matrix.column(self.box[symbol][1])
+        return binding
+
+    def witness(self, values: Sequence[float] | Mapping[int, float | None]) -> dict[str, Fraction]:
+        """The solver's prices of the symbols in ``price_cols``, from the solution's
+        column ``values``: each on the grid, or none at all if one is not within
+        :data:`~gateway.solver.milp.INTEGRALITY_TOL` of a whole step."""
+        prices: dict[str, Fraction] = {}
+        for symbol, column in self.price_cols.items():
+            value = values[column]
+            if value is None or not math.isfinite(value):
+                return {}
+            steps = round(value)
+            if abs(value - steps) > INTEGRALITY_TOL:
+                return {}
+            prices[symbol] = Fraction(self.box[symbol][0] + steps, self.units.prices)
+        return prices
+
+    def _grid_link(self, order: _Order) -> None:
+        """An inside order of a symbol with a price variable ``u`` (the price's offset in
+        grid steps, in ``[0, width]``): a binary ``z`` lets it fill (``n ≤ max_lots·z``),
+        and then the price must be on its side of its limit, at offset ``l``: a buy
+        ``u ≤ l + (width − l)·(1 − z)``, a sell ``u ≥ l·z``. Whole numbers up to the
+        width, in both formulations."""
+        matrix = self.matrix
+        low, width = self._steps(order.symbol)
+        limit = int(order.limit * self.units.prices) - low
+        price = self.price_cols[order.symbol]
+        z = matrix.column(1)
+        matrix.row([(order.col, 1), (z, -order.max_lots)], -_INF, 0.0)
+        if order.side is Side.BUY:
+            matrix.row([(price, 1), (z, width - limit)], -_INF, width)
+        else:
+            matrix.row([(price, 1), (z, -limit)], 0.0, _INF)
 
     def _objective(self) -> None:
         """Improvement Σ_buys limit·q − Σ_sells limit·q in integer units of the
@@ -1354,12 +1853,18 @@ class _Model(abc.ABC):
                 for order in sells:
                     matrix.row([(order.col, 1), (z, order.max_lots)], -_INF, order.max_lots)
 
-    def _bundle_rows(self, entry: _Entry) -> None:
+    def _bundle_rows(self, index: int, entry: _Entry) -> None:
         # The same integer rows over lot counts as the pre-solver's; a leg with no
         # order in this auction (nothing left, or no reference market) fills 0, and a
         # row left with no term holds (the empty fill satisfies every admitted row).
         bundle, legs = entry.participant.bundle, entry.legs
         matrix = self.matrix
+        system = self.systems.get(index, ())
+        if system is None:
+            # Its price constraints hold at no grid prices within the box: no fill here.
+            for order in legs.values():
+                matrix.upper[order.col] = 0.0
+            return
         for row in entry.rows:
             terms = [(legs[i].col, a) for i, a in enumerate(row.coefficients) if a and i in legs]
             if not terms:
@@ -1371,6 +1876,7 @@ class _Model(abc.ABC):
                 matrix.row(terms, rhs, _INF)
             else:
                 matrix.row(terms, rhs, rhs)
+        w = None
         if bundle.min_total_fill and legs:
             # A non-empty fill must reach the minimum: w = 1 if the bundle trades.
             w = matrix.column(1)
@@ -1378,6 +1884,40 @@ class _Model(abc.ABC):
             cap = sum(o.max_lots * o.lot for o in legs.values())
             matrix.row([*total, (w, -cap)], -_INF, 0.0)
             matrix.row([*total, (w, -bundle.min_total_fill)], 0.0, _INF)
+        if system:
+            self._price_system(legs, system, w)
+
+    def _price_system(
+        self, legs: Mapping[int, _Order], system: Sequence[_BoxRow], w: int | None
+    ) -> None:
+        """A bundle's price rows, binding while it fills. Its fill indicator ``y`` (the
+        minimum fill's ``w`` when it has one: ``w = 0`` leaves no lot) with ``n ≤
+        max_lots·y`` per order; per symbol a copy ``c_s`` of the price variable, in
+        the same ``[0, width_s]``, equal to it while ``y = 1`` (``|u_s − c_s| ≤
+        width_s·(1 − y)``); and the rows over the copies, unconditionally (they hold
+        somewhere in the box: :meth:`_price_columns`). The rows' coefficients and the
+        copies' ties stay within MAX_PRICE_ROW and MAX_PRICE_STEPS (see the module
+        docstring), so what the solver's tolerances allow rounds to an exact answer."""
+        matrix = self.matrix
+        y = w
+        if y is None:
+            y = matrix.column(1)
+            for order in legs.values():
+                matrix.row([(order.col, 1), (y, -order.max_lots)], -_INF, 0.0)
+        copies: dict[str, int] = {}
+        for symbol in sorted({s for row in system for s in row.symbols}):
+            width = self.box[symbol][1]
+            copy = copies[symbol] = matrix.column(width)
+            if width:
+                price = self.price_cols[symbol]
+                matrix.row([(price, 1), (copy, -1), (y, width)], -_INF, width)
+                matrix.row([(copy, 1), (price, -1), (y, width)], -_INF, width)
+        for row in system:
+            matrix.row(
+                [(copies[s], a) for s, a in zip(row.symbols, row.coefficients, strict=True)],
+                -_INF if row.lower is None else row.lower,
+                _INF if row.upper is None else row.upper,
+            )
 
 
 class _LadderModel(_Model):
@@ -1393,9 +1933,18 @@ class _LadderModel(_Model):
         return {s: self.units.mid(self.refs[s]) for s in {o.symbol for o in self.orders}}
 
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
+        """Per symbol, its :func:`~gateway.venue.ladder.price_ladder`; a symbol with a
+        price variable (one a price constraint names) has its inside orders tied to it
+        instead (:meth:`~_Model._grid_link`): the ladder says only which fills some
+        price allows, a price constraint needs the price itself."""
         matrix = self.matrix
         for symbol in sorted(by_symbol):
             orders = by_symbol[symbol]
+            if symbol in self.price_cols:
+                for order in orders:
+                    if self.spreads.eligible(order) == "inside":
+                        self._grid_link(order)
+                continue
             bid, offer = self.spreads.bounds[symbol]
             ladder = price_ladder([(o.side, o.limit) for o in orders], bid, offer)
             steps = [matrix.column(1) for _ in ladder.thresholds]
@@ -1413,7 +1962,9 @@ class _LadderModel(_Model):
 
 class _BigMModel(_Model):
     """The model before issue 15: a continuous price per symbol and, per order inside
-    the spread, a binary and two big-M rows."""
+    the spread, a binary and two big-M rows. A symbol with a price variable (one a
+    price constraint names) has it instead, in whole steps of the price grid, with
+    big-M rows of whole numbers (:meth:`_grid_link`)."""
 
     def _prices(self, by_symbol: Mapping[str, Sequence[_Order]]) -> None:
         prices = {
@@ -1421,10 +1972,14 @@ class _BigMModel(_Model):
                 float(self.refs[s].offer), lower=float(self.refs[s].bid), integer=False
             )
             for s in sorted(by_symbol)
+            if s not in self.price_cols
         }
         for order in self.orders:
             if self.spreads.eligible(order) == "inside":
-                self._price_link(order, prices[order.symbol])
+                if order.symbol in self.price_cols:
+                    self._grid_link(order)
+                else:
+                    self._price_link(order, prices[order.symbol])
 
     def _price_link(self, order: _Order, price: int) -> None:
         """z = 1 lets the order fill; then the price must be on its side of its limit."""
@@ -1448,6 +2003,8 @@ class _Outcome:
     lots: Sequence[int]
     status: str
     solve_ms: float
+    witness: Mapping[str, Fraction] = field(default_factory=dict)  # the solver's prices
+    grid: int = 1  # the price grid 1/grid of the witness
 
 
 def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
@@ -1480,6 +2037,15 @@ def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
     for symbol in sorted(interval):
         low, high = interval[symbol]
         prices[symbol] = min(max(spreads.refs[symbol].mid, low), high)
+    held = [
+        price
+        for participant in participants
+        if participant.bundle.price_constraints
+        and any(bundle_fills.get(participant.bundle.bundle_id, ()))
+        for price in participant.bundle.price_constraints
+    ]
+    if held:
+        _settle(prices, interval, held, outcome)
     result = AuctionResult(
         status="optimal" if status == "optimal" else "feasible",
         prices=prices,
@@ -1498,6 +2064,98 @@ def _finish(outcome: _Outcome) -> tuple[AuctionResult, dict[str, str]]:
     return AuctionResult(
         result.status, prices, result.bundle_fills, contra_fills, improvement, solve_ms
     ), {}
+
+
+def _settle(
+    prices: dict[str, Fraction],
+    interval: dict[str, list[Fraction]],
+    held: Sequence[PriceConstraint],
+    outcome: _Outcome,
+) -> None:
+    """The prices of the symbols that the filled bundles' price constraints ``held``
+    name, in ``prices``: from the solver's, which satisfy them (:class:`_Model`), each
+    symbol in turn moved as close to its mid as its fills' ``interval`` and the
+    constraints allow with the others' prices fixed (:func:`_toward_mids`). If the
+    solver's prices do not hold exactly (its tolerances; never seen), the mids clamped
+    to the intervals, as for the other symbols: :func:`verify` then names what fails,
+    and the auction is solved again without the bundles it names."""
+    spreads = outcome.spreads
+    symbols = sorted({s for price in held for s, _ in price.terms})
+    if not spreads.bounds.keys() >= set(symbols):
+        return  # a symbol with no reference has no price: verify() says so
+    for symbol in symbols:
+        if symbol not in interval:  # named, not traded: its price still binds
+            low, high = interval[symbol] = list(spreads.bounds[symbol])
+            prices[symbol] = min(max(spreads.refs[symbol].mid, low), high)
+    # The solver's price of each symbol that had a price variable when it last traded
+    # (in a large auction, the last batch whose model had one). A symbol without one,
+    # or whose interval a later batch narrowed past it, is named only by rows that held
+    # at every price of that model's box (:func:`_on_box`): any price in its interval
+    # does, and it keeps the mid, clamped.
+    trial = dict(prices)
+    for symbol in symbols:
+        solved = outcome.witness.get(symbol)
+        if solved is not None and interval[symbol][0] <= solved <= interval[symbol][1]:
+            trial[symbol] = solved
+    if all(price.holds(trial) for price in held):
+        _toward_mids(symbols, interval, held, trial, outcome)
+        prices.update((s, trial[s]) for s in symbols)
+
+
+def _toward_mids(
+    symbols: Sequence[str],
+    interval: Mapping[str, Sequence[Fraction]],
+    held: Sequence[PriceConstraint],
+    trial: dict[str, Fraction],
+    outcome: _Outcome,
+) -> None:
+    """Move each of ``symbols`` in turn, in ``trial`` (prices at which every constraint
+    of ``held`` holds), as close to its mid as its ``interval`` and the constraints
+    allow with the others fixed: to the mid itself, or else to the nearest point of
+    the price grid ``1/outcome.grid`` (the symbol's current price is on it: the
+    solver's, or an end of its interval, a limit or the reference's bid or offer), so
+    every price stays a finite decimal and the constraints keep holding, exactly."""
+    grid, refs = outcome.grid, outcome.spreads.refs
+    naming: dict[str, list[PriceConstraint]] = {}
+    for price in held:
+        for symbol, a in price.terms:
+            if a:
+                naming.setdefault(symbol, []).append(price)
+    for symbol in symbols:
+        low, high = _allowed(symbol, interval[symbol], naming.get(symbol, []), trial)
+        mid = refs[symbol].mid
+        if low <= mid <= high:
+            trial[symbol] = mid
+        elif mid < low:
+            trial[symbol] = Fraction(math.ceil(low * grid), grid)
+        else:
+            trial[symbol] = Fraction(math.floor(high * grid), grid)
+
+
+def _allowed(
+    symbol: str,
+    interval: Sequence[Fraction],
+    held: Sequence[PriceConstraint],
+    prices: Mapping[str, Fraction],
+) -> tuple[Fraction, Fraction]:
+    """The prices of ``symbol`` within ``interval`` at which every constraint of
+    ``held`` holds, the other symbols at ``prices``: an interval, exactly."""
+    low, high = interval
+    for price in held:
+        a = next((Fraction(c) for s, c in price.terms if s == symbol), Fraction(0))
+        if not a:
+            continue
+        rest = sum(
+            (Fraction(c) * prices[s] for s, c in price.terms if s != symbol), start=Fraction(0)
+        )
+        edge = (Fraction(price.rhs) - rest) / a  # a·p + rest (sense) rhs
+        if price.sense is Sense.EQ:
+            low, high = max(low, edge), min(high, edge)
+        elif (price.sense is Sense.LE) == (a > 0):
+            high = min(high, edge)
+        else:
+            low = max(low, edge)
+    return low, high
 
 
 def _improvement(
@@ -1588,6 +2246,7 @@ def _problems(
         for constraint in bundle.constraints:
             if not constraint.holds(fills):
                 found.append(f"{bundle.bundle_id}: constraint {constraint.name} fails")
+        found.extend(_price_constraint_problems(bundle, fills, result.prices))
         total = sum(fills)
         if bundle.min_total_fill and 0 < total < bundle.min_total_fill:
             found.append(f"{bundle.bundle_id}: fill {total} below minimum")
@@ -1604,6 +2263,24 @@ def _problems(
             net[order.symbol] = net.get(order.symbol, 0) + order.side.sign * qty
     others.extend(f"{symbol}: bought - sold = {qty}" for symbol, qty in net.items() if qty)
     return by_bundle, others
+
+
+def _price_constraint_problems(
+    bundle: OrderBundle, fills: Sequence[int], prices: Mapping[str, Fraction]
+) -> list[str]:
+    """The price constraints of a filled bundle that fail at the clearing ``prices``,
+    exactly (:meth:`~gateway.core.bundle.OrderBundle.price_violations`), or the
+    symbols they name that have no clearing price."""
+    if not bundle.price_constraints or not any(fills):
+        return []
+    named = {s for price in bundle.price_constraints for s, _ in price.terms}
+    missing = sorted(named - prices.keys())
+    if missing:
+        return [
+            f"{bundle.bundle_id}: no clearing price for {', '.join(missing)}, "
+            "which its price constraints name"
+        ]
+    return [f"{bundle.bundle_id}: {problem}" for problem in bundle.price_violations(fills, prices)]
 
 
 def _self_trades(

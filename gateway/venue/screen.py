@@ -27,11 +27,25 @@ What is checked, in this order (the first failure is the answer):
   solver reads as written (``3.0000000000000003`` has 17; against a coefficient
   of 3 it makes the row ``10000000000000001·a − 10000000000000000·b``, which
   HiGHS refuses);
+* PriceTermCoefficient(20026) and PriceConstraintRHS(20023) of each price
+  constraint (NoPriceConstraints(20020)) likewise have at most
+  :data:`MAX_COEFFICIENT_DIGITS` significant digits;
 * what the auction model itself needs (:func:`gateway.venue.auction.model_problem`
-  on the config's price grid): each order's objective coefficient, at most
-  100,000 lots per order (OrderQty(38)), each constraint's row over lot counts
-  (its coefficients and activity), the empty fill allowed by every constraint
-  (ConstraintRHS(20013)), and MinTotalFill(20017).
+  on the config's price grid, with the symbols' reference markets): each order's
+  objective coefficient, at most 100,000 lots per order (OrderQty(38)), each
+  constraint's row over lot counts (its coefficients and activity), the empty
+  fill allowed by every constraint (ConstraintRHS(20013)), MinTotalFill(20017),
+  and each price constraint's exact row over the clearing prices: its
+  coefficients in coprime integers at most 10^5 in magnitude together
+  (PriceTermCoefficient(20026)), and every reference it names at most 10^5 steps
+  of the price grid, refined by its right-hand side (PriceConstraintRHS(20023));
+* a price constraint holds at some prices within the reference ``[bid, offer]``
+  of its symbols (PriceConstraintRHS(20023)): the clearing prices always lie
+  there, so one that holds nowhere would keep its bundle from ever filling. It is
+  refused rather than left to rest unfilled; each constraint is judged on its own
+  (exactly, over all prices in the box), and one that holds only together with
+  others that exclude it, or only between two steps of the price grid, rests and
+  never fills: the auction holds the rows exactly whatever they are.
 
 Magnitudes of single values are already bounded by the codec
 (:func:`gateway.core.exact.parse_decimal`: at most 30 digits, below ``10^15``).
@@ -44,8 +58,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-from gateway.core.bundle import OrderBundle
-from gateway.venue.auction import Unmodellable, model_problem
+from gateway.core.bundle import OrderBundle, PriceConstraint
+from gateway.solver.prices import unattainable
+from gateway.venue.auction import SymbolRef, Unmodellable, model_problem
 from gateway.venue.config import SymbolConfig
 
 __all__ = ["MAX_COEFFICIENT_DIGITS", "MAX_LOT_MULTIPLE", "refusal"]
@@ -109,8 +124,63 @@ def refusal(
                 f"ConstraintRHS(20013) {where}: {constraint.rhs:f} has "
                 f"{_digits(constraint.rhs)} significant digits; at most {MAX_COEFFICIENT_DIGITS}"
             )
-    problem = model_problem(bundle, price_scale)
-    return None if problem is None else _named(problem, bundle, cl_ord_ids)
+    return _price_refusal(bundle, cl_ord_ids, symbols, price_scale)
+
+
+def _price_refusal(
+    bundle: OrderBundle,
+    cl_ord_ids: Sequence[str],
+    symbols: Mapping[str, SymbolConfig],
+    price_scale: int,
+) -> str | None:
+    """:func:`refusal`'s last checks: the price constraints' digits, the auction
+    model's needs, and the price constraints' reach within the reference markets."""
+    for price in bundle.price_constraints:
+        too_long = _price_digits(price)
+        if too_long:
+            return too_long
+    refs = {s: SymbolRef(c.bid, c.offer, c.self_trade_prevention) for s, c in symbols.items()}
+    problem = model_problem(bundle, price_scale, refs)
+    if problem is not None:
+        return _named(problem, bundle, cl_ord_ids)
+    for price in bundle.price_constraints:
+        box = {s: (Fraction(refs[s].bid), Fraction(refs[s].offer)) for s, _ in price.terms}
+        if unattainable(price, box) is not None:
+            low = sum(
+                (Fraction(a) * box[s][0 if a > 0 else 1] for s, a in price.terms), Fraction(0)
+            )
+            high = sum(
+                (Fraction(a) * box[s][1 if a > 0 else 0] for s, a in price.terms), Fraction(0)
+            )
+            return (
+                f"PriceConstraintRHS(20023) of price constraint {price.name}: "
+                f"{price.render()} holds at no clearing prices within the reference "
+                f"markets of its symbols, where its left-hand side lies in "
+                f"[{_decimal(low)}, {_decimal(high)}]; the bundle could never fill"
+            )
+    return None
+
+
+def _price_digits(price: PriceConstraint) -> str | None:
+    """Why a price constraint's numbers have too many digits, or None."""
+    where = f"of price constraint {price.name}"
+    for symbol, coefficient in price.terms:
+        if _digits(coefficient) > MAX_COEFFICIENT_DIGITS:
+            return (
+                f"PriceTermCoefficient(20026) {where}, symbol {symbol}: {coefficient:f} has "
+                f"{_digits(coefficient)} significant digits; at most {MAX_COEFFICIENT_DIGITS}"
+            )
+    if _digits(price.rhs) > MAX_COEFFICIENT_DIGITS:
+        return (
+            f"PriceConstraintRHS(20023) {where}: {price.rhs:f} has {_digits(price.rhs)} "
+            f"significant digits; at most {MAX_COEFFICIENT_DIGITS}"
+        )
+    return None
+
+
+def _decimal(value: Fraction) -> str:
+    """A finite decimal's text (prices and coefficients are decimals)."""
+    return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
 
 
 def _digits(value: Decimal) -> int:
@@ -120,6 +190,13 @@ def _digits(value: Decimal) -> int:
 
 def _named(problem: Unmodellable, bundle: OrderBundle, cl_ord_ids: Sequence[str]) -> str:
     """``problem`` with the FIX field at fault named."""
+    if problem.price_constraint is not None:
+        field = {
+            "price_term": "PriceTermCoefficient(20026)s",
+            "price_rhs": "PriceConstraintRHS(20023)",
+        }.get(problem.part, "PriceTermSymbol(20025)")
+        name = bundle.price_constraints[problem.price_constraint].name
+        return f"{field} of price constraint {name}: {problem.text}"
     if problem.leg is not None:
         field = "Price(44)" if problem.part == "price" else "OrderQty(38)"
         symbol = bundle.legs[problem.leg].symbol

@@ -107,3 +107,26 @@ def test_the_instrument_list_survives_its_journal_form() -> None:
     saved = InstrumentList.from_json(LISTED.to_json(), "journal")
     assert saved.instruments == LISTED.instruments
     assert saved.source == "journal"
+
+
+def test_a_spread_no_price_in_the_venues_ranges_meets_is_refused_before_forwarding() -> None:
+    from gateway.core.bundle import PriceConstraint, Sense
+
+    def spread(rhs: str) -> OrderBundle:
+        price = PriceConstraint(
+            name="spread",
+            terms=(("BBBB", Decimal(1)), ("AAAA", Decimal(-1))),
+            sense=Sense.GE,
+            rhs=Decimal(rhs),
+        )
+        return dataclasses.replace(
+            with_leg(1, limit_price=Decimal("20.00")), price_constraints=(price,)
+        )
+
+    # p_BBBB - p_AAAA is at most 20.05 - 9.95 = 10.10 within the bid-offer ranges.
+    assert pretrade_breach(spread("10.10"), LISTED, RiskLimits()) is None
+    assert pretrade_breach(spread("10.11"), LISTED, RiskLimits()) == (
+        "price constraint spread (p(BBBB) - p(AAAA) >= 10.11) cannot hold at clearing prices "
+        "within the counterparty's bid-offer ranges: there its left-hand side is at most 10.1; "
+        "the bundle could never fill there"
+    )

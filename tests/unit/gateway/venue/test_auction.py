@@ -144,6 +144,16 @@ def check(result, participants, contra, refs=REFS_PROP) -> None:
         bundle = participant.bundle
         fills = result.bundle_fills.get(bundle.bundle_id, (0,) * len(bundle.legs))
         assert bundle.violations(list(fills)) == []  # constraints, lots, limits
+        if any(fills):
+            # Price constraints bind where the bundle fills: Σ a·p (sense) rhs, exactly.
+            for price in bundle.price_constraints:
+                lhs = sum(Fraction(a) * result.prices[s] for s, a in price.terms)
+                rhs = Fraction(price.rhs)
+                assert {"<=": lhs <= rhs, "==": lhs == rhs, ">=": lhs >= rhs}[price.sense.value], (
+                    bundle.bundle_id,
+                    price.render(),
+                    lhs,
+                )
         for leg, qty, left in zip(bundle.legs, fills, participant.remaining, strict=True):
             assert qty <= left
             if qty:
@@ -168,6 +178,12 @@ def check(result, participants, contra, refs=REFS_PROP) -> None:
     assert all(v == 0 for v in net.values()), net
     for symbol, price in result.prices.items():
         assert refs[symbol].bid <= price <= refs[symbol].offer
+        # A finite decimal (the venue reports it as LastPx): 2s and 5s in the denominator.
+        denominator = price.denominator
+        for factor in (2, 5):
+            while denominator % factor == 0:
+                denominator //= factor
+        assert denominator == 1, (symbol, price)
 
 
 @settings(max_examples=60)

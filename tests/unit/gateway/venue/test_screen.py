@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.core.bundle import Constraint, Leg, OrderBundle, PriceConstraint, Sense, Side
 from gateway.core.plugins import StrategyRegistry
 from gateway.tools.demo import DemoOptions, _payloads
 from gateway.venue.config import load_venue_config
@@ -182,3 +182,103 @@ def test_every_sample_and_demo_bundle_is_taken(monkeypatch):
         assert refusal(built, ids, CONFIG.symbols, SCALE) is None, source
         checked += 1
     assert checked >= 300
+
+
+# --- price constraints (issue 17) --------------------------------------------------------
+
+
+def spread_pair(*, k: str = "1", rhs: str = "10.00", sense: Sense = Sense.LE) -> OrderBundle:
+    """Buy BBBB, sell AAAA, with ``p_B − k·p_A (sense) rhs`` on the clearing prices."""
+    return OrderBundle(
+        bundle_id="X",
+        legs=(
+            Leg(symbol="AAAA", side=Side.SELL, limit_price=Decimal("9.95"), max_qty=1000),
+            Leg(symbol="BBBB", side=Side.BUY, limit_price=Decimal("20.05"), max_qty=1000),
+        ),
+        price_constraints=(
+            PriceConstraint(
+                name="spread",
+                terms=(("BBBB", Decimal(1)), ("AAAA", -Decimal(k))),
+                sense=sense,
+                rhs=Decimal(rhs),
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("k", "rhs", "sense"),
+    [
+        ("1", "10.00", Sense.LE),
+        ("1", "9.90", Sense.LE),  # holds at one corner of the references only
+        ("2", "0", Sense.GE),
+        ("0.98", "10.2", Sense.LE),  # 50·p_B − 49·p_A
+        ("1.2345", "7.65", Sense.LE),  # 10000·p_B − 12345·p_A: 22,345 in magnitude
+        ("1", "10.0001", Sense.EQ),  # on the venue's grid 1/10000
+    ],
+)
+def test_a_pair_with_a_spread_the_model_holds_exactly_is_taken(k, rhs, sense):
+    assert refused(spread_pair(k=k, rhs=rhs, sense=sense)) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"k": "1.0000000000000001"},
+            "PriceTermCoefficient(20026) of price constraint spread, symbol AAAA: "
+            "-1.0000000000000001 has 17 significant digits; at most 15",
+        ),
+        (
+            {"rhs": "10.000000000000001"},
+            "PriceConstraintRHS(20023) of price constraint spread: 10.000000000000001 has 17 "
+            "significant digits; at most 15",
+        ),
+        (
+            # Exact over prices only as 1000000·p_B − 1000001·p_A: HiGHS's tolerances
+            # could pass prices a step off.
+            {"k": "1.000001"},
+            "PriceTermCoefficient(20026)s of price constraint spread: over the clearing "
+            "prices its coefficients scale to the coprime integers 1000000, -1000001, "
+            "2000001 in magnitude together; at most 100000",
+        ),
+        (
+            # Seven decimals: a grid of 10^-7, on which AAAA's 0.10 spread is 10^6 steps.
+            {"rhs": "10.0000001"},
+            "PriceConstraintRHS(20023) of price constraint spread: 10.0000001 puts the "
+            "clearing prices on the grid 1/10000000, where a reference its bundle's price "
+            "constraints name spans 1000000 steps; at most 100000",
+        ),
+        (
+            {"rhs": "9"},
+            "PriceConstraintRHS(20023) of price constraint spread: p(BBBB) - p(AAAA) <= 9 "
+            "holds at no clearing prices within the reference markets of its symbols, "
+            "where its left-hand side lies in [9.9, 10.1]; the bundle could never fill",
+        ),
+        (
+            {"k": "2", "rhs": "0.5", "sense": Sense.GE},
+            "PriceConstraintRHS(20023) of price constraint spread: p(BBBB) - 2·p(AAAA) >= "
+            "0.5 holds at no clearing prices within the reference markets of its symbols, "
+            "where its left-hand side lies in [-0.15, 0.15]; the bundle could never fill",
+        ),
+    ],
+)
+def test_each_price_constraint_denial_names_the_field(changes, expected):
+    assert refused(spread_pair(**changes)) == expected
+
+
+def test_a_pairs_bundle_with_a_spread_from_the_strategy_is_taken(registry):
+    raw = {
+        "strategy": "pairs",
+        "lot_size": 100,
+        "bidder_data": {
+            "ratio_min": "0.4",
+            "ratio_max": "0.6",
+            "spread": "10.02",
+            "positions": [
+                {"symbol": "AAAA", "side": "Sell", "qty": 3000, "price": "9.95"},
+                {"symbol": "BBBB", "side": "Buy", "qty": 1500, "price": "20.05"},
+            ],
+        },
+    }
+    assert refused(registry.build(envelope(raw), bundle_id="X")) is None
