@@ -189,7 +189,8 @@ def _add_session_commands(commands: Any) -> None:
         description="Start bidgw venue and bidgw run on free loopback ports, submit the "
         "bundled samples plus a seeded stream of random bundles through a FIX "
         "client, let the venue run a number of auctions, and print every bundle's "
-        "fills next to its hedge ratio or beta bound. Exit 0 when every fill "
+        "fills next to its strategy's bound (hedge ratio, beta drift, pair ratio, dollar "
+        "imbalance). Exit 0 when every fill "
         "respects its bound.",
     )
     demo.add_argument(
