@@ -9,7 +9,8 @@ dollar imbalance next to its bound, as the bundle's strategy describes it
 (``describe_fill`` of the plugin protocol; a template, which has none, is
 checked against its bundle's constraints), then totals.
 Everything it writes (configs, stores, FIX and JSON logs) goes into one run
-folder it names.
+folder it names. The run's venue.yaml turns self-trade prevention off: one desk
+sends every bundle, and the point is to show them trade.
 
 With ``ops.enabled`` in the gateway's config (or the venue's) it prints the
 operator page's URL (the venue's ``/metrics``) once the gateway is up; the
@@ -87,6 +88,10 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     out.write(f"bidgw demo: logs, configs and stores in {run_dir}\n")
     venue_yaml, gateway_yaml, client_port, urls = _write_configs(options.config_dir, run_dir)
+    out.write(
+        "bidgw demo: one desk sends every bundle, so the venue's self-trade prevention "
+        "is off for this run\n"
+    )
     venue_cfg = load_yaml(venue_yaml)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -209,6 +214,14 @@ def _write_configs(config_dir: Path, run_dir: Path) -> tuple[Path, Path, int, _U
         fix_log_dir=str(run_dir / "venue-fixlog"),
         journal=str(run_dir / "venue-journal.sqlite"),
     )
+    # One desk (DESK1) sends every bundle of the demo: with self-trade prevention its
+    # buys and sells of a symbol could not meet in one auction, and the auction would
+    # have to pick a side per symbol (measured with it on: 37 of 47 bundles filled,
+    # median auction 83 ms at the 80 ms limit; off: 46, 16 ms). A run's venue.yaml says so.
+    venue["symbols"] = {
+        symbol: {**spec, "self_trade_prevention": False}
+        for symbol, spec in (venue.get("symbols") or {}).items()
+    }
     gateway["clients"] = {**gateway.get("clients", {}), "port": client_port}
     gateway["venue"] = {**gateway.get("venue", {}), "port": venue_port, "reconnect_secs": 1}
     gateway.update(
