@@ -37,77 +37,16 @@ from gateway.tools.client import ClientConfig, FixClient, submit
 from gateway.tools.demo import DemoOptions, _payloads
 from gateway.venue.app import Venue
 from gateway.venue.config import load_venue_config
+from tests.integration.test_gateway import beta_payload
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
 
 
 def seed_hedge() -> dict[str, Any]:
-    """The seed's hedge_data sample (the test suite's ``seed_hedge``)."""
-    return {
-        "strategy": "single_factor_hedged",
-        "lot_size": 100,
-        "bidder_data": {
-            "target_hedge_ratio": 2,
-            "positions": [
-                {
-                    "symbol": "AAAA",
-                    "side": "Buy",
-                    "hedge_qty_coeff": 4,
-                    "qty": 2000,
-                    "price": "10.00",
-                },
-                {
-                    "symbol": "BBBB",
-                    "side": "Sell",
-                    "hedge_qty_coeff": -12,
-                    "qty": 1000,
-                    "price": "20.00",
-                },
-                {
-                    "symbol": "CCCC",
-                    "side": "Buy",
-                    "hedge_qty_coeff": -3,
-                    "qty": 1000,
-                    "price": "5.00",
-                },
-            ],
-        },
-    }
-
-
-def beta_payload() -> dict[str, Any]:
-    """The test suite's beta payload (tests/integration/test_gateway.py)."""
-    return {
-        "strategy": "beta_neutral",
-        "bidder_data": {
-            "beta_tol": 20,
-            "positions": [
-                {
-                    "symbol": "AAAA",
-                    "side": "Buy",
-                    "price": "101.25",
-                    "beta_coeff": "1.10",
-                    "qty": 5000,
-                },
-                {
-                    "symbol": "BBBB",
-                    "side": "Sell",
-                    "price": "48.10",
-                    "beta_coeff": "0.85",
-                    "qty": 8000,
-                    "lot_size": 50,
-                },
-                {
-                    "symbol": "CCCC",
-                    "side": "Sell",
-                    "price": "22.40",
-                    "beta_coeff": "1.30",
-                    "qty": 6000,
-                },
-            ],
-        },
-    }
+    """The seed's hedge_data sample (the test suite's ``seed_hedge`` is the same)."""
+    sample: dict[str, Any] = load_yaml(CONFIG / "samples" / "hedge_seed.yaml")
+    return sample
 
 
 def mistakes() -> list[tuple[str, dict[str, Any]]]:
@@ -120,7 +59,7 @@ def mistakes() -> list[tuple[str, dict[str, Any]]]:
     odd_lot["lot_size"] = 50
     return [
         ("seed hedge", seed_hedge()),
-        ("beta (test suite)", beta_payload()),
+        ("beta (test suite)", beta_payload()),  # tests/integration/test_gateway.py
         ("symbol not listed", changed(2, symbol="ZZZZ")),
         ("lot 50 on AAAA", odd_lot),
         ("price off the tick", changed(0, price="10.005")),

@@ -21,6 +21,7 @@ __all__ = [
     "EXACT",
     "MAX_DIGITS",
     "MAX_EXPONENT",
+    "fraction_text",
     "integer_row",
     "parse_decimal",
     "to_fraction",
@@ -81,6 +82,12 @@ def parse_decimal(value: object) -> Decimal:
 def to_fraction(value: Decimal | int) -> Fraction:
     """Exact conversion of a finite Decimal or int to a Fraction."""
     return Fraction(value)
+
+
+def fraction_text(value: Fraction) -> str:
+    """A fraction as decimal text for messages, without trailing zeros (``9.9``, ``10``);
+    one that is not a finite decimal is rounded to 28 significant digits."""
+    return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
 
 
 def integer_row(

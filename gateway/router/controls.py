@@ -139,10 +139,12 @@ class Controls:
             return []
         return [r for b in sorted(away) if (r := self.book.by_bundle.get(b)) is not None]
 
-    def relayed(self, record: BundleRecord, desk_up: bool) -> None:
-        """A report about ``record`` went to its desk (``desk_up``: logged on)."""
+    def relayed(self, record: BundleRecord, desk_up: Callable[[str], bool]) -> None:
+        """A report about ``record`` went to its desk. ``desk_up`` (whether the engine
+        holds the desk's session, a lookup) is asked only while the desk counts as away:
+        it may be back before its logon reaches the state owner."""
         away = self._away.get(record.client[2])
-        if away is not None and not desk_up:
+        if away is not None and not desk_up(record.client[2]):
             away.add(record.bundle_id)
 
     def next_due(self) -> float | None:

@@ -35,6 +35,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from gateway.core.bundle import Leg, OrderBundle, Side
+from gateway.core.exact import fraction_text
 from gateway.core.instruments import Instrument, InstrumentList
 from gateway.solver.prices import unattainable
 
@@ -165,9 +166,5 @@ def _collar(
     through = abs(Fraction(price_num, price_den) - reference) / reference * 100
     return (
         f"price collar: limit price {leg.limit_price:f} is {float(through):.2f}% {direction} "
-        f"the reference price {_price(reference)} for {leg.symbol}; at most {pct:f}%"
+        f"the reference price {fraction_text(reference)} for {leg.symbol}; at most {pct:f}%"
     )
-
-
-def _price(value: Fraction) -> str:
-    return f"{Decimal(value.numerator) / Decimal(value.denominator):f}"

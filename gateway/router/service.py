@@ -545,7 +545,7 @@ class Gateway:
     def _note_relayed(self, bundle_id: str) -> None:
         record = self.book.by_bundle.get(bundle_id)
         if record is not None:
-            self.controls.relayed(record, self._client_logged_on(record.client[2]))
+            self.controls.relayed(record, self._client_logged_on)
 
     def _restate(self, record: BundleRecord) -> None:
         """The bundle's current state to a desk whose reset logon discarded the reports

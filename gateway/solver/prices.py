@@ -21,10 +21,10 @@ condition (they may still conflict with each other, which the auction finds).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from decimal import Decimal
 from fractions import Fraction
 
 from gateway.core.bundle import OrderBundle, PriceConstraint, Sense, Side
+from gateway.core.exact import fraction_text
 
 __all__ = ["PriceBox", "implied", "price_box", "unattainable"]
 
@@ -103,10 +103,5 @@ def implied(price: PriceConstraint, box: PriceBox) -> bool:
 def _why(price: PriceConstraint, where: str, bound: str, value: Fraction) -> str:
     return (
         f"price constraint {price.name} ({price.render()}) cannot hold at clearing prices "
-        f"{where}: there its left-hand side is {bound} {_decimal(value)}"
+        f"{where}: there its left-hand side is {bound} {fraction_text(value)}"
     )
-
-
-def _decimal(value: Fraction) -> str:
-    text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text

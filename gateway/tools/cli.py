@@ -393,18 +393,7 @@ def _cmd_admin(args: argparse.Namespace, out: TextIO) -> int:
         path += "release" if args.release else "kill"
     else:
         path = f"api/bundles/{urllib.parse.quote(args.bundle, safe='')}/cancel"
-    request = urllib.request.Request(
-        f"{base}{path}", method="POST", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=args.timeout) as response:
-            status, body = int(response.status), json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            status, body = exc.code, json.loads(exc.read() or b"{}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise GatewayError(f"cannot reach the gateway's ops endpoint at {base}: {reason}") from None
+    status, body = _http_json(f"{base}{path}", args.timeout, token=token)
     message = body.get("message", "") if isinstance(body, dict) else str(body)
     out.write(f"{message} (HTTP {status})\n")
     return EXIT_OK if status < 400 else EXIT_REJECTED
@@ -424,10 +413,16 @@ def _status_url(args: argparse.Namespace) -> str:
     return f"http://{host}:{ops.port}/"
 
 
-def _get_json(url: str, timeout: float) -> tuple[int, Any]:
-    """GET ``url``: (HTTP status, decoded JSON body); GatewayError when unreachable."""
+def _http_json(url: str, timeout: float, *, token: str | None = None) -> tuple[int, Any]:
+    """GET ``url`` (POST with the admin ``token``): (HTTP status, decoded JSON body);
+    GatewayError when unreachable or not answered in JSON."""
+    request = urllib.request.Request(url)
+    if token is not None:
+        request = urllib.request.Request(
+            url, method="POST", headers={"Authorization": f"Bearer {token}"}
+        )
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status), json.loads(response.read())
     except urllib.error.HTTPError as exc:  # 503 and friends still carry a JSON body
         try:
@@ -447,8 +442,8 @@ def _cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     base = _status_url(args)
     if not base.startswith(("http://", "https://")):
         raise GatewayError(f"--url must be an http:// or https:// URL, got {base!r}")
-    _, ready = _get_json(f"{base}readyz", args.timeout)
-    _, state = _get_json(f"{base}api/state", args.timeout)
+    _, ready = _http_json(f"{base}readyz", args.timeout)
+    _, state = _http_json(f"{base}api/state", args.timeout)
     if not isinstance(ready, dict) or not isinstance(state, dict) or "ready" not in ready:
         raise GatewayError(f"{base} does not look like a bidgw operator surface")
     is_ready = bool(ready["ready"])

@@ -59,6 +59,7 @@ from fractions import Fraction
 from typing import Final
 
 from gateway.core.bundle import OrderBundle, PriceConstraint
+from gateway.core.exact import fraction_text
 from gateway.solver.prices import unattainable
 from gateway.venue.auction import SymbolRef, Unmodellable, model_problem
 from gateway.venue.config import SymbolConfig
@@ -156,7 +157,7 @@ def _price_refusal(
                 f"PriceConstraintRHS(20023) of price constraint {price.name}: "
                 f"{price.render()} holds at no clearing prices within the reference "
                 f"markets of its symbols, where its left-hand side lies in "
-                f"[{_decimal(low)}, {_decimal(high)}]; the bundle could never fill"
+                f"[{fraction_text(low)}, {fraction_text(high)}]; the bundle could never fill"
             )
     return None
 
@@ -176,11 +177,6 @@ def _price_digits(price: PriceConstraint) -> str | None:
             f"significant digits; at most {MAX_COEFFICIENT_DIGITS}"
         )
     return None
-
-
-def _decimal(value: Fraction) -> str:
-    """A finite decimal's text (prices and coefficients are decimals)."""
-    return f"{(Decimal(value.numerator) / Decimal(value.denominator)).normalize():f}"
 
 
 def _digits(value: Decimal) -> int:

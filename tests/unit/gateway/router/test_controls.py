@@ -79,12 +79,12 @@ def test_a_reset_logon_restates_the_bundles_reported_while_the_desk_was_away() -
     control = controls(core, cancel_on_disconnect="off")
     bundle_id = open_bundle(core, "L1")
     record = core.book.by_bundle[bundle_id]
-    control.relayed(record, desk_up=True)  # while logged on: nothing to restate
+    control.relayed(record, desk_up=lambda _desk: True)  # while logged on: nothing to restate
     control.desk_down("DESK1", now=0.0)
-    control.relayed(record, desk_up=False)
+    control.relayed(record, desk_up=lambda _desk: False)
     assert [r.bundle_id for r in control.desk_up("DESK1", reset=True)] == [bundle_id]
     control.desk_down("DESK1", now=0.0)
-    control.relayed(record, desk_up=False)
+    control.relayed(record, desk_up=lambda _desk: False)
     assert control.desk_up("DESK1", reset=False) == []  # the engine resends those
 
 
