@@ -253,6 +253,7 @@ class Venue(SafeApplication):
         self._subscribers: dict[tuple[str, str, str], str] = {}
         self._list_versions = itertools.count(1)
         self._stop = threading.Event()
+        self._restoring = False  # a restored book's restate/reclose still to run
         self._thread = threading.Thread(target=self._run, name="venue-auctions", daemon=True)
         settings = session_settings(
             {
@@ -271,13 +272,15 @@ class Venue(SafeApplication):
     def start(self) -> None:
         if self._journal is not None:
             self._restore(self._journal)
+            # First the restatements (the crash may have cut off reports), then closes
+            # (re-screening the restored book), both before the first auction: one the
+            # screen now refuses must be cancelled with its reason, not be cleared.
+            self._restoring = True
+            self._inbox.put(("restate", None, ("", "", ""), 0))
+            self._inbox.put(("reclose", None, ("", "", ""), 0))
         self._thread.start()
         self._connector.start()
         self._start_ops()
-        if self._journal is not None:
-            # First the restatements (the crash may have cut off reports), then closes.
-            self._inbox.put(("restate", None, ("", "", ""), 0))
-            self._inbox.put(("reclose", None, ("", "", ""), 0))
         log.info(
             "venue.started",
             port=self.config.port,
@@ -367,7 +370,7 @@ class Venue(SafeApplication):
                 self._housekeeping()
             except Exception as exc:  # a journal error must not stop the venue
                 log.error("venue.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
-            if time.monotonic() >= next_auction and not self._stop.is_set():
+            if time.monotonic() >= next_auction and not (self._stop.is_set() or self._restoring):
                 try:
                     summary = self._auction()
                 except Exception as exc:  # an auction bug must not stop the venue
@@ -403,7 +406,10 @@ class Venue(SafeApplication):
         elif kind == "restate":
             self._send_restatements()
         elif kind == "reclose":
-            self._reclose()
+            try:
+                self._reclose()
+            finally:
+                self._restoring = False  # auctions may run from now on
         else:
             self._dispatch.handler(kind)(message, session)
 
