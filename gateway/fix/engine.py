@@ -18,6 +18,8 @@
 * :class:`Throttle` — at most one log line per kind of event per interval.
 * :func:`hide_from_poll` / :func:`show_to_poll` — sockets another event loop in
   the process serves (the front door's), which the poll loops must not wait on.
+* :func:`loopback_only` — a listening port QuickFIX bound on every interface
+  made to take connections from 127.0.0.1 alone (a socket filter).
 
 Facts this relies on (docs/architecture.md, "Threads and who owns what"):
 callbacks run on the engine's thread and the message is borrowed
@@ -29,11 +31,14 @@ install their handlers after import.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 import select
 import socket
 import stat
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -55,6 +60,7 @@ __all__ = [
     "copy_message",
     "free_port",
     "hide_from_poll",
+    "loopback_only",
     "msg_type",
     "session_settings",
     "show_to_poll",
@@ -584,3 +590,59 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# A listening port for the front door alone -------------------------------------------------
+
+#: Linux's SO_ATTACH_FILTER and SO_LOCK_FILTER (the socket module has neither name).
+_SO_ATTACH_FILTER = 26
+_SO_LOCK_FILTER = 44
+#: A classic BPF program (``struct sock_filter``: code, jt, jf, k): load the IPv4
+#: source address (offset 12 of the network header, ``SKF_NET_OFF`` = -0x100000),
+#: keep the packet when it is 127.0.0.1, else drop it.
+_LOOPBACK_FILTER = (
+    (0x20, 0, 0, (-0x100000 + 12) & 0xFFFFFFFF),  # ld  [net + 12]
+    (0x15, 0, 1, 0x7F000001),  # jeq #127.0.0.1, keep, drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # keep: ret #all of it
+    (0x06, 0, 0, 0),  # drop: ret #0
+)
+
+
+def loopback_only(port: int) -> bool:
+    """Make this process's TCP listener on ``port`` accept connections from
+    127.0.0.1 alone; True when done.
+
+    QuickFIX 1.16 binds an acceptor's port on every interface (``SocketAcceptPort``
+    only; ``socket_createAcceptor`` uses ``INADDR_ANY``) and checks
+    ``AllowedRemoteAddresses`` only after it has acted on a connection's first
+    message, a Logon whose ResetSeqNumFlag has then already reset the session. The
+    gateway's acceptor is meant for its front door alone, so a socket filter
+    (Linux's ``SO_ATTACH_FILTER``, locked with ``SO_LOCK_FILTER``) drops every
+    packet from another source address at the listener: a SYN from elsewhere is
+    never answered and no connection is made. Connections accepted from it inherit
+    the filter. The listener is found among the process's descriptors by its
+    address (``0.0.0.0:port``, listening). False, with nothing changed, when there
+    is none or the platform has no socket filters (the caller says so).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    program = b"".join(struct.pack("HBBI", *op) for op in _LOOPBACK_FILTER)
+    buffer = ctypes.create_string_buffer(program)
+    fprog = struct.pack("HL", len(_LOOPBACK_FILTER), ctypes.addressof(buffer))
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError, ValueError):
+            if not stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                continue
+            # A duplicate: the socket object closes it, and the listener stays open.
+            with socket.socket(fileno=os.dup(int(name))) as sock:
+                if (
+                    sock.family == socket.AF_INET
+                    and sock.type == socket.SOCK_STREAM
+                    and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    and sock.getsockname() == ("0.0.0.0", port)
+                ):
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+                    with contextlib.suppress(OSError):  # locking is a second line of defence
+                        sock.setsockopt(socket.SOL_SOCKET, _SO_LOCK_FILTER, 1)
+                    return True
+    return False

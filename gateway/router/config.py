@@ -109,8 +109,9 @@ class ClientsConfig(FrozenModel):
         limits: default per-client limits; ``client_limits`` overrides them per CompID.
         internal_port: the QuickFIX acceptor's port behind the front door (default:
             a free port picked at start). Only the front door connects to it, from
-            127.0.0.1 (the acceptor's AllowedRemoteAddresses); QuickFIX 1.16 cannot
-            bind it to loopback alone, so keep it closed to the network (firewall).
+            127.0.0.1. QuickFIX 1.16 binds it on every interface; on Linux a socket
+            filter drops packets from any other address
+            (:func:`~gateway.fix.engine.loopback_only`), elsewhere firewall it.
         max_unauthenticated_connections: connections that have not logged on yet, at
             most; one more closes the oldest of them (default 64).
         logon_timeout_secs: a connection whose Logon has not been answered this long

@@ -47,7 +47,7 @@ from gateway.core.logs import bound
 from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
-from gateway.fix.engine import Connector, free_port, msg_type, session_settings
+from gateway.fix.engine import Connector, free_port, loopback_only, msg_type, session_settings
 from gateway.fix.frontdoor import FrontDoor, FrontDoorConfig, LogonPolicy
 from gateway.fix.messages import (
     business_reject,
@@ -309,7 +309,9 @@ class Gateway:
     def _client_settings(self) -> Any:
         """The desks' acceptor, behind the front door: QuickFIX 1.16 binds its port on
         every interface (no setting binds one address), so only connections from
-        127.0.0.1 — the front door's — are allowed on it."""
+        127.0.0.1 — the front door's — are allowed on it (AllowedRemoteAddresses,
+        checked after the first message; :func:`loopback_only` at start drops every
+        other source address before a connection is made)."""
         self.internal_port = self.clients.internal_port or free_port()
         acceptor: dict[str, Any] = {
             "ConnectionType": "acceptor",
@@ -347,6 +349,13 @@ class Gateway:
             self._restore(self.journal)
         self._worker.start()
         self._client_side.start()
+        if not loopback_only(self.internal_port):
+            log.warning(
+                "gateway.internal_port_open",
+                internal_port=self.internal_port,
+                detail="QuickFIX binds it on every interface and no socket filter could be "
+                "attached here: keep it closed to the network with a firewall",
+            )
         for comp_id in self.clients.allowed_comp_ids:  # as if each desk had just logged off
             self.desk_logged_off(comp_id)
         self._venue_side.start()

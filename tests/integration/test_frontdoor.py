@@ -141,6 +141,24 @@ def test_a_refused_logon_with_reset_flag_leaves_the_desks_session_alone(
         _desk_recovers_everything(ports, tmp_path, session)
 
 
+def test_the_internal_port_takes_no_connection_from_another_address(ports, tmp_path, counterparty):
+    """QuickFIX binds the acceptor behind the front door on every interface and would
+    act on a ResetSeqNumFlag before refusing a stranger; the gateway's socket filter
+    drops every packet to it not from 127.0.0.1. An impostor on another address
+    (127.0.0.2 here: any address but the front door's) cannot even connect, so DESK1's
+    numbers stay as they were and it gets every report sent while it was away."""
+    with running_gateway(ports, tmp_path, credentials=CREDENTIALS) as gw:
+        session = _reports_while_away(ports, tmp_path, counterparty)
+        numbers = (session.getExpectedSenderNum(), session.getExpectedTargetNum())
+        with pytest.raises(TimeoutError):  # the SYN is dropped: no answer, no refusal
+            socket.create_connection(
+                ("127.0.0.1", gw.internal_port), timeout=2, source_address=("127.0.0.2", 0)
+            ).close()
+        # The front door's own hop (from 127.0.0.1) still reaches it: DESK1 logs on.
+        assert (session.getExpectedSenderNum(), session.getExpectedTargetNum()) == numbers
+        _desk_recovers_everything(ports, tmp_path, session)
+
+
 def test_a_desk_that_mistypes_its_password_logs_on_next_time_without_a_reset(
     ports, tmp_path, counterparty
 ):
