@@ -3,7 +3,7 @@
 Every resting bundle takes part in one auction model, so a bundle the model
 cannot hold exactly and safely would fail the auction for every other bundle
 (issue 10: one limit price of ``9.95000000000000000000000001`` stopped every
-auction; :mod:`gateway.venue.auction` explains how). :func:`refusal` answers
+auction; :mod:`gateway.venue.auction.admission` explains how). :func:`refusal` answers
 with the first reason the venue cannot take a bundle, naming the FIX field, the
 order and the limit, e.g. ``Price(44) of order B1-1 (AAAA):
 9.95000000000000000000000001 is not a multiple of the tick 0.01``; the venue

@@ -19,7 +19,13 @@ from gateway.venue.auction import (
     clear,
     verify,
 )
-from tests.unit.gateway.venue.test_auction import BOOK_REFS, TOUCH, check, normal_fills, pair
+from tests.unit.gateway.venue.auction.test_clearing import (
+    BOOK_REFS,
+    TOUCH,
+    check,
+    normal_fills,
+    pair,
+)
 
 FORMULATIONS: list[Literal["ladder", "big_m"]] = ["ladder", "big_m"]
 
@@ -113,41 +119,7 @@ def test_a_bundle_of_a_prevented_owner_still_trades_with_others():
     assert "SHORT" not in result.bundle_fills
 
 
-# --- large auctions in batches -------------------------------------------------------
-
-
-def test_a_large_auction_clears_in_batches_with_a_stated_gap():
-    """Three independent-looking pairs on the same symbols, in batches of two bundles:
-    each batch trades its own pair; the whole is verified, and its gap stated
-    against a bound of the whole auction."""
-    book = [
-        p
-        for k in range(3)
-        for p in (owned(pair(f"L{k}", "long"), f"a{k}"), owned(pair(f"S{k}", "short"), f"b{k}"))
-    ]
-    config = AuctionConfig(batch_bundles=2, time_limit_ms=5000)
-    result = clear(book, TOUCH, BOOK_REFS, config, seed=3)
-    assert result.status == "feasible", result.detail
-    assert result.detail.startswith("6 bundles in ")  # batches of 2, then larger if fast
-    assert "batches of 2" in result.detail
-    assert verify(result, book, TOUCH, BOOK_REFS) == []
-    assert set(result.bundle_fills) == {p.bundle.bundle_id for p in book}
-    assert result.gap is not None
-    assert 0 <= result.gap < 0.01
-    whole = clear(book, TOUCH, BOOK_REFS, AuctionConfig(time_limit_ms=5000), seed=3)
-    assert result.improvement <= whole.improvement
-    again = clear(book, TOUCH, BOOK_REFS, config, seed=3)
-    assert (again.bundle_fills, again.contra_fills, again.prices) == (
-        result.bundle_fills,
-        result.contra_fills,
-        result.prices,
-    )
-
-
-def test_a_batched_auction_with_nothing_to_trade_is_no_trade():
-    book = [pair(f"L{k}", "long") for k in range(3)]  # nobody buys BBBB
-    result = clear(book, TOUCH, BOOK_REFS, AuctionConfig(batch_bundles=1), seed=3)
-    assert result.status == "no_trade", result.detail
+# --- large auctions in batches (the batches themselves: test_batches.py) -------------
 
 
 def test_self_trade_prevention_holds_across_batches():
@@ -163,17 +135,6 @@ def test_self_trade_prevention_holds_across_batches():
     result = clear(book, TOUCH, BOOK_REFS, config, seed=3)
     assert verify(result, book, TOUCH, BOOK_REFS) == []
     assert set(result.bundle_fills) == {"L0", "S0"}
-
-
-def test_both_interfaces_give_the_same_auction():
-    book = [owned(pair("LONG", "long"), "desk-1"), owned(pair("SHORT", "short"), "desk-2")]
-    results = [
-        clear(book, TOUCH, BOOK_REFS, AuctionConfig(interface=interface), seed=3)
-        for interface in ("highspy", "pulp")
-    ]
-    assert results[0].bundle_fills == results[1].bundle_fills
-    assert results[0].contra_fills == results[1].contra_fills
-    assert results[0].prices == results[1].prices
 
 
 # --- by property -------------------------------------------------------------------------

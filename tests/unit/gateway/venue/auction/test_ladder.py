@@ -1,4 +1,5 @@
-"""The price ladder (gateway/venue/ladder.py) allows exactly the fills some price allows."""
+"""The price ladder (gateway/venue/auction/ladder.py) allows exactly the fills some
+price allows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.core.bundle import Side
-from gateway.venue.ladder import Link, PriceLadder, eligibility, price_ladder
+from gateway.venue.auction.ladder import Link, PriceLadder, eligibility, price_ladder
 
 BID, OFFER = Fraction(990, 100), Fraction(1010, 100)
 TICKS = [BID + Fraction(k, 100) for k in range(21)]  # 9.90 .. 10.10 in cents

@@ -28,7 +28,7 @@ from gateway.venue.auction import (
     verify,
 )
 from tests.conftest import envelope
-from tests.unit.gateway.venue.test_auction import PRICES, REFS_PROP, SYMBOLS, _price, check
+from tests.unit.gateway.venue.auction.test_clearing import PRICES, REFS_PROP, SYMBOLS, _price, check
 
 FORMULATIONS: list[Literal["ladder", "big_m"]] = ["ladder", "big_m"]
 INTERFACES: list[Literal["highspy", "pulp"]] = ["highspy", "pulp"]

@@ -1,6 +1,6 @@
-"""The auction model's bounds (gateway/venue/auction.py, "One bundle never fails the
-auction for all"): :func:`model_problem` names the first part of a bundle the clearing
-model cannot hold exactly and safely."""
+"""The auction model's bounds (gateway/venue/auction/admission.py, "One bundle never
+fails the auction for all"): :func:`model_problem` names the first part of a bundle
+the clearing model cannot hold exactly and safely."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.venue.auction import MAX_ROW_ACTIVITY, Unmodellable, model_problem
-from tests.unit.gateway.venue.test_auction import pair
+from tests.unit.gateway.venue.auction.test_clearing import pair
 
 
 @pytest.mark.parametrize(

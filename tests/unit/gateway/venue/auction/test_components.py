@@ -1,11 +1,11 @@
-"""Independent parts of an auction (gateway/venue/components.py)."""
+"""Independent parts of an auction (gateway/venue/auction/components.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.venue.components import components
+from gateway.venue.auction.components import components
 
 
 def test_items_sharing_a_symbol_through_others_are_one_part():

@@ -1,4 +1,5 @@
-"""The call auction: hand-checked case, invariants by property, determinism."""
+"""The call auction end to end (gateway/venue/auction/clearing.py, :func:`clear`):
+hand-checked case, invariants by property, determinism."""
 
 from __future__ import annotations
 

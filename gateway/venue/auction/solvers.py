@@ -1,0 +1,213 @@
+"""Running one model through a solver: HiGHS through highspy, or PuLP.
+
+:func:`solve_part` picks the way a ``ladder`` part reaches its solver
+(``AuctionConfig.solver`` and ``interface``): HiGHS through highspy (the
+default: the model's arrays in a few calls, options by model, and optionally a
+stop at the first solution worth more than nothing, for batches), or a PuLP
+problem built from the same arrays, solved by PuLP's HiGHS interface
+(``FastHiGHS``) or CBC (:func:`run_pulp`, also the ``big_m`` formulation's only
+path). Either way the answer is a :class:`Run`: a status, every order's lots,
+the objective and the solver's dual bound when it says, and the solver's prices
+where price constraints need them (:meth:`~gateway.venue.auction.model.Model.witness`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any, Final
+
+import highspy
+import pulp
+
+from gateway.solver.milp import FastHiGHS, SolverName, SolverSettings, read_solution, round_lots
+from gateway.venue.auction.matrix import INF
+from gateway.venue.auction.model import Model
+from gateway.venue.auction.types import AuctionConfig
+
+__all__ = [
+    "AUCTION_HIGHS_OPTIONS",
+    "PRICE_HIGHS_OPTIONS",
+    "Run",
+    "relative_gap",
+    "run_pulp",
+    "solve_part",
+]
+
+#: HiGHS options for the ``ladder`` auction model, measured on bench/auction.py's books
+#: (docs/auction.md): feasibility jump and the root reduced-cost heuristic found no
+#: solution the others did not and cost time; presolve reduces nothing on this model.
+#: RINS and RENS find the good solutions: without either, 100 bundles took 6-18 s.
+AUCTION_HIGHS_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType(
+    {
+        "presolve": "off",
+        "mip_heuristic_run_feasibility_jump": False,
+        "mip_heuristic_run_root_reduced_cost": False,
+    }
+)
+#: HiGHS options for a ``ladder`` part that holds price constraints (it has price
+#: variables): HiGHS's defaults. On four books built as bench/auction.py's (its seed
+#: and the next three) of 100 bundles and 20 pairs with a spread limit (``--pairs``)
+#: they reached the 1e-3 gap in 1.1, 2.3 and 6.2 s (the fourth: 0.9% at the 20 s
+#: limit), :data:`AUCTION_HIGHS_OPTIONS` in 12.5, 1.2 and 15.7 s (19.4 s). Parts
+#: without price constraints keep those.
+PRICE_HIGHS_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType({})
+
+
+def relative_gap(value: float, bound: float) -> float:
+    """Relative gap of a maximisation with objective ``value`` and dual ``bound``,
+    as HiGHS reports it: 0 when they meet, infinite when only the empty fill is known."""
+    if bound - value <= 0:
+        return 0.0
+    if value <= 0:
+        return math.inf
+    return (bound - value) / value
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One solver run on one model: ``optimal`` or ``feasible`` and every order's
+    lots, or why there are none; the objective of those lots and the solver's
+    dual bound, when it says (HiGHS does, CBC through PuLP does not)."""
+
+    status: str
+    lots: list[int] | None
+    value: float | None
+    bound: float | None
+    build_s: float = 0.0  # passing the model to the solver (building the PuLP problem)
+    prices: Mapping[str, Fraction] = field(default_factory=dict)  # Model.witness
+
+
+def solve_part(
+    model: Model, config: AuctionConfig, time_limit_s: float, first_solution: bool = False
+) -> Run | str:
+    """Solve one part of a ``ladder`` auction: its run, or what went wrong. With
+    ``first_solution`` (highspy only), stop at the first fill worth more than nothing."""
+    if config.solver == "cbc":
+        settings = SolverSettings(solver="cbc", gap_rel=config.gap)
+        return run_pulp(model, settings.make(time_limit_s), "cbc")
+    if config.interface == "pulp":
+        solver = FastHiGHS(
+            msg=False,
+            timeLimit=time_limit_s,
+            gapRel=config.gap,
+            threads=1,
+            **_options(model),
+        )
+        return run_pulp(model, solver, "highs")
+    return _run_highs(
+        model, time_limit_s=time_limit_s, gap=config.gap, first_solution=first_solution
+    )
+
+
+def _run_highs(
+    model: Model, *, time_limit_s: float, gap: float, first_solution: bool = False
+) -> Run | str:
+    """Solve ``model`` with HiGHS through highspy (:func:`_options`).
+
+    With ``first_solution``, a callback interrupts HiGHS at its first check after it
+    holds a solution worth more than the empty fill: on a large model that is its
+    randomized rounding of the root LP, right after the LP. Without it HiGHS goes on
+    to its cut rounds, and after five of them waits for its analytic centre (an
+    interior-point solve of the whole model that its time limit does not stop: it
+    took 0.5-3.4 s on a batch of 1,000 bundles on this machine).
+    """
+    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
+    began = time.perf_counter()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("mip_rel_gap", gap)
+    for name, option in _options(model).items():
+        h.setOptionValue(name, option)
+    refused = model.matrix.to_highs(h)
+    if refused:
+        return refused
+    build_s = time.perf_counter() - began
+    h.setOptionValue("time_limit", max(time_limit_s - build_s, 0.001))
+    if first_solution:
+        h.cbMipInterrupt.subscribe(_stop_at_first_solution)
+    h.run()
+    return dataclasses.replace(_highs_run(h, model), build_s=build_s)
+
+
+def _options(model: Model) -> Mapping[str, str | bool]:
+    """The HiGHS options for ``model``: :data:`PRICE_HIGHS_OPTIONS` when it holds price
+    constraints, :data:`AUCTION_HIGHS_OPTIONS` otherwise."""
+    return PRICE_HIGHS_OPTIONS if model.price_cols else AUCTION_HIGHS_OPTIONS
+
+
+def _stop_at_first_solution(event: Any) -> None:
+    """HiGHS's MIP interrupt callback: stop once the incumbent is worth more than 0
+    (its objective, the negated improvement, below 0)."""
+    if -INF < event.data_out.mip_primal_bound < 0:
+        event.interrupt()
+
+
+def _highs_run(h: Any, model: Model) -> Run:
+    """What the HiGHS instance ``h`` that just ran on ``model`` concluded."""
+    model_status = h.getModelStatus()
+    info = h.getInfo()
+    lots = None
+    prices: Mapping[str, Fraction] = {}
+    if info.primal_solution_status == 2:  # kSolutionStatusFeasible
+        values = h.getSolution().col_value
+        lots = round_lots([values[o.col] for o in model.orders])
+        if lots is None:
+            return Run("non-integral solution", None, None, None)
+        prices = model.witness(values)
+    kinds = highspy.HighsModelStatus
+    if model_status == kinds.kOptimal:
+        status = "optimal"
+    elif lots is not None:  # any solution HiGHS holds; verify() checks it exactly
+        status = "feasible"
+    elif model_status in (
+        kinds.kTimeLimit,
+        kinds.kInterrupt,
+        kinds.kIterationLimit,
+        kinds.kSolutionLimit,
+    ):
+        status = "no primal solution"
+    else:
+        return Run(f"HiGHS model status {h.modelStatusToString(model_status)}", None, None, None)
+    bound = -float(info.mip_dual_bound)  # it minimised the negated objective
+    value = -float(info.objective_function_value) if lots is not None else 0.0
+    if not math.isfinite(bound):
+        return Run(status, lots, None, None, prices=prices)
+    return Run(status, lots, value, bound, prices=prices)
+
+
+def run_pulp(model: Model, solver: Any, name: SolverName) -> Run | str:
+    """Solve ``model`` as a PuLP problem with ``solver`` (PuLP's HiGHS or CBC)."""
+    began = time.perf_counter()
+    problem, variables = model.matrix.to_pulp()
+    build_s = time.perf_counter() - began
+    try:
+        problem.solve(solver)
+    except (pulp.PulpSolverError, ArithmeticError, LookupError, ValueError) as exc:
+        # LookupError: PuLP reading back a model HiGHS refused part of.
+        return f"{type(exc).__name__}: {exc}"
+    solution = read_solution(problem, [variables[o.col] for o in model.orders], name)
+    prices: Mapping[str, Fraction] = {}
+    if solution.values is None:
+        status = "no primal solution" if name == "highs" else "no integer solution"
+        lots = None
+    else:
+        lots = round_lots(solution.values)
+        if lots is None:
+            return Run("non-integral solution", None, None, None, build_s)
+        status = "optimal" if solution.status == "optimal" else "feasible"
+        prices = model.witness({c: variables[c].value() for c in model.price_cols.values()})
+    if name != "highs":
+        return Run(status, lots, None, None, build_s, prices)
+    info = problem.solverModel.getInfo()
+    # FastHiGHS minimises the negated objective.
+    bound = -float(info.mip_dual_bound)
+    value = -float(info.objective_function_value) if lots is not None else 0.0
+    if not math.isfinite(bound):
+        return Run(status, lots, None, None, build_s, prices)
+    return Run(status, lots, value, bound, build_s, prices)
