@@ -15,10 +15,10 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, Field, ValidationError
 
 from gateway.core.errors import ConfigError
-from gateway.core.fields import FrozenModel, field_issues
+from gateway.core.fields import FrozenModel, PositiveInt, TimeOfDay, field_issues
 from gateway.core.yamlio import load_yaml
 
-__all__ = ["CompID", "Port", "load_model"]
+__all__ = ["CompID", "FixFilesConfig", "Port", "load_model"]
 
 _COMP_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 
@@ -33,6 +33,48 @@ def _comp_id(value: str) -> str:
 CompID = Annotated[str, AfterValidator(_comp_id)]
 #: A TCP port.
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
+
+
+class FixFilesConfig(FrozenModel):
+    """The FIX session day and QuickFIX's log files (the ``fix:`` key of the gateway's,
+    the venue's and the client's config).
+
+    Attributes:
+        day_start: the UTC time of day at which every FIX session's day ends and the
+            next begins (default ``"00:00:00"``, in quotes). There QuickFIX logs the
+            session out, resets both sequence numbers to 1 and empties the message
+            store (its files and the index it keeps in memory, one entry per stored
+            message); the next logon starts the new day. Both ends of a session must
+            use the same time: a desk's engine, the gateway and the venue.
+        log_max_mb: a FIX log file (``*.current.log``, messages or events) larger
+            than this is copied aside and emptied (default 256;
+            :class:`~gateway.fix.filelog.FixLogRotation`).
+        log_backups: copies kept of each log, ``.1`` the newest (default 4; 0: the
+            log is only emptied).
+    """
+
+    day_start: TimeOfDay = "00:00:00"
+    log_max_mb: PositiveInt = 256
+    log_backups: int = Field(default=4, strict=True, ge=0, le=100)
+
+    def schedule(self) -> dict[str, str]:
+        """QuickFIX's StartTime and EndTime: the day starts at ``day_start`` and ends
+        one second before it.
+
+        Not StartTime = EndTime: for a day whose StartTime is not after its EndTime,
+        QuickFIX 1.16 (``TimeRange::isInSameRange``) tells two moments apart by their
+        UTC calendar date, so such a session resets at midnight UTC whatever its
+        StartTime. With EndTime one second earlier the range wraps midnight unless it
+        starts at 00:00:00 (then 23:59:59 and the calendar date are the same day), and
+        QuickFIX resets at ``day_start``. The session is out of hours in that last
+        second: logged out, no logon.
+        """
+        hours, minutes, seconds = (int(part) for part in self.day_start.split(":"))
+        end = (hours * 3600 + minutes * 60 + seconds - 1) % 86400
+        return {
+            "StartTime": self.day_start,
+            "EndTime": f"{end // 3600:02d}:{end // 60 % 60:02d}:{end % 60:02d}",
+        }
 
 
 def _resolve(raw: dict[str, Any], base: Path, keys: tuple[str, ...]) -> dict[str, Any]:

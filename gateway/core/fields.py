@@ -33,10 +33,12 @@ __all__ = [
     "PositiveInt",
     "SideField",
     "Symbol",
+    "TimeOfDay",
     "field_issues",
 ]
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,31}$")
+_TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$")
 
 
 class FrozenModel(BaseModel):
@@ -93,6 +95,19 @@ SideField = Annotated[
 ]
 #: A ticker-like instrument symbol.
 Symbol = Annotated[str, BeforeValidator(_symbol)]
+
+
+def _time_of_day(value: Any) -> str:
+    if not isinstance(value, str) or not _TIME_OF_DAY.match(value):
+        raise ValueError(
+            f"expected a time of day as 'HH:MM:SS' in quotes, got {value!r} (YAML reads "
+            "an unquoted 17:00:00 as the number 61200)"
+        )
+    return value
+
+
+#: A time of day, ``HH:MM:SS`` (24 hours).
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
 
 
 def field_issues(error: ValidationError, *, prefix: str = "") -> list[FieldIssue]:

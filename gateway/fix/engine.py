@@ -50,6 +50,7 @@ import quickfix as fix
 import structlog
 
 from fixspec import DICTIONARY, Tag
+from gateway.core.config import FixFilesConfig
 
 __all__ = [
     "ENGINE_EXCEPTIONS",
@@ -285,12 +286,13 @@ def session_settings(
 ) -> Any:
     """SessionSettings with common defaults and one FIX 4.4 session per (sender, target).
 
-    Every session validates against the bidgw dictionary and runs 24 hours.
+    Every session validates against the bidgw dictionary and its day starts at
+    00:00:00 UTC unless ``defaults`` carry a schedule
+    (:meth:`~gateway.core.config.FixFilesConfig.schedule`).
     """
     base: dict[str, str | int | bool | Path] = {
         "BeginString": "FIX.4.4",
-        "StartTime": "00:00:00",
-        "EndTime": "00:00:00",
+        **FixFilesConfig().schedule(),
         "UseDataDictionary": True,
         "DataDictionary": DICTIONARY,
         "ValidateUserDefinedFields": True,

@@ -77,6 +77,7 @@ __all__ = [
     "LogonPolicy",
     "LogonRequest",
     "LoopThread",
+    "MessageSizes",
     "Tally",
     "credentials_match",
     "frame_length",
@@ -155,6 +156,62 @@ def frame_length(data: bytes | bytearray | memoryview, limit: int) -> int | None
     if sum(data[: total - _TRAILER]) % 256 != int(trailer[3:6]):
         raise FrameError("wrong CheckSum (10)")
     return total
+
+
+# after the logon: message sizes ---------------------------------------------------------------
+class MessageSizes:
+    """Follows the message boundaries of a client's byte stream by BodyLength (9) to
+    bound each message's size, holding at most the start of one (up to its BodyLength).
+
+    QuickFIX reads a message whole before it parses it, whatever BodyLength says, so
+    without a bound one desk could make the gateway buffer gigabytes. Bytes before a
+    message start (``8=FIX.4.4|9=``) are skipped, as QuickFIX's parser skips them;
+    the bytes themselves are never changed or held back.
+    """
+
+    __slots__ = ("_head", "_need", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._need = 0  # bytes of the current message still to come
+        self._head = b""  # the start of the next message, until its BodyLength is read
+
+    def feed(self, data: bytes) -> int | None:
+        """Account for ``data``; the size a message declares when it is over the limit
+        (10^8 for a BodyLength of more than 7 digits), else None."""
+        if self._head:
+            data, self._head = self._head + data, b""
+        pos, size = 0, len(data)
+        while pos < size:
+            if self._need:
+                step = min(self._need, size - pos)
+                self._need -= step
+                pos += step
+                continue
+            start = data.find(_PREFIX, pos)
+            if start < 0:  # no message starts here: keep what could begin one
+                self._head = data[max(pos, size - len(_PREFIX) + 1) :]
+                return None
+            digits_at = start + len(_PREFIX)
+            end = data.find(_SOH, digits_at, digits_at + 8)
+            if end < 0:
+                if size - digits_at < 8:
+                    self._head = data[start:]  # its BodyLength is still to come
+                    return None
+                if data[digits_at : digits_at + 8].isdigit():
+                    return 10**8  # 8 digits and more
+                pos = start + 1  # not a BodyLength: not a message start
+                continue
+            digits = data[digits_at:end]
+            if not digits.isdigit():
+                pos = start + 1
+                continue
+            total = end - start + 1 + int(digits) + _TRAILER
+            if total > self.limit:
+                return total
+            self._need = max(0, total - (size - start))
+            pos = min(size, start + total)
+        return None
 
 
 def parse_fields(message: bytes) -> list[tuple[int, bytes]]:
@@ -417,6 +474,8 @@ class FrontDoorConfig:
         logon_timeout: seconds a connection has to log on.
         max_logon_bytes: the longest first message.
         max_outbound_buffer: bytes waiting for a client that is not reading, at most.
+        max_message_bytes: the longest message a logged-on client may send
+            (:class:`MessageSizes`); a longer one closes its connection.
         engine_logged_on: whether QuickFIX still has a CompID's session logged on.
             A desk that reconnects at once can log on again before QuickFIX has read
             the end of its previous connection (closed by the front door a moment
@@ -442,6 +501,7 @@ class FrontDoorConfig:
     logon_timeout: float = 10.0
     max_logon_bytes: int = 4096
     max_outbound_buffer: int = 16 * 2**20
+    max_message_bytes: int = 2**20
     engine_logged_on: Callable[[str], bool] | None = None
     release_wait: float = 2.0
     refusal_seq_num: Callable[[str], int | None] | None = None
@@ -461,6 +521,7 @@ class FrontDoor:
     and, each logged as ``frontdoor.<name>``: ``address_refused``, ``evicted``
     (the oldest waiting connection, closed for a new one), ``bad_first_message``,
     ``logon_timeout``, ``logon_refused``, ``upstream_failed``, ``slow_consumer``,
+    ``message_too_large``,
     ``accept_failed`` (EMFILE and the like) and ``loop_error``.
     """
 
@@ -720,6 +781,7 @@ class _Connection(asyncio.BufferedProtocol):
         #: What went to the engine before its first answer (None: too much to keep).
         self._unanswered: list[bytes] | None = []
         self._retries = 0
+        self._sizes = MessageSizes(door.config.max_message_bytes)
 
     # the client's socket ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -737,6 +799,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state in ("forwarded", "open"):
             assert self.upstream is not None
             data = bytes(self.door.chunk[:nbytes])
+            if self._oversized(data):
+                return
             self.upstream.write(data)
             if self.state == "forwarded":
                 self._keep(data)
@@ -744,11 +808,29 @@ class _Connection(asyncio.BufferedProtocol):
             self._filled += nbytes
             self._read_logon()
         elif self.state == "connecting":  # reading is paused; a read already under way
-            self._pending.append(bytes(self.door.chunk[:nbytes]))
+            data = bytes(self.door.chunk[:nbytes])
+            if not self._oversized(data):
+                self._pending.append(data)
         # refused, closed: dropped
 
     def eof_received(self) -> bool:
         return False  # close: QuickFIX ends a session whose peer stops sending anyway
+
+    def _oversized(self, data: bytes) -> bool:
+        """Whether ``data`` carries a message over the size limit; then the connection
+        is closed (what went before it stays with QuickFIX, the rest never gets there)."""
+        size = self._sizes.feed(data)
+        if size is None:
+            return False
+        self.door.event(
+            "message_too_large",
+            client=self.comp_id,
+            peer=self.peer,
+            bytes=size,
+            limit=self.door.config.max_message_bytes,
+        )
+        self.finish("message too large", abort=True)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.door.show(self.fd)  # the transport closes the socket right after this
@@ -802,6 +884,8 @@ class _Connection(asyncio.BufferedProtocol):
         self.state = "connecting"
         self._logon = bytearray()
         self._pending = [message, rest] if rest else [message]
+        if self._oversized(rest):
+            return
         assert self.client is not None
         self.client.pause_reading()
         door._spawn(self._connect())

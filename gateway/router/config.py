@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gateway.core.config import CompID, Port, load_model
+from gateway.core.config import CompID, FixFilesConfig, Port, load_model
 from gateway.core.fields import ExactDecimal, FrozenModel, PositiveDecimal, PositiveInt, Symbol
 from gateway.core.instruments import Instrument, InstrumentList
 from gateway.core.plugins import StrategyRegistry
@@ -120,6 +120,12 @@ class ClientsConfig(FrozenModel):
             reading them, at most; beyond it the client is disconnected as a slow
             consumer and its messages stay in the FIX store for the resend at its
             next logon (default 16 MiB).
+        max_message_bytes: the longest message a logged-on client may send
+            (BodyLength and the header and trailer around it); QuickFIX reads a
+            message whole before parsing it, so a longer one closes the connection
+            (``frontdoor.message_too_large`` in the log) instead of being buffered
+            (default 1 MiB; a list of 100 orders with 32 strategy parameters each is
+            about 200 KB).
     """
 
     port: Port
@@ -134,6 +140,7 @@ class ClientsConfig(FrozenModel):
     max_unauthenticated_connections: PositiveInt = 64
     logon_timeout_secs: PositiveDecimal = Decimal(10)
     max_outbound_buffer_bytes: PositiveInt = 16 * 2**20
+    max_message_bytes: PositiveInt = 2**20
 
     def limits_for(self, comp_id: str) -> ClientLimits:
         return self.client_limits.get(comp_id, self.limits)
@@ -284,6 +291,9 @@ class AppConfig(FrozenModel):
             or ``memory``.
         store_dir: QuickFIX message store directory (default var/gateway/store).
         fix_log_dir: QuickFIX message/event logs (default var/gateway/fixlog).
+        fix: the FIX session day (when sequence numbers and the message store
+            reset) and the size of the FIX logs, for the desks' sessions and the
+            venue's (:class:`~gateway.core.config.FixFilesConfig`).
         queue_max: client requests allowed to wait for the worker; more are
             rejected at once as "gateway busy" (default 10000).
         journal: SQLite journal of messages, decisions and bundles; a restart
@@ -325,6 +335,7 @@ class AppConfig(FrozenModel):
     store: Literal["file", "memory"] = "file"
     store_dir: Path = Path("var/gateway/store")
     fix_log_dir: Path = Path("var/gateway/fixlog")
+    fix: FixFilesConfig = Field(default_factory=FixFilesConfig)
     queue_max: PositiveInt = 10_000
     presolve_workers: PositiveInt = 2
     max_orders_per_list: PositiveInt = 100

@@ -48,6 +48,7 @@ from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
 from gateway.fix.engine import Connector, free_port, loopback_only, msg_type, session_settings
+from gateway.fix.filelog import FixLogRotation
 from gateway.fix.frontdoor import FrontDoor, FrontDoorConfig, LogonPolicy
 from gateway.fix.messages import (
     business_reject,
@@ -244,6 +245,12 @@ class Gateway:
             store=config.store,
             log_dir=config.fix_log_dir,
         )
+        #: Keeps QuickFIX's FIX logs (never trimmed by QuickFIX) to a size on disk.
+        self._log_rotation = FixLogRotation(
+            config.fix_log_dir,
+            max_bytes=config.fix.log_max_mb * 2**20,
+            backups=config.fix.log_backups,
+        )
         #: The public client port: checks each Logon, then pipes to the acceptor.
         self.front_door = FrontDoor(
             FrontDoorConfig(
@@ -259,6 +266,7 @@ class Gateway:
                 max_unauthenticated=self.clients.max_unauthenticated_connections,
                 logon_timeout=float(self.clients.logon_timeout_secs),
                 max_outbound_buffer=self.clients.max_outbound_buffer_bytes,
+                max_message_bytes=self.clients.max_message_bytes,
                 engine_logged_on=self._client_logged_on,
                 refusal_seq_num=self._take_refusal_seq_num,
             )
@@ -319,6 +327,7 @@ class Gateway:
             "AllowedRemoteAddresses": "127.0.0.1",
             "FileStorePath": self.config.store_dir / "clients",
             "FileLogPath": self.config.fix_log_dir / "clients",
+            **self.config.fix.schedule(),
         }
         return session_settings(
             acceptor,
@@ -335,6 +344,7 @@ class Gateway:
                 "ReconnectInterval": self.venue.reconnect_secs,
                 "FileStorePath": self.config.store_dir / "venue",
                 "FileLogPath": self.config.fix_log_dir / "venue",
+                **self.config.fix.schedule(),
             },
             [(self.venue.sender_comp_id, self.venue.target_comp_id)],
         )
@@ -359,6 +369,7 @@ class Gateway:
         for comp_id in self.clients.allowed_comp_ids:  # as if each desk had just logged off
             self.desk_logged_off(comp_id)
         self._venue_side.start()
+        self._log_rotation.start()
         try:
             self.front_door.start()  # desks reach the acceptor from here on
         except BaseException:
@@ -410,6 +421,7 @@ class Gateway:
         self._client_side.stop()  # the logouts reach the desks through the front door
         self.front_door.stop()
         self._venue_side.stop()
+        self._log_rotation.stop()
         if self.journal is not None:
             self.journal.close()
         log.info("gateway.stopped")
@@ -643,6 +655,10 @@ class Gateway:
             self._sent_lists[seq] = message.getField(Tag.LIST_ID)
             while len(self._sent_lists) > _SENT_LISTS_KEPT:
                 self._sent_lists.popitem(last=False)
+
+    def forget_sent_lists(self) -> None:
+        """The venue session's numbers restarted at 1 (poll thread; one atomic clear)."""
+        self._sent_lists.clear()
 
     # the state owner -----------------------------------------------------------------------
     def _work_loop(self) -> None:

@@ -323,6 +323,11 @@ class VenueSide(SafeApplication):
         self.on_sent = on_sent
 
     def on_logon(self, session_id: Any) -> None:
+        session = fix.Session.lookupSession(session_id)
+        if session is not None and session.getExpectedSenderNum() <= 2:
+            # A new FIX session day (or a reset): our numbers start again at 1, and a
+            # Reject's RefSeqNum must not find a list sent under that number before.
+            self.gateway.forget_sent_lists()
         self.gateway.venue_logged_on.set()
         self.gateway.submit(Work("reforward"))
         log.info("venue.logon", session=session_id.toString())

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import quickfix as fix
+from pydantic import Field
 
 from fixspec import Tag
-from gateway.core.config import CompID, Port, load_model
+from gateway.core.config import CompID, FixFilesConfig, Port, load_model
 from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.fix.client_codec import encode_new_order_list
 from gateway.fix.engine import Connector, SafeApplication, copy_message, msg_type, session_settings
@@ -60,6 +61,7 @@ class FixClient(SafeApplication):
                 "ResetOnLogon": config.reset_on_logon,
                 "FileStorePath": config.store_dir,
                 "FileLogPath": config.fix_log_dir,
+                **config.fix.schedule(),
             },
             [(config.sender_comp_id, config.target_comp_id)],
         )
@@ -316,6 +318,7 @@ class ClientConfig(FrozenModel):
             command line client has no messages to recover).
         store: ``file`` or ``memory`` (default memory for this one-shot client).
         store_dir / fix_log_dir: QuickFIX store and logs (defaults under var/client).
+        fix: the FIX session day (must match the gateway's ``fix.day_start``).
         username / password: sent as Username (553) / Password (554) in the Logon
             when the gateway requires credentials.
     """
@@ -329,6 +332,7 @@ class ClientConfig(FrozenModel):
     store: Literal["file", "memory"] = "memory"
     store_dir: Path = Path("var/client/store")
     fix_log_dir: Path = Path("var/client/fixlog")
+    fix: FixFilesConfig = Field(default_factory=FixFilesConfig)
     username: str | None = None
     password: str | None = None
 

@@ -81,6 +81,7 @@ from gateway.fix.engine import (
     msg_type,
     session_settings,
 )
+from gateway.fix.filelog import FixLogRotation
 from gateway.fix.messages import (
     ListOrderStatus,
     ListStatusType,
@@ -261,11 +262,21 @@ class Venue(SafeApplication):
                 "SocketAcceptPort": config.port,
                 "FileStorePath": config.store_dir,
                 **({"FileLogPath": config.fix_log_dir} if config.fix_log_dir else {}),
+                **config.fix.schedule(),
             },
             [(config.sender_comp_id, comp_id) for comp_id in config.allowed_comp_ids],
         )
         self._connector = Connector(
             "acceptor", self, settings, store=config.store, log_dir=config.fix_log_dir
+        )
+        self._log_rotation = (
+            FixLogRotation(
+                config.fix_log_dir,
+                max_bytes=config.fix.log_max_mb * 2**20,
+                backups=config.fix.log_backups,
+            )
+            if config.fix_log_dir is not None
+            else None
         )
 
     # lifecycle -----------------------------------------------------------------------
@@ -280,6 +291,8 @@ class Venue(SafeApplication):
             self._inbox.put(("reclose", None, ("", "", ""), 0))
         self._thread.start()
         self._connector.start()
+        if self._log_rotation is not None:
+            self._log_rotation.start()
         self._start_ops()
         log.info(
             "venue.started",
@@ -305,6 +318,8 @@ class Venue(SafeApplication):
         self._inbox.put(None)
         self._thread.join(10)
         self._connector.stop()
+        if self._log_rotation is not None:
+            self._log_rotation.stop()
         if self._journal is not None:
             self._journal.close()
         log.info("venue.stopped", auctions=self.stats.auctions)

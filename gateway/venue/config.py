@@ -16,7 +16,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gateway.core.config import CompID, Port, load_model
+from gateway.core.config import CompID, FixFilesConfig, Port, load_model
 from gateway.core.fields import FrozenModel, PositiveDecimal, PositiveInt
 from gateway.venue.auction import MAX_COST, AuctionConfig, price_grid
 
@@ -125,6 +125,8 @@ class VenueAppConfig(FrozenModel):
             bundles naming others are rejected.
         liquidity: synthetic contra liquidity.
         store / store_dir / fix_log_dir: QuickFIX store and logs.
+        fix: the FIX session day and the size of the FIX logs
+            (:class:`~gateway.core.config.FixFilesConfig`; the gateway's must match).
         journal: SQLite file holding the venue's inbox and book, so a venue
             killed mid-stream restarts with every bundle it accepted and every
             fill it made (default: none, the book lives in memory).
@@ -152,6 +154,7 @@ class VenueAppConfig(FrozenModel):
     store: Literal["file", "memory"] = "file"
     store_dir: Path = Path("var/venue/store")
     fix_log_dir: Path | None = None
+    fix: FixFilesConfig = Field(default_factory=FixFilesConfig)
     journal: Path | None = None
     journal_retention_hours: PositiveDecimal = Decimal(24)
     journal_compact_every_secs: PositiveDecimal = Decimal(300)

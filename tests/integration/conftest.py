@@ -10,7 +10,8 @@ import contextlib
 import itertools
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -71,9 +72,16 @@ class Counterparty(SafeApplication):
 
     name = "test-counterparty"
 
-    def __init__(self, port: int, store_dir: Path, gateway_comp_id: str = "BIDGW") -> None:
+    def __init__(
+        self,
+        port: int,
+        store_dir: Path,
+        gateway_comp_id: str = "BIDGW",
+        schedule: dict[str, str] | None = None,
+    ) -> None:
         """``gateway_comp_id``: the gateway's CompID on this session (another one lets a
-        second gateway run in a process that already has a BIDGW-VENUE session)."""
+        second gateway run in a process that already has a BIDGW-VENUE session);
+        ``schedule``: QuickFIX StartTime/EndTime (``FixFilesConfig.schedule()``)."""
         super().__init__()
         self.session_id = fix.SessionID("FIX.4.4", "VENUE", gateway_comp_id)
         self.received: queue.Queue[Received] = queue.Queue()
@@ -92,6 +100,7 @@ class Counterparty(SafeApplication):
                 "SocketAcceptPort": port,
                 "FileStorePath": store_dir / "venue-store",
                 "FileLogPath": store_dir / "venue-log",
+                **(schedule or {}),
             },
             [("VENUE", gateway_comp_id)],
         )
@@ -195,6 +204,16 @@ class Counterparty(SafeApplication):
 
     def next_bundle(self, timeout: float = DEADLINE) -> Received:
         return self.received.get(timeout=timeout)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = DEADLINE) -> bool:
+    """Poll state another thread changes, bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)  # polling engine state with a deadline
+    return True
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from gateway.fix.engine import msg_type
 from gateway.router.service import Gateway
 from gateway.solver.presolve import PresolveConfig
 from tests.conftest import seed_hedge
-from tests.integration.conftest import DEADLINE, gateway_config, make_client
+from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
 
 pytestmark = pytest.mark.integration
 
@@ -67,14 +67,20 @@ def slow_gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
     config = gateway_config(
         ports, tmp_path, presolve=PresolveConfig(time_limit_ms=SOLVE_MS), presolve_workers=2
     )
-    gw = Gateway(config)
-    gw.start()
-    try:
-        assert gw.venue_logged_on.wait(DEADLINE)
-        assert gw.instruments_ready.wait(DEADLINE)
+    with running(Gateway(config)) as gw:
         yield gw
-    finally:
-        gw.stop()
+
+
+def _queue_hard(client: Any, gateway: Gateway, prefix: str, count: int) -> None:
+    """Send ``count`` hard lists and wait until the pool holds every one of them."""
+    for index in range(count):
+        client.send(_hard(f"{prefix}{index}"))
+    pool = gateway._pool
+    assert pool is not None
+    deadline = time.monotonic() + DEADLINE
+    while pool.pending() < count and time.monotonic() < deadline:
+        time.sleep(0.005)  # polling the pool with a deadline
+    assert pool.pending() == count
 
 
 def _decision(message: Any) -> bool:
@@ -89,15 +95,8 @@ def test_a_flood_of_hard_bundles_does_not_queue_another_clients_simple_bundle(
     try:
         assert flooder.start(DEADLINE)
         assert other.start(DEADLINE)
-        for index in range(FLOOD):
-            flooder.send(_hard(f"H{index}"))
         # All of DESK1's lists are with the pool (two solving, the rest queued).
-        pool = slow_gateway._pool
-        assert pool is not None
-        deadline = time.monotonic() + DEADLINE
-        while pool.pending() < FLOOD and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert pool.pending() == FLOOD
+        _queue_hard(flooder, slow_gateway, "H", FLOOD)
 
         started = time.monotonic()
         other.send(encode_new_order_list(seed_hedge(), "S1", ["S1-1", "S1-2", "S1-3"]))
@@ -130,3 +129,54 @@ def _drain(client: Any) -> list[Any]:
             received.append(client.inbox.get_nowait())
         except queue.Empty:
             return received
+
+
+CAPPED = 8  # hard lists each desk sends at once
+
+
+@pytest.fixture
+def capped_gateway(ports, tmp_path, counterparty) -> Iterator[Gateway]:
+    """DESK1 may use a tenth of a worker-second per second; DESK2 both workers all the
+    time (with the default, one worker-second per second, DESK2 on both workers would
+    overdraw its own share, and two desks over their shares take turns)."""
+    config = gateway_config(
+        ports,
+        tmp_path,
+        clients={
+            "client_limits": {
+                "DESK1": {"max_solver_seconds_per_second": "0.1"},
+                "DESK2": {"max_solver_seconds_per_second": "100"},
+            }
+        },
+        presolve=PresolveConfig(time_limit_ms=SOLVE_MS),
+        presolve_workers=2,
+    )
+    with running(Gateway(config)) as gw:
+        yield gw
+
+
+def test_a_desk_over_its_solver_time_share_waits_behind_the_others(ports, tmp_path, capped_gateway):
+    """Both desks send eight hard lists at once, DESK1 first. Its first solves (0.4 s
+    or more each) overdraw its 0.1 s/s share by seconds, so while DESK2 has lists
+    waiting both workers serve DESK2; round-robin alone would alternate. Once only
+    DESK1 waits, its lists run: the cap never idles a worker, and every list is
+    decided."""
+    capped = make_client(ports, tmp_path, "DESK1")
+    other = make_client(ports, tmp_path, "DESK2")
+    try:
+        assert capped.start(DEADLINE)
+        assert other.start(DEADLINE)
+        _queue_hard(capped, capped_gateway, "C", CAPPED)  # all before DESK2's arrive
+        for index in range(CAPPED):
+            other.send(_hard(f"O{index}"))
+        for _ in range(CAPPED):
+            assert other.wait_for(_decision, DEADLINE + CAPPED * SOLVE_MS / 1000) is not None
+        capped_decided = sum(1 for message in _drain(capped) if _decision(message))
+        # The solve running when DESK2 arrived, and at most one more a worker took in the
+        # same instant; round-robin without the cap decides about half of DESK1's lists.
+        assert capped_decided <= 2, capped_decided
+        for _ in range(CAPPED - capped_decided):
+            assert capped.wait_for(_decision, DEADLINE + CAPPED * SOLVE_MS / 1000) is not None
+    finally:
+        other.stop()
+        capped.stop()

@@ -18,8 +18,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,13 @@ from gateway.router.config import ClientLimits
 from gateway.router.service import Gateway
 from gateway.tools.client import parse_report, submit
 from tests.conftest import ROOT, seed_hedge
-from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+from tests.integration.conftest import (
+    DEADLINE,
+    gateway_config,
+    make_client,
+    running,
+    wait_until,
+)
 from tests.integration.rawfix import RawFixClient, wait_closed
 
 pytestmark = pytest.mark.integration
@@ -52,16 +56,6 @@ def running_gateway(ports, tmp_path: Path, **clients: Any) -> Any:
 def gateway_session(comp_id: str) -> Any:
     """The gateway's QuickFIX session with ``comp_id`` (in this process)."""
     return fix.Session.lookupSession(fix.SessionID("FIX.4.4", "BIDGW", comp_id))
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = DEADLINE) -> bool:
-    """Poll state another thread changes, bounded by ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)  # polling engine state with a deadline
-    return True
 
 
 def idle_socket(port: int) -> socket.socket:
@@ -365,6 +359,25 @@ def _big_list(list_id: str, orders: int) -> list[tuple[int, str]]:
         body += [(11, f"{list_id}-{n}"), (67, str(n)), (55, "AAAA"), (54, "1")]
         body += [(38, "100"), (40, "2"), (44, "10")]
     return body
+
+
+def test_a_message_over_the_size_limit_closes_only_its_connection(ports, tmp_path, counterparty):
+    """QuickFIX reads a message whole before parsing it: a logged-on desk announcing
+    a 2 MB message is cut off at its header instead of the gateway buffering it, and
+    another desk's session goes on."""
+    with running_gateway(ports, tmp_path, max_message_bytes=65536) as gw:
+        other = RawFixClient(ports["clients"], "DESK2")
+        desk = RawFixClient(ports["clients"], "DESK1")
+        try:
+            assert other.logon().get(35) == b"A"
+            assert desk.logon().get(35) == b"A"
+            desk.send_bytes(b"8=FIX.4.4\x019=2000000\x0135=D\x01" + b"x" * 4096)
+            assert desk.closed(DEADLINE)
+            assert gw.front_door.tally["message_too_large"] == 1
+            assert other.test_request("still-there") is not None
+        finally:
+            desk.close()
+            other.close()
 
 
 def test_a_client_that_stops_reading_is_cut_off_and_gets_everything_on_its_return(

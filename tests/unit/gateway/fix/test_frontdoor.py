@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.fix.frontdoor import (
     REFUSED_CREDENTIALS,
     FrameError,
     LogonPolicy,
+    MessageSizes,
     credentials_match,
     frame_length,
     parse_fields,
@@ -248,3 +252,50 @@ def test_the_refusal_logout_quotes_nothing_unprintable():
     assert fields[56] == b"??"
     assert fields[58] == b"logon refused: ??"
     assert frame_length(message, LIMIT) == len(message)
+
+
+# message sizes after the logon ---------------------------------------------------------------
+def _sized(body_bytes: int) -> bytes:
+    """A message whose body (from MsgType to before CheckSum) is ``body_bytes`` long."""
+    filler = b"x" * max(0, body_bytes - len(b"35=0\x0158=\x01"))
+    body = b"35=0\x0158=" + filler + b"\x01"
+    return b"8=FIX.4.4\x019=%d\x01" % len(body) + body + b"10=000\x01"
+
+
+def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+@given(
+    bodies=st.lists(st.integers(10, 400), min_size=1, max_size=8),
+    garbage=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"8", b"7")), max_size=8),
+    cuts=st.lists(st.integers(0, 4000), max_size=12),
+)
+def test_messages_within_the_limit_pass_however_the_stream_is_cut(bodies, garbage, cuts):
+    stream = b"".join(g + _sized(n) for g, n in zip(garbage + [b""] * 8, bodies, strict=False))
+    sizes = MessageSizes(limit=max(len(_sized(n)) for n in bodies))
+    assert all(sizes.feed(chunk) is None for chunk in _chunks(stream, cuts))
+
+
+@given(
+    before=st.lists(st.integers(10, 300), max_size=5),
+    cuts=st.lists(st.integers(0, 3000), max_size=12),
+)
+def test_the_first_message_over_the_limit_is_named_with_its_size(before, cuts):
+    big = _sized(600)
+    stream = b"".join(_sized(n) for n in before) + big + _sized(20)
+    sizes = MessageSizes(limit=len(big) - 1)
+    answers = [sizes.feed(chunk) for chunk in _chunks(stream, cuts)]
+    assert [a for a in answers if a is not None][:1] == [len(big)]
+
+
+def test_a_body_length_of_eight_digits_is_over_any_sane_limit():
+    assert MessageSizes(limit=2**20).feed(b"8=FIX.4.4\x019=12345678\x01") == 10**8
+    assert MessageSizes(limit=2**20).feed(b"8=FIX.4.4\x019=1234") is None  # more to come
+
+
+def test_a_prefix_with_no_number_is_not_a_message_start():
+    sizes = MessageSizes(limit=100)
+    assert sizes.feed(b"8=FIX.4.4\x019=abc\x01" + _sized(20)) is None
+    assert sizes.feed(_sized(200)) == len(_sized(200))
