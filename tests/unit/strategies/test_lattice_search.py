@@ -1,11 +1,12 @@
 """The batched search (numpy, a level at a time) is exact like the node-by-node one.
 
-Above ``_SMALL`` (18) vectors the exact solver expands whole frames of nodes with
-numpy, probes them with Babai's completion and splits large frames into chunks.
-Small frames and probe thresholds (monkeypatched) drive every branch on lattices
-small enough for brute force; bench-like lattices of 13–24 vectors compare it
-with the node-by-node search, itself checked against brute force in
-``test_lattice.py``.
+Above ``_SMALL`` (18) vectors the Python reference expands whole frames of nodes
+with numpy, probes them with Babai's completion and splits large frames into
+chunks. Small frames and probe thresholds (monkeypatched) drive every branch on
+lattices small enough for brute force; bench-like lattices of 13–24 vectors
+compare it with the node-by-node search, itself checked against brute force in
+``test_lattice.py``. Time limits and the bound passes run on both kernels (the
+C search goes node by node at every size).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from hypothesis import strategies as st
 from strategies import lattice
 from strategies.lattice import HedgeLattice, solve_hedge
 
-from .test_lattice import brute_force, problems
+from .test_lattice import KERNELS, brute_force, problems
 
 
 def search_batched(q0, b, cov, start=None):
     """The batched search on any lattice, with the lattice's own coordinates."""
-    prepared = HedgeLattice(b, cov)
+    prepared = HedgeLattice(b, cov, kernel="python")
     zz = prepared._coordinates(q0)
     if start is None:
         x, distance = lattice._babai(prepared._mu, prepared._rr, zz)
@@ -111,36 +112,39 @@ def test_batched_search_equals_the_node_by_node_search(seed, vectors):
     assert prepared.solve(q0).optimal
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seed", range(4))
-def test_a_time_limited_search_bounds_the_optimum(seed):
+def test_a_time_limited_search_bounds_the_optimum(kernel, seed):
     """Stopped at any point (a tiny limit), the answer and its bound enclose the optimum."""
     q0, b, cov = bench_like(seed, 24)
     optimum = solve_hedge(q0, b, cov, "exact").risk_after
-    for limit in (1e-4, 1e-3, 1e-2):
-        stopped = solve_hedge(q0, b, cov, "exact", time_limit=limit)
+    for limit in (0.0, 1e-5, 1e-4, 1e-3, 1e-2):
+        stopped = solve_hedge(q0, b, cov, "exact", time_limit=limit, kernel=kernel)
         assert stopped.risk_after >= optimum * (1 - 1e-9)
         assert stopped.lower_bound <= optimum * (1 + 1e-9)
         if stopped.optimal:
             assert stopped.risk_after == pytest.approx(optimum, rel=1e-9)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seed", range(3))
-def test_a_history_on_a_large_basis_equals_one_book_at_a_time(seed):
+def test_a_history_on_a_large_basis_equals_one_book_at_a_time(kernel, seed):
     q0, b, cov = bench_like(seed, 20)
     rng = np.random.default_rng(seed)
     steps = rng.normal(scale=2, size=(6, len(q0))).cumsum(axis=0) + q0
-    history = HedgeLattice(b, cov).solve_many(steps)
+    history = HedgeLattice(b, cov, kernel=kernel).solve_many(steps)
     for t, book in enumerate(steps):
         assert history.optimal[t]
-        exact = solve_hedge(book, b, cov, "exact").risk_after
+        exact = solve_hedge(book, b, cov, "exact", kernel=kernel).risk_after
         assert history.risk_after[t] == pytest.approx(exact, rel=1e-9)
 
 
-@pytest.mark.parametrize("vectors", [3, 10, 11, 30])
-def test_the_reduced_factor_is_the_cholesky_factor_of_the_reduced_gram(vectors):
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("vectors", [3, 10, 11, 30, 50])
+def test_the_reduced_factor_is_the_cholesky_factor_of_the_reduced_gram(kernel, vectors):
     """LLL updates R by Givens rotations instead of factorising again: RᵀR = UᵀMU."""
     _, b, cov = bench_like(vectors, vectors)
-    prepared = HedgeLattice(b, cov)
+    prepared = HedgeLattice(b, cov, kernel=kernel)
     upper = prepared._upper()
     gram = prepared._u.T @ (b.T @ cov @ b) @ prepared._u
     assert np.allclose(upper.T @ upper, gram, rtol=1e-10, atol=1e-10 * np.abs(gram).max())
@@ -177,29 +181,40 @@ def test_small_frames_on_a_larger_lattice(monkeypatch, seed):
     assert found.distance == pytest.approx(one_by_one.distance, rel=1e-9)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seed", range(6))
-def test_bound_passes_prove_the_optimum_when_given_the_time(seed):
+def test_bound_passes_prove_the_optimum_when_given_the_time(kernel, seed):
     """From a search stopped early, the bound passes (no deadline) end proven at the optimum."""
     q0, b, cov = bench_like(200 + seed, 24)
-    prepared = HedgeLattice(b, cov)
+    prepared = HedgeLattice(b, cov, kernel=kernel)
+    mu, rr = prepared._mu, prepared._rr
     zz = prepared._coordinates(q0)
-    x, distance = lattice._babai(prepared._mu, prepared._rr, zz)
     columns = prepared._mu_columns()
-    stopped = lattice._search_batched(
-        columns,
-        prepared._rr,
-        zz,
-        radius=distance * (1 + 1e-12),
-        best=x,
-        max_nodes=50,
-        deadline=None,
-    )
+    if kernel == "c":
+        stopped = lattice._search_compiled(
+            mu, rr, zz, None, radius=None, max_nodes=50, deadline=None
+        )
+
+        def complete(radius, best, deadline):
+            return lattice._search_compiled(
+                mu, rr, zz, best, radius=radius, max_nodes=None, deadline=deadline
+            )
+
+    else:
+        x, distance = lattice._babai(mu, rr, zz)
+        stopped = lattice._search_batched(
+            columns, rr, zz, radius=distance * (1 + 1e-12), best=x, max_nodes=50, deadline=None
+        )
+
+        def complete(radius, best, deadline):
+            return lattice._search_batched(
+                columns, rr, zz, radius=radius, best=best, max_nodes=None, deadline=deadline
+            )
+
     assert not stopped.proven
-    optimum = lattice._enumerate(
-        prepared._mu, prepared._rr, zz, None, max_nodes=None, deadline=None
-    ).distance
+    optimum = lattice._enumerate(mu, rr, zz, None, max_nodes=None, deadline=None).distance
     assert stopped.lower <= optimum * (1 + 1e-9) <= stopped.distance * (1 + 2e-9)
-    bounded = lattice._bound(columns, prepared._rr, zz, stopped, deadline=float("inf"))
+    bounded = lattice._bound(complete, len(zz), stopped, deadline=float("inf"), growth=3.0)
     assert bounded.proven
     assert bounded.distance == pytest.approx(optimum, rel=1e-9)
     assert bounded.lower == pytest.approx(optimum, rel=1e-9)
