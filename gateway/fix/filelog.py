@@ -27,6 +27,8 @@ from pathlib import Path
 
 import structlog
 
+from gateway.core.config import FixFilesConfig
+
 __all__ = ["FixLogRotation", "rotate"]
 
 log = structlog.get_logger("bidgw.fix")
@@ -72,6 +74,11 @@ class FixLogRotation:
         self.every_secs = every_secs
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_config(cls, log_dir: Path, config: FixFilesConfig) -> FixLogRotation:
+        """The rotation ``config`` (the ``fix:`` key) asks for, over ``log_dir``."""
+        return cls(log_dir, max_bytes=config.log_max_mb * 2**20, backups=config.log_backups)
 
     def check(self) -> list[Path]:
         """One pass: rotate the files over the limit; the files rotated."""

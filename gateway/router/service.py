@@ -246,11 +246,7 @@ class Gateway:
             log_dir=config.fix_log_dir,
         )
         #: Keeps QuickFIX's FIX logs (never trimmed by QuickFIX) to a size on disk.
-        self._log_rotation = FixLogRotation(
-            config.fix_log_dir,
-            max_bytes=config.fix.log_max_mb * 2**20,
-            backups=config.fix.log_backups,
-        )
+        self._log_rotation = FixLogRotation.for_config(config.fix_log_dir, config.fix)
         #: The public client port: checks each Logon, then pipes to the acceptor.
         self.front_door = FrontDoor(
             FrontDoorConfig(

@@ -270,11 +270,7 @@ class Venue(SafeApplication):
             "acceptor", self, settings, store=config.store, log_dir=config.fix_log_dir
         )
         self._log_rotation = (
-            FixLogRotation(
-                config.fix_log_dir,
-                max_bytes=config.fix.log_max_mb * 2**20,
-                backups=config.fix.log_backups,
-            )
+            FixLogRotation.for_config(config.fix_log_dir, config.fix)
             if config.fix_log_dir is not None
             else None
         )

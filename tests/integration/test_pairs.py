@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from gateway.fix.engine import msg_type
-from gateway.router.service import Gateway
 from gateway.tools.client import parse_report, submit
 from gateway.venue.app import Venue
-from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
-from tests.integration.test_venue import Auctions, fills_for, venue_config
+from tests.integration.test_venue import Auctions, fills_for, two_desks, venue_config
 
 pytestmark = pytest.mark.integration
 
@@ -54,40 +52,29 @@ def test_a_pair_fills_only_at_clearing_prices_within_its_spread(
 ) -> None:
     auctions = Auctions()
     venue = Venue(venue_config(ports, tmp_path), on_auction=auctions)
-    venue.start()
-    try:
-        with running(Gateway(gateway_config(ports, tmp_path))):
-            one, two = make_client(ports, tmp_path), make_client(ports, tmp_path, "DESK2")
-            assert one.start(DEADLINE)
-            assert two.start(DEADLINE)
-            try:
-                # Inside the venue's bands p_BBBB - p_AAAA is at most 20.05 - 9.95 = 10.10:
-                # a spread above that is denied by the gateway, never forwarded.
-                never = submit(one, pair("long", spread="10.11"), list_id="NEVER", timeout=5)
-                assert never.status == "rejected"
-                assert "within the counterparty's bid-offer ranges" in (never.reason or "")
-                assert venue.stats.bundles_received == 0
-                # 9.95 is attainable in the bands, but not where the mirror crosses.
-                tight = submit(one, pair("long", spread="9.95"), list_id="TIGHT", wait_done=False)
-                assert tight.status == "accepted", tight.reason
-                mirror = submit(two, pair("short"), list_id="MIRROR", wait_done=False)
-                assert mirror.status == "accepted", mirror.reason
-                assert auctions.wait_count(auctions.count + 5)
-                assert one.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
-                loose = submit(one, pair("long", spread="9.90"), list_id="LOOSE", wait_done=False)
-                assert loose.status == "accepted", loose.reason
-                reports = fills_for(one, "LOOSE", 2)
-                prices = {r["symbol"]: Decimal(r["last_px"]) for r in reports if r["last_qty"]}
-                assert prices == {"AAAA": Decimal("10.05"), "BBBB": Decimal("19.95")}, reports
-                assert len(fills_for(two, "MIRROR", 2)) >= 2
-                assert (
-                    one.wait_for(
-                        lambda m: msg_type(m) == "8" and parse_report(m)["list_id"] == "TIGHT", 0.2
-                    )
-                    is None
-                )
-            finally:
-                one.stop()
-                two.stop()
-    finally:
-        venue.stop()
+    with two_desks(ports, tmp_path, venue) as (one, two):
+        # Inside the venue's bands p_BBBB - p_AAAA is at most 20.05 - 9.95 = 10.10:
+        # a spread above that is denied by the gateway, never forwarded.
+        never = submit(one, pair("long", spread="10.11"), list_id="NEVER", timeout=5)
+        assert never.status == "rejected"
+        assert "within the counterparty's bid-offer ranges" in (never.reason or "")
+        assert venue.stats.bundles_received == 0
+        # 9.95 is attainable in the bands, but not where the mirror crosses.
+        tight = submit(one, pair("long", spread="9.95"), list_id="TIGHT", wait_done=False)
+        assert tight.status == "accepted", tight.reason
+        mirror = submit(two, pair("short"), list_id="MIRROR", wait_done=False)
+        assert mirror.status == "accepted", mirror.reason
+        assert auctions.wait_count(auctions.count + 5)
+        assert one.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
+        loose = submit(one, pair("long", spread="9.90"), list_id="LOOSE", wait_done=False)
+        assert loose.status == "accepted", loose.reason
+        reports = fills_for(one, "LOOSE", 2)
+        prices = {r["symbol"]: Decimal(r["last_px"]) for r in reports if r["last_qty"]}
+        assert prices == {"AAAA": Decimal("10.05"), "BBBB": Decimal("19.95")}, reports
+        assert len(fills_for(two, "MIRROR", 2)) >= 2
+        assert (
+            one.wait_for(
+                lambda m: msg_type(m) == "8" and parse_report(m)["list_id"] == "TIGHT", 0.2
+            )
+            is None
+        )

@@ -29,7 +29,7 @@ from gateway.tools.client import FixClient, submit
 from gateway.venue.app import Venue
 from tests.conftest import seed_hedge
 from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
-from tests.integration.test_venue import fills_for, pair, venue_config
+from tests.integration.test_venue import fills_for, pair, two_desks, venue_config
 
 pytestmark = pytest.mark.integration
 
@@ -344,33 +344,20 @@ def test_one_desks_bundles_do_not_trade_with_each_other_while_two_desks_do(
     keeps one desk to one side of a symbol per auction; its synthetic liquidity is off,
     so the long and short pair can only trade with each other."""
     venue = Venue(venue_config(ports, tmp_path, self_trade_prevention=True))
-    venue.start()
-    try:
-        with running(Gateway(gateway_config(ports, tmp_path))):
-            one, two = make_client(ports, tmp_path), make_client(ports, tmp_path, "DESK2")
-            assert one.start(DEADLINE)
-            assert two.start(DEADLINE)
-            try:
-                for list_id, direction in (("SELF-L", "long"), ("SELF-S", "short")):
-                    sent = submit(one, pair(direction), list_id=list_id, wait_done=False)
-                    assert sent.status == "accepted", sent.reason
-                # Several auctions with both resting: no fill between one desk's bundles.
-                start = venue.stats.auctions
-                _eventually(lambda: venue.stats.auctions >= start + 5, "five auctions")
-                assert one.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
-                # The same short bundle from another desk crosses the resting long one.
-                sent = submit(two, pair("short"), list_id="OTHER-S", wait_done=False)
-                assert sent.status == "accepted", sent.reason
-                assert len(fills_for(two, "OTHER-S", 2)) >= 2
-                assert len(fills_for(one, "SELF-L", 2)) >= 2
-                assert (
-                    one.wait_for(
-                        lambda m: msg_type(m) == "8" and m.getField(Tag.LIST_ID) == "SELF-S", 0.2
-                    )
-                    is None
-                )  # DESK1's short still rests: never crossed its own long
-            finally:
-                one.stop()
-                two.stop()
-    finally:
-        venue.stop()
+    with two_desks(ports, tmp_path, venue) as (one, two):
+        for list_id, direction in (("SELF-L", "long"), ("SELF-S", "short")):
+            sent = submit(one, pair(direction), list_id=list_id, wait_done=False)
+            assert sent.status == "accepted", sent.reason
+        # Several auctions with both resting: no fill between one desk's bundles.
+        start = venue.stats.auctions
+        _eventually(lambda: venue.stats.auctions >= start + 5, "five auctions")
+        assert one.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
+        # The same short bundle from another desk crosses the resting long one.
+        sent = submit(two, pair("short"), list_id="OTHER-S", wait_done=False)
+        assert sent.status == "accepted", sent.reason
+        assert len(fills_for(two, "OTHER-S", 2)) >= 2
+        assert len(fills_for(one, "SELF-L", 2)) >= 2
+        assert (
+            one.wait_for(lambda m: msg_type(m) == "8" and m.getField(Tag.LIST_ID) == "SELF-S", 0.2)
+            is None
+        )  # DESK1's short still rests: never crossed its own long

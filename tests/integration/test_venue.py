@@ -33,7 +33,7 @@ from gateway.tools.client import ClientConfig, FixClient, parse_report, submit
 from gateway.venue.app import AuctionSummary, Venue, VenueSize
 from gateway.venue.config import VenueAppConfig
 from tests.conftest import ROOT
-from tests.integration.conftest import DEADLINE, gateway_config, make_client
+from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
 
 pytestmark = pytest.mark.integration
 
@@ -159,6 +159,25 @@ def pair(direction: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+@contextlib.contextmanager
+def two_desks(ports, tmp_path: Path, venue: Venue) -> Iterator[tuple[FixClient, FixClient]]:
+    """``venue`` started, a gateway in front of it, DESK1 and DESK2 logged on to the
+    gateway; everything stopped afterwards."""
+    venue.start()
+    try:
+        with running(Gateway(gateway_config(ports, tmp_path))):
+            one, two = make_client(ports, tmp_path), make_client(ports, tmp_path, "DESK2")
+            assert one.start(DEADLINE)
+            assert two.start(DEADLINE)
+            try:
+                yield one, two
+            finally:
+                one.stop()
+                two.stop()
+    finally:
+        venue.stop()
 
 
 def fills_for(client, list_id: str, legs: int, timeout: float = DEADLINE) -> list[dict]:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from strategies import lattice
-from strategies.lattice import HedgeLattice, solve_hedge
+from strategies.lattice import FloatArray, HedgeLattice, solve_hedge
 
 from .test_lattice import KERNELS, brute_force, problems
 
@@ -74,6 +74,20 @@ def bench_like(seed: int, vectors: int):
     return rng.normal(scale=8, size=instruments), b, cov
 
 
+def _batched_matches_node_by_node(seed: int, vectors: int) -> tuple[HedgeLattice, FloatArray]:
+    """The batched search on a bench-like book proves the node-by-node optimum."""
+    q0, b, cov = bench_like(seed, vectors)
+    prepared = HedgeLattice(b, cov)
+    zz = prepared._coordinates(q0)
+    one_by_one = lattice._enumerate(
+        prepared._mu, prepared._rr, zz, None, max_nodes=None, deadline=None
+    )
+    found, _ = search_batched(q0, b, cov)
+    assert found.proven
+    assert found.distance == pytest.approx(one_by_one.distance, rel=1e-9)
+    return prepared, q0
+
+
 @settings(max_examples=60)
 @given(problems())
 def test_batched_search_equals_brute_force(problem):
@@ -100,15 +114,7 @@ def test_batched_search_with_tiny_frames_equals_brute_force(tiny_frames, problem
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("vectors", [13, 18, 24])
 def test_batched_search_equals_the_node_by_node_search(seed, vectors):
-    q0, b, cov = bench_like(seed, vectors)
-    prepared = HedgeLattice(b, cov)
-    zz = prepared._coordinates(q0)
-    one_by_one = lattice._enumerate(
-        prepared._mu, prepared._rr, zz, None, max_nodes=None, deadline=None
-    )
-    found, _ = search_batched(q0, b, cov)
-    assert found.proven
-    assert found.distance == pytest.approx(one_by_one.distance, rel=1e-9)
+    prepared, q0 = _batched_matches_node_by_node(seed, vectors)
     assert prepared.solve(q0).optimal
 
 
@@ -170,15 +176,7 @@ def test_small_frames_on_a_larger_lattice(monkeypatch, seed):
     monkeypatch.setattr(lattice, "_CHUNK", 16)
     monkeypatch.setattr(lattice, "_PROBE_FIRST", 2)
     monkeypatch.setattr(lattice, "_PROBE_GROWTH", 2)
-    q0, b, cov = bench_like(100 + seed, 16)
-    prepared = HedgeLattice(b, cov)
-    zz = prepared._coordinates(q0)
-    one_by_one = lattice._enumerate(
-        prepared._mu, prepared._rr, zz, None, max_nodes=None, deadline=None
-    )
-    found, _ = search_batched(q0, b, cov)
-    assert found.proven
-    assert found.distance == pytest.approx(one_by_one.distance, rel=1e-9)
+    _batched_matches_node_by_node(100 + seed, 16)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

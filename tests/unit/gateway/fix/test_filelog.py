@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway.core.config import FixFilesConfig
 from gateway.fix.filelog import FixLogRotation, rotate
 
 
@@ -53,3 +54,8 @@ def test_a_pass_rotates_only_the_current_logs_over_the_limit(tmp_path: Path) -> 
     assert big.stat().st_size == 0
     assert (small.stat().st_size, other.stat().st_size) == (10, 4096)
     assert rotation.check() == []  # nothing over the limit any more
+
+
+def test_the_fix_config_sets_the_limit_in_mib_and_the_copies_kept(tmp_path: Path) -> None:
+    rotation = FixLogRotation.for_config(tmp_path, FixFilesConfig(log_max_mb=3, log_backups=2))
+    assert (rotation.log_dir, rotation.max_bytes, rotation.backups) == (tmp_path, 3 * 2**20, 2)
