@@ -342,9 +342,13 @@ class BigMModel(Model):
     big-M rows of whole numbers (:meth:`_grid_link`)."""
 
     def _prices(self, by_symbol: Mapping[str, Sequence[Order]]) -> None:
+        # Within the same interval as the big-M rows below (spreads.bounds: the
+        # references, narrowed in a batch; big_m never runs in batches today).
         prices = {
             s: self.matrix.column(
-                float(self.refs[s].offer), lower=float(self.refs[s].bid), integer=False
+                float(self.spreads.bounds[s][1]),
+                lower=float(self.spreads.bounds[s][0]),
+                integer=False,
             )
             for s in sorted(by_symbol)
             if s not in self.price_cols

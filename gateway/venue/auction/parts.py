@@ -77,7 +77,7 @@ class Answer:
     ) -> None:
         """One MILP per independent part of ``traded`` and ``contra_orders``, smallest
         part first. Each part gets a share of the time left proportional to its
-        number of orders (what a smaller part leaves unused goes to the larger ones).
+        orders (:func:`_size`; what a smaller part leaves unused goes to the larger ones).
 
         A bundle's item is the symbols of its orders and of its price constraints (a
         price constraint ties its symbols' prices together); ``binding`` are price rows
@@ -138,5 +138,7 @@ class Answer:
 
 
 def _size(traded: Sequence[Entry], contra: Sequence[Order], index: int) -> int:
-    """Orders of item ``index`` of a part: a bundle's legs, or one contra order."""
+    """The weight of item ``index`` of a part in its share of the time: a bundle's
+    legs, or 1 for a contra order and for a carried price row (a few rows in the
+    model; counting it keeps a part of such rows alone from weighing nothing)."""
     return len(traded[index].legs) if index < len(traded) else 1
