@@ -13,7 +13,12 @@ liquidity, clears one auction per configuration and prints:
 * ``after``: the ``ladder`` model passed to HiGHS through highspy (the default),
   large books in batches (``batch_bundles``, default 1,000);
 * ``cbc``: PuLP's bundled CBC on the ``ladder`` model (``--cbc-sizes``, by
-  default up to 1,000 bundles: it finds nothing in 10 s from 500 on).
+  default up to 1,000 bundles: it finds nothing in 10 s from 500 on);
+* ``venue``: what the venue itself does with ``config/venue.yaml``'s settings, the
+  defaults of ``AuctionConfig``: an 80 ms time limit and, when HiGHS holds no fill
+  by then, on to its first fill or 500 ms (``first_fill_limit_ms``); ``hard80``:
+  the same with a hard 80 ms limit, as the venue cleared before that setting.
+  Both ignore ``--time-limit-ms``: they show what a desk's bundles get.
 
 For ``pulp`` and ``after`` the time limit counts from the start of the auction,
 building included. Columns: parts solved, time in admission and model building
@@ -73,6 +78,11 @@ CONFIGS: dict[
     "pulp": ("highs", "ladder", "pulp", 10**9),
     "after": ("highs", "ladder", "highspy", 1000),
     "cbc": ("cbc", "ladder", "pulp", 1000),
+}
+#: name -> the venue's own settings (ignore --time-limit-ms)
+VENUE_CONFIGS: dict[str, AuctionConfig] = {
+    "hard80": AuctionConfig(time_limit_ms=80, first_fill_limit_ms=80),
+    "venue": AuctionConfig(),
 }
 
 
@@ -214,7 +224,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=5000)
     parser.add_argument("--gap", default="0.001")
     parser.add_argument("--sizes", default="50,100,500,1000,5000")
-    parser.add_argument("--configs", default="before,pulp,after,cbc")
+    parser.add_argument("--configs", default="before,pulp,after,cbc,hard80,venue")
     parser.add_argument("--cbc-sizes", default="50,100,500,1000", help="sizes CBC runs at")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--pairs", type=int, default=0, help="pairs with a spread limit")
@@ -240,18 +250,22 @@ def main() -> None:
         )
         limit_ms = args.large_time_limit_ms if size >= args.large else args.time_limit_ms
         for name in args.configs.split(","):
-            solver, formulation, interface, batch = CONFIGS[name]
-            if solver == "cbc" and str(size) not in args.cbc_sizes.split(","):
-                print(f"{size:>7}  {name:<7}  not run (--cbc-sizes)", flush=True)
-                continue
-            config = AuctionConfig(
-                solver=solver,
-                time_limit_ms=limit_ms,
-                gap=args.gap,
-                formulation=formulation,
-                interface=interface,
-                batch_bundles=batch,
-            )
+            if name in VENUE_CONFIGS:
+                config = VENUE_CONFIGS[name]
+            else:
+                solver, formulation, interface, batch = CONFIGS[name]
+                if solver == "cbc" and str(size) not in args.cbc_sizes.split(","):
+                    print(f"{size:>7}  {name:<7}  not run (--cbc-sizes)", flush=True)
+                    continue
+                config = AuctionConfig(
+                    solver=solver,
+                    time_limit_ms=limit_ms,
+                    first_fill_limit_ms=limit_ms,
+                    gap=args.gap,
+                    formulation=formulation,
+                    interface=interface,
+                    batch_bundles=batch,
+                )
             runs = [run(participants, contra, refs, config) for _ in range(args.repeat)]
             result = runs[0][0]
             walls = [wall for _, wall in runs]

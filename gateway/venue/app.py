@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import queue
 import random
 import threading
@@ -671,6 +672,7 @@ class Venue(SafeApplication):
                 **left_out,
             )
         self._failing(False)
+        gap = result.gap  # to the solver's bound; logged as None when unknown or infinite
         log.info(
             "auction.cleared",
             auction=number,
@@ -680,6 +682,7 @@ class Venue(SafeApplication):
             contra_filled=len(result.contra_fills),
             solve_ms=round(result.solve_ms, 3),
             improvement=str(result.improvement),
+            gap=float(f"{gap:.3g}") if gap is not None and math.isfinite(gap) else None,
         )
         for list_id, fills in result.bundle_fills.items():
             self._report_fills(list_id, self._book[list_id], fills, result.prices)

@@ -43,11 +43,13 @@ def solve_batches(
     context: Context,
     *,
     deadline: float,
+    first_fill_deadline: float | None = None,
 ) -> Solved:
     """A large auction: its bundles in batches, in book order, each cleared (in
     independent parts) with what the earlier ones left, in an equal share of the
     time left, HiGHS stopping at its first solution worth more than nothing
-    (:func:`~gateway.venue.auction.solvers.solve_part`).
+    (:func:`~gateway.venue.auction.solvers.solve_part`). Until a batch fills
+    something, the time left runs to ``first_fill_deadline`` when that is later.
 
     The first batch has ``config.batch_bundles`` bundles, the next ones twice as
     many: fewer, larger batches trade more with each other, and the first, smaller
@@ -78,18 +80,24 @@ def solve_batches(
     queue = list(traded)  # book order; a batch that found no solution goes back in front
     carried = _Carried(dict(spreads.bounds), {id(o): o.max_lots for o in contra_orders})
     batches: list[int] = []  # the size of each batch cleared
-    while queue and deadline - time.perf_counter() > MIN_SOLVE_MS / 1000:
+    while queue:
+        end = deadline
+        if first_fill_deadline is not None and not any(answer.lots.values()):
+            end = max(deadline, first_fill_deadline)  # nothing has filled yet
+        if end - time.perf_counter() <= MIN_SOLVE_MS / 1000:
+            break
         batch, narrowed = queue[:size], Spreads(spreads.refs, carried.bounds)
         batch_entries = [_narrowed(e, narrowed, carried.sides) for e in batch]
         copies = carried.contra(contra_orders, narrowed)
-        share = (deadline - time.perf_counter()) / -(-len(queue) // size)
+        now, batches_left = time.perf_counter(), -(-len(queue) // size)
         step = Answer(gap_known=True)
         step.solve(
             [e for e in batch_entries if e.legs],
             [copy for copy, _ in copies],
             narrowed,
             context,
-            deadline=time.perf_counter() + share,
+            deadline=now + (deadline - now) / batches_left,
+            first_fill_deadline=now + (end - now) / batches_left,
             first_solution=True,
             binding=carried.binding,
         )

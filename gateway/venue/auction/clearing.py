@@ -63,9 +63,7 @@ def clear(
     admit_s = time.perf_counter() - started
     limit_s = config.time_limit_ms / 1000
 
-    def clear_entries(
-        admitted: list[Entry], deadline: float
-    ) -> tuple[AuctionResult, dict[str, str]]:
+    def clear_entries(admitted: list[Entry], start: float) -> tuple[AuctionResult, dict[str, str]]:
         return _clear_once(
             admitted,
             orders,
@@ -74,18 +72,19 @@ def clear(
             config=config,
             seed=seed,
             started=started,
-            deadline=deadline,
+            deadline=start + limit_s,
+            first_fill_deadline=start + config.first_fill_limit_s,
             admit_s=admit_s,
         )
 
-    result, faults = clear_entries(entries, started + limit_s)
+    result, faults = clear_entries(entries, started)
     if result.status == "unverified" and faults:
         # A tolerance effect of the solver on these bundles' rows: clear without them.
         for bundle_id, problems in faults.items():
             excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
         entries = [e for e in entries if e.bundle_id not in faults]
-        # The second solve gets its own limit.
-        result, _ = clear_entries(entries, time.perf_counter() + limit_s)
+        # The second solve gets its own limits.
+        result, _ = clear_entries(entries, time.perf_counter())
     return dataclasses.replace(result, rejected=rejected, excluded=excluded)
 
 
@@ -99,11 +98,13 @@ def _clear_once(
     seed: int,
     started: float,
     deadline: float,
+    first_fill_deadline: float,
     admit_s: float,
 ) -> tuple[AuctionResult, dict[str, str]]:
     """One solve over ``entries`` and the contra orders, verified; with the bundles
     the verification found at fault, if it failed. Times are reported from
-    ``started``; the ``ladder`` solves stop by ``deadline`` (``perf_counter``)."""
+    ``started``; the ``ladder`` solves stop by ``deadline`` (``perf_counter``), or
+    with no fill yet at the first one or ``first_fill_deadline``."""
     orders = [o for e in entries for o in e.legs.values()] + list(contra_orders)
     if not orders:
         return AuctionResult("no_trade", solve_ms=(time.perf_counter() - started) * 1000), {}
@@ -118,7 +119,13 @@ def _clear_once(
     if config.formulation == "big_m":
         solved = _solve_big_m(entries, contra_orders, context)
     else:
-        solved = _solve_parts(entries, contra_orders, context, deadline=deadline)
+        solved = _solve_parts(
+            entries,
+            contra_orders,
+            context,
+            deadline=deadline,
+            first_fill_deadline=first_fill_deadline,
+        )
     solve_ms = (time.perf_counter() - started) * 1000
     build_ms = (solved.build_s + admit_s) * 1000
     if solved.lots is None:
@@ -184,6 +191,7 @@ def _solve_parts(
     context: Context,
     *,
     deadline: float,
+    first_fill_deadline: float,
 ) -> Solved:
     """The ``ladder`` model: independent parts solved one by one, and an auction of
     more than ``config.batch_bundles`` bundles in batches (:func:`solve_batches`).
@@ -194,8 +202,21 @@ def _solve_parts(
     """
     traded = [e for e in entries if e.legs]  # a bundle with no order here fills nothing
     if len(traded) > context.config.batch_bundles:
-        return solve_batches(traded, contra_orders, context, deadline=deadline)
+        return solve_batches(
+            traded,
+            contra_orders,
+            context,
+            deadline=deadline,
+            first_fill_deadline=first_fill_deadline,
+        )
     answer = Answer(context.config.solver == "highs")
-    answer.solve(traded, contra_orders, context.spreads, context, deadline=deadline)
+    answer.solve(
+        traded,
+        contra_orders,
+        context.spreads,
+        context,
+        deadline=deadline,
+        first_fill_deadline=first_fill_deadline,
+    )
     gap = relative_gap(answer.value, answer.bound) if answer.gap_known else None
     return answer.solved(context.orders, gap)

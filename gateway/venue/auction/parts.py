@@ -72,12 +72,17 @@ class Answer:
         context: Context,
         *,
         deadline: float,
+        first_fill_deadline: float | None = None,
         first_solution: bool = False,
         binding: Sequence[PriceRow] = (),
     ) -> None:
         """One MILP per independent part of ``traded`` and ``contra_orders``, smallest
         part first. Each part gets a share of the time left proportional to its
         orders (:func:`_size`; what a smaller part leaves unused goes to the larger ones).
+        With ``first_fill_deadline`` later than ``deadline``, a part holding no fill
+        worth more than nothing at its share of ``deadline`` goes on until its first
+        one or its share of ``first_fill_deadline``
+        (:func:`~gateway.venue.auction.solvers.solve_part`).
 
         A bundle's item is the symbols of its orders and of its price constraints (a
         price constraint ties its symbols' prices together); ``binding`` are price rows
@@ -106,9 +111,19 @@ class Answer:
             model = LadderModel(part_entries, part_contra, spreads, context.units, part_rows)
             model.build()
             self.build_s += time.perf_counter() - began
-            budget_ms = max((deadline - time.perf_counter()) * 1000 * size / left, MIN_SOLVE_MS)
+            now = time.perf_counter()
+            budget_ms = max((deadline - now) * 1000 * size / left, MIN_SOLVE_MS)
+            first_fill_ms = budget_ms
+            if first_fill_deadline is not None:
+                first_fill_ms = max((first_fill_deadline - now) * 1000 * size / left, budget_ms)
             left -= size
-            run = solve_part(model, context.config, budget_ms / 1000, first_solution)
+            run = solve_part(
+                model,
+                context.config,
+                budget_ms / 1000,
+                first_solution,
+                first_fill_s=first_fill_ms / 1000,
+            )
             if isinstance(run, str):
                 self.problems.append(f"part of {len(model.orders)} orders: {run}")
                 self.statuses.append("failed")

@@ -84,10 +84,17 @@ class Run:
 
 
 def solve_part(
-    model: Model, config: AuctionConfig, time_limit_s: float, first_solution: bool = False
+    model: Model,
+    config: AuctionConfig,
+    time_limit_s: float,
+    first_solution: bool = False,
+    *,
+    first_fill_s: float | None = None,
 ) -> Run | str:
     """Solve one part of a ``ladder`` auction: its run, or what went wrong. With
-    ``first_solution`` (highspy only), stop at the first fill worth more than nothing."""
+    ``first_solution`` (highspy only), stop at the first fill worth more than nothing.
+    With ``first_fill_s`` past ``time_limit_s`` (highspy only), a solve that holds no
+    such fill at ``time_limit_s`` goes on until its first one, or ``first_fill_s``."""
     if config.solver == "cbc":
         settings = SolverSettings(solver="cbc", gap_rel=config.gap)
         return run_pulp(model, settings.make(time_limit_s), "cbc")
@@ -101,21 +108,36 @@ def solve_part(
         )
         return run_pulp(model, solver, "highs")
     return _run_highs(
-        model, time_limit_s=time_limit_s, gap=config.gap, first_solution=first_solution
+        model,
+        time_limit_s=time_limit_s,
+        gap=config.gap,
+        first_solution=first_solution,
+        first_fill_s=first_fill_s,
     )
 
 
 def _run_highs(
-    model: Model, *, time_limit_s: float, gap: float, first_solution: bool = False
+    model: Model,
+    *,
+    time_limit_s: float,
+    gap: float,
+    first_solution: bool = False,
+    first_fill_s: float | None = None,
 ) -> Run | str:
     """Solve ``model`` with HiGHS through highspy (:func:`_options`).
 
     With ``first_solution``, a callback interrupts HiGHS at its first check after it
     holds a solution worth more than the empty fill: on a large model that is its
     randomized rounding of the root LP, right after the LP. Without it HiGHS goes on
-    to its cut rounds, and after five of them waits for its analytic centre (an
-    interior-point solve of the whole model that its time limit does not stop: it
-    took 0.5-3.4 s on a batch of 1,000 bundles on this machine).
+    to its cut rounds, and after five of them computes its analytic centre and rounds
+    towards it (central rounding), which its time limit does not stop: 0.5-3.4 s on
+    a batch of 1,000 bundles on this machine.
+
+    With ``first_fill_s`` later than ``time_limit_s``, HiGHS's own limit is
+    ``first_fill_s`` and the same callback stops it once ``time_limit_s`` has passed
+    and it holds a fill worth more than nothing (:class:`_StopAtFill`). HiGHS calls
+    it between its cut rounds and nodes, not inside a sub-MIP, so a solve that holds
+    a fill at ``time_limit_s`` may run on until its current sub-MIP ends.
     """
     h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
     began = time.perf_counter()
@@ -128,9 +150,12 @@ def _run_highs(
     if refused:
         return refused
     build_s = time.perf_counter() - began
-    h.setOptionValue("time_limit", max(time_limit_s - build_s, 0.001))
-    if first_solution:
-        h.cbMipInterrupt.subscribe(_stop_at_first_solution)
+    limit_s = max(time_limit_s - build_s, 0.001)
+    hard_s = max((time_limit_s if first_fill_s is None else first_fill_s) - build_s, limit_s)
+    h.setOptionValue("time_limit", hard_s)
+    if first_solution or hard_s > limit_s:
+        after = time.perf_counter() + (0.0 if first_solution else limit_s)
+        h.cbMipInterrupt.subscribe(_StopAtFill(after))
     h.run()
     return dataclasses.replace(_highs_run(h, model), build_s=build_s)
 
@@ -141,11 +166,17 @@ def _options(model: Model) -> Mapping[str, str | bool]:
     return PRICE_HIGHS_OPTIONS if model.price_cols else AUCTION_HIGHS_OPTIONS
 
 
-def _stop_at_first_solution(event: Any) -> None:
-    """HiGHS's MIP interrupt callback: stop once the incumbent is worth more than 0
-    (its objective, the negated improvement, below 0)."""
-    if -INF < event.data_out.mip_primal_bound < 0:
-        event.interrupt()
+@dataclass(frozen=True, slots=True)
+class _StopAtFill:
+    """HiGHS's MIP interrupt callback: stop once ``after`` (``perf_counter``) has passed
+    and the incumbent is worth more than 0 (its objective, the negated improvement,
+    below 0)."""
+
+    after: float
+
+    def __call__(self, event: Any) -> None:
+        if -INF < event.data_out.mip_primal_bound < 0 and time.perf_counter() >= self.after:
+            event.interrupt()
 
 
 def _highs_run(h: Any, model: Model) -> Run:

@@ -1,6 +1,6 @@
 """The auction's public data: its settings, what it clears and what it answers.
 
-:class:`AuctionConfig` (solver, time limit, gap, formulation, interface, batch
+:class:`AuctionConfig` (solver, time limits, gap, formulation, interface, batch
 size), the reference market of each symbol (:class:`SymbolRef`, with its
 self-trade prevention switch), the participants (resting bundles as
 :class:`Participant`, synthetic liquidity as :class:`ContraOrder`) and one
@@ -33,6 +33,14 @@ class AuctionConfig(FrozenModel):
             :func:`~gateway.venue.auction.clear`, building the model included (at
             least :data:`~gateway.venue.auction.MIN_SOLVE_MS` is left for solving);
             with ``big_m`` it is the solver's limit alone.
+        first_fill_limit_ms: how long a ``ladder`` auction through highspy may go
+            on past ``time_limit_ms`` while HiGHS holds no fill worth more than
+            nothing (default 500; below ``time_limit_ms`` it adds nothing): it
+            stops at its first such fill, or here. HiGHS needs ~0.1 s to find one
+            on a book of 100 bundles or more, so with the time limit alone such a
+            book never filled (docs/auction.md). Equal to ``time_limit_ms``: a
+            hard limit. CBC and the ``pulp`` interface, which take no callback,
+            stop at ``time_limit_ms``.
         gap: relative optimality gap at which the solver may stop (default 0.001).
         formulation: ``ladder`` (default): price thresholds per symbol
             (:mod:`gateway.venue.auction.ladder`), independent parts solved one by
@@ -57,10 +65,17 @@ class AuctionConfig(FrozenModel):
 
     solver: SolverName = "highs"
     time_limit_ms: PositiveInt = 80
+    first_fill_limit_ms: PositiveInt = 500
     gap: Fraction01 = 0.001
     formulation: Literal["ladder", "big_m"] = "ladder"
     interface: Literal["highspy", "pulp"] = "highspy"
     batch_bundles: PositiveInt = 1000
+
+    @property
+    def first_fill_limit_s(self) -> float:
+        """When a ``ladder`` auction with no fill stops at the latest, in seconds from
+        its start: ``first_fill_limit_ms``, or ``time_limit_ms`` if that is later."""
+        return max(self.time_limit_ms, self.first_fill_limit_ms) / 1000
 
 
 @dataclass(frozen=True, slots=True)

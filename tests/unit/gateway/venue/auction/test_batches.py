@@ -8,6 +8,7 @@ from __future__ import annotations
 from gateway.venue.auction import AuctionConfig, clear, verify
 from tests.unit.gateway.venue.auction.test_clearing import BOOK_REFS, TOUCH, pair
 from tests.unit.gateway.venue.auction.test_self_trade import owned
+from tests.unit.gateway.venue.auction.test_solvers import large_book
 
 
 def test_a_large_auction_clears_in_batches_with_a_stated_gap():
@@ -42,3 +43,18 @@ def test_a_batched_auction_with_nothing_to_trade_is_no_trade():
     book = [pair(f"L{k}", "long") for k in range(3)]  # nobody buys BBBB
     result = clear(book, TOUCH, BOOK_REFS, AuctionConfig(batch_bundles=1), seed=3)
     assert result.status == "no_trade", result.detail
+
+
+def test_a_batched_auction_with_no_fill_at_its_time_limit_goes_on_to_a_first_fill(registry):
+    """At a 1 ms limit no batch of 100 bundles finds a fill; with first_fill_limit_ms
+    the first batch goes on to its first fill, and once something has filled the
+    auction keeps to its (long passed) time limit: the second batch is not tried."""
+    book, contra, refs = large_book(registry, 200, seed=5)
+    hard = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1, batch_bundles=100)
+    assert not clear(book, contra, refs, hard).bundle_fills
+    config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=5000, batch_bundles=100)
+    result = clear(book, contra, refs, config)
+    assert result.status == "feasible", result.detail
+    assert result.detail == "200 bundles in 1 batches of 100; 100 not reached in time"
+    assert result.bundle_fills
+    assert verify(result, book, contra, refs) == []

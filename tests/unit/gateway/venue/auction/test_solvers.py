@@ -1,9 +1,22 @@
 """How a model reaches HiGHS (gateway/venue/auction/solvers.py): through highspy or
-as a PuLP problem, the same model and the same answer."""
+as a PuLP problem, the same model and the same answer; and when HiGHS stops (the
+time limit, and the first fill after it)."""
 
 from __future__ import annotations
 
-from gateway.venue.auction import AuctionConfig, clear
+import random
+from decimal import Decimal
+
+from gateway.core.bundle import Side
+from gateway.core.plugins import BidderPayload, StrategyRegistry
+from gateway.venue.auction import (
+    AuctionConfig,
+    ContraOrder,
+    Participant,
+    SymbolRef,
+    clear,
+    verify,
+)
 from tests.unit.gateway.venue.auction.test_clearing import BOOK_REFS, TOUCH, pair
 from tests.unit.gateway.venue.auction.test_self_trade import owned
 
@@ -17,3 +30,67 @@ def test_both_interfaces_give_the_same_auction():
     assert results[0].bundle_fills == results[1].bundle_fills
     assert results[0].contra_fills == results[1].contra_fills
     assert results[0].prices == results[1].prices
+
+
+def large_book(
+    registry: StrategyRegistry, bundles: int, seed: int
+) -> tuple[list[Participant], list[ContraOrder], dict[str, SymbolRef]]:
+    """A book like bench/auction.py's: 40 symbols, ``bundles`` five-leg beta-neutral
+    bundles (limits at the far side or the mid), and thin contra liquidity at the
+    touch. On 200 bundles HiGHS needs ~0.15 s to find its first fill worth more than
+    nothing (2 shared cores)."""
+    rng = random.Random(seed)
+    refs = {}
+    for index in range(40):
+        mid = Decimal(rng.randint(1000, 20000)) / 100
+        half = Decimal(rng.randint(1, 10)) / 100
+        refs[f"S{index:02d}"] = SymbolRef(mid - half, mid + half)
+    contra = [
+        ContraOrder(f"{s}-{side.name}", s, side, ref.bid if side is Side.BUY else ref.offer, 1000)
+        for s, ref in refs.items()
+        for side in (Side.BUY, Side.SELL)
+    ]
+    book = []
+    for index in range(bundles):
+        positions = []
+        for k, symbol in enumerate(rng.sample(sorted(refs), 5)):
+            ref, side = refs[symbol], ("Buy" if k % 2 == 0 else "Sell")
+            far = ref.offer if side == "Buy" else ref.bid
+            positions.append(
+                {
+                    "symbol": symbol,
+                    "side": side,
+                    "price": str(rng.choice([far, (ref.bid + ref.offer) / 2])),
+                    "qty": 100 * rng.randint(10, 60),
+                    "beta_coeff": str(Decimal(rng.randint(50, 150)) / 100),
+                }
+            )
+        payload = {
+            "strategy": "beta_neutral",
+            "bidder_data": {"beta_tol": 20, "positions": positions},
+        }
+        bundle = registry.build(BidderPayload.model_validate(payload), bundle_id=f"B{index}")
+        book.append(Participant(bundle, tuple(leg.max_qty for leg in bundle.legs)))
+    return book, contra, refs
+
+
+def test_an_auction_with_no_fill_at_its_time_limit_goes_on_to_its_first_fill(registry):
+    """At a 1 ms limit HiGHS holds no fill of a 200-bundle book (it needs ~0.15 s): with
+    first_fill_limit_ms equal to it nothing fills, as before the setting existed; with
+    5 s the auction stops at HiGHS's first fill, verified, well before those 5 s."""
+    book, contra, refs = large_book(registry, 200, seed=5)
+    hard = clear(book, contra, refs, AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1))
+    assert not hard.bundle_fills, hard.status
+    config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=5000)
+    result = clear(book, contra, refs, config)
+    assert result.status == "feasible", result.detail
+    assert result.bundle_fills
+    assert result.improvement > 0
+    assert verify(result, book, contra, refs) == []
+    assert result.solve_ms < 4000  # it stopped at a fill, not at the limit
+
+
+def test_the_first_fill_limit_never_shortens_the_time_limit():
+    assert AuctionConfig().first_fill_limit_s == 0.5
+    assert AuctionConfig(time_limit_ms=2000).first_fill_limit_s == 2.0
+    assert AuctionConfig(time_limit_ms=80, first_fill_limit_ms=80).first_fill_limit_s == 0.08
