@@ -123,7 +123,8 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
         if not client.start(10):
             raise GatewayError("the demo client could not log on to the gateway")
         try:
-            sent = _submit_all(client, _payloads(options, venue_cfg), options)
+            rate = _desk_rate(gateway_yaml)
+            sent = _submit_all(client, _payloads(options, venue_cfg), options, rate)
             start_auctions = _count(run_dir / "venue.log", "auction.")
             _wait_log(
                 run_dir / "venue.log",
@@ -448,11 +449,26 @@ def _random_dollar(
     }
 
 
+def _desk_rate(gateway_yaml: Path) -> int:
+    """The gateway's rate limit for the demo's desk, DESK1 (messages per second)."""
+    clients = load_config(gateway_yaml).clients
+    if clients is None:  # _write_configs always writes the section
+        raise GatewayError(f"{gateway_yaml} has no clients section")
+    return clients.limits_for("DESK1").max_messages_per_second
+
+
 def _submit_all(
-    client: FixClient, payloads: Sequence[tuple[str, dict[str, Any]]], options: DemoOptions
+    client: FixClient,
+    payloads: Sequence[tuple[str, dict[str, Any]]],
+    options: DemoOptions,
+    rate: int,
 ) -> list[_Sent]:
+    """Send every payload, paced at 90% of the gateway's rate limit for the desk
+    (``rate`` messages per second), and wait for the gateway's decision on each."""
     sent: list[_Sent] = []
+    began, spacing = time.monotonic(), 1 / (0.9 * rate)
     for index, (source, payload) in enumerate(payloads):
+        time.sleep(max(0.0, began + index * spacing - time.monotonic()))  # pacing, not waiting
         list_id = f"DEMO{options.seed}-{index:03d}"
         positions = payload["bidder_data"]["positions"]
         ids = [f"{list_id}-{i + 1}" for i in range(len(positions))]
