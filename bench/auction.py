@@ -14,8 +14,8 @@ liquidity, clears one auction per configuration and prints:
   large books in batches (``batch_bundles``, default 1,000);
 * ``cbc``: PuLP's bundled CBC on the ``ladder`` model (``--cbc-sizes``, by
   default up to 1,000 bundles: it finds nothing in 10 s from 500 on);
-* ``venue``: what the venue itself does with ``config/venue.yaml``'s settings, the
-  defaults of ``AuctionConfig``: an 80 ms time limit and, when HiGHS holds no fill
+* ``venue``: what the venue itself does with ``AuctionConfig``'s defaults (which
+  ``config/venue.yaml`` repeats): an 80 ms time limit and, when HiGHS holds no fill
   by then, on to its first fill or 500 ms (``first_fill_limit_ms``); ``hard80``:
   the same with a hard 80 ms limit, as the venue cleared before that setting.
   Both ignore ``--time-limit-ms``: they show what a desk's bundles get.

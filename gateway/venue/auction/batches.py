@@ -49,7 +49,8 @@ def solve_batches(
     independent parts) with what the earlier ones left, in an equal share of the
     time left, HiGHS stopping at its first solution worth more than nothing
     (:func:`~gateway.venue.auction.solvers.solve_part`). Until a batch fills
-    something, the time left runs to ``first_fill_deadline`` when that is later.
+    something, the batch being solved may take all the time to
+    ``first_fill_deadline`` when that is later.
 
     The first batch has ``config.batch_bundles`` bundles, the next ones twice as
     many: fewer, larger batches trade more with each other, and the first, smaller
@@ -81,23 +82,26 @@ def solve_batches(
     carried = _Carried(dict(spreads.bounds), {id(o): o.max_lots for o in contra_orders})
     batches: list[int] = []  # the size of each batch cleared
     while queue:
+        # Until something fills, a batch may take all the time to first_fill_deadline:
+        # once one has filled, the auction keeps to its deadline.
         end = deadline
         if first_fill_deadline is not None and not any(answer.lots.values()):
-            end = max(deadline, first_fill_deadline)  # nothing has filled yet
+            end = max(deadline, first_fill_deadline)
         if end - time.perf_counter() <= MIN_SOLVE_MS / 1000:
             break
         batch, narrowed = queue[:size], Spreads(spreads.refs, carried.bounds)
         batch_entries = [_narrowed(e, narrowed, carried.sides) for e in batch]
         copies = carried.contra(contra_orders, narrowed)
-        now, batches_left = time.perf_counter(), -(-len(queue) // size)
+        now = time.perf_counter()
+        share = now + (deadline - now) / -(-len(queue) // size)  # an equal share of the rest
         step = Answer(gap_known=True)
         step.solve(
             [e for e in batch_entries if e.legs],
             [copy for copy, _ in copies],
             narrowed,
             context,
-            deadline=now + (deadline - now) / batches_left,
-            first_fill_deadline=now + (end - now) / batches_left,
+            deadline=share,
+            first_fill_deadline=end if end > deadline else share,
             first_solution=True,
             binding=carried.binding,
         )

@@ -63,6 +63,8 @@ def clear(
     admit_s = time.perf_counter() - started
     limit_s = config.time_limit_ms / 1000
 
+    first_fill_deadline = started + config.first_fill_limit_s
+
     def clear_entries(admitted: list[Entry], start: float) -> tuple[AuctionResult, dict[str, str]]:
         return _clear_once(
             admitted,
@@ -73,7 +75,7 @@ def clear(
             seed=seed,
             started=started,
             deadline=start + limit_s,
-            first_fill_deadline=start + config.first_fill_limit_s,
+            first_fill_deadline=max(first_fill_deadline, start + limit_s),
             admit_s=admit_s,
         )
 
@@ -83,7 +85,7 @@ def clear(
         for bundle_id, problems in faults.items():
             excluded[bundle_id] = f"the solver's fill failed exact verification: {problems}"
         entries = [e for e in entries if e.bundle_id not in faults]
-        # The second solve gets its own limits.
+        # The second solve gets its own time limit; the first fill's stays as it was.
         result, _ = clear_entries(entries, time.perf_counter())
     return dataclasses.replace(result, rejected=rejected, excluded=excluded)
 

@@ -136,8 +136,9 @@ def _run_highs(
     With ``first_fill_s`` later than ``time_limit_s``, HiGHS's own limit is
     ``first_fill_s`` and the same callback stops it once ``time_limit_s`` has passed
     and it holds a fill worth more than nothing (:class:`_StopAtFill`). HiGHS calls
-    it between its cut rounds and nodes, not inside a sub-MIP, so a solve that holds
-    a fill at ``time_limit_s`` may run on until its current sub-MIP ends.
+    it between its cut rounds and nodes, not inside an LP solve, a heuristic or a
+    sub-MIP, so a solve that holds a fill at ``time_limit_s`` may run on until the
+    current one ends.
     """
     h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
     began = time.perf_counter()

@@ -33,14 +33,19 @@ class AuctionConfig(FrozenModel):
             :func:`~gateway.venue.auction.clear`, building the model included (at
             least :data:`~gateway.venue.auction.MIN_SOLVE_MS` is left for solving);
             with ``big_m`` it is the solver's limit alone.
-        first_fill_limit_ms: how long a ``ladder`` auction through highspy may go
-            on past ``time_limit_ms`` while HiGHS holds no fill worth more than
-            nothing (default 500; below ``time_limit_ms`` it adds nothing): it
-            stops at its first such fill, or here. HiGHS needs ~0.1 s to find one
-            on a book of 100 bundles or more, so with the time limit alone such a
-            book never filled (docs/auction.md). Equal to ``time_limit_ms``: a
-            hard limit. CBC and the ``pulp`` interface, which take no callback,
-            stop at ``time_limit_ms``.
+        first_fill_limit_ms: with the ``ladder`` formulation through highspy, an
+            auction whose solver holds no fill worth more than nothing at
+            ``time_limit_ms`` goes on until its first such fill, or until
+            ``first_fill_limit_ms`` from the start of
+            :func:`~gateway.venue.auction.clear` (default 500; at or below
+            ``time_limit_ms`` it adds nothing: a hard limit). HiGHS needs ~0.1 s
+            to find a fill on a book of 100 bundles or more, so with the time limit
+            alone such a book never filled; in batches (more than
+            ``batch_bundles``) 1,500 bundles fill within 500 ms, 2,500 need ~1 s
+            (docs/auction.md). CBC, the ``pulp``
+            interface and ``big_m`` take no callback and stop at ``time_limit_ms``.
+            A second solve without the bundles whose fill failed verification
+            may take another ``time_limit_ms``.
         gap: relative optimality gap at which the solver may stop (default 0.001).
         formulation: ``ladder`` (default): price thresholds per symbol
             (:mod:`gateway.venue.auction.ladder`), independent parts solved one by
@@ -73,8 +78,11 @@ class AuctionConfig(FrozenModel):
 
     @property
     def first_fill_limit_s(self) -> float:
-        """When a ``ladder`` auction with no fill stops at the latest, in seconds from
-        its start: ``first_fill_limit_ms``, or ``time_limit_ms`` if that is later."""
+        """When an auction with no fill stops at the latest, in seconds from its start:
+        ``first_fill_limit_ms``, or ``time_limit_ms`` if that is later or the solve
+        takes no callback (anything but ``ladder`` through highspy with HiGHS)."""
+        if (self.solver, self.interface, self.formulation) != ("highs", "highspy", "ladder"):
+            return self.time_limit_ms / 1000
         return max(self.time_limit_ms, self.first_fill_limit_ms) / 1000
 
 

@@ -51,6 +51,7 @@ def test_a_batched_auction_with_no_fill_at_its_time_limit_goes_on_to_a_first_fil
     auction keeps to its (long passed) time limit: the second batch is not tried."""
     book, contra, refs = large_book(registry, 200, seed=5)
     hard = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1, batch_bundles=100)
+    # (Here no batch even starts: admission and the bound take longer than 1 ms.)
     assert not clear(book, contra, refs, hard).bundle_fills
     config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=5000, batch_bundles=100)
     result = clear(book, contra, refs, config)

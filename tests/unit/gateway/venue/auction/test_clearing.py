@@ -419,7 +419,7 @@ def _touch_share(result: AuctionResult) -> Fraction:
 def test_a_time_limit_passed_before_solving_still_gives_a_verified_answer():
     """With a 1 ms limit every part still gets MIN_SOLVE_MS, and a result it cannot
     prove is reported as feasible or empty, never unverified."""
-    config = AuctionConfig(time_limit_ms=1)
+    config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1)
     result = clear(NORMAL_BOOK, TOUCH, BOOK_REFS, config, seed=3)
     assert result.status in ("optimal", "feasible", "no_trade", "no_solution"), result.detail
     assert verify(result, NORMAL_BOOK, TOUCH, BOOK_REFS) == []
