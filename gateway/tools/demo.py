@@ -45,7 +45,7 @@ from gateway.core.yamlio import load_yaml
 from gateway.fix.client_codec import encode_new_order_list
 from gateway.fix.engine import free_port, msg_type
 from gateway.fix.messages import ListOrderStatus
-from gateway.router.config import load_config
+from gateway.router.config import AppConfig, load_config
 from gateway.tools.client import ClientConfig, FixClient, parse_report
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -93,6 +93,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
         "is off for this run\n"
     )
     venue_cfg = load_yaml(venue_yaml)
+    gateway_cfg = load_config(gateway_yaml)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         processes.append(
@@ -123,7 +124,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
         if not client.start(10):
             raise GatewayError("the demo client could not log on to the gateway")
         try:
-            rate = _desk_rate(gateway_yaml)
+            rate = _desk_rate(gateway_cfg)
             sent = _submit_all(client, _payloads(options, venue_cfg), options, rate)
             start_auctions = _count(run_dir / "venue.log", "auction.")
             _wait_log(
@@ -136,7 +137,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
             _collect(client, sent)
         finally:
             client.stop()
-        code = _summary(sent, run_dir, out, load_config(gateway_yaml).registry())
+        code = _summary(sent, run_dir, out, gateway_cfg.registry())
         if options.hold:
             _hold(urls, processes, out)
     finally:
@@ -449,12 +450,11 @@ def _random_dollar(
     }
 
 
-def _desk_rate(gateway_yaml: Path) -> int:
+def _desk_rate(config: AppConfig) -> int:
     """The gateway's rate limit for the demo's desk, DESK1 (messages per second)."""
-    clients = load_config(gateway_yaml).clients
-    if clients is None:  # _write_configs always writes the section
-        raise GatewayError(f"{gateway_yaml} has no clients section")
-    return clients.limits_for("DESK1").max_messages_per_second
+    if config.clients is None:  # _write_configs always writes the section
+        raise GatewayError("the demo's gateway config has no clients section")
+    return config.clients.limits_for("DESK1").max_messages_per_second
 
 
 def _submit_all(

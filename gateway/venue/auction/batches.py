@@ -43,7 +43,7 @@ def solve_batches(
     context: Context,
     *,
     deadline: float,
-    first_fill_deadline: float | None = None,
+    first_fill_deadline: float,
 ) -> Solved:
     """A large auction: its bundles in batches, in book order, each cleared (in
     independent parts) with what the earlier ones left, in an equal share of the
@@ -84,9 +84,7 @@ def solve_batches(
     while queue:
         # Until something fills, a batch may take all the time to first_fill_deadline:
         # once one has filled, the auction keeps to its deadline.
-        end = deadline
-        if first_fill_deadline is not None and not any(answer.lots.values()):
-            end = max(deadline, first_fill_deadline)
+        end = deadline if any(answer.lots.values()) else max(deadline, first_fill_deadline)
         if end - time.perf_counter() <= MIN_SOLVE_MS / 1000:
             break
         batch, narrowed = queue[:size], Spreads(spreads.refs, carried.bounds)

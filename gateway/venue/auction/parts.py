@@ -72,7 +72,7 @@ class Answer:
         context: Context,
         *,
         deadline: float,
-        first_fill_deadline: float | None = None,
+        first_fill_deadline: float,
         first_solution: bool = False,
         binding: Sequence[PriceRow] = (),
     ) -> None:
@@ -113,9 +113,7 @@ class Answer:
             self.build_s += time.perf_counter() - began
             now = time.perf_counter()
             budget_ms = max((deadline - now) * 1000 * size / left, MIN_SOLVE_MS)
-            first_fill_ms = budget_ms
-            if first_fill_deadline is not None:
-                first_fill_ms = max((first_fill_deadline - now) * 1000 * size / left, budget_ms)
+            first_fill_ms = max((first_fill_deadline - now) * 1000 * size / left, budget_ms)
             left -= size
             run = solve_part(
                 model,

@@ -89,7 +89,7 @@ def solve_part(
     time_limit_s: float,
     first_solution: bool = False,
     *,
-    first_fill_s: float | None = None,
+    first_fill_s: float,
 ) -> Run | str:
     """Solve one part of a ``ladder`` auction: its run, or what went wrong. With
     ``first_solution`` (highspy only), stop at the first fill worth more than nothing.
@@ -122,7 +122,7 @@ def _run_highs(
     time_limit_s: float,
     gap: float,
     first_solution: bool = False,
-    first_fill_s: float | None = None,
+    first_fill_s: float,
 ) -> Run | str:
     """Solve ``model`` with HiGHS through highspy (:func:`_options`).
 
@@ -152,7 +152,7 @@ def _run_highs(
         return refused
     build_s = time.perf_counter() - began
     limit_s = max(time_limit_s - build_s, 0.001)
-    hard_s = max((time_limit_s if first_fill_s is None else first_fill_s) - build_s, limit_s)
+    hard_s = max(first_fill_s - build_s, limit_s)
     h.setOptionValue("time_limit", hard_s)
     if first_solution or hard_s > limit_s:
         after = time.perf_counter() + (0.0 if first_solution else limit_s)
