@@ -42,7 +42,7 @@ def test_at_the_end_of_the_session_day_every_session_resets_and_trades_on(ports,
     venue = Counterparty(ports["venue"], tmp_path, schedule=day.schedule())
     venue.connector.start()
     try:
-        with running(Gateway(gateway_config(ports, tmp_path, fix=day))):
+        with running(Gateway(gateway_config(ports, tmp_path, fix=day))) as gw:
             desk = make_client(ports, tmp_path, store="file", reset_on_logon=False, fix=day)
             try:
                 assert desk.start(DEADLINE)
@@ -50,10 +50,13 @@ def test_at_the_end_of_the_session_day_every_session_resets_and_trades_on(ports,
                     first = submit(desk, seed_hedge(), list_id=f"DAY1-{n}", wait_done=False)
                     assert first.status == "accepted", first.reason
                 session = fix.Session.lookupSession(fix.SessionID("FIX.4.4", "BIDGW", "DESK1"))
+                upstream = fix.Session.lookupSession(fix.SessionID("FIX.4.4", "BIDGW", "VENUE"))
                 numbers_before = session.getExpectedSenderNum()
+                upstream_before = upstream.getExpectedSenderNum()
                 stored_before = _stored(tmp_path / "gw-store")
                 assert numbers_before >= 5, numbers_before  # a Logon, a ListStatus a list
                 assert stored_before >= 4, stored_before
+                assert upstream_before >= 5, upstream_before  # Logon, SecurityListRequest, lists
                 assert datetime.now(UTC) < ends, "the test traded too slowly for its day"
 
                 # The day ends: QuickFIX logs the desk out (and the venue session) ...
@@ -65,8 +68,16 @@ def test_at_the_end_of_the_session_day_every_session_resets_and_trades_on(ports,
                 assert _stored(tmp_path / "gw-store") < stored_before
                 assert desk.session_rejects.empty()
 
-                # Trading goes on in the new day, through the venue session too.
-                assert venue.logged_on.wait(DEADLINE)
+                # Trading goes on in the new day, through the venue session too, once the
+                # gateway (not only the counterparty) sees that session logged on again
+                # in the new day: the desk may be back before it.
+                assert wait_until(
+                    lambda: (
+                        gw.venue_logged_on.is_set()
+                        and upstream.getExpectedSenderNum() < upstream_before
+                    ),
+                    DEADLINE,
+                ), "the gateway did not log on to the counterparty in the new day"
                 later = submit(desk, seed_hedge(), list_id="DAY2", wait_done=False)
                 assert later.status == "accepted", later.reason
                 assert venue.next_bundle().bundle.bundle_id
