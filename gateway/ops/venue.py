@@ -4,8 +4,8 @@
 * ``GET /metrics`` — the counters of :class:`~gateway.ops.metrics.VenueMetrics`
   (auctions by status, solve time, fills and filled quantity per symbol,
   verification failures) plus gauges read at scrape time: bundles resting,
-  finished bundles in memory, remembered ids, gateway sessions logged on, auctions
-  failing in a row;
+  finished bundles in memory, remembered ids, gateway sessions logged on, the next
+  auction's batch size, auctions failing in a row;
 * ``GET /healthz`` — the process answers; ``GET /readyz`` — 200 while auctions run
   (one ended within the last ten intervals) and clear (fewer than ten in a row
   ended without a solution), else 503 naming what fails.
@@ -109,6 +109,12 @@ class _VenueCollector(Collector):
             "bidgw_venue_session_logged_on",
             "1 when a gateway session is logged on",
             value=1 if venue.logged_on.is_set() else 0,
+        )
+        yield GaugeMetricFamily(
+            "bidgw_venue_auction_batch_bundles",
+            "Bundles per batch in the next auction: batch_bundles, halved after an auction"
+            " that found no fill in time (gateway/venue/batching.py)",
+            value=venue.stats.batch_bundles,
         )
         yield GaugeMetricFamily(
             "bidgw_venue_auctions_failing_in_a_row",

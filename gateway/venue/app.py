@@ -98,7 +98,8 @@ from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.ops.metrics import VenueMetrics
 from gateway.ops.venue import VenueOpsServer
 from gateway.solver.presolve import PresolveConfig, PreSolver
-from gateway.venue.auction import ContraOrder, Participant, SymbolRef, clear
+from gateway.venue.auction import AuctionResult, ContraOrder, Participant, SymbolRef, clear
+from gateway.venue.batching import BatchSize
 from gateway.venue.config import VenueAppConfig
 from gateway.venue.journal import VenueJournal, VenueRow
 from gateway.venue.screen import refusal
@@ -156,6 +157,7 @@ class VenueStats:
     fills: int = 0
     failing_in_a_row: int = 0
     last_auction_at: float = 0.0  # time.monotonic() when the last auction ended
+    batch_bundles: int = 0  # the next auction's batch size (gateway/venue/batching.py)
     solve_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SOLVE_TIMES_KEPT))
 
 
@@ -225,7 +227,8 @@ class Venue(SafeApplication):
             s: SymbolRef(c.bid, c.offer, c.self_trade_prevention) for s, c in config.symbols.items()
         }
         self._price_scale = config.price_scale()
-        self.stats = VenueStats()
+        self.stats = VenueStats(batch_bundles=config.auction.batch_bundles)
+        self._batch = BatchSize(config.auction.batch_bundles)
         self.metrics = VenueMetrics()
         self.ops: VenueOpsServer | None = (
             VenueOpsServer(self, config.ops) if config.ops.enabled else None
@@ -639,10 +642,12 @@ class Venue(SafeApplication):
         participants = [
             Participant(r.bundle, r.remaining, owner=_owner(r)) for r in self._book.values()
         ]
-        result = clear(
-            participants, contra, self.refs, self.config.auction, seed=rng.randrange(2**31)
-        )
+        auction = self.config.auction
+        if self._batch.current != auction.batch_bundles:
+            auction = auction.model_copy(update={"batch_bundles": self._batch.current})
+        result = clear(participants, contra, self.refs, auction, seed=rng.randrange(2**31))
         self.stats.solve_ms.append(result.solve_ms)
+        self._adapt_batches(number, result, len(participants))
         self._leave_out(number, result.rejected, result.excluded)
         left_out = {"rejected": len(result.rejected), "excluded": len(result.excluded)}
         if result.status in ("no_solution", "unverified"):
@@ -695,6 +700,22 @@ class Venue(SafeApplication):
             self.size(),
             **left_out,
         )
+
+    def _adapt_batches(self, number: int, result: AuctionResult, bundles: int) -> None:
+        """The next auction's batch size after this one (gateway/venue/batching.py)."""
+        size = self._batch.after(result, bundles)
+        if size is None:
+            return
+        self.stats.batch_bundles = size
+        if result.status == "no_solution":
+            log.warning(
+                "auction.batches_smaller",
+                auction=number,
+                batch_bundles=size,
+                why=f"no fill of {bundles} bundles in time",
+            )
+        else:
+            log.info("auction.batches_larger", auction=number, batch_bundles=size)
 
     def _failing(self, failed: bool) -> int:
         """Count an auction that failed while bundles rested (or reset the count)."""

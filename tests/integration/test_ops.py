@@ -444,6 +444,7 @@ def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
     assert found[("bidgw_venue_exclusions_total", ())] == 0
     assert found[("bidgw_venue_auction_rejections_total", ())] == 0
     assert found[("bidgw_venue_session_logged_on", ())] == 1
+    assert found[("bidgw_venue_auction_batch_bundles", ())] == 1000  # batch_bundles
     auctions = {
         dict(labels)["status"]: value
         for (name, labels), value in found.items()

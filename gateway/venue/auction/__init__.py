@@ -75,6 +75,7 @@ from gateway.venue.auction.admission import (
     Unmodellable,
     model_problem,
 )
+from gateway.venue.auction.batches import MIN_BATCH
 from gateway.venue.auction.clearing import clear
 from gateway.venue.auction.orders import price_grid
 from gateway.venue.auction.parts import MIN_SOLVE_MS
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_PRICE_STEPS",
     "MAX_ROW_ACTIVITY",
     "MAX_ROW_COEFFICIENT",
+    "MIN_BATCH",
     "MIN_SOLVE_MS",
     "PRICE_HIGHS_OPTIONS",
     "AuctionConfig",

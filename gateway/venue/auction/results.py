@@ -10,7 +10,9 @@ bundle's price constraints name start from the solver's prices, which satisfy
 them, and each is moved as close to its mid as the constraints allow with the
 others fixed (:func:`_settle`), staying on the price grid. A solver answer that
 fails the exact verification fills nothing; the bundles it names are returned
-as faults for :func:`~gateway.venue.auction.clear` to leave out.
+as faults for :func:`~gateway.venue.auction.clear` to leave out. An answer that
+fills nothing is ``no_trade`` only when the solver proved it optimal, else
+``no_solution``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from gateway.venue.auction.orders import Order, Spreads
 from gateway.venue.auction.types import AuctionResult, ContraOrder, Participant
 from gateway.venue.auction.verification import problems
 
-__all__ = ["Outcome", "finish"]
+__all__ = ["NO_FILL_IN_TIME", "Outcome", "finish"]
+
+#: The detail of a ``no_solution`` auction whose solver held only the empty fill when
+#: its time ran out (``no_trade`` is for a proof that nothing trades).
+NO_FILL_IN_TIME = "no fill worth more than nothing found in time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +102,10 @@ def finish(outcome: Outcome) -> tuple[AuctionResult, dict[str, str]]:
         faults = {b: "; ".join(found) for b, found in by_bundle.items()}
         return AuctionResult("unverified", solve_ms=solve_ms, detail=detail), faults
     if not result.filled:
-        return AuctionResult("no_trade", solve_ms=solve_ms), {}
+        if status == "optimal":  # proven: nothing is worth more than the empty fill
+            return AuctionResult("no_trade", solve_ms=solve_ms), {}
+        # The solver held only the empty fill when its time ran out: not a proof.
+        return AuctionResult("no_solution", solve_ms=solve_ms, detail=NO_FILL_IN_TIME), {}
     improvement = _improvement(result, participants, contra)
     return AuctionResult(
         result.status, prices, result.bundle_fills, contra_fills, improvement, solve_ms

@@ -36,12 +36,13 @@ class AuctionConfig(FrozenModel):
         first_fill_limit_ms: with the ``ladder`` formulation through highspy, an
             auction whose solver holds no fill worth more than nothing at
             ``time_limit_ms`` goes on until its first such fill, or until
-            ``first_fill_limit_ms`` from the start of
-            :func:`~gateway.venue.auction.clear` (default 500; at or below
-            ``time_limit_ms`` it adds nothing: a hard limit). HiGHS needs ~0.1 s
-            to find a fill on a book of 100 bundles or more, so with the time limit
-            alone such a book never filled; in batches (more than
-            ``batch_bundles``) 1,500 bundles fill within 500 ms, 2,500 need ~1 s
+            ``first_fill_limit_ms`` after admission (the bundles' checks in
+            :func:`~gateway.venue.auction.clear`, ~65 µs a bundle: a book too large
+            to check within the window still gets the window to solve in; default
+            500; at or below ``time_limit_ms`` it adds nothing: a hard limit).
+            HiGHS needs ~0.1 s to find a fill on a book of 100 bundles or more, so
+            with the time limit alone such a book never filled; in batches (more
+            than ``batch_bundles``) the first batch's fill takes ~0.3 s
             (docs/auction.md). CBC, the ``pulp``
             interface and ``big_m`` take no callback and stop at ``time_limit_ms``.
             A second solve without the bundles whose fill failed verification
@@ -78,9 +79,10 @@ class AuctionConfig(FrozenModel):
 
     @property
     def first_fill_limit_s(self) -> float:
-        """When an auction with no fill stops at the latest, in seconds from its start:
-        ``first_fill_limit_ms``, or ``time_limit_ms`` if that is later or the solve
-        takes no callback (anything but ``ladder`` through highspy with HiGHS)."""
+        """How long an auction with no fill may go on, in seconds: ``first_fill_limit_ms``
+        (counted from the end of admission), or ``time_limit_ms`` (from the start) if
+        that is longer or the solve takes no callback (anything but ``ladder`` through
+        highspy with HiGHS)."""
         if (self.solver, self.interface, self.formulation) != ("highs", "highspy", "ladder"):
             return self.time_limit_ms / 1000
         return max(self.time_limit_ms, self.first_fill_limit_ms) / 1000

@@ -25,7 +25,10 @@ from gateway.fix.messages import (
     new_message,
 )
 from gateway.fix.venue_codec import encode_bundle
+from gateway.venue import app
 from gateway.venue.app import Venue, _exact, _report_record, _Resting
+from gateway.venue.auction import AuctionResult, clear
+from gateway.venue.batching import GROW_AFTER
 from gateway.venue.config import VenueAppConfig
 
 CLOSING = ("4", "3", "C")
@@ -250,3 +253,32 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
     )
     venue._on_bundle(_pair("SHORT", "short"), SESSION)
     assert venue._auction().bundles_filled == 2
+
+
+def test_after_an_auction_without_a_fill_in_time_the_next_ones_clear_in_smaller_batches(
+    tmp_path, monkeypatch
+):
+    """gateway/venue/batching.py in the venue: the batch size it hands the auction is
+    halved after one that found no fill in time (a book too large for the first-fill
+    window; made up here, as a real one needs a slow machine) and doubled back once
+    GROW_AFTER auctions have filled."""
+    venue = _venue(tmp_path, auction={"batch_bundles": 200})
+    assert venue.stats.batch_bundles == 200
+    sizes: list[int] = []
+
+    def clear_and_note(*args: Any, **kwargs: Any) -> AuctionResult:
+        sizes.append(args[3].batch_bundles)
+        return clear(*args, **kwargs)
+
+    monkeypatch.setattr(app, "clear", clear_and_note)
+    venue._adapt_batches(1, AuctionResult("no_solution"), 300)
+    assert venue.stats.batch_bundles == 100
+    for k in range(GROW_AFTER):
+        venue._on_bundle(_pair(f"L{k}", "long"), SESSION)
+        venue._on_bundle(_pair(f"S{k}", "short"), SESSION)
+        assert venue._auction().bundles_filled == 2
+    assert sizes == [100] * GROW_AFTER
+    assert venue.stats.batch_bundles == 200
+    venue._on_bundle(_pair("LAST", "long"), SESSION)
+    venue._auction()
+    assert sizes[-1] == 200

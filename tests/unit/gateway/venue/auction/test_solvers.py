@@ -5,8 +5,11 @@ time limit, and the first fill after it)."""
 from __future__ import annotations
 
 import random
+import time
 from decimal import Decimal
+from typing import Any
 
+import gateway.venue.auction.clearing as clearing
 from gateway.core.bundle import Side
 from gateway.core.plugins import BidderPayload, StrategyRegistry
 from gateway.venue.auction import (
@@ -81,6 +84,7 @@ def test_an_auction_with_no_fill_at_its_time_limit_goes_on_to_its_first_fill(reg
     book, contra, refs = large_book(registry, 200, seed=5)
     hard = clear(book, contra, refs, AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1))
     assert not hard.bundle_fills, hard.status
+    assert hard.status == "no_solution", hard.status  # not proven: never no_trade
     config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=5000)
     result = clear(book, contra, refs, config)
     assert result.status == "feasible", result.detail
@@ -88,6 +92,26 @@ def test_an_auction_with_no_fill_at_its_time_limit_goes_on_to_its_first_fill(reg
     assert result.improvement > 0
     assert verify(result, book, contra, refs) == []
     assert result.solve_ms < 4000  # it stopped at a fill, not at the limit
+
+
+def test_the_first_fill_window_counts_from_the_end_of_admission(registry, monkeypatch):
+    """A book so large that checking its bundles takes longer than the first-fill window
+    (5,000 bundles: ~0.3 s against 0.5 s) still gets the whole window to solve in.
+    Here admission is made to take 1 s, against a 0.8 s window; counted from the
+    start of the auction, the window was over before the solve began."""
+    book, contra, refs = large_book(registry, 200, seed=5)
+    real_admit = clearing.admit
+
+    def slow_admit(*args: Any, **kwargs: Any) -> Any:
+        admitted = real_admit(*args, **kwargs)
+        time.sleep(1.0)
+        return admitted
+
+    monkeypatch.setattr(clearing, "admit", slow_admit)
+    result = clear(book, contra, refs, AuctionConfig(time_limit_ms=1, first_fill_limit_ms=800))
+    assert result.status == "feasible", result.detail
+    assert result.bundle_fills
+    assert verify(result, book, contra, refs) == []
 
 
 def test_a_solve_that_holds_a_fill_at_its_time_limit_is_not_cut_short(registry):
