@@ -98,8 +98,15 @@ from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.ops.metrics import VenueMetrics
 from gateway.ops.venue import VenueOpsServer
 from gateway.solver.presolve import PresolveConfig, PreSolver
-from gateway.venue.auction import AuctionResult, ContraOrder, Participant, SymbolRef, clear
-from gateway.venue.batching import BatchSize
+from gateway.venue.auction import (
+    AuctionConfig,
+    AuctionResult,
+    ContraOrder,
+    Participant,
+    SymbolRef,
+    clear,
+)
+from gateway.venue.batching import BatchSize, ran_out_of_time
 from gateway.venue.config import VenueAppConfig
 from gateway.venue.journal import VenueJournal, VenueRow
 from gateway.venue.screen import refusal
@@ -647,7 +654,7 @@ class Venue(SafeApplication):
             auction = auction.model_copy(update={"batch_bundles": self._batch.current})
         result = clear(participants, contra, self.refs, auction, seed=rng.randrange(2**31))
         self.stats.solve_ms.append(result.solve_ms)
-        self._adapt_batches(number, result, len(participants))
+        self._adapt_batches(number, result, auction, len(participants))
         self._leave_out(number, result.rejected, result.excluded)
         left_out = {"rejected": len(result.rejected), "excluded": len(result.excluded)}
         if result.status in ("no_solution", "unverified"):
@@ -701,13 +708,18 @@ class Venue(SafeApplication):
             **left_out,
         )
 
-    def _adapt_batches(self, number: int, result: AuctionResult, bundles: int) -> None:
+    def _adapt_batches(
+        self, number: int, result: AuctionResult, config: AuctionConfig, bundles: int
+    ) -> None:
         """The next auction's batch size after this one (gateway/venue/batching.py)."""
-        size = self._batch.after(result, bundles)
+        timed_out = ran_out_of_time(result, config)
+        size = self._batch.after(
+            timed_out=timed_out, filled=bool(result.bundle_fills), bundles=bundles
+        )
         if size is None:
             return
         self.stats.batch_bundles = size
-        if result.status == "no_solution":
+        if timed_out:
             log.warning(
                 "auction.batches_smaller",
                 auction=number,

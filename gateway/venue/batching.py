@@ -9,11 +9,14 @@ in one batch of 1,000) would fill nothing, and the next auction, over the same
 book, nothing again: the book would starve until it changed.
 
 So the venue adapts the auction's ``batch_bundles`` (:class:`BatchSize`): after
-an auction that found no fill in its time (``no_solution``) it halves it, down to
+an auction that found no fill in its time (:func:`ran_out_of_time`) it halves it,
+down to
 the auction's smallest batch (:data:`~gateway.venue.auction.MIN_BATCH`), and once
 :data:`GROW_AFTER` auctions have filled since, it doubles it again, up to the
 configured size. Fewer, larger batches trade more with each other, so the
-size only shrinks for as long as it must.
+size only shrinks for as long as it must. A book smaller than the batch size that
+ran out of time is then cleared in batches too (of half the book): batches stop at
+their first fill and do not trade with each other, but they fill.
 """
 
 from __future__ import annotations
@@ -21,13 +24,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from gateway.venue.auction import MIN_BATCH, AuctionResult
+from gateway.venue.auction import MIN_BATCH, AuctionConfig, AuctionResult
 
-__all__ = ["GROW_AFTER", "BatchSize"]
+__all__ = ["GROW_AFTER", "BatchSize", "ran_out_of_time"]
 
 #: Auctions that must fill, with none failing to fill in time, before a halved
 #: batch size doubles again.
 GROW_AFTER: Final = 10
+
+
+def ran_out_of_time(result: AuctionResult, config: AuctionConfig) -> bool:
+    """Whether ``result`` is a ``ladder`` auction (the formulation that clears in
+    batches) whose bundles found no fill before its first-fill window ended: not one
+    bundle filled, not proven (``no_solution``, or ``feasible`` when only the venue's
+    own orders traded, among themselves), after at least ``first_fill_limit_s`` (which
+    counts from later still, the end of admission). A solver error, or a refusal,
+    ends sooner."""
+    return (
+        config.formulation == "ladder"
+        and not result.bundle_fills
+        and result.status in ("no_solution", "feasible")
+        and result.solve_ms >= config.first_fill_limit_s * 1000
+    )
 
 
 @dataclass(slots=True)
@@ -43,17 +61,18 @@ class BatchSize:
     def __post_init__(self) -> None:
         self.current = self.current or self.configured
 
-    def after(self, result: AuctionResult, bundles: int) -> int | None:
-        """Take the outcome of an auction over ``bundles`` resting bundles; the new
-        size if it changed, else None."""
-        if result.status == "no_solution":
+    def after(self, *, timed_out: bool, filled: bool, bundles: int) -> int | None:
+        """Take the outcome of an auction over ``bundles`` resting bundles: whether it
+        ran out of time without a fill (:func:`ran_out_of_time`), whether it filled a
+        bundle. The new size if it changed, else None."""
+        if timed_out:
             self.filled_since = 0
             cleared = min(self.current, bundles)  # one batch of a smaller book: all of it
             if cleared <= MIN_BATCH:
                 return None
             self.current = max(MIN_BATCH, cleared // 2)
             return self.current
-        if not result.bundle_fills:
+        if not filled:
             return None  # nothing to fill, or a failure the batch size does not cause
         self.filled_since += 1
         if self.current >= self.configured or self.filled_since < GROW_AFTER:

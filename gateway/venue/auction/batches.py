@@ -103,8 +103,11 @@ def solve_batches(
         )
         answer.build_s += step.build_s
         answer.parts += step.parts
-        could_trade = not step.gap_known or step.bound > 0
-        if size > MIN_BATCH and not any(step.lots.values()) and could_trade:
+        filled = any(step.lots.values())
+        # Proven: the solver showed nothing in this batch is worth more than no fill.
+        proven_empty = not filled and all(status == "optimal" for status in step.statuses)
+        could_trade = not proven_empty and (not step.gap_known or step.bound > 0)
+        if size > MIN_BATCH and not filled and could_trade:
             # Only the empty fill in time (the LP relaxation alone can take it), though
             # the batch could trade: this batch again, and the rest, in smaller ones.
             size = max(size // 2, MIN_BATCH)
@@ -116,13 +119,13 @@ def solve_batches(
             # other; the first, smaller one makes sure something fills early.
             size *= 2
         # "optimal" only for a batch that proved nothing trades in it: an auction whose
-        # every batch did so is no_trade; one without a fill otherwise, no_solution.
-        proven_empty = not any(step.lots.values()) and all(
-            status == "optimal" for status in step.statuses
-        )
+        # every batch did so, all reached, is no_trade; one without a fill otherwise,
+        # no_solution.
         answer.statuses.append("optimal" if proven_empty else "feasible")
         answer.prices.update(step.prices)  # a part that failed keeps the earlier prices
         carried.keep(batch_entries, copies, step, answer, spreads.refs)
+    if queue:  # bundles not reached: no proof that nothing trades
+        answer.statuses.append("not reached")
     # The bound only states the gap: it comes after the fills, and only in time left
     # (~0.1-0.3 s at 5,000 bundles, which a book that large at the venue's own 80 ms
     # limit does not have: computed first, it kept the first batch from filling).

@@ -60,14 +60,14 @@ def clear(
     spreads = Spreads(refs)
     orders = admit_contra(contra, spreads)
     entries, rejected, excluded = admit(participants, orders, spreads)
-    admitted = time.perf_counter()
-    admit_s = admitted - started
+    checked = time.perf_counter()
+    admit_s = checked - started
     limit_s = config.time_limit_ms / 1000
     # The first fill's window counts from the end of admission (0.3 s at 5,000
     # bundles): from the start, a book that large never had time to fill.
     first_fill_deadline = started + limit_s
     if config.first_fill_limit_s > limit_s:  # a solve that takes the callback
-        first_fill_deadline = admitted + config.first_fill_limit_s
+        first_fill_deadline = checked + config.first_fill_limit_s
 
     def clear_entries(admitted: list[Entry], start: float) -> tuple[AuctionResult, dict[str, str]]:
         return _clear_once(
@@ -158,8 +158,9 @@ def _clear_once(
             context.units.prices,
         )
     )
-    if solved.detail and not result.detail:
-        result = dataclasses.replace(result, detail=solved.detail)
+    if solved.detail:  # after what finish found (no fill in time, a failed check)
+        detail = "; ".join(filter(None, (result.detail, solved.detail)))
+        result = dataclasses.replace(result, detail=detail)
     verify_ms = (time.perf_counter() - started) * 1000 - solve_ms
     return dataclasses.replace(
         result, build_ms=build_ms, gap=solved.gap, verify_ms=verify_ms, parts=solved.parts

@@ -188,8 +188,11 @@ def test_cbc_stopped_early_with_a_solution_is_feasible_not_optimal():
 
 
 def test_relative_gap_is_reported_by_highs_only():
+    # Stopped by a loose gap tolerance, not a time limit (with a 10 ms limit the gap
+    # depended on the machine's load, and the test failed now and then): HiGHS
+    # reports the gap it stopped at, 4.3% here.
     problem, xs = market_split(pulp.LpConstraintLE)
-    solve(problem, xs, SolverSettings(solver="highs"), 0.01)
+    solve(problem, xs, SolverSettings(solver="highs", gap_rel=0.5), 10.0)
     gap = relative_gap(problem, "highs")
     assert gap is not None
     assert 0 < gap < math.inf

@@ -27,9 +27,10 @@ from gateway.fix.messages import (
 from gateway.fix.venue_codec import encode_bundle
 from gateway.venue import app
 from gateway.venue.app import Venue, _exact, _report_record, _Resting
-from gateway.venue.auction import AuctionResult, clear
+from gateway.venue.auction import AuctionConfig, AuctionResult, clear
 from gateway.venue.batching import GROW_AFTER
 from gateway.venue.config import VenueAppConfig
+from tests.unit.gateway.venue.auction.test_solvers import large_book
 
 CLOSING = ("4", "3", "C")
 
@@ -255,15 +256,31 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
     assert venue._auction().bundles_filled == 2
 
 
-def test_after_an_auction_without_a_fill_in_time_the_next_ones_clear_in_smaller_batches(
-    tmp_path, monkeypatch
+def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
+    tmp_path, monkeypatch, registry
 ):
-    """gateway/venue/batching.py in the venue: the batch size it hands the auction is
-    halved after one that found no fill in time (a book too large for the first-fill
-    window; made up here, as a real one needs a slow machine) and doubled back once
-    GROW_AFTER auctions have filled."""
-    venue = _venue(tmp_path, auction={"batch_bundles": 200})
-    assert venue.stats.batch_bundles == 200
+    """gateway/venue/batching.py in the venue. 200 five-leg bundles need ~0.15 s for a
+    first fill; with a 1 ms first-fill window each auction runs out of time, and the
+    venue halves the batch size it hands the next: the book was one batch of the
+    configured 1,000, then 100, then 50 (the smallest). Then, with a normal window,
+    GROW_AFTER auctions that fill double it back."""
+    book, _, refs = large_book(registry, 200, seed=5)
+    symbols = {
+        s: {"bid": str(r.bid), "offer": str(r.offer), "tick": "0.005"} for s, r in refs.items()
+    }
+    symbols["AAAA"] = {"bid": "9.95", "offer": "10.05"}  # for the pairs below
+    symbols["BBBB"] = {"bid": "19.95", "offer": "20.05"}
+    venue = _venue(
+        tmp_path,
+        symbols=symbols,
+        auction={"time_limit_ms": 1, "first_fill_limit_ms": 1, "batch_bundles": 1000},
+    )
+    for participant in book:
+        bundle = participant.bundle
+        ids = tuple(f"{bundle.bundle_id}-{k}" for k in range(len(bundle.legs)))
+        venue._book[bundle.bundle_id] = _Resting(
+            SESSION, bundle, ids, [0] * len(ids), [Fraction(0)] * len(ids)
+        )
     sizes: list[int] = []
 
     def clear_and_note(*args: Any, **kwargs: Any) -> AuctionResult:
@@ -271,14 +288,17 @@ def test_after_an_auction_without_a_fill_in_time_the_next_ones_clear_in_smaller_
         return clear(*args, **kwargs)
 
     monkeypatch.setattr(app, "clear", clear_and_note)
-    venue._adapt_batches(1, AuctionResult("no_solution"), 300)
-    assert venue.stats.batch_bundles == 100
+    for _ in range(3):
+        # no_solution, or feasible when the venue's own orders crossed one another
+        assert venue._auction().bundles_filled == 0
+    assert sizes == [1000, 100, 50]
+    assert venue.stats.batch_bundles == 50
+
+    venue._book.clear()
+    venue.config = venue.config.model_copy(update={"auction": AuctionConfig()})
     for k in range(GROW_AFTER):
         venue._on_bundle(_pair(f"L{k}", "long"), SESSION)
         venue._on_bundle(_pair(f"S{k}", "short"), SESSION)
         assert venue._auction().bundles_filled == 2
-    assert sizes == [100] * GROW_AFTER
-    assert venue.stats.batch_bundles == 200
-    venue._on_bundle(_pair("LAST", "long"), SESSION)
-    venue._auction()
-    assert sizes[-1] == 200
+    assert sizes[3:] == [50] * GROW_AFTER
+    assert venue.stats.batch_bundles == 100

@@ -52,7 +52,9 @@ def test_a_batched_auction_with_no_fill_at_its_time_limit_goes_on_to_a_first_fil
     book, contra, refs = large_book(registry, 200, seed=5)
     hard = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=1, batch_bundles=100)
     # (Here no batch even starts: admission alone takes longer than 1 ms.)
-    assert not clear(book, contra, refs, hard).bundle_fills
+    timed_out = clear(book, contra, refs, hard)
+    assert not timed_out.bundle_fills
+    assert timed_out.status == "no_solution", timed_out.detail  # not a proof: no no_trade
     config = AuctionConfig(time_limit_ms=1, first_fill_limit_ms=5000, batch_bundles=100)
     result = clear(book, contra, refs, config)
     assert result.status == "feasible", result.detail
