@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import gateway.venue.auction.clearing as clearing
+import gateway.venue.auction.solvers as solvers
 from gateway.core.bundle import Side
 from gateway.core.plugins import BidderPayload, StrategyRegistry
 from gateway.venue.auction import (
@@ -75,6 +76,56 @@ def large_book(
         bundle = registry.build(BidderPayload.model_validate(payload), bundle_id=f"B{index}")
         book.append(Participant(bundle, tuple(leg.max_qty for leg in bundle.legs)))
     return book, contra, refs
+
+
+def test_a_small_part_whose_lp_optimum_is_whole_is_not_given_to_the_mip(monkeypatch):
+    """Two pairs that cross: the LP relaxation's optimum is whole, so it is the answer
+    (solvers.LP_FIRST_MAX_COLUMNS); the MIP gives the same auction."""
+    book = [pair("LONG", "long"), pair("SHORT", "short")]
+    runs = _note_relaxations(monkeypatch)
+    lp_first = clear(book, TOUCH, BOOK_REFS, AuctionConfig(), seed=3)
+    assert runs
+    assert all(run is not None and run.status == "optimal" for run in runs)
+    tried = len(runs)
+    monkeypatch.setattr(solvers, "LP_FIRST_MAX_COLUMNS", 0)
+    mip = clear(book, TOUCH, BOOK_REFS, AuctionConfig(), seed=3)
+    assert len(runs) == tried  # no relaxation tried: the MIP alone
+    assert lp_first.status == mip.status == "optimal"
+    assert (lp_first.bundle_fills, lp_first.contra_fills, lp_first.prices) == (
+        mip.bundle_fills,
+        mip.contra_fills,
+        mip.prices,
+    )
+    assert lp_first.improvement == mip.improvement > 0
+
+
+def test_a_fractional_lp_optimum_goes_on_to_the_mip(monkeypatch):
+    """AAAA = 2 · BBBB against 3 lots of AAAA for sale: the LP buys 3 and sells 1.5, the
+    MIP 2 and 1."""
+    contra = [
+        ContraOrder("AAAA-flow", "AAAA", Side.SELL, Decimal("10.00"), 300),
+        ContraOrder("BBBB-flow", "BBBB", Side.BUY, Decimal("20.00"), 1000),
+    ]
+    runs = _note_relaxations(monkeypatch)
+    result = clear([pair("LONG", "long")], contra, BOOK_REFS, AuctionConfig(), seed=3)
+    assert runs == [None]
+    assert result.status == "optimal"
+    assert result.bundle_fills == {"LONG": (200, 100)}
+    assert result.contra_fills == {"AAAA-flow": 200, "BBBB-flow": 100}
+
+
+def _note_relaxations(monkeypatch: Any) -> list[Any]:
+    """What each LP-first relaxation returned, in order (the real one runs)."""
+    runs: list[Any] = []
+    real = solvers._whole_relaxation
+
+    def note(h: Any, model: Any) -> Any:
+        run = real(h, model)
+        runs.append(run)
+        return run
+
+    monkeypatch.setattr(solvers, "_whole_relaxation", note)
+    return runs
 
 
 def test_an_auction_with_no_fill_at_its_time_limit_goes_on_to_its_first_fill(registry):
