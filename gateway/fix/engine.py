@@ -58,6 +58,8 @@ __all__ = [
     "Dispatch",
     "SafeApplication",
     "Throttle",
+    "close_connections_to",
+    "connections_to",
     "copy_message",
     "free_port",
     "hide_from_poll",
@@ -364,6 +366,12 @@ class Connector:
         )
         factory = fix.SocketAcceptor if kind == "acceptor" else fix.SocketInitiator
         self.engine = factory(application, self.store_factory, settings, self.log_factory)
+        #: An acceptor's listening ports (each session's SocketAcceptPort).
+        self.ports: frozenset[int] = (
+            frozenset(settings.get(sid).getInt("SocketAcceptPort") for sid in self.session_ids)
+            if kind == "acceptor"
+            else frozenset()
+        )
         self._started = False
         self._halt = threading.Event()
         self._poller: threading.Thread | None = None
@@ -450,6 +458,77 @@ class Connector:
         # Sessions live in a process-wide registry until their connector is destroyed.
         # The application outlives the engine: the engine calls into it.
         del self.engine
+        if self.ports:
+            closed = close_connections_to(self.ports)
+            if closed:
+                log.info(
+                    "fix.unanswered_connections_closed", app=self.application.name, count=closed
+                )
+
+
+def connections_to(ports: frozenset[int]) -> list[int]:
+    """The descriptors of this process's TCP connections whose local port is one of
+    ``ports``: connections an acceptor on them accepted. Linux only (``/proc``);
+    elsewhere none."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        try:
+            fd = int(name)
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=fd)  # wraps fd; detach() leaves it open
+        except (OSError, ValueError):
+            continue
+        try:
+            if (
+                sock.family in (socket.AF_INET, socket.AF_INET6)
+                and sock.type == socket.SOCK_STREAM
+                and sock.getsockname()[1] in ports
+            ):
+                sock.getpeername()  # raises unless connected (not a listener)
+                found.append(fd)
+        except OSError:
+            pass
+        finally:
+            sock.detach()
+    return found
+
+
+def close_connections_to(ports: frozenset[int]) -> int:
+    """Shut down and close the connections :func:`connections_to` finds; how many.
+
+    For a stopped acceptor (:meth:`Connector.stop`). QuickFIX's ``SocketAcceptor``
+    closes a connection when its session logs out or disconnects, and its listening
+    sockets when it stops; a connection it accepted but has not logged on (a peer
+    that reconnected while the acceptor was stopping, its Logon unread) belongs to
+    its socket server, which only the engine's own thread deletes, and a polled
+    acceptor has none. Such a socket stayed open and silent: the peer waited for
+    its Logon answer until its LogonTimeout (10 s by default) before it tried the
+    restarted acceptor, and the process kept the descriptor. Once the engine is
+    gone nothing else refers to it.
+    """
+    closed = 0
+    for fd in connections_to(ports):
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:
+            continue
+        try:
+            still = sock.getsockname()[1] in ports  # not a number reused meanwhile
+        except OSError:
+            still = False
+        if not still:
+            sock.detach()
+            continue
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        closed += 1
+    return closed
 
 
 class _SocketWaiter:

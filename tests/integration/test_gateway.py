@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import socket
 from decimal import Decimal
 from typing import Any
 
@@ -10,11 +12,17 @@ import pytest
 
 from fixspec import Tag
 from gateway.core.bundle import Sense
-from gateway.fix.engine import msg_type
+from gateway.fix.engine import connections_to, msg_type
 from gateway.router.service import Gateway
 from gateway.tools.client import parse_report, submit
 from tests.conftest import seed_hedge
-from tests.integration.conftest import DEADLINE, Counterparty, gateway_config, make_client
+from tests.integration.conftest import (
+    DEADLINE,
+    Counterparty,
+    gateway_config,
+    make_client,
+    wait_until,
+)
 from tests.integration.rawfix import RawFixClient
 
 pytestmark = pytest.mark.integration
@@ -145,6 +153,26 @@ def test_duplicate_list_id_and_cl_ord_id_are_rejected_not_forwarded(client, coun
     assert reply is not None
     assert "duplicate ClOrdID 'D-1-1'" in parse_report(reply)["text"]
     assert_nothing_forwarded(counterparty)
+
+
+def test_a_stopped_acceptor_closes_a_connection_it_had_not_answered(ports, tmp_path):
+    """A peer that connected while the acceptor was stopping (the gateway reconnecting
+    to a venue being restarted), its Logon not yet read, has its connection closed at
+    once. It was left open and silent: the gateway waited for its LogonTimeout (10 s)
+    before it tried the restarted venue (a flaky test_venue restart test found it)."""
+    party = Counterparty(ports["venue"], tmp_path)
+    party.connector.start()
+    port = frozenset({ports["venue"]})
+    peer = socket.create_connection(("127.0.0.1", ports["venue"]), timeout=DEADLINE)
+    try:
+        # Accepted by the engine (its end is a descriptor of this process), no Logon.
+        assert wait_until(lambda: len(connections_to(port)) == 1)
+        party.connector.stop()
+        assert connections_to(port) == []
+        with contextlib.suppress(ConnectionResetError):  # closed with data unread
+            assert peer.recv(1) == b""  # closed, not silent until the peer's timeout
+    finally:
+        peer.close()
 
 
 def test_counterparty_down_rejects_new_bundles_with_reason(ports, tmp_path, counterparty):
