@@ -10,12 +10,11 @@ book, nothing again: the book would starve until it changed.
 
 So the venue adapts the auction's ``batch_bundles`` (:class:`BatchSize`): after
 an auction that found no fill in its time (:func:`ran_out_of_time`) it halves it,
-down to
-the auction's smallest batch (:data:`~gateway.venue.auction.MIN_BATCH`), and once
-:data:`GROW_AFTER` auctions have filled since, it doubles it again, up to the
-configured size. Fewer, larger batches trade more with each other, so the
-size only shrinks for as long as it must. A book smaller than the batch size that
-ran out of time is then cleared in batches too (of half the book): batches stop at
+down to the auction's smallest batch (:data:`~gateway.venue.auction.MIN_BATCH`),
+and once :data:`GROW_AFTER` auctions have filled since, it doubles it again, up to
+the configured size. Fewer, larger batches trade more with each other, so the size
+only shrinks for as long as it must. A book smaller than the batch size that ran
+out of time is then cleared in batches too (of half the book): batches stop at
 their first fill and do not trade with each other, but they fill.
 """
 
