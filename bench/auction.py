@@ -31,6 +31,11 @@ times and prints the median wall time with every run's (the machine is shared;
 quote ratios to the ``before`` row of the same run). Every result is verified
 exactly inside ``clear``.
 
+``--drain N`` instead runs ``--drain-auctions`` auctions at the venue's settings
+over a book of N bundles, taking each auction's fills out of the book, once with
+the venue's batch size (gateway/venue/batching.py: halved after an auction that ran
+out of time) and once with ``batch_bundles`` fixed, as before it.
+
 ``--pairs N`` adds N ``pairs`` bundles to every book, each with a spread limit on
 the clearing prices (issue 17; ``--pairs-without-spread``: the same pairs without
 it), to measure what holding price constraints exactly costs.
@@ -67,6 +72,7 @@ from gateway.venue.auction import (
     SymbolRef,
     clear,
 )
+from gateway.venue.batching import BatchSize, ran_out_of_time
 
 REGISTRY = StrategyRegistry.from_settings()
 
@@ -212,6 +218,65 @@ def run(
     return result, (time.perf_counter() - started) * 1000
 
 
+def drain(
+    size: int, refs: dict[str, SymbolRef], auctions: int, *, adapt: bool
+) -> list[tuple[int, int, int, float, str]]:
+    """``auctions`` auctions at the venue's settings over a book of ``size`` bundles,
+    each with fresh contra liquidity, the fills taken out of the book after each (a
+    bundle stays while every leg has a lot left; the venue's own rule is finer).
+    ``adapt``: the venue's batch size (gateway/venue/batching.py); else the configured
+    one throughout, as before it. Per auction: batch size, bundles open, bundles
+    filled, wall ms, status."""
+    book = bundles(size, refs, random.Random(size))
+    config = AuctionConfig()
+    batch = BatchSize(config.batch_bundles)
+    rows: list[tuple[int, int, int, float, str]] = []
+    for number in range(auctions):
+        used = config.model_copy(update={"batch_bundles": batch.current})
+        contra = liquidity(refs, random.Random(number))
+        result, wall = run(book, contra, refs, used)
+        rows.append((used.batch_bundles, len(book), len(result.bundle_fills), wall, result.status))
+        if adapt:
+            batch.after(
+                timed_out=ran_out_of_time(result, used),
+                filled=bool(result.bundle_fills),
+                bundles=len(book),
+            )
+        left = []
+        for participant in book:
+            fill = result.bundle_fills.get(participant.bundle.bundle_id)
+            if fill is None:
+                left.append(participant)
+                continue
+            remaining = tuple(a - b for a, b in zip(participant.remaining, fill, strict=True))
+            lots = (leg.lot_size for leg in participant.bundle.legs)
+            if all(r >= lot for r, lot in zip(remaining, lots, strict=True)):
+                left.append(Participant(participant.bundle, remaining))
+        book = left
+    return rows
+
+
+def print_drain(size: int, refs: dict[str, SymbolRef], auctions: int) -> None:
+    """The drain of a ``size``-bundle book with the venue's batch size and without, in
+    the same run."""
+    print(f"drain: {auctions} auctions at the venue's settings over {size} bundles")
+    for adapt in (False, True):
+        name = "adaptive" if adapt else "fixed"
+        rows = drain(size, refs, auctions, adapt=adapt)
+        for number, (batch, open_, filled, wall, status) in enumerate(rows):
+            print(
+                f"  {name:<9}{number:>3}  batch {batch:>5}  open {open_:>5}  filled {filled:>4}"
+                f"  {wall:>6.0f} ms  {status}",
+                flush=True,
+            )
+        idle = sum(1 for row in rows if not row[2])
+        print(
+            f"  {name}: {sum(row[2] for row in rows)} bundles filled, {rows[-1][1]} open "
+            f"before the last auction, {idle} auctions without a bundle fill",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--time-limit-ms", type=int, default=10_000, help="per auction")
@@ -231,10 +296,21 @@ def main() -> None:
     parser.add_argument(
         "--pairs-without-spread", action="store_true", help="the same pairs, no spread limit"
     )
+    parser.add_argument(
+        "--drain",
+        type=int,
+        default=0,
+        help="instead: drain a book of this many bundles at the venue's settings, "
+        "with the venue's batch size and without (--drain-auctions of them)",
+    )
+    parser.add_argument("--drain-auctions", type=int, default=16)
     args = parser.parse_args()
     rng = random.Random(20261121)
     refs = market(100, rng)
     contra = liquidity(refs, rng)
+    if args.drain:
+        print_drain(args.drain, refs, args.drain_auctions)
+        return
     print(
         f"one auction, 100 symbols, target gap {args.gap}, time limit {args.time_limit_ms} ms "
         f"({args.large_time_limit_ms} ms from {args.large} bundles), {args.repeat} run(s) each"
