@@ -114,7 +114,7 @@ class _VenueCollector(Collector):
             "bidgw_venue_auction_batch_bundles",
             "Bundles per batch in the next auction: batch_bundles, halved after an auction"
             " that found no fill in time (gateway/venue/batching.py)",
-            value=venue.stats.batch_bundles,
+            value=venue.batch_bundles,
         )
         yield GaugeMetricFamily(
             "bidgw_venue_auctions_failing_in_a_row",

@@ -164,7 +164,6 @@ class VenueStats:
     fills: int = 0
     failing_in_a_row: int = 0
     last_auction_at: float = 0.0  # time.monotonic() when the last auction ended
-    batch_bundles: int = 0  # the next auction's batch size (gateway/venue/batching.py)
     solve_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_SOLVE_TIMES_KEPT))
 
 
@@ -234,7 +233,7 @@ class Venue(SafeApplication):
             s: SymbolRef(c.bid, c.offer, c.self_trade_prevention) for s, c in config.symbols.items()
         }
         self._price_scale = config.price_scale()
-        self.stats = VenueStats(batch_bundles=config.auction.batch_bundles)
+        self.stats = VenueStats()
         self._batch = BatchSize(config.auction.batch_bundles)
         self.metrics = VenueMetrics()
         self.ops: VenueOpsServer | None = (
@@ -345,6 +344,11 @@ class Venue(SafeApplication):
                 else None
             ),
         }
+
+    @property
+    def batch_bundles(self) -> int:
+        """The next auction's batch size (gateway/venue/batching.py); any thread reads it."""
+        return self._batch.current
 
     def size(self) -> VenueSize:
         """What the venue holds in memory now (a snapshot: the state thread moves on)."""
@@ -718,7 +722,6 @@ class Venue(SafeApplication):
         )
         if size is None:
             return
-        self.stats.batch_bundles = size
         if timed_out:
             log.warning(
                 "auction.batches_smaller",

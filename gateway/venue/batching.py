@@ -20,7 +20,7 @@ their first fill and do not trade with each other, but they fill.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from gateway.venue.auction import MIN_BATCH, AuctionConfig, AuctionResult
@@ -54,11 +54,11 @@ class BatchSize:
     :data:`GROW_AFTER` auctions have filled since."""
 
     configured: int
-    current: int = 0  # 0: the configured size
+    current: int = field(init=False)
     filled_since: int = 0
 
     def __post_init__(self) -> None:
-        self.current = self.current or self.configured
+        self.current = self.configured
 
     def after(self, *, timed_out: bool, filled: bool, bundles: int) -> int | None:
         """Take the outcome of an auction over ``bundles`` resting bundles: whether it

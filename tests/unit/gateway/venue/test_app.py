@@ -292,7 +292,7 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
         # no_solution, or feasible when the venue's own orders crossed one another
         assert venue._auction().bundles_filled == 0
     assert sizes == [1000, 100, 50]
-    assert venue.stats.batch_bundles == 50
+    assert venue.batch_bundles == 50
 
     venue._book.clear()
     venue.config = venue.config.model_copy(update={"auction": AuctionConfig()})
@@ -301,4 +301,4 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
         venue._on_bundle(_pair(f"S{k}", "short"), SESSION)
         assert venue._auction().bundles_filled == 2
     assert sizes[3:] == [50] * GROW_AFTER
-    assert venue.stats.batch_bundles == 100
+    assert venue.batch_bundles == 100
