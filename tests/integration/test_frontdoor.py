@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import quickfix as fix
 
+from fixspec import Tag
+from gateway.core.reports import ListOrderStatus
 from gateway.fix.engine import msg_type
 from gateway.router.config import ClientLimits
 from gateway.router.service import Gateway
@@ -103,6 +105,17 @@ def _desk_recovers_everything(ports, tmp_path, session) -> None:
         assert again.logged_on.is_set()
         later = submit(again, seed_hedge(), list_id="AWAY-2", wait_done=False)
         assert later.status == "accepted", later.reason
+        # The counterparty's acknowledgement is relayed too: had the desk logged off
+        # before it, it would wait for the desk, and the next refusal must not count.
+        resting = again.wait_for(
+            lambda m: (
+                msg_type(m) == "N"
+                and m.getField(Tag.LIST_ID) == "AWAY-2"
+                and int(m.getField(Tag.LIST_ORDER_STATUS)) == ListOrderStatus.IN_BIDDING_PROCESS
+            ),
+            DEADLINE,
+        )
+        assert resting is not None, "the counterparty's acknowledgement was not relayed"
         # In step (once both sides' resends are through: a desk whose own numbers ran
         # ahead during refused logons is asked for a resend too).
         desk_session = fix.Session.lookupSession(again.session_id)
