@@ -6,7 +6,11 @@ encodes and sends; :mod:`gateway.venue.auction` clears and knows nothing of FIX.
 One thread (``_run``) owns all state: it handles each incoming bundle or cancel
 as soon as it arrives and runs an auction every ``auction_interval_ms`` over
 every resting bundle plus synthetic contra liquidity (seeded: a resting book at
-the reference bid/offer and random orders inside the spread). Fills go back as
+the reference bid/offer and random orders inside the spread). The auction's
+solve runs on a second thread, on a snapshot of the book: meanwhile the state
+thread acknowledges new bundles (they join the next auction) and answers
+SecurityListRequests, and holds back, until the auction's reports are sent, what
+could change a bundle in it (a cancel, a reload). Fills go back as
 ExecutionReports per leg and ListStatus per bundle. After a fill, the
 pre-solver checks whether the remaining quantities can still fill within the
 bundle's constraints; when not (or when all is filled) the bundle is done.
@@ -60,6 +64,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -151,6 +156,36 @@ class _Resting:
 
 _SOLVE_TIMES_KEPT = 1000
 
+#: An inbox item: kind (a MsgType, or the state thread's own step), the message, the
+#: session, and the journal's id for it (0: not journaled).
+_InboxItem = tuple[str, Any, tuple[str, str, str], int]
+
+#: The inbox item the solver thread puts when an auction's solve has ended.
+_SOLVED = "solved"
+
+#: What the state thread handles while an auction is being solved: it changes no
+#: bundle in the auction (a new bundle joins the next one). The rest waits.
+_DURING_AUCTION = frozenset({"E", "x"})
+
+
+@dataclass(slots=True)
+class _Auction:
+    """One auction's snapshot, taken by the state thread, cleared on the solver thread;
+    ``result`` or ``error`` is set before ``solved``."""
+
+    number: int
+    participants: list[Participant]
+    contra: list[ContraOrder]
+    refs: dict[str, SymbolRef]
+    config: AuctionConfig
+    seed: int
+    result: AuctionResult | None = None
+    error: Exception | None = None
+    #: Per filled bundle, what it has left after its fill and whether that can still
+    #: fill within its constraints (the pre-solver's answer, on the solver thread).
+    outlook: dict[str, tuple[tuple[int, ...], bool]] = field(default_factory=dict)
+    solved: threading.Event = field(default_factory=threading.Event)
+
 
 @dataclass
 class VenueStats:
@@ -240,7 +275,14 @@ class Venue(SafeApplication):
             VenueOpsServer(self, config.ops) if config.ops.enabled else None
         )
         self.logged_on = threading.Event()
-        self._inbox: queue.Queue[tuple[str, Any, tuple[str, str, str], int] | None] = queue.Queue()
+        self._inbox: queue.Queue[_InboxItem | None] = queue.Queue()
+        self._solver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="venue-solver")
+        # The state thread's schedule: the auction being solved, the items held back
+        # until it is reported, when the next one starts (time.monotonic()).
+        self._interval = config.auction_interval_ms / 1000
+        self._running: _Auction | None = None
+        self._waiting: deque[_InboxItem] = deque()
+        self._next_auction = 0.0
         self._journal = VenueJournal(config.journal) if config.journal else None
         self._resync: dict[tuple[str, str, str], list[str]] = {}
         self._restate: list[str] = []  # ListIDs whose legs a restart restates
@@ -323,6 +365,7 @@ class Venue(SafeApplication):
         self._stop.set()
         self._inbox.put(None)
         self._thread.join(10)
+        self._solver.shutdown(wait=False)
         self._connector.stop()
         if self._log_rotation is not None:
             self._log_rotation.stop()
@@ -377,43 +420,113 @@ class Venue(SafeApplication):
 
     # the venue's thread ----------------------------------------------------------------
     def _run(self) -> None:
-        interval = self.config.auction_interval_ms / 1000
-        next_auction = time.monotonic() + interval
+        """The state thread: messages as they come, an auction every interval.
+
+        An auction's solve runs on the solver thread while this thread goes on with
+        new bundles and SecurityListRequests (:data:`_DURING_AUCTION`). Everything
+        else that could change a bundle in the auction (a cancel, a reload, a resync)
+        waits until its fills are reported, then runs in arrival order.
+        """
+        self._next_auction = time.monotonic() + self._interval
         while not self._stop.is_set():
+            running = self._running
+            timeout = None if running else max(0.0, self._next_auction - time.monotonic())
             try:
-                item = self._inbox.get(timeout=max(0.0, next_auction - time.monotonic()))
+                item = self._inbox.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            if item is not None:
-                kind, message, session, journal_id = item
-                try:
-                    self._handle(kind, message, session)
-                except Exception as exc:  # one bad message must not stop the venue
-                    log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
-                if journal_id and self._journal is not None:
-                    self._journal.handled(journal_id)
+            if item is None:
+                pass
+            elif item[0] == _SOLVED:
+                self._solved(item[1])
+            elif running is not None and item[0] not in _DURING_AUCTION:
+                self._waiting.append(item)
+            else:
+                self._take(item)
+            if self._running is None:
+                while self._waiting:
+                    self._take(self._waiting.popleft())
             try:
                 self._housekeeping()
             except Exception as exc:  # a journal error must not stop the venue
                 log.error("venue.housekeeping_failed", error=f"{type(exc).__name__}: {exc}")
-            if time.monotonic() >= next_auction and not (self._stop.is_set() or self._restoring):
-                try:
-                    summary = self._auction()
-                except Exception as exc:  # an auction bug must not stop the venue
-                    failing = self._failing(bool(self._book))
-                    log.error(
-                        "venue.auction_failed",
-                        auction=self.stats.auctions,
-                        in_a_row=failing,
-                        error=f"{type(exc).__name__}: {exc}",
-                        exc_info=True,
-                    )
-                    summary = AuctionSummary(self.stats.auctions, "failed", 0, 0, 0.0, self.size())
-                self._count(summary)
-                self._observe(summary)
-                next_auction += interval
-                if next_auction < time.monotonic():  # fell behind: skip, don't burst
-                    next_auction = time.monotonic() + interval
+            if self._running is None and time.monotonic() >= self._next_auction:
+                self._start_auction()
+        if self._running is not None:  # stopping: the auction's fills still go out
+            self._running.solved.wait()
+            self._close_auction(self._running)
+        for item in self._waiting:  # still in the journal: replayed at the next start
+            log.info("venue.not_handled_at_stop", kind=item[0])
+
+    def _start_auction(self) -> None:
+        """Take the next auction's snapshot and hand it to the solver thread."""
+        if self._stop.is_set() or self._restoring:
+            return
+        try:
+            self._running = self._open_auction()
+            self._solver.submit(self._solve_and_wake, self._running)
+        except Exception as exc:  # an auction bug must not stop the venue
+            self._running = None
+            self._auction_failed(exc)
+            self._next_auction = time.monotonic() + self._interval
+
+    def _solved(self, auction: _Auction) -> None:
+        """The running auction's solve ended: report it, and schedule the next."""
+        if auction is not self._running:
+            log.error("venue.unexpected_solve", auction=auction.number)
+            return
+        self._close_auction(auction)
+        self._running = None
+        self._next_auction += self._interval
+        if self._next_auction < time.monotonic():  # fell behind: skip, don't burst
+            self._next_auction = time.monotonic() + self._interval
+
+    def _take(self, item: _InboxItem) -> None:
+        """Handle one inbox item, then mark it handled in the journal."""
+        kind, message, session, journal_id = item
+        try:
+            self._handle(kind, message, session)
+        except Exception as exc:  # one bad message must not stop the venue
+            log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
+        if journal_id and self._journal is not None:
+            self._journal.handled(journal_id)
+
+    def _solve_and_wake(self, auction: _Auction) -> None:
+        """The solver thread: clear the auction's snapshot, then wake the state thread."""
+        try:
+            self._solve(auction)
+        finally:
+            self._inbox.put((_SOLVED, auction, ("", "", ""), 0))
+
+    def _solve(self, auction: _Auction) -> None:
+        """Clear the auction's snapshot, then ask the pre-solver whether each filled
+        bundle can fill more (neither touches the venue's state)."""
+        try:
+            auction.result = clear(
+                auction.participants,
+                auction.contra,
+                auction.refs,
+                auction.config,
+                seed=auction.seed,
+            )
+        except Exception as exc:  # reported by the state thread as a failed auction
+            auction.error = exc
+        else:
+            self._look_ahead(auction, auction.result)
+        finally:
+            auction.solved.set()
+
+    def _look_ahead(self, auction: _Auction, result: AuctionResult) -> None:
+        """Fill ``auction.outlook``; a bundle it misses is checked when reported."""
+        remaining = {p.bundle.bundle_id: p for p in auction.participants}
+        for list_id, fills in result.bundle_fills.items():
+            try:
+                participant = remaining[list_id]
+                left = tuple(r - f for r, f in zip(participant.remaining, fills, strict=True))
+                more = any(left) and self._can_fill_more(participant.bundle, left)
+                auction.outlook[list_id] = (left, more)
+            except Exception as exc:  # the state thread asks again
+                log.error("venue.look_ahead_failed", list_id=list_id, error=repr(exc))
 
     def reload(self, config: VenueAppConfig) -> None:
         """Take ``config``'s symbols (any thread; ``bidgw venue`` calls it on SIGHUP): the
@@ -645,18 +758,61 @@ class Venue(SafeApplication):
         self._finish(list_id, resting, exec_type="4", text="cancelled on request")
 
     def _auction(self) -> AuctionSummary:
+        """One auction start to end on the calling thread (the state thread runs the
+        solve on the solver thread instead, and goes on with messages: :meth:`_run`)."""
+        try:
+            running = self._open_auction()
+        except Exception as exc:  # an auction bug must not stop the venue
+            return self._auction_failed(exc)
+        self._solve(running)
+        return self._close_auction(running)
+
+    def _open_auction(self) -> _Auction:
+        """Number the next auction (counted even if this raises), expire bundles, and
+        take the snapshot it clears."""
         number = self.stats.auctions + 1
-        self.stats.auctions = number  # counted even if it raises
+        self.stats.auctions = number
         self._expire()
         rng = random.Random(f"{self.config.seed}:{number}")
         contra = self._liquidity(rng)
         participants = [
             Participant(r.bundle, r.remaining, owner=_owner(r)) for r in self._book.values()
         ]
-        auction = self.config.auction
-        if self._batch.current != auction.batch_bundles:
-            auction = auction.model_copy(update={"batch_bundles": self._batch.current})
-        result = clear(participants, contra, self.refs, auction, seed=rng.randrange(2**31))
+        config = self.config.auction
+        if self._batch.current != config.batch_bundles:
+            config = config.model_copy(update={"batch_bundles": self._batch.current})
+        return _Auction(number, participants, contra, dict(self.refs), config, rng.randrange(2**31))
+
+    def _close_auction(self, running: _Auction) -> AuctionSummary:
+        """Report a solved auction's fills (state thread), count and observe it."""
+        try:
+            if running.error is not None:
+                raise running.error
+            assert running.result is not None
+            summary = self._settle(running, running.result)
+        except Exception as exc:  # an auction bug must not stop the venue
+            return self._auction_failed(exc)
+        self._count(summary)
+        self._observe(summary)
+        return summary
+
+    def _auction_failed(self, exc: BaseException) -> AuctionSummary:
+        failing = self._failing(bool(self._book))
+        log.error(
+            "venue.auction_failed",
+            auction=self.stats.auctions,
+            in_a_row=failing,
+            error=f"{type(exc).__name__}: {exc}",
+            exc_info=exc,
+        )
+        summary = AuctionSummary(self.stats.auctions, "failed", 0, 0, 0.0, self.size())
+        self._count(summary)
+        self._observe(summary)
+        return summary
+
+    def _settle(self, running: _Auction, result: AuctionResult) -> AuctionSummary:
+        """What an auction's result does to the book: fills reported, bundles left out."""
+        number, participants, auction = running.number, running.participants, running.config
         self.stats.solve_ms.append(result.solve_ms)
         self._adapt_batches(number, result, auction, len(participants))
         self._leave_out(number, result.rejected, result.excluded)
@@ -701,7 +857,8 @@ class Venue(SafeApplication):
             gap=float(f"{gap:.3g}") if gap is not None and math.isfinite(gap) else None,
         )
         for list_id, fills in result.bundle_fills.items():
-            self._report_fills(list_id, self._book[list_id], fills, result.prices)
+            outlook = running.outlook.get(list_id)
+            self._report_fills(list_id, self._book[list_id], fills, result.prices, outlook)
         return AuctionSummary(
             number,
             result.status,
@@ -803,8 +960,15 @@ class Venue(SafeApplication):
         return orders
 
     def _report_fills(
-        self, list_id: str, resting: _Resting, fills: Sequence[int], prices: Mapping[str, Fraction]
+        self,
+        list_id: str,
+        resting: _Resting,
+        fills: Sequence[int],
+        prices: Mapping[str, Fraction],
+        outlook: tuple[tuple[int, ...], bool] | None = None,
     ) -> None:
+        """Book and report one bundle's fill; ``outlook``: what it has left after it and
+        whether that can fill (:meth:`_look_ahead`), else the pre-solver is asked here."""
         self.stats.fills += 1
         for index, (leg, qty) in enumerate(zip(resting.bundle.legs, fills, strict=True)):
             if qty:  # a leg with no fill may have no clearing price
@@ -834,14 +998,21 @@ class Venue(SafeApplication):
                 ),
                 resting.session,
             )
-        if not self._close_if_exhausted(list_id, resting):
+        more = outlook[1] if outlook is not None and outlook[0] == resting.remaining else None
+        if not self._close_if_exhausted(list_id, resting, can_fill_more=more):
             self._reported(list_id)
 
-    def _close_if_exhausted(self, list_id: str, resting: _Resting) -> bool:
+    def _close_if_exhausted(
+        self, list_id: str, resting: _Resting, *, can_fill_more: bool | None = None
+    ) -> bool:
+        """Finish a bundle that is filled, or whose remaining quantities cannot fill
+        within its constraints (``can_fill_more``, when already known for them)."""
         remaining = resting.remaining
+        if can_fill_more is None:
+            can_fill_more = any(remaining) and self._can_fill_more(resting.bundle, remaining)
         if not any(remaining):
             self._finish(list_id, resting, exec_type=None, text="filled")
-        elif not self._can_fill_more(resting.bundle, remaining):
+        elif not can_fill_more:
             self._finish(
                 list_id,
                 resting,

@@ -25,15 +25,23 @@ import pytest
 
 from fixspec import Tag
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
+from gateway.core.reports import ListOrderStatus
 from gateway.fix.engine import msg_type
 from gateway.fix.messages import decode_order_reports, list_cancel_request
-from gateway.fix.venue_codec import encode_bundle
+from gateway.fix.venue_codec import encode_bundle, security_list_request
 from gateway.router.service import Gateway
 from gateway.tools.client import ClientConfig, FixClient, parse_report, submit
+from gateway.venue import app
 from gateway.venue.app import AuctionSummary, Venue, VenueSize
 from gateway.venue.config import VenueAppConfig
 from tests.conftest import ROOT
-from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+from tests.integration.conftest import (
+    DEADLINE,
+    gateway_config,
+    make_client,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -488,6 +496,86 @@ def _journal_rows(path: Path) -> dict[str, Any]:
             "book_ids": [r[0] for r in db.execute("SELECT id FROM book_ids ORDER BY id")],
             "inbox": db.execute("SELECT count(*) FROM inbox").fetchone()[0],
         }
+
+
+RESTING, DONE = str(ListOrderStatus.IN_BIDDING_PROCESS), str(ListOrderStatus.ALL_DONE)
+
+
+def _held_auctions(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """The venue's solve of an auction with two bundles or more waits (bounded) until
+    the test lets it go, then runs the real solver: (entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+    real = app.clear
+
+    def held(participants: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(participants) >= 2:
+            entered.set()
+            release.wait(DEADLINE)
+        return real(participants, *args, **kwargs)
+
+    monkeypatch.setattr(app, "clear", held)
+    return entered, release
+
+
+def _in_order(client: FixClient, last: Callable[[Any], bool]) -> list[Any]:
+    """Every message the client receives, in arrival order, up to ``last`` (included)."""
+    seen: list[Any] = []
+    while (message := client.wait_for(lambda m: True, DEADLINE)) is not None:
+        seen.append(message)
+        if last(message):
+            return seen
+    raise AssertionError(f"not received in time; got {[msg_type(m) for m in seen]}")
+
+
+def test_the_venue_answers_while_an_auction_is_solved(ports, tmp_path, monkeypatch):
+    """The solve runs on the venue's solver thread: while it runs (held here, then the
+    real solve), a new bundle is acknowledged and a SecurityListRequest answered. A
+    cancel of a bundle in that auction waits for the auction's reports: the bundle
+    filled, so the cancel's answer, after the fills, is that the list is finished."""
+    entered, release = _held_auctions(monkeypatch)
+    with _venue_alone(ports, tmp_path) as (venue, auctions, gw):
+        gw.send(_order_list("LONG", "long"))
+        gw.send(_order_list("SHORT", "short"))
+        assert entered.wait(DEADLINE), "no auction with both bundles"
+        gw.send(list_cancel_request("LONG"))
+        gw.send(_order_list("NEW", "long"))
+        gw.send(security_list_request("REQ-1"))
+        during = _in_order(gw, lambda m: msg_type(m) == "y")
+        assert any(map(_status("NEW", RESTING), during)), "NEW not acknowledged"
+        assert not [m for m in during if msg_type(m) in ("8", "j")], "LONG's cancel answered"
+
+        release.set()
+        after = _in_order(gw, lambda m: msg_type(m) == "j")
+        assert "unknown or finished list 'LONG'" in _text(after[-1])
+        filled = [parse_report(m) for m in after if msg_type(m) == "8"]
+        assert {r["cl_ord_id"]: r["cum_qty"] for r in filled if r["list_id"] == "LONG"} == {
+            "LONG-1": 2000,
+            "LONG-2": 1000,
+        }
+        assert any(map(_status("LONG", DONE), after[:-1])), "LONG not done before the answer"
+        # NEW joins the next auction; it rests (SHORT, its contra, filled with LONG).
+        assert "NEW" in venue._book
+        assert auctions.wait_count(auctions.count + 2)
+        assert venue.stats.fills == 2
+
+
+def test_a_venue_stopped_during_an_auction_reports_its_fills_first(ports, tmp_path, monkeypatch):
+    """stop() while an auction is being solved waits for it: its fills go out before
+    the session closes."""
+    entered, release = _held_auctions(monkeypatch)
+    with _venue_alone(ports, tmp_path) as (venue, _, gw):
+        gw.send(_order_list("LONG", "long"))
+        gw.send(_order_list("SHORT", "short"))
+        assert entered.wait(DEADLINE), "no auction with both bundles"
+        stopping = threading.Thread(target=venue.stop)
+        stopping.start()
+        assert wait_until(venue._stop.is_set)
+        release.set()
+        stopping.join(DEADLINE)
+        assert not stopping.is_alive()
+        assert venue.stats.fills == 2
+        assert len(fills_for(gw, "LONG", 2)) == 2
+        assert len(fills_for(gw, "SHORT", 2)) == 2
 
 
 def test_the_venue_compacts_its_journal_while_it_runs(ports, tmp_path):

@@ -185,7 +185,7 @@ def _venue(tmp_path: Path, **extra: Any) -> Venue:
     return Venue(config)
 
 
-def _pair(list_id: str, direction: str, aaaa: str | None = None) -> Any:
+def _pair(list_id: str, direction: str, aaaa: str | None = None, bbbb_qty: int = 1000) -> Any:
     """AAAA = 2 · BBBB at the far side of the spread, as the venue receives it."""
     long = direction == "long"
     bundle = OrderBundle(
@@ -201,7 +201,7 @@ def _pair(list_id: str, direction: str, aaaa: str | None = None) -> Any:
                 symbol="BBBB",
                 side=Side.SELL if long else Side.BUY,
                 limit_price=Decimal("19.95" if long else "20.05"),
-                max_qty=1000,
+                max_qty=bbbb_qty,
             ),
         ),
         constraints=(
@@ -256,6 +256,21 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
     assert venue._auction().bundles_filled == 2
 
 
+def _symbols(refs: dict[str, Any]) -> dict[str, Any]:
+    """A large book's references as the venue's symbols (its limits are on a 0.005 tick)."""
+    return {s: {"bid": str(r.bid), "offer": str(r.offer), "tick": "0.005"} for s, r in refs.items()}
+
+
+def _rest(venue: Venue, book: list[Any]) -> None:
+    """Put a large book's bundles in the venue's book, as if each had been received."""
+    for participant in book:
+        bundle = participant.bundle
+        ids = tuple(f"{bundle.bundle_id}-{k}" for k in range(len(bundle.legs)))
+        venue._book[bundle.bundle_id] = _Resting(
+            SESSION, bundle, ids, [0] * len(ids), [Fraction(0)] * len(ids)
+        )
+
+
 def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
     tmp_path, monkeypatch, registry
 ):
@@ -265,9 +280,7 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
     configured 1,000, then 100, then 50 (the smallest). Then, with a normal window,
     GROW_AFTER auctions that fill double it back."""
     book, _, refs = large_book(registry, 200, seed=5)
-    symbols = {
-        s: {"bid": str(r.bid), "offer": str(r.offer), "tick": "0.005"} for s, r in refs.items()
-    }
+    symbols = _symbols(refs)
     symbols["AAAA"] = {"bid": "9.95", "offer": "10.05"}  # for the pairs below
     symbols["BBBB"] = {"bid": "19.95", "offer": "20.05"}
     venue = _venue(
@@ -275,12 +288,7 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
         symbols=symbols,
         auction={"time_limit_ms": 1, "first_fill_limit_ms": 1, "batch_bundles": 1000},
     )
-    for participant in book:
-        bundle = participant.bundle
-        ids = tuple(f"{bundle.bundle_id}-{k}" for k in range(len(bundle.legs)))
-        venue._book[bundle.bundle_id] = _Resting(
-            SESSION, bundle, ids, [0] * len(ids), [Fraction(0)] * len(ids)
-        )
+    _rest(venue, book)
     sizes: list[int] = []
 
     def clear_and_note(*args: Any, **kwargs: Any) -> AuctionResult:
@@ -302,3 +310,34 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
         assert venue._auction().bundles_filled == 2
     assert sizes[3:] == [50] * GROW_AFTER
     assert venue.batch_bundles == 100
+
+
+def test_a_bundle_whose_rest_cannot_fill_is_closed_after_its_fill(tmp_path, monkeypatch):
+    """AAAA = 2 · BBBB with 1,500 BBBB against a mirror of 2,000 / 1,000: after the fill
+    the 500 BBBB left cannot fill without AAAA, so the bundle is done (ExecType 3 on
+    the open leg). The solver thread works that out with the pre-solver
+    (``outlook``) before the state thread reports the fill."""
+    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    venue._on_bundle(_pair("LONG", "long", bbbb_qty=1500), SESSION)
+    venue._on_bundle(_pair("SHORT", "short"), SESSION)
+    running = venue._open_auction()
+    venue._solve(running)
+    assert running.outlook == {"LONG": ((0, 500), False), "SHORT": ((0, 0), False)}
+
+    def asked_again(*_: Any) -> bool:
+        raise AssertionError("the state thread ran the pre-solver")
+
+    monkeypatch.setattr(venue, "_can_fill_more", asked_again)
+    summary = venue._close_auction(running)
+    assert summary.bundles_filled == 2
+    assert not venue._book
+    done = {list_id: entry[0] for list_id, entry in venue._finished.items()}
+    assert (done["LONG"].closed, done["LONG"].close_text) == (
+        "3",
+        "remaining quantities cannot fill within the bundle's constraints",
+    )
+    assert (done["LONG"].filled, done["SHORT"].closed, done["SHORT"].close_text) == (
+        [2000, 1000],
+        None,
+        "filled",
+    )
