@@ -25,7 +25,8 @@ stays resting; after :data:`EXCLUSIONS_BEFORE_CANCEL` such auctions it is
 cancelled), and the others clear. Bundles restored from a journal are screened
 again after a restart and cancelled the same way. Auctions that end without a
 solution while bundles rest are logged with their number and how many failed
-in a row (an error every power of ten).
+in a row (a warning each; an error from :data:`READY_FAILURES` in a row, when
+``/readyz`` fails, and at every power of ten after it).
 
 Memory is bounded: a finished bundle, with its ListID and ClOrdIDs, leaves
 memory ``retain_done_secs`` after it is done. A repeated ListID (the gateway
@@ -827,7 +828,7 @@ class Venue(SafeApplication):
                 bundles=len(participants),
                 in_a_row=failing,
             )
-            if _power_of_ten(failing):
+            if failing >= READY_FAILURES and _power_of_ten(failing):
                 log.error(
                     "auction.keeps_failing",
                     auction=number,

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from fixspec import Tag
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
@@ -26,7 +27,7 @@ from gateway.fix.messages import (
 )
 from gateway.fix.venue_codec import encode_bundle
 from gateway.venue import app
-from gateway.venue.app import Venue, _exact, _report_record, _Resting
+from gateway.venue.app import READY_FAILURES, Venue, _exact, _report_record, _Resting
 from gateway.venue.auction import AuctionConfig, AuctionResult, clear
 from gateway.venue.batching import GROW_AFTER
 from gateway.venue.config import VenueAppConfig
@@ -340,4 +341,36 @@ def test_a_bundle_whose_rest_cannot_fill_is_closed_after_its_fill(tmp_path, monk
         [2000, 1000],
         None,
         "filled",
+    )
+
+
+def test_auctions_out_of_time_are_warnings_and_ten_in_a_row_an_error(tmp_path, registry):
+    """Each auction that ends without a fill in time is a warning with its count in a
+    row; the error naming the newest bundles comes at READY_FAILURES in a row, when
+    /readyz fails (a single slow auction was an error before)."""
+    book, _, refs = large_book(registry, 200, seed=5)
+    symbols = _symbols(refs)
+    venue = _venue(
+        tmp_path,
+        symbols=symbols,
+        auction={"time_limit_ms": 1, "first_fill_limit_ms": 1},
+        liquidity={"touch_lots": 0, "flow_orders": 0},  # no contra to cross by itself
+    )
+    _rest(venue, book)
+    with capture_logs() as logs:
+        assert [venue._auction().status for _ in range(2)] == ["no_solution"] * 2
+    warnings = [e for e in logs if e["event"] == "auction.no_fill"]
+    assert [(e["log_level"], e["in_a_row"]) for e in warnings] == [("warning", 1), ("warning", 2)]
+    assert not [e for e in logs if e["log_level"] == "error"]
+
+    venue.stats.failing_in_a_row = READY_FAILURES - 1  # as if seven more had failed
+    with capture_logs() as logs:
+        assert venue._auction().status == "no_solution"
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [(e["event"], e["in_a_row"]) for e in errors] == [
+        ("auction.keeps_failing", READY_FAILURES)
+    ]
+    assert (
+        venue.readiness()["auctions_clearing"]
+        == f"{READY_FAILURES} auctions in a row ended without a solution"
     )
