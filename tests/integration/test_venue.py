@@ -559,6 +559,35 @@ def test_the_venue_answers_while_an_auction_is_solved(ports, tmp_path, monkeypat
         assert venue.stats.fills == 2
 
 
+def test_a_bundle_arriving_while_fills_are_reported_is_answered_between_them(
+    ports, tmp_path, monkeypatch
+):
+    """An auction that filled many bundles sends thousands of reports; a new bundle
+    that arrives meanwhile is acknowledged between two bundles' reports, not after all
+    of them. Here the venue's reports pause after the first bundle's until the new
+    bundle has arrived."""
+    arrived = threading.Event()
+    with _venue_alone(ports, tmp_path) as (venue, _, gw):
+        report_fills = venue._report_fills
+
+        def paused(*args: Any) -> None:
+            report_fills(*args)
+            arrived.wait(DEADLINE)
+
+        monkeypatch.setattr(venue, "_report_fills", paused)
+        gw.send(_order_list("LONG", "long"))
+        gw.send(_order_list("SHORT", "short"))
+        first = _in_order(gw, lambda m: msg_type(m) == "8")  # the first fill is going out
+        gw.send(_order_list("NEW", "long"))
+        assert wait_until(lambda: venue._inbox.qsize() > 0)
+        arrived.set()
+        rest = _in_order(gw, _status("NEW", RESTING))
+        # Only the first bundle's reports had gone out; the second's follow the answer.
+        (first_filled,) = {m.getField(Tag.LIST_ID) for m in first + rest if msg_type(m) == "8"}
+        (second,) = {"LONG", "SHORT"} - {first_filled}
+        assert _in_order(gw, _status(second, DONE))
+
+
 def test_a_venue_stopped_during_an_auction_reports_its_fills_first(ports, tmp_path, monkeypatch):
     """stop() while an auction is being solved waits for it: its fills go out before
     the session closes."""
