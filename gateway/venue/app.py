@@ -332,12 +332,6 @@ class Venue(SafeApplication):
     def start(self) -> None:
         if self._journal is not None:
             self._restore(self._journal)
-            # First the restatements (the crash may have cut off reports), then closes
-            # (re-screening the restored book), both before the first auction: one the
-            # screen now refuses must be cancelled with its reason, not be cleared.
-            self._restoring = True
-            self._inbox.put(("restate", None, ("", "", ""), 0))
-            self._inbox.put(("reclose", None, ("", "", ""), 0))
         self._thread.start()
         self._connector.start()
         if self._log_rotation is not None:
@@ -366,6 +360,8 @@ class Venue(SafeApplication):
         self._stop.set()
         self._inbox.put(None)
         self._thread.join(10)
+        if self._thread.is_alive():  # an auction still solved or reported: its fills are lost
+            log.error("venue.stop_timed_out", auction=self.stats.auctions)
         self._solver.shutdown(wait=False)
         self._connector.stop()
         if self._log_rotation is not None:
@@ -440,7 +436,7 @@ class Venue(SafeApplication):
                 pass
             elif item[0] == _SOLVED:
                 self._solved(item[1])
-            elif running is not None and item[0] not in _DURING_AUCTION:
+            elif running is not None and self._must_wait(item[0]):
                 self._waiting.append(item)
             else:
                 self._take(item)
@@ -458,6 +454,12 @@ class Venue(SafeApplication):
             self._close_auction(self._running)
         for item in self._waiting:  # still in the journal: replayed at the next start
             log.info("venue.not_handled_at_stop", kind=item[0])
+
+    def _must_wait(self, kind: str) -> bool:
+        """While an auction is solved, whether an item waits for its reports: all but
+        :data:`_DURING_AUCTION`, and those too behind a waiting reload (a bundle or a
+        SecurityListRequest that came after it must see its symbols)."""
+        return kind not in _DURING_AUCTION or any(w[0] == "reload" for w in self._waiting)
 
     def _start_auction(self) -> None:
         """Take the next auction's snapshot and hand it to the solver thread."""
@@ -494,7 +496,9 @@ class Venue(SafeApplication):
                 break
             if item is None:
                 stopping = True
-            elif item[0] in _DURING_AUCTION:
+            elif item[0] == _SOLVED:  # stopping: the auction being reported said so
+                continue
+            elif not self._must_wait(item[0]):
                 self._take(item)
             else:
                 self._waiting.append(item)
@@ -509,7 +513,10 @@ class Venue(SafeApplication):
         except Exception as exc:  # one bad message must not stop the venue
             log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
         if journal_id and self._journal is not None:
-            self._journal.handled(journal_id)
+            try:
+                self._journal.handled(journal_id)
+            except Exception as exc:  # replayed at the next start: the venue goes on
+                log.error("venue.journal_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _solve_and_wake(self, auction: _Auction) -> None:
         """The solver thread: clear the auction's snapshot, then wake the state thread."""
@@ -556,7 +563,7 @@ class Venue(SafeApplication):
 
     def _handle(self, kind: str, message: Any, session: tuple[str, str, str]) -> None:
         """One inbox item: a message from the gateway, or the state thread's own step
-        (``resync`` at a logon; ``restate`` and ``reclose`` once after a restart;
+        (``resync`` at a logon; ``restate``, ``reclose`` and ``restored`` once after a restart;
         ``reload`` of the symbols)."""
         if kind == "reload":
             self._reload(message)
@@ -565,10 +572,9 @@ class Venue(SafeApplication):
         elif kind == "restate":
             self._send_restatements()
         elif kind == "reclose":
-            try:
-                self._reclose()
-            finally:
-                self._restoring = False  # auctions may run from now on
+            self._reclose()
+        elif kind == "restored":
+            self._restoring = False  # auctions may run from now on
         else:
             self._dispatch.handler(kind)(message, session)
 
@@ -1130,9 +1136,18 @@ class Venue(SafeApplication):
         and their ids from the journal (older finished bundles stay in the journal)."""
         for row in journal.restorable():
             self._restore_row(row)
+        # First the restatements (the crash may have cut off reports), then closes
+        # (re-screening the restored book), then the messages received but not handled
+        # (a cancel that waited for an auction), all before the first auction: one the
+        # screen now refuses must be cancelled with its reason, not be cleared, and a
+        # replayed cancel must not speak of a bundle before its restatement.
+        self._restoring = True
+        self._inbox.put(("restate", None, ("", "", ""), 0))
+        self._inbox.put(("reclose", None, ("", "", ""), 0))
         for pending in journal.pending():
             message = fix.Message(pending.raw, self._data_dictionary(), False)
             self._inbox.put((msg_type(message), message, pending.session, pending.id))
+        self._inbox.put(("restored", None, ("", "", ""), 0))
         log.info(
             "venue.restored",
             resting=len(self._book),

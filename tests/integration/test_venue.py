@@ -28,7 +28,11 @@ from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.reports import ListOrderStatus
 from gateway.fix.engine import msg_type
 from gateway.fix.messages import decode_order_reports, list_cancel_request
-from gateway.fix.venue_codec import encode_bundle, security_list_request
+from gateway.fix.venue_codec import (
+    decode_security_list,
+    encode_bundle,
+    security_list_request,
+)
 from gateway.router.service import Gateway
 from gateway.tools.client import ClientConfig, FixClient, parse_report, submit
 from gateway.venue import app
@@ -557,6 +561,32 @@ def test_the_venue_answers_while_an_auction_is_solved(ports, tmp_path, monkeypat
         assert "NEW" in venue._book
         assert auctions.wait_count(auctions.count + 2)
         assert venue.stats.fills == 2
+
+
+def test_a_reload_during_an_auction_applies_to_what_arrives_after_it(ports, tmp_path, monkeypatch):
+    """A reload (SIGHUP) during an auction's solve waits for the auction's reports; a
+    bundle and a SecurityListRequest that arrive after it wait behind it, so they see
+    the new symbols: the bundle on the dropped BBBB is refused, the list has CCCC."""
+    entered, release = _held_auctions(monkeypatch)
+    with _venue_alone(ports, tmp_path) as (venue, _, gw):
+        gw.send(_order_list("LONG", "long"))
+        gw.send(_order_list("SHORT", "short"))
+        assert entered.wait(DEADLINE), "no auction with both bundles"
+        config = venue_config(ports, tmp_path)
+        symbols = dict(config.symbols)
+        symbols["CCCC"] = symbols.pop("BBBB")
+        venue.reload(config.model_copy(update={"symbols": symbols}))
+        assert wait_until(lambda: any(item[0] == "reload" for item in venue._waiting))
+        gw.send(_order_list("NEW", "long"))  # AAAA and BBBB
+        gw.send(security_list_request("REQ-1"))
+        release.set()
+        seen = _in_order(gw, lambda m: msg_type(m) == "y")
+        refused = [m for m in seen if _status("NEW", str(ListOrderStatus.REJECT))(m)]
+        assert refused, [msg_type(m) for m in seen]
+        assert "BBBB" in _text(refused[0])
+        assert any(map(_status("LONG", DONE), seen)), "the auction's reports came first"
+        listed = decode_security_list(seen[-1]).instruments
+        assert {i.symbol for i in listed} == {"AAAA", "CCCC"}
 
 
 def test_a_bundle_arriving_while_fills_are_reported_is_answered_between_them(

@@ -23,6 +23,7 @@ from gateway.fix.messages import (
     decode_execution_report,
     encode_execution_report,
     group_ids,
+    list_cancel_request,
     new_message,
 )
 from gateway.fix.venue_codec import encode_bundle
@@ -255,6 +256,38 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
     )
     venue._on_bundle(_pair("SHORT", "short"), SESSION)
     assert venue._auction().bundles_filled == 2
+
+
+def test_after_a_restart_waiting_messages_are_replayed_after_the_restatements(tmp_path):
+    """A cancel the venue received but had not handled (it waited for an auction) when
+    it died is replayed after the restatements and the re-screening of the book, and
+    auctions wait until it has been: the gateway hears about the bundle's fill before
+    the answer to its cancel."""
+    journal = tmp_path / "venue.sqlite"
+    first = _venue(tmp_path, journal=journal)
+    first._on_bundle(_pair("LONG", "long"), SESSION)
+    assert first._journal is not None
+    first._journal.save(  # filled, its reports cut off
+        "LONG",
+        SESSION,
+        first._book["LONG"].raw,
+        [2000, 1000],
+        ["20100/1", "19950/1"],
+        started=True,
+        done=False,
+    )
+    first._journal.receive("gateway", SESSION, list_cancel_request("LONG").toString())
+    first._journal.close()
+    venue = _venue(tmp_path, journal=journal)
+    assert venue._journal is not None
+    venue._restore(venue._journal)
+    steps = []
+    while not venue._inbox.empty():
+        item = venue._inbox.get_nowait()
+        assert item is not None
+        steps.append(item[0])
+    assert steps == ["restate", "reclose", "K", "restored"]
+    assert venue._restoring  # no auction before the last step
 
 
 def _symbols(refs: dict[str, Any]) -> dict[str, Any]:
