@@ -630,18 +630,8 @@ class Venue(SafeApplication):
         if known is not None and known.session == session:
             # The gateway forwarded this bundle again (after a restart): answer with its
             # current state; never a second copy, never a reject.
-            done = known.done
-            self._send(
-                self._status(
-                    list_id,
-                    known,
-                    ListStatusType.ALL_DONE if done else ListStatusType.ACK,
-                    ListOrderStatus.ALL_DONE if done else ListOrderStatus.IN_BIDDING_PROCESS,
-                    text="already received" + (": done" if done else ": resting"),
-                ),
-                session,
-            )
-            log.info("venue.bundle_repeated", list_id=list_id, done=done)
+            self._send(self._repeat_answer(list_id, known), session)
+            log.info("venue.bundle_repeated", list_id=list_id, done=known.done)
             return
         try:
             bundle, cl_ord_ids = decode_bundle(message)
@@ -694,6 +684,24 @@ class Venue(SafeApplication):
         )
         self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
+
+    def _repeat_answer(self, list_id: str, known: _Resting) -> Any:
+        """The ListStatus answering a bundle received again: its state now, as the
+        reports so far left it (resting, executing once a fill went out, or done with
+        its legs closed as they were)."""
+        if known.done:
+            kind, status, state = ListStatusType.ALL_DONE, ListOrderStatus.ALL_DONE, "done"
+        elif known.started:
+            kind, status, state = (
+                ListStatusType.EXEC_STARTED,
+                ListOrderStatus.EXECUTING,
+                "executing",
+            )
+        else:
+            kind, status = ListStatusType.ACK, ListOrderStatus.IN_BIDDING_PROCESS
+            state = "resting"
+        text = f"already received: {state}"
+        return self._status(list_id, known, kind, status, text=text, closed=known.closed)
 
     def instruments(self) -> list[Instrument]:
         """The symbols as the SecurityList sends them."""

@@ -21,6 +21,7 @@ from gateway.fix.engine import free_port
 from gateway.fix.messages import (
     decimal_text,
     decode_execution_report,
+    decode_order_reports,
     encode_execution_report,
     group_ids,
     list_cancel_request,
@@ -406,4 +407,38 @@ def test_auctions_out_of_time_are_warnings_and_ten_in_a_row_an_error(tmp_path, r
     assert (
         venue.readiness()["auctions_clearing"]
         == f"{READY_FAILURES} auctions in a row ended without a solution"
+    )
+
+
+def test_a_repeated_bundle_is_answered_with_its_state_now(tmp_path):
+    """The gateway forwards a bundle again after a crash: partly filled, the answer says
+    executing with each leg's quantities; cancelled since, all done with the legs
+    closed (LeavesQty 0, OrdStatus 4), as the cancel reported them."""
+    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    venue._on_bundle(_pair("LONG", "long"), SESSION)
+    venue._on_bundle(_pair("SHORT", "short", bbbb_qty=500), SESSION)
+    assert venue._auction().bundles_filled == 2
+
+    def answer() -> tuple[str, str, str, list[tuple[int, int, str]]]:
+        message = venue._repeat_answer("LONG", venue._lookup("LONG"))
+        legs = decode_order_reports(message)
+        return (
+            message.getField(Tag.LIST_STATUS_TYPE),
+            message.getField(Tag.LIST_ORDER_STATUS),
+            message.getField(Tag.LIST_STATUS_TEXT),
+            [(o.cum_qty, o.leaves_qty, o.ord_status) for o in legs],
+        )
+
+    assert answer() == (
+        "4",
+        "3",
+        "already received: executing",
+        [(1000, 1000, "1"), (500, 500, "1")],
+    )
+    venue._on_cancel(list_cancel_request("LONG"), SESSION)
+    assert answer() == (
+        "5",
+        "6",
+        "already received: done",
+        [(1000, 0, "4"), (500, 0, "4")],
     )
