@@ -28,7 +28,13 @@ from gateway.router.service import Gateway
 from gateway.tools.client import FixClient, submit
 from gateway.venue.app import Venue
 from tests.conftest import seed_hedge
-from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+from tests.integration.conftest import (
+    DEADLINE,
+    gateway_config,
+    make_client,
+    running,
+    wait_until,
+)
 from tests.integration.test_venue import fills_for, pair, two_desks, venue_config
 
 pytestmark = pytest.mark.integration
@@ -227,12 +233,18 @@ def test_open_bundles_are_cancelled_when_the_desk_disconnects(
     ports: dict[str, int], tmp_path: Any, listed: Any, mode: str
 ) -> None:
     limits = ClientLimits(cancel_on_disconnect=mode, cancel_on_disconnect_grace_secs=Decimal(0))
-    with running(Gateway(gateway_config(ports, tmp_path, clients={"limits": limits}))):
+    with running(Gateway(gateway_config(ports, tmp_path, clients={"limits": limits}))) as gw:
         client = make_client(ports, tmp_path)  # logs on with ResetSeqNumFlag: auto is on
         assert client.start(DEADLINE)
         bundle_id = _open_bundle(client, listed, "D-1")
         client.stop()
         assert listed.cancels.get(timeout=DEADLINE) == bundle_id
+        # The counterparty's cancelled status must reach the gateway while the desk is
+        # away (stored for it, then reset away by the new logon): had the desk come back
+        # first, it would get that status live, not restated.
+        assert wait_until(
+            lambda: gw.on_state_owner(lambda: gw.book.by_bundle[bundle_id].done, DEADLINE)
+        ), "the counterparty's cancel was not relayed"
         back = make_client(ports, tmp_path)
         assert back.start(DEADLINE)
         try:  # the reset logon discarded the stored reports: the final state is restated
