@@ -117,6 +117,12 @@ class _VenueCollector(Collector):
             value=venue.batch_bundles,
         )
         yield GaugeMetricFamily(
+            "bidgw_venue_messages_waiting",
+            "Messages (cancels, reloads) held back until the auction being cleared has"
+            " sent its reports",
+            value=venue.messages_waiting,
+        )
+        yield GaugeMetricFamily(
             "bidgw_venue_auctions_failing_in_a_row",
             "Auctions in a row that ended without a solution (or raised) while bundles rested",
             value=venue.stats.failing_in_a_row,

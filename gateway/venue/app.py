@@ -390,6 +390,12 @@ class Venue(SafeApplication):
         """The next auction's batch size (gateway/venue/batching.py); any thread reads it."""
         return self._batch.current
 
+    @property
+    def messages_waiting(self) -> int:
+        """Messages held back until the auction being cleared has sent its reports
+        (cancels, reloads: :meth:`_run`); any thread reads it."""
+        return len(self._waiting)
+
     def size(self) -> VenueSize:
         """What the venue holds in memory now (a snapshot: the state thread moves on)."""
         return VenueSize(len(self._book), len(self._finished), len(self._seen_ids))

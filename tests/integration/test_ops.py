@@ -445,6 +445,7 @@ def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
     assert found[("bidgw_venue_auction_rejections_total", ())] == 0
     assert found[("bidgw_venue_session_logged_on", ())] == 1
     assert found[("bidgw_venue_auction_batch_bundles", ())] == 1000  # batch_bundles
+    assert found[("bidgw_venue_messages_waiting", ())] == 0  # nothing held back by now
     auctions = {
         dict(labels)["status"]: value
         for (name, labels), value in found.items()

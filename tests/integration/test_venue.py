@@ -547,10 +547,12 @@ def test_the_venue_answers_while_an_auction_is_solved(ports, tmp_path, monkeypat
         during = _in_order(gw, lambda m: msg_type(m) == "y")
         assert any(map(_status("NEW", RESTING), during)), "NEW not acknowledged"
         assert not [m for m in during if msg_type(m) in ("8", "j")], "LONG's cancel answered"
+        assert venue.messages_waiting == 1  # the cancel (the /metrics gauge reads it)
 
         release.set()
         after = _in_order(gw, lambda m: msg_type(m) == "j")
         assert "unknown or finished list 'LONG'" in _text(after[-1])
+        assert venue.messages_waiting == 0
         filled = [parse_report(m) for m in after if msg_type(m) == "8"]
         assert {r["cl_ord_id"]: r["cum_qty"] for r in filled if r["list_id"] == "LONG"} == {
             "LONG-1": 2000,
