@@ -94,11 +94,9 @@ from gateway.fix.messages import (
     ListStatusType,
     OrderReport,
     business_reject,
-    decimal_text,
     encode_execution_report,
     group_ids,
     list_status,
-    utc_now,
 )
 from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.ops.metrics import VenueMetrics
@@ -113,6 +111,14 @@ from gateway.venue.auction import (
     clear,
 )
 from gateway.venue.batching import BatchSize, ran_out_of_time
+from gateway.venue.book import (
+    Resting,
+    expiry,
+    leg_report,
+    list_report,
+    ord_status,
+    owner,
+)
 from gateway.venue.config import VenueAppConfig
 from gateway.venue.journal import VenueJournal, VenueRow
 from gateway.venue.screen import refusal
@@ -131,28 +137,6 @@ READY_FAILURES = 10
 EXCLUSIONS_BEFORE_CANCEL = 3
 
 log = structlog.get_logger("bidgw.venue")
-
-
-@dataclass(slots=True)
-class _Resting:
-    session: tuple[str, str, str]
-    bundle: OrderBundle
-    cl_ord_ids: tuple[str, ...]
-    filled: list[int]
-    notional: list[Fraction]
-    raw: str = ""
-    expires_at: datetime | None = None
-    started: bool = False
-    done: bool = False
-    closed: str | None = None
-    close_text: str = ""
-    exclusions: int = 0  # auctions that left it out (its fill failed verification)
-
-    @property
-    def remaining(self) -> tuple[int, ...]:
-        return tuple(
-            leg.max_qty - done for leg, done in zip(self.bundle.legs, self.filled, strict=True)
-        )
 
 
 _SOLVE_TIMES_KEPT = 1000
@@ -287,9 +271,9 @@ class Venue(SafeApplication):
         self._journal = VenueJournal(config.journal) if config.journal else None
         self._resync: dict[tuple[str, str, str], list[str]] = {}
         self._restate: list[str] = []  # ListIDs whose legs a restart restates
-        self._book: dict[str, _Resting] = {}
+        self._book: dict[str, Resting] = {}
         # Finished bundles in the order they finished, each with when (monotonic).
-        self._finished: OrderedDict[str, tuple[_Resting, float]] = OrderedDict()
+        self._finished: OrderedDict[str, tuple[Resting, float]] = OrderedDict()
         self._seen_ids: set[tuple[str, str]] = set()  # (client CompID, ListID or ClOrdID)
         self._retain_done_secs = float(config.retain_done_secs)
         self._compact_every_secs = float(config.journal_compact_every_secs)
@@ -665,14 +649,14 @@ class Venue(SafeApplication):
             log.info("venue.bundle_rejected", list_id=list_id, reason=str(exc))
             return
         self._remember_ids(session, list_id, cl_ord_ids)
-        self._book[list_id] = _Resting(
+        self._book[list_id] = Resting(
             session,
             bundle,
             cl_ord_ids,
             [0] * len(bundle.legs),
             [Fraction(0)] * len(bundle.legs),
             raw=message.toString(),
-            expires_at=_expiry(bundle),
+            expires_at=expiry(bundle),
         )
         self._save(list_id, self._book[list_id], ids=(list_id, *cl_ord_ids))
         self._send(
@@ -691,7 +675,7 @@ class Venue(SafeApplication):
         self._reported(list_id)
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
 
-    def _repeat_answer(self, list_id: str, known: _Resting) -> Any:
+    def _repeat_answer(self, list_id: str, known: Resting) -> Any:
         """The ListStatus answering a bundle received again: its state now, as the
         reports so far left it (resting, executing once a fill went out, or done with
         its legs closed as they were)."""
@@ -707,7 +691,7 @@ class Venue(SafeApplication):
             kind, status = ListStatusType.ACK, ListOrderStatus.IN_BIDDING_PROCESS
             state = "resting"
         text = f"already received: {state}"
-        return self._status(list_id, known, kind, status, text=text, closed=known.closed)
+        return list_report(list_id, known, kind, status, text=text, closed=known.closed)
 
     def instruments(self) -> list[Instrument]:
         """The symbols as the SecurityList sends them."""
@@ -764,7 +748,7 @@ class Venue(SafeApplication):
         """The ids a client has used; a later bundle reusing one is a duplicate."""
         self._seen_ids.update((session[2], c) for c in (list_id, *cl_ord_ids))
 
-    def _forget_ids(self, list_id: str, resting: _Resting) -> None:
+    def _forget_ids(self, list_id: str, resting: Resting) -> None:
         """A finished bundle leaves memory: its ids are checked in the journal now."""
         self._seen_ids.difference_update(
             (resting.session[2], c) for c in (list_id, *resting.cl_ord_ids)
@@ -777,7 +761,7 @@ class Venue(SafeApplication):
             used.add(stored)
         return next((c for c in ids if c in used), None)
 
-    def _lookup(self, list_id: str) -> _Resting | None:
+    def _lookup(self, list_id: str) -> Resting | None:
         """A bundle the venue accepted: resting, finished in memory, or in the journal."""
         resting = self._book.get(list_id)
         if resting is None and list_id in self._finished:
@@ -816,7 +800,7 @@ class Venue(SafeApplication):
         rng = random.Random(f"{self.config.seed}:{number}")
         contra = self._liquidity(rng)
         participants = [
-            Participant(r.bundle, r.remaining, owner=_owner(r)) for r in self._book.values()
+            Participant(r.bundle, r.remaining, owner=owner(r)) for r in self._book.values()
         ]
         config = self.config.auction
         if self._batch.current != config.batch_bundles:
@@ -1003,7 +987,7 @@ class Venue(SafeApplication):
     def _report_fills(
         self,
         list_id: str,
-        resting: _Resting,
+        resting: Resting,
         fills: Sequence[int],
         prices: Mapping[str, Fraction],
         outlook: tuple[tuple[int, ...], bool] | None = None,
@@ -1030,7 +1014,7 @@ class Venue(SafeApplication):
             self.metrics.filled_quantity.labels(leg.symbol).inc(qty)
         if not started:
             self._send(
-                self._status(
+                list_report(
                     list_id,
                     resting,
                     ListStatusType.EXEC_STARTED,
@@ -1044,7 +1028,7 @@ class Venue(SafeApplication):
             self._reported(list_id)
 
     def _close_if_exhausted(
-        self, list_id: str, resting: _Resting, *, can_fill_more: bool | None = None
+        self, list_id: str, resting: Resting, *, can_fill_more: bool | None = None
     ) -> bool:
         """Finish a bundle that is filled, or whose remaining quantities cannot fill
         within its constraints (``can_fill_more``, when already known for them)."""
@@ -1093,7 +1077,7 @@ class Venue(SafeApplication):
             if resting.expires_at is not None and now >= resting.expires_at:
                 self._finish(list_id, resting, exec_type="C", text="expired")
 
-    def _finish(self, list_id: str, resting: _Resting, *, exec_type: str | None, text: str) -> None:
+    def _finish(self, list_id: str, resting: Resting, *, exec_type: str | None, text: str) -> None:
         """Report the bundle done; ``exec_type`` closes the open legs (4, 3 or C)."""
         self._book.pop(list_id, None)
         self._retain(list_id, resting)
@@ -1105,7 +1089,7 @@ class Venue(SafeApplication):
                     report = self._leg_report(resting, index, exec_type=exec_type, text=text)
                     self._send(encode_execution_report(report), resting.session)
         self._send(
-            self._status(
+            list_report(
                 list_id,
                 resting,
                 ListStatusType.ALL_DONE,
@@ -1118,7 +1102,7 @@ class Venue(SafeApplication):
         self._reported(list_id)
         log.info("venue.bundle_done", list_id=list_id, why=text, filled=resting.filled)
 
-    def _retain(self, list_id: str, resting: _Resting) -> None:
+    def _retain(self, list_id: str, resting: Resting) -> None:
         """Keep a finished bundle in memory for ``retain_done_secs``."""
         previous = self._finished.pop(list_id, None)
         if previous is not None and previous[0] is not resting:
@@ -1126,7 +1110,7 @@ class Venue(SafeApplication):
         self._finished[list_id] = (resting, time.monotonic())
 
     # the journal -----------------------------------------------------------------------
-    def _save(self, list_id: str, resting: _Resting, *, ids: Sequence[str] = ()) -> None:
+    def _save(self, list_id: str, resting: Resting, *, ids: Sequence[str] = ()) -> None:
         if self._journal is not None:
             self._journal.save(
                 list_id,
@@ -1180,17 +1164,17 @@ class Venue(SafeApplication):
             self._resync.setdefault(row.session, []).append(row.list_id)
             self._restate.append(row.list_id)
 
-    def _from_row(self, row: VenueRow) -> _Resting:
+    def _from_row(self, row: VenueRow) -> Resting:
         """A journal row as the venue holds a bundle in memory."""
         bundle, cl_ord_ids = decode_bundle(fix.Message(row.raw, self._data_dictionary(), False))
-        return _Resting(
+        return Resting(
             row.session,
             bundle,
             cl_ord_ids,
             list(row.filled),
             [Fraction(n) for n in row.notional],
             raw=row.raw,
-            expires_at=_expiry(bundle),
+            expires_at=expiry(bundle),
             started=row.started,
             done=row.done,
             closed=row.closed,
@@ -1236,7 +1220,7 @@ class Venue(SafeApplication):
                 )
                 if resting.closed:  # a closed leg stays closed in its restatement
                     left = resting.remaining[index]
-                    status = _ord_status(resting.filled[index], left, resting.closed)
+                    status = ord_status(resting.filled[index], left, resting.closed)
                     report = dataclasses.replace(report, ord_status=status, leaves_qty=0)
                 message = encode_execution_report(report)
                 message.setField(_EXEC_RESTATEMENT_REASON, RESTATED_AFTER_RESTART)
@@ -1252,7 +1236,7 @@ class Venue(SafeApplication):
             if resting is None:  # compacted away: its reports went out long ago
                 continue
             if not resting.done:
-                status = self._status(
+                status = list_report(
                     list_id,
                     resting,
                     ListStatusType.EXEC_STARTED if resting.started else ListStatusType.ACK,
@@ -1262,7 +1246,7 @@ class Venue(SafeApplication):
                     text="restored after a venue restart",
                 )
             else:
-                status = self._status(
+                status = list_report(
                     list_id,
                     resting,
                     ListStatusType.ALL_DONE,
@@ -1274,44 +1258,9 @@ class Venue(SafeApplication):
             self._reported(list_id)
             log.info("venue.resynced", list_id=list_id, done=resting.done)
 
-    def _status(
-        self,
-        list_id: str,
-        resting: _Resting,
-        status_type: int,
-        order_status: int,
-        *,
-        text: str,
-        closed: str | None = None,
-    ) -> Any:
-        orders = []
-        for index, (cl_ord_id, leg) in enumerate(
-            zip(resting.cl_ord_ids, resting.bundle.legs, strict=True)
-        ):
-            done = resting.filled[index]
-            left = leg.max_qty - done
-            ord_status = _ord_status(done, left, closed)
-            orders.append(
-                OrderReport(
-                    cl_ord_id,
-                    cum_qty=done,
-                    leaves_qty=0 if closed else left,
-                    cxl_qty=left if closed else 0,
-                    avg_px=_avg(resting, index),
-                    ord_status=ord_status,
-                )
-            )
-        return list_status(
-            list_id=list_id,
-            status_type=status_type,
-            order_status=order_status,
-            text=text,
-            orders=orders,
-        )
-
     def _leg_report(
         self,
-        resting: _Resting,
+        resting: Resting,
         index: int,
         *,
         exec_type: str,
@@ -1320,7 +1269,7 @@ class Venue(SafeApplication):
         text: str | None = None,
     ) -> ExecutionReport:
         """One leg's ExecutionReport: a fill (``last_px`` given) or its close."""
-        return _report_record(
+        return leg_report(
             resting,
             index,
             exec_id=f"{self._exec_prefix}{next(self._exec_ids)}",
@@ -1331,97 +1280,7 @@ class Venue(SafeApplication):
         )
 
 
-def _owner(resting: _Resting) -> str:
-    """The client a resting bundle belongs to, for self-trade prevention: the desk
-    named in its orders' Parties (PartyRole 3) within the gateway session it came
-    on; "" (never held back) when it names none."""
-    client = resting.bundle.metadata.get("client")
-    return f"{resting.session[2]}/{client}" if client else ""
-
-
 def _no_failpoint(_name: str) -> None:
-    return None
-
-
-def _report_record(
-    resting: _Resting,
-    index: int,
-    *,
-    exec_id: str,
-    exec_type: str,
-    last_qty: int = 0,
-    last_px: Fraction | None = None,
-    text: str | None = None,
-) -> ExecutionReport:
-    """The record of one leg's ExecutionReport. Prices are written as
-    :func:`decimal_text` writes them (``encode_execution_report`` keeps a Decimal's
-    digits as they are)."""
-    leg = resting.bundle.legs[index]
-    done = resting.filled[index]
-    closing = exec_type in ("4", "3", "C")
-    left = 0 if closing else leg.max_qty - done
-    fill = last_px is not None
-    return ExecutionReport(
-        order_id=f"V{resting.cl_ord_ids[index]}",
-        exec_id=exec_id,
-        cl_ord_id=resting.cl_ord_ids[index],
-        exec_type=exec_type,
-        ord_status=exec_type if closing else _ord_status(done, left, None),
-        symbol=leg.symbol,
-        side="1" if leg.side is Side.BUY else "2",
-        cum_qty=done,
-        leaves_qty=left,
-        avg_px=_wire(_avg(resting, index)),
-        list_id=resting.bundle.bundle_id,
-        order_qty=leg.max_qty,
-        price=_wire(leg.limit_price),
-        transact_time=utc_now(),
-        last_qty=last_qty if fill else None,
-        last_px=_exact(last_px) if last_px is not None else None,
-        text=text or None,
-    )
-
-
-def _ord_status(done: int, left: int, closed: str | None) -> str:
-    if closed:
-        return "2" if left == 0 else closed
-    if left == 0:
-        return "2"
-    return "1" if done else "0"
-
-
-def _avg(resting: _Resting, index: int) -> Decimal:
-    done = resting.filled[index]
-    if not done:
-        return Decimal(0)
-    value = resting.notional[index] / done
-    return Decimal(value.numerator) / Decimal(value.denominator)
-
-
-def _wire(value: Decimal) -> Decimal:
-    """``value`` with the digits :func:`decimal_text` writes (no trailing zeros)."""
-    return Decimal(decimal_text(value))
-
-
-def _exact(value: Fraction) -> Decimal:
-    """A price that is a finite decimal (mid of two decimals, or a limit), exactly."""
-    result = Decimal(value.numerator) / Decimal(value.denominator)
-    if Fraction(result) != value:
-        raise GatewayError(f"price {value} has no finite decimal form")
-    return _wire(result)
-
-
-def _expiry(bundle: OrderBundle) -> datetime | None:
-    expires = bundle.metadata.get("expire_time")
-    return _parse_utc(expires) if expires else None
-
-
-def _parse_utc(text: str) -> datetime | None:
-    for fmt in ("%Y%m%d-%H:%M:%S.%f", "%Y%m%d-%H:%M:%S"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
     return None
 
 
