@@ -5,7 +5,8 @@
   (auctions by status, solve time, fills and filled quantity per symbol,
   verification failures) plus gauges read at scrape time: bundles resting,
   finished bundles in memory, remembered ids, gateway sessions logged on, the next
-  auction's batch size, auctions failing in a row;
+  auction's batch size, messages held back for the auction being cleared, auctions
+  failing in a row;
 * ``GET /healthz`` — the process answers; ``GET /readyz`` — 200 while auctions run
   (one ended within the last ten intervals) and clear (fewer than ten in a row
   ended without a solution), else 503 naming what fails.

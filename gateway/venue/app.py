@@ -116,6 +116,7 @@ from gateway.venue.book import (
     expiry,
     leg_report,
     list_report,
+    list_state,
     ord_status,
     owner,
 )
@@ -540,7 +541,7 @@ class Venue(SafeApplication):
             try:
                 participant = remaining[list_id]
                 left = tuple(r - f for r, f in zip(participant.remaining, fills, strict=True))
-                more = any(left) and self._can_fill_more(participant.bundle, left)
+                more = self._can_fill_more(participant.bundle, left)
                 auction.outlook[list_id] = (left, more)
             except Exception as exc:  # the state thread asks again
                 log.error("venue.look_ahead_failed", list_id=list_id, error=repr(exc))
@@ -676,20 +677,9 @@ class Venue(SafeApplication):
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
 
     def _repeat_answer(self, list_id: str, known: Resting) -> Any:
-        """The ListStatus answering a bundle received again: its state now, as the
-        reports so far left it (resting, executing once a fill went out, or done with
-        its legs closed as they were)."""
-        if known.done:
-            kind, status, state = ListStatusType.ALL_DONE, ListOrderStatus.ALL_DONE, "done"
-        elif known.started:
-            kind, status, state = (
-                ListStatusType.EXEC_STARTED,
-                ListOrderStatus.EXECUTING,
-                "executing",
-            )
-        else:
-            kind, status = ListStatusType.ACK, ListOrderStatus.IN_BIDDING_PROCESS
-            state = "resting"
+        """The ListStatus answering a bundle received again: its state now
+        (:func:`list_state`), its legs closed as its close reported them."""
+        kind, status, state = list_state(known)
         text = f"already received: {state}"
         return list_report(list_id, known, kind, status, text=text, closed=known.closed)
 
@@ -1033,11 +1023,13 @@ class Venue(SafeApplication):
         """Finish a bundle that is filled, or whose remaining quantities cannot fill
         within its constraints (``can_fill_more``, when already known for them)."""
         remaining = resting.remaining
-        if can_fill_more is None:
-            can_fill_more = any(remaining) and self._can_fill_more(resting.bundle, remaining)
         if not any(remaining):
             self._finish(list_id, resting, exec_type=None, text="filled")
-        elif not can_fill_more:
+        elif not (
+            can_fill_more
+            if can_fill_more is not None
+            else self._can_fill_more(resting.bundle, remaining)
+        ):
             self._finish(
                 list_id,
                 resting,
@@ -1235,25 +1227,11 @@ class Venue(SafeApplication):
             resting = self._lookup(list_id)
             if resting is None:  # compacted away: its reports went out long ago
                 continue
-            if not resting.done:
-                status = list_report(
-                    list_id,
-                    resting,
-                    ListStatusType.EXEC_STARTED if resting.started else ListStatusType.ACK,
-                    ListOrderStatus.EXECUTING
-                    if resting.started
-                    else ListOrderStatus.IN_BIDDING_PROCESS,
-                    text="restored after a venue restart",
-                )
-            else:
-                status = list_report(
-                    list_id,
-                    resting,
-                    ListStatusType.ALL_DONE,
-                    ListOrderStatus.ALL_DONE,
-                    text=resting.close_text,
-                    closed=resting.closed,
-                )
+            kind, order_status, _ = list_state(resting)
+            text = resting.close_text if resting.done else "restored after a venue restart"
+            status = list_report(
+                list_id, resting, kind, order_status, text=text, closed=resting.closed
+            )
             self._send(status, session)
             self._reported(list_id)
             log.info("venue.resynced", list_id=list_id, done=resting.done)

@@ -19,7 +19,14 @@ from typing import Any
 from gateway.core.bundle import OrderBundle, Side
 from gateway.core.errors import GatewayError
 from gateway.core.reports import ExecutionReport
-from gateway.fix.messages import OrderReport, decimal_text, list_status, utc_now
+from gateway.fix.messages import (
+    ListOrderStatus,
+    ListStatusType,
+    OrderReport,
+    decimal_text,
+    list_status,
+    utc_now,
+)
 
 __all__ = [
     "Resting",
@@ -28,6 +35,7 @@ __all__ = [
     "expiry",
     "leg_report",
     "list_report",
+    "list_state",
     "ord_status",
     "owner",
     "wire",
@@ -67,6 +75,17 @@ def owner(resting: Resting) -> str:
     on; "" (never held back) when it names none."""
     client = resting.bundle.metadata.get("client")
     return f"{resting.session[2]}/{client}" if client else ""
+
+
+def list_state(resting: Resting) -> tuple[int, int, str]:
+    """Where the bundle stands, as its reports so far left it: ListStatusType (429),
+    ListOrderStatus (431) and a word for texts: resting, executing once a fill went
+    out, or done."""
+    if resting.done:
+        return ListStatusType.ALL_DONE, ListOrderStatus.ALL_DONE, "done"
+    if resting.started:
+        return ListStatusType.EXEC_STARTED, ListOrderStatus.EXECUTING, "executing"
+    return ListStatusType.ACK, ListOrderStatus.IN_BIDDING_PROCESS, "resting"
 
 
 def list_report(
