@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import pickle
 import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, cast
 
 import structlog
@@ -172,10 +172,13 @@ class SolverSandbox:
         child = self._take()
         started = time.perf_counter()
         try:
-            child.connection.send((fn, args))
-        except pickle.PicklingError:
-            self._give_back(child)  # nothing was sent
+            # Pickled whole before anything is written, as Connection.send does.
+            payload = ForkingPickler.dumps((fn, args))
+        except BaseException:  # PicklingError, TypeError, AttributeError...: nothing sent
+            self._give_back(child)
             raise
+        try:
+            child.connection.send_bytes(payload)
         except OSError as exc:
             return self._replace(child, self._lost(child, exc, started))
         try:

@@ -4,9 +4,11 @@ time limit, killed at the hard deadline."""
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from types import MappingProxyType
 
 import pytest
 
@@ -130,6 +132,22 @@ def test_an_exception_in_the_process_is_raised_in_the_caller(sandbox: SolverSand
     with pytest.raises(ValueError, match="bad bundle"):
         sandbox.call(fail, hedge(4, -36))
     assert sandbox.call(milp_check, hedge(4, -36)).outcome is Outcome.FEASIBLE
+
+
+@pytest.mark.parametrize(
+    "unpicklable",
+    [MappingProxyType({}), lambda: None, threading.Lock()],
+    ids=["mappingproxy", "lambda", "lock"],
+)
+def test_arguments_that_cannot_be_pickled_raise_and_keep_the_process(
+    sandbox: SolverSandbox, unpicklable: object
+) -> None:
+    with pytest.raises((pickle.PicklingError, TypeError, AttributeError)):
+        sandbox.call(milp_check, unpicklable)
+    # The one process went back to the pool: the next call is answered.
+    verdict = bounded(sandbox.call, milp_check, hedge(4, -36))
+    assert isinstance(verdict, Verdict)
+    assert verdict.outcome is Outcome.FEASIBLE
 
 
 def test_close_stops_a_running_call(sandbox: SolverSandbox) -> None:
