@@ -11,6 +11,7 @@ Everything else happens on the state owner (:mod:`gateway.router.service`).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -298,7 +299,19 @@ class ClientSide(SafeApplication):
             return
         key = session_key(session_id)
         journaled = time.perf_counter()
-        journal_id = gateway.journal_in("client", message, key)
+        try:
+            journal_id = gateway.journal_in("client", message, key)
+        except sqlite3.Error as exc:
+            # Not kept, so not accepted (the journal locked by a VACUUM, a full disk):
+            # refused with the reason, and the desk may send it again.
+            log.error(
+                "gateway.journal_write_failed",
+                source="client",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            reason = f"not accepted: the gateway's journal is unavailable ({exc}); send it again"
+            gateway.refuse(message, session_id, reason)
+            return
         translated = time.perf_counter()
         ids = cl_ord_ids if kind == "E" else None
         record = gateway.translate_in("client", message, key, journal_id, ids)
@@ -351,6 +364,17 @@ class VenueSide(SafeApplication):
         if msg_type(message) not in VENUE_TYPES:
             raise fix.UnsupportedMessageType()
         key = session_key(session_id)
-        journal_id = self.gateway.journal_in("venue", message, key)
+        try:
+            journal_id = self.gateway.journal_in("venue", message, key)
+        except sqlite3.Error as exc:
+            # The engine counts it as received either way, and the counterparty will not
+            # send it again: handled from memory, so only a crash before its relay loses it.
+            log.critical(
+                "gateway.journal_write_failed",
+                source="venue",
+                error=f"{type(exc).__name__}: {exc}",
+                handled="without a journal row",
+            )
+            journal_id = None
         record = self.gateway.translate_in("venue", message, key, journal_id)
         self.gateway.submit(Work(record, journal_id=journal_id))

@@ -299,7 +299,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
     journal = VenueJournal(path) if is_venue else Journal(path)
     try:
         counts = journal.compact(hours * 3600)
-        journal.checkpoint(vacuum=True)
+        journal.checkpoint(vacuum=not args.no_vacuum)
     finally:
         journal.close()
     removed = ", ".join(f"{count} {table} rows" for table, count in counts.items())
@@ -513,8 +513,11 @@ def _add_journal_command(commands: Any) -> None:
         "runs) and print one line per accepted bundle: BundleID, client, ListID, and whether "
         "it was forwarded, acknowledged and finished. compact: delete finished rows older "
         "than the retention (the config's journal_retention_hours unless "
-        "--older-than-hours is given) and give the space back; open bundles and anything "
-        "not yet reported always stay. --config takes a gateway or a venue config.",
+        "--older-than-hours is given) and give the space back (VACUUM: while it rewrites "
+        "the file a running gateway's or venue's journal writes wait, and past 5 s the "
+        "message being journaled is refused with a reason; --no-vacuum skips it); open "
+        "bundles and anything not yet reported always stay. --config takes a gateway or a "
+        "venue config.",
     )
     journal.add_argument(
         "action", nargs="?", choices=("list", "compact"), default="list", help="default: list"
@@ -526,6 +529,12 @@ def _add_journal_command(commands: Any) -> None:
         type=float,
         default=None,
         help="compact: keep this many hours (default: the config's journal_retention_hours)",
+    )
+    journal.add_argument(
+        "--no-vacuum",
+        action="store_true",
+        help="compact: delete the rows but leave the file's size (freed pages are reused); "
+        "never holds the journal's write lock for long",
     )
     journal.set_defaults(handler=_cmd_journal)
 

@@ -61,6 +61,7 @@ import itertools
 import math
 import queue
 import random
+import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
@@ -95,8 +96,10 @@ from gateway.fix.messages import (
     OrderReport,
     business_reject,
     encode_execution_report,
+    get_field,
     group_ids,
     list_status,
+    seq_num,
 )
 from gateway.fix.venue_codec import decode_bundle, encode_security_list
 from gateway.ops.metrics import VenueMetrics
@@ -401,9 +404,17 @@ class Venue(SafeApplication):
         key = _key(session_id)
         # Journaled before the engine advances its sequence number: a crash from here on
         # cannot lose a message the engine counted as received.
-        journal_id = (
-            self._journal.receive("gateway", key, message.toString()) if self._journal else 0
-        )
+        try:
+            journal_id = (
+                self._journal.receive("gateway", key, message.toString()) if self._journal else 0
+            )
+        except sqlite3.Error as exc:
+            # Neither kept nor handled (the journal is locked by a VACUUM, or the disk is
+            # full): refused, so the gateway knows to send it again.
+            log.error("venue.journal_write_failed", kind=kind, error=f"{type(exc).__name__}: {exc}")
+            reason = f"not taken: the venue's journal is unavailable ({exc}); send it again"
+            self._send(_refusal_of(kind, message, reason), key)
+            return
         self._inbox.put((kind, copy_message(message), key, journal_id))
 
     # the venue's thread ----------------------------------------------------------------
@@ -502,12 +513,34 @@ class Venue(SafeApplication):
         try:
             self._handle(kind, message, session)
         except Exception as exc:  # one bad message must not stop the venue
-            log.error("venue.message_failed", error=f"{type(exc).__name__}: {exc}")
+            self._failed(kind, message, session, exc)
         if journal_id and self._journal is not None:
             try:
                 self._journal.handled(journal_id)
             except Exception as exc:  # replayed at the next start: the venue goes on
                 log.error("venue.journal_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _failed(
+        self, kind: str, message: Any, session: tuple[str, str, str], exc: Exception
+    ) -> None:
+        """A message whose handling raised: logged with its traceback and, unless it was
+        booked before the failure, refused on the wire so the gateway is not left
+        waiting for an answer."""
+        list_id = get_field(message, Tag.LIST_ID) if kind in ("E", "K") else None
+        log.error(
+            "venue.message_failed",
+            kind=kind,
+            list_id=list_id,
+            error=f"{type(exc).__name__}: {exc}",
+            exc_info=True,
+        )
+        if kind not in ("E", "K", "x") or (kind == "E" and list_id in self._book):
+            return
+        text = f"internal error processing this message: {type(exc).__name__}"
+        try:
+            self._send(_refusal_of(kind, message, text), session)
+        except Exception as reply_failed:  # already logged above; the venue goes on
+            log.error("venue.reply_failed", error=f"{type(reply_failed).__name__}: {reply_failed}")
 
     def _solve_and_wake(self, auction: _Auction) -> None:
         """The solver thread: clear the auction's snapshot, then wake the state thread."""
@@ -635,18 +668,7 @@ class Venue(SafeApplication):
         except GatewayError as exc:
             self.stats.bundles_rejected += 1
             self.metrics.bundles_rejected.inc()
-            ids = group_ids(message)
-            self._send(
-                list_status(
-                    list_id=list_id,
-                    status_type=ListStatusType.RESPONSE,
-                    order_status=ListOrderStatus.REJECT,
-                    text=str(exc),
-                    reject_reason=99,
-                    orders=[OrderReport(c, ord_status="8") for c in ids],
-                ),
-                session,
-            )
+            self._send(_refusal_of("E", message, str(exc)), session)
             log.info("venue.bundle_rejected", list_id=list_id, reason=str(exc))
             return
         self._remember_ids(session, list_id, cl_ord_ids)
@@ -1276,6 +1298,25 @@ def _key(session_id: Any) -> tuple[str, str, str]:
         session_id.getBeginString().getValue(),
         session_id.getSenderCompID().getValue(),
         session_id.getTargetCompID().getValue(),
+    )
+
+
+def _refusal_of(kind: str, message: Any, text: str) -> Any:
+    """The answer to a message the venue did not take: a rejected ListStatus for a
+    NewOrderList (the gateway relays it to the desk), else a BusinessMessageReject
+    (reason 0, other) naming it by MsgSeqNum and id."""
+    if kind == "E":
+        return list_status(
+            list_id=get_field(message, Tag.LIST_ID) or "",
+            status_type=ListStatusType.RESPONSE,
+            order_status=ListOrderStatus.REJECT,
+            text=text,
+            reject_reason=99,
+            orders=[OrderReport(c, ord_status="8") for c in group_ids(message)],
+        )
+    ref_id = get_field(message, Tag.SECURITY_REQ_ID if kind == "x" else Tag.LIST_ID)
+    return business_reject(
+        ref_msg_type=kind, reason=0, text=text, ref_seq_num=seq_num(message), ref_id=ref_id
     )
 
 

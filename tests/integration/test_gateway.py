@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
+import sqlite3
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from fixspec import Tag
+from gateway.core import store
 from gateway.core.bundle import Sense
 from gateway.fix.engine import connections_to, msg_type
 from gateway.router.service import Gateway
@@ -21,6 +23,7 @@ from tests.integration.conftest import (
     Counterparty,
     gateway_config,
     make_client,
+    running,
     wait_until,
 )
 from tests.integration.rawfix import RawFixClient
@@ -441,3 +444,48 @@ def test_sequence_gap_is_recovered_and_a_possdup_resend_is_not_forwarded_twice(r
     assert repeat is not None
     assert repeat.get(431) == b"2"
     assert_nothing_forwarded(counterparty)
+
+
+def test_a_list_refused_while_the_journal_is_locked_is_not_kept_and_fills_still_reach_the_desk(
+    ports, tmp_path, counterparty, monkeypatch
+):
+    # Another process holding the journal's write lock, as `bidgw journal compact`'s
+    # VACUUM does, past the busy timeout (shortened here from 5 s).
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_SECS", 0.3)
+    with running(Gateway(gateway_config(ports, tmp_path))) as gw:
+        desk = make_client(ports, tmp_path)
+        assert desk.start(DEADLINE)
+        try:
+            assert submit(desk, seed_hedge(), list_id="J-1", wait_done=False).status == "accepted"
+            bundle_id = counterparty.next_bundle().bundle.bundle_id
+            # J-1's own journal writes done: the counterparty's ack relayed, the row acked.
+            assert desk.wait_for(
+                lambda m: msg_type(m) == "N" and m.getField(Tag.LIST_ORDER_STATUS) == "1",
+                DEADLINE,
+            )
+            assert wait_until(
+                lambda: any(row[2] == "J-1" and row[4] for row in gw.journal.all_bundles())
+            )
+            holder = sqlite3.connect(gw.config.journal, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                refused = submit(desk, seed_hedge(), list_id="J-2", timeout=DEADLINE)
+                counterparty.fill(bundle_id, 0, 900, "9.95")
+                fill = desk.wait_for(lambda m: msg_type(m) == "8", DEADLINE)
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            assert refused.status == "rejected"
+            assert "the gateway's journal is unavailable" in (refused.reason or "")
+            assert "send it again" in (refused.reason or "")
+            assert_nothing_forwarded(counterparty)
+            # The counterparty's fill came while the journal was locked: relayed all the same.
+            assert fill is not None
+            assert parse_report(fill)["cl_ord_id"] == "J-1-1"
+            assert parse_report(fill)["last_qty"] == 900
+            assert desk.wait_for(lambda m: msg_type(m) == "j", 0.3) is None
+            # Nothing of J-2 was kept: sent again, it is a new list.
+            again = submit(desk, seed_hedge(), list_id="J-2", wait_done=False)
+            assert again.status == "accepted", again.reason
+        finally:
+            desk.stop()

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from fixspec import Tag
+from gateway.core import store
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.reports import ListOrderStatus
 from gateway.fix.engine import msg_type
@@ -659,3 +660,60 @@ def test_the_venue_compacts_its_journal_while_it_runs(ports, tmp_path):
         while (rows := _journal_rows(journal)) != expected:
             assert time.monotonic() < deadline, rows
             assert auctions.wait_count(auctions.count + 1)
+
+
+def test_a_message_arriving_while_the_journal_is_locked_is_refused_and_not_kept(
+    ports, tmp_path, monkeypatch
+):
+    # Another process holding the journal's write lock, as `bidgw journal compact`'s
+    # VACUUM does, past the busy timeout (shortened here from 5 s).
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_SECS", 0.3)
+    journal = tmp_path / "venue.sqlite"
+    with _venue_alone(ports, tmp_path, journal=journal) as (venue, _, gw):
+        assert gw.send(_order_list("L-0", "long"))
+        assert gw.wait_for(_status("L-0", "1"), DEADLINE) is not None
+        holder = sqlite3.connect(journal, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            assert gw.send(_order_list("L-1", "long"))
+            refused = gw.wait_for(_status("L-1"), DEADLINE)
+            assert gw.send(list_cancel_request("L-0"))
+            cancel_refused = gw.wait_for(lambda m: msg_type(m) == "j", DEADLINE)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert refused is not None
+        assert refused.getField(Tag.LIST_ORDER_STATUS) == "7"  # reject
+        assert "the venue's journal is unavailable" in _text(refused)
+        assert cancel_refused is not None
+        assert cancel_refused.getField(Tag.REF_MSG_TYPE) == "K"
+        assert cancel_refused.getField(Tag.BUSINESS_REJECT_REF_ID) == "L-0"
+        assert "send it again" in cancel_refused.getField(Tag.TEXT)
+        assert venue.size().resting == 1  # L-0 still rests, L-1 was not booked
+        # Sent again, both are taken.
+        assert gw.send(_order_list("L-1", "long"))
+        assert gw.wait_for(_status("L-1", "1"), DEADLINE) is not None
+        assert gw.send(list_cancel_request("L-0"))
+        assert gw.wait_for(_status("L-0", "6"), DEADLINE) is not None
+
+
+def test_a_message_whose_handling_fails_is_refused_and_the_venue_goes_on(
+    ports, tmp_path, monkeypatch
+):
+    real_decode = app.decode_bundle
+
+    def decode(message: Any) -> Any:
+        if message.getField(Tag.LIST_ID) == "BUG-1":
+            raise RuntimeError("a defect in decoding")
+        return real_decode(message)
+
+    monkeypatch.setattr(app, "decode_bundle", decode)
+    with _venue_alone(ports, tmp_path) as (venue, _, gw):
+        assert gw.send(_order_list("BUG-1", "long"))
+        refused = gw.wait_for(_status("BUG-1"), DEADLINE)
+        assert refused is not None
+        assert refused.getField(Tag.LIST_ORDER_STATUS) == "7"
+        assert "internal error processing this message: RuntimeError" in _text(refused)
+        assert gw.send(_order_list("OK-1", "long"))
+        assert gw.wait_for(_status("OK-1", "1"), DEADLINE) is not None
+        assert venue.size().resting == 1

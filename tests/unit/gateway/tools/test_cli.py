@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -211,6 +212,35 @@ def test_journal_command_lists_bundles(capsys, tmp_path):
     line = next(line for line in out.splitlines() if line.startswith("B1-1"))
     assert line.split() == ["B1-1", "DESK1", "L-1", "yes", "NO", "no"]
     assert "1 bundles, 1 open" in out
+
+
+@pytest.mark.parametrize("vacuum", [True, False])
+def test_journal_compact_removes_old_rows_and_gives_the_space_back_unless_told_not_to(
+    capsys, tmp_path, vacuum
+):
+    from gateway.router.journal import Journal
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    for _ in range(2000):
+        journal.handled(journal.receive("client", ("FIX.4.4", "BIDGW", "DESK1"), "x" * 1000))
+    journal.checkpoint()
+    journal.close()
+    config = tmp_path / "gateway.yaml"
+    config.write_text("journal: journal.sqlite\n")
+    before = path.stat().st_size
+    flags = () if vacuum else ("--no-vacuum",)
+    code, out, _ = run(
+        capsys, "journal", "compact", "--config", str(config), "--older-than-hours", "0", *flags
+    )
+    assert code == 0
+    assert "removed 2000 inbox rows" in out
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM inbox").fetchone() == (0,)
+    if vacuum:
+        assert path.stat().st_size < before / 4
+    else:
+        assert path.stat().st_size == before
 
 
 # --- plugin commands (bidgw.commands entry points): bidgw hedge ------------------------
