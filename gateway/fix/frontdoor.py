@@ -62,13 +62,14 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import structlog
 
 from gateway.fix.engine import Throttle, hide_from_poll, show_to_poll
 
 __all__ = [
+    "FRONT_DOOR_EVENTS",
     "REFUSED_CREDENTIALS",
     "Credential",
     "FrameError",
@@ -98,6 +99,7 @@ _CHUNK = 65536  # bytes per read, in both directions
 #: Times a Logon the engine dropped unanswered is forwarded again, and the most bytes
 #: kept to do it (the Logon and whatever the client sent before the answer).
 _FORWARD_RETRIES = 3
+_TCP_ESTABLISHED = 1  # tcp_info.tcpi_state (linux/tcp.h); 8 is CLOSE_WAIT: the peer's FIN came
 _FORWARD_KEEP = 65536
 _ACCEPTS_PER_WAKE = 64  # then the loop serves the other sockets
 _ACCEPT_BACKOFF = (0.05, 1.0)  # first and longest pause after EMFILE on accept
@@ -438,6 +440,25 @@ class LoopThread:
             self._loop.close()
 
 
+#: Every event :attr:`FrontDoor.tally` counts (exported as bidgw_frontdoor_events_total).
+FRONT_DOOR_EVENTS: Final = (
+    "accepted",
+    "logon",
+    "address_refused",
+    "evicted",
+    "bad_first_message",
+    "logon_timeout",
+    "logon_refused",
+    "logon_dropped",
+    "logon_abandoned",
+    "upstream_failed",
+    "slow_consumer",
+    "message_too_large",
+    "accept_failed",
+    "loop_error",
+)
+
+
 class Tally:
     """How often each front door event happened; :meth:`wait_for` blocks until a count is
     reached (tests, and anyone watching the gateway from inside the process)."""
@@ -520,9 +541,11 @@ class FrontDoor:
     :attr:`tally` counts ``accepted``, ``logon`` (QuickFIX answered the Logon)
     and, each logged as ``frontdoor.<name>``: ``address_refused``, ``evicted``
     (the oldest waiting connection, closed for a new one), ``bad_first_message``,
-    ``logon_timeout``, ``logon_refused``, ``upstream_failed``, ``slow_consumer``,
-    ``message_too_large``,
-    ``accept_failed`` (EMFILE and the like) and ``loop_error``.
+    ``logon_timeout``, ``logon_refused``, ``logon_dropped`` (QuickFIX dropped the
+    Logon unread; it is forwarded again), ``logon_abandoned`` (the client closed before
+    its Logon reached QuickFIX: it never does), ``upstream_failed``, ``slow_consumer``,
+    ``message_too_large``, ``accept_failed`` (EMFILE and the like) and ``loop_error``:
+    :data:`FRONT_DOOR_EVENTS`.
     """
 
     def __init__(self, config: FrontDoorConfig) -> None:
@@ -928,6 +951,16 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state != "connecting":
             transport.close()
             return
+        assert self.client is not None
+        if _peer_closed(self.client):
+            # Reading was paused while the Logon waited for the engine, so the loop did
+            # not see the client leave: a Logon from a connection that is gone must not
+            # reach QuickFIX (with 141=Y it would reset a session another connection
+            # may be about to take up).
+            transport.close()
+            self.door.event("logon_abandoned", level="info", client=self.comp_id, peer=self.peer)
+            self.finish("client disconnected before its logon reached the engine")
+            return
         self.upstream = transport
         self.state = "forwarded"
         data = b"".join(self._pending)
@@ -1034,6 +1067,24 @@ class _Connection(asyncio.BufferedProtocol):
         self._logon = bytearray()
         self._pending = []
         log.debug("frontdoor.closed", client=self.comp_id, peer=self.peer, reason=reason)
+
+
+def _peer_closed(transport: asyncio.Transport) -> bool:
+    """Whether the peer of a transport that is not being read has closed or reset its
+    side: the kernel's TCP state (Linux), else a peek at a copy of the socket."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return True
+    try:
+        if hasattr(socket, "TCP_INFO"):
+            info: bytes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)
+            return info[0] != _TCP_ESTABLISHED
+        with socket.fromfd(sock.fileno(), sock.family, sock.type) as probe:
+            return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # open, nothing to read
+    except OSError:
+        return True
 
 
 class _Upstream(asyncio.BufferedProtocol):

@@ -55,6 +55,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from gateway.fix.frontdoor import FRONT_DOOR_EVENTS
 from gateway.ops.http import Collected, HttpThread
 from gateway.ops.page import SessionView, live_fragment, page
 from gateway.ops.snapshot import StateView
@@ -68,20 +69,6 @@ __all__ = ["FRONT_DOOR_EVENTS", "OpsServer"]
 
 log = structlog.get_logger("bidgw.ops")
 
-#: The front door's tally (gateway/fix/frontdoor.py), exported as bidgw_frontdoor_events_total.
-FRONT_DOOR_EVENTS = (
-    "accepted",
-    "logon",
-    "address_refused",
-    "evicted",
-    "bad_first_message",
-    "logon_timeout",
-    "logon_refused",
-    "upstream_failed",
-    "slow_consumer",
-    "accept_failed",
-    "loop_error",
-)
 _STATE_TIMEOUT = 2.0  # seconds the web thread waits for the state owner
 
 

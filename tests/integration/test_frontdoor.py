@@ -579,3 +579,33 @@ def test_a_desk_that_reconnects_at_once_is_logged_on_every_time(ports, tmp_path,
                 assert raw.logon().get(35) == b"A", f"attempt {attempt}"
             finally:
                 raw.close()
+
+
+def test_a_logon_whose_connection_closed_while_it_waited_never_reaches_the_engine(
+    ports, tmp_path, counterparty
+):
+    """A second connection's Logon (141=Y) waits while DESK1 is logged on elsewhere; it
+    closes; then DESK1's connection drops. The waiting Logon must not be forwarded once
+    the session is free: QuickFIX would reset DESK1's numbers for a client that is gone."""
+    with running_gateway(ports, tmp_path) as gw:
+        first = RawFixClient(ports["clients"], "DESK1")
+        try:
+            assert first.logon(reset=True).get(35) == b"A"
+            for n in range(3):
+                assert first.test_request(f"T{n}") is not None
+            session = gateway_session("DESK1")
+            expected = 5  # the Logon and three TestRequests taken
+            # (its count moves just after the Heartbeat answering the last one is sent)
+            assert wait_until(lambda: session.getExpectedTargetNum() == expected)
+            second = RawFixClient(ports["clients"], "DESK1")
+            second.send("A", [(98, "0"), (108, "30"), (141, "Y")])
+            # QuickFIX drops it unanswered while the session is held; the front door
+            # holds it to forward again.
+            assert gw.front_door.tally.wait_for("logon_dropped", 1, DEADLINE)
+            second.close()
+        finally:
+            first.close()
+        assert gw.front_door.tally.wait_for("logon_abandoned", 1, DEADLINE)
+        assert wait_until(lambda: not session.isLoggedOn())
+        assert session.getExpectedTargetNum() == expected  # never reset
+        assert gw.front_door.tally["logon"] == 1

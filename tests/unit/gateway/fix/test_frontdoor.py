@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.fix import frontdoor
 from gateway.fix.frontdoor import (
+    FRONT_DOOR_EVENTS,
     REFUSED_CREDENTIALS,
     FrameError,
     LogonPolicy,
@@ -299,3 +303,13 @@ def test_a_prefix_with_no_number_is_not_a_message_start():
     sizes = MessageSizes(limit=100)
     assert sizes.feed(b"8=FIX.4.4\x019=abc\x01" + _sized(20)) is None
     assert sizes.feed(_sized(200)) == len(_sized(200))
+
+
+def test_every_event_the_front_door_counts_is_exported():
+    # /metrics exports FRONT_DOOR_EVENTS only: an event counted under another name
+    # would never reach an operator.
+    source = Path(frontdoor.__file__).read_text()
+    counted = set(re.findall(r"""(?:\.event\(|tally\.add\()\s*["'](\w+)["']""", source))
+    assert counted  # the pattern still finds them
+    assert counted <= set(FRONT_DOOR_EVENTS), counted - set(FRONT_DOOR_EVENTS)
+    assert len(set(FRONT_DOOR_EVENTS)) == len(FRONT_DOOR_EVENTS)
