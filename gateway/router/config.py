@@ -56,7 +56,8 @@ class ClientLimits(FrozenModel):
 
     Attributes:
         max_open_bundles: accepted bundles not yet done (default 1000).
-        max_legs: orders per list (default 50).
+        max_legs: legs of one bundle, as its strategy built it (default 50); the
+            orders of a NewOrderList are limited by ``max_orders_per_list``.
         max_notional: Σ limit price × quantity over a bundle's legs (default 1e9).
         max_messages_per_second: application messages per second, as a token
             bucket with one second of burst (default 200).
@@ -311,8 +312,9 @@ class AppConfig(FrozenModel):
         max_strategy_parameters: StrategyParameters (957) per order and on the list
             (default 32); a larger group is refused unread.
         presolve_workers: threads building and pre-solving in parallel, served
-            round-robin across clients (HiGHS releases the GIL while solving;
-            default 2, the core count measured on).
+            round-robin across clients, and as many solver processes for the bundles
+            the fast path does not decide (gateway/solver/sandbox.py; default 2, the
+            core count measured on).
         retain_done_secs: how long a finished bundle stays in memory for late
             reports, and a decided list's ids for duplicate checks without the
             journal (default 60); older ids are found in the journal.

@@ -147,7 +147,7 @@ class VenueExecution:
     core never looks inside ``message``."""
 
     cl_ord_id: str
-    message: object
+    message: Any  # a quickfix Message (untyped); the core passes it on unread
     replay: bool = False
     #: The order's state the report carries (CumQty, LeavesQty, AvgPx, OrdStatus; in
     #: the venue's ClOrdID), when it could be read: kept to answer a resend.

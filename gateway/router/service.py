@@ -397,7 +397,8 @@ class Gateway:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Refuse new work, deny lists not yet started, finish running solves, log out."""
+        """Refuse new work; kill running pre-solves and deny their lists and those not yet
+        started ("gateway is shutting down ... send it again later"); log out."""
         if self._stopping.is_set():
             return
         self._stopping.set()
@@ -736,6 +737,8 @@ class Gateway:
             self._on_desk_session(record)
         elif record == _REFORWARD:
             self._reforward()
+        else:  # a record added without its handler: loud (gateway.work_failed), not dropped
+            raise TypeError(f"no handler for the record {type(record).__name__}")
 
     @property
     def venue_up(self) -> bool:
@@ -848,7 +851,7 @@ class Gateway:
     # carrying out actions: the one place that journals, encodes, sends and logs ------------
     def _carry_out(
         self,
-        actions: list[Action] | list[Any],
+        actions: Sequence[Action],
         *,
         replay: bool = False,
         stages: dict[str, float] | None = None,
@@ -880,6 +883,8 @@ class Gateway:
             elif isinstance(action, Ignored):
                 emit = log.error if action.error else log.info
                 emit(action.event, bundle_id=action.bundle_id, detail=action.detail)
+            else:  # Admit is handled before this; anything else is a missing handler
+                raise TypeError(f"no handler for the action {type(action).__name__}")
 
     def _save_orders(self, bundle_id: str) -> None:
         """Journal the legs' state a relayed report left (it answers a later resend)."""
@@ -1113,12 +1118,12 @@ class Gateway:
     def _relay_execution(self, action: RelayExecution, *, replay: bool) -> None:
         """The counterparty's ExecutionReport as it came, under the client's ids."""
         report = action.execution.message
-        header = report.getHeader()  # type: ignore[attr-defined]
+        header = report.getHeader()
         for tag in (Tag.POSS_DUP_FLAG, Tag.POSS_RESEND, 122, 115, 128, 50, 57):
             header.removeField(tag)  # the venue session's own header fields
-        report.setField(Tag.CL_ORD_ID, action.cl_ord_id)  # type: ignore[attr-defined]
-        report.setField(Tag.LIST_ID, action.list_id)  # type: ignore[attr-defined]
-        report.setField(Tag.BUNDLE_ID, action.bundle_id)  # type: ignore[attr-defined]
+        report.setField(Tag.CL_ORD_ID, action.cl_ord_id)
+        report.setField(Tag.LIST_ID, action.list_id)
+        report.setField(Tag.BUNDLE_ID, action.bundle_id)
         self._relay(report, action.session, replay)
         self._note_relayed(action.bundle_id)
         if get_field(report, Tag.EXEC_TYPE) == "F" and not replay:

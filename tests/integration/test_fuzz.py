@@ -71,7 +71,6 @@ def processes(tmp_path_factory) -> Iterator[dict]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(0.05)
     _wait_port(venue_port)
     stderr = (tmp / "gw.stderr").open("wb")
     gateway = subprocess.Popen(
