@@ -68,6 +68,8 @@ def _render(headline: str, issues: Sequence[FieldIssue]) -> str:
     if not issues:
         return headline
     if len(issues) == 1:
+        if issues[0].reason == headline:  # said once, with the field it concerns
+            return str(issues[0])
         return f"{headline}: {issues[0]}"
     return headline + ":\n" + "\n".join(f"  - {issue}" for issue in issues)
 

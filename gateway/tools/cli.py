@@ -821,10 +821,16 @@ def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C ends the wait
     try:
         if not client.start(logon_timeout=min(args.timeout, 10.0)):
+            answer = client.logout_text
             raise GatewayError(
                 f"could not log on to the gateway at {config.host}:{config.port} "
-                f"as {config.sender_comp_id} (is it running, and is "
-                f"{config.sender_comp_id} an allowed client CompID?)"
+                f"as {config.sender_comp_id}: "
+                + (
+                    f"it answered {answer!r}"
+                    if answer
+                    else f"no answer (is it running, and is {config.sender_comp_id} an "
+                    "allowed client CompID?)"
+                )
             )
         result = submit(
             client,

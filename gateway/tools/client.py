@@ -26,7 +26,7 @@ from gateway.core.config import CompID, FixFilesConfig, Port, load_model
 from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.fix.client_codec import encode_new_order_list
 from gateway.fix.engine import Connector, SafeApplication, copy_message, msg_type, session_settings
-from gateway.fix.messages import ListOrderStatus, list_cancel_request
+from gateway.fix.messages import ListOrderStatus, get_field, list_cancel_request
 
 __all__ = [
     "ClientConfig",
@@ -73,6 +73,8 @@ class FixClient(SafeApplication):
             log_dir=config.fix_log_dir if config.store == "file" else None,
         )
         self.session_rejects: queue.Queue[Any] = queue.Queue()
+        #: Text (58) of the last Logout the gateway sent (why a logon was refused).
+        self.logout_text: str | None = None
         self._pending: list[Any] = []  # received, not yet matched by wait_for
 
     def on_logon(self, session_id: Any) -> None:
@@ -87,6 +89,8 @@ class FixClient(SafeApplication):
             message.setField(Tag.PASSWORD, self.config.password or "")
 
     def from_admin(self, message: Any, session_id: Any) -> None:
+        if msg_type(message) == "5":
+            self.logout_text = get_field(message, Tag.TEXT)
         if msg_type(message) == "3":
             self.session_rejects.put(copy_message(message))
             self.inbox.put(copy_message(message))
@@ -104,17 +108,6 @@ class FixClient(SafeApplication):
 
     def send(self, message: Any) -> bool:
         return bool(fix.Session.sendToTarget(message, self.session_id))
-
-    def send_raw(self, text: str) -> None:
-        """Send a hand-made message (tests of malformed input).
-
-        ``text`` is a FIX message body without header/trailer semantics checked:
-        it is parsed without validation and sent through the session, which
-        fills in the header and checksum.
-        """
-        message = fix.Message()
-        message.setString(text, False)
-        fix.Session.sendToTarget(message, self.session_id)
 
     def wait_for(
         self, predicate: Callable[[Any], bool], timeout: float, *, keep_others: bool = True

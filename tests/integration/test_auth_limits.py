@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from gateway.router.config import AppConfig, ClientLimits, ClientsConfig, VenueConfig
 from gateway.router.service import Gateway
 from gateway.tools.client import ClientConfig, FixClient, submit
-from tests.conftest import seed_hedge
+from tests.conftest import ROOT, seed_hedge
 from tests.integration.conftest import DEADLINE
 from tests.integration.rawfix import RawFixClient
 
@@ -94,6 +97,36 @@ def test_bad_credentials_are_refused_with_a_reason(ports, secured, username, pas
     finally:
         raw.close()
     assert not secured.client_logons["DESK1"].is_set()
+
+
+CLI = (sys.executable, "-m", "gateway.tools.cli")
+
+
+def test_the_client_reports_why_its_logon_was_refused(ports, tmp_path, secured):
+    desk = client(ports, tmp_path, "DESK1", "desk1", "wrong")
+    try:
+        assert not desk.start(2.0)
+        assert (desk.logout_text or "").startswith("logon refused")
+    finally:
+        desk.stop()
+    config = tmp_path / "client.yaml"
+    config.write_text(
+        f"port: {ports['clients']}\nsender_comp_id: DESK1\nusername: desk1\n"
+        f"password: wrong\nstore_dir: {tmp_path / 'submit-store'}\n"
+        f"fix_log_dir: {tmp_path / 'submit-log'}\n"
+    )
+    payload = tmp_path / "payload.yaml"
+    payload.write_text(yaml.safe_dump(seed_hedge()))
+    done = subprocess.run(
+        [*CLI, "submit", str(payload), "--config", str(config), "--timeout", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "it answered 'logon refused: unknown Username or wrong Password'" in done.stderr
 
 
 def test_limits_reject_with_reasons(ports, tmp_path, secured, counterparty):
