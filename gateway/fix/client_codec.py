@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -272,7 +273,7 @@ def _check_price(text: str, where: str, issues: list[FieldIssue], limits: WireLi
 
 
 def _decode_order(
-    group: Any, index: int, issues: list[FieldIssue], limits: WireLimits
+    group: Any, index: int, issues: list[FieldIssue], limits: WireLimits, now: datetime
 ) -> tuple[InboundOrder, dict[str, object]]:
     """One order of a client NewOrderList as a payload position."""
     where = f"NoOrders[{index}]."
@@ -314,12 +315,24 @@ def _decode_order(
             )
     position.update(_read_params(group, where, issues, limits))
     cl_ord_id = need_field(group, Tag.CL_ORD_ID, f"{where}ClOrdID(11)", issues)
-    return InboundOrder(cl_ord_id, seq, get_field(group, Tag.EXPIRE_TIME)), position
+    expire_time = get_field(group, Tag.EXPIRE_TIME)
+    if expire_time is not None and expire_time <= _utc_stamp(now):
+        # Comparable as text: both YYYYMMDD-HH:MM:SS[.sss] (the dictionary checked it).
+        issues.append(FieldIssue(f"{where}ExpireTime(126)", f"{expire_time} is not in the future"))
+    return InboundOrder(cl_ord_id, seq, expire_time), position
 
 
-def decode_new_order_list(message: Any, limits: WireLimits | None = None) -> InboundList:
+def _utc_stamp(now: datetime) -> str:
+    """``now`` as a FIX UTCTimestamp with milliseconds."""
+    return now.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+
+
+def decode_new_order_list(
+    message: Any, limits: WireLimits | None = None, *, now: datetime | None = None
+) -> InboundList:
     """A client NewOrderList as ids plus a payload envelope; every number on the
-    grid of ``limits`` (default :class:`WireLimits`).
+    grid of ``limits`` (default :class:`WireLimits`), every ExpireTime after ``now``
+    (default: the clock).
 
     Raises:
         PayloadError: naming the FIX field (and order) for anything the
@@ -346,9 +359,10 @@ def decode_new_order_list(message: Any, limits: WireLimits | None = None) -> Inb
     orders: list[InboundOrder] = []
     positions: list[dict[str, object]] = []
     group = order_group()
+    now = now or datetime.now(UTC)
     for index in range(1, count + 1):
         message.getGroup(index, group)
-        order, position = _decode_order(group, index, issues, limits)
+        order, position = _decode_order(group, index, issues, limits, now)
         if order.cl_ord_id in {o.cl_ord_id for o in orders}:
             issues.append(
                 FieldIssue(

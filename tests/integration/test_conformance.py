@@ -428,6 +428,14 @@ def test_orders_expire_at_their_expire_time(desk: Desk):
     assert [e[0] for e in entries(done, 39)] == ["C", "C"]
 
 
+def test_an_expire_time_already_past_is_a_decision_reject_naming_the_order(desk: Desk):
+    desk.send("E", pair("X2", expire=_now(-1.0)))
+    refused = decision(desk, "X2")
+    assert (field(refused, 429), field(refused, 431), field(refused, 1386)) == ("2", "7", "99")
+    assert "NoOrders[1].ExpireTime(126): " in (field(refused, 444) or "")
+    assert "is not in the future" in (field(refused, 444) or "")
+
+
 def test_a_counterparty_reject_after_the_acceptance_is_not_shaped_like_the_decision(desk: Desk):
     """Point 5: the venue refuses what the gateway cannot know from its SecurityList
     (here an order of more than the 100,000 lots its auction model holds) after the

@@ -159,3 +159,40 @@ def test_integer_fields_must_be_digits_only():
         "NoOrders[1].StrategyParameter[hedge_qty_coeff]: '4\\n' is not an integer "
         "(StrategyParameterType 1)"
     ]
+
+
+def test_an_expire_time_that_is_not_in_the_future_is_an_issue():
+    from datetime import UTC, datetime
+
+    from gateway.core.errors import PayloadError
+    from gateway.fix.client_codec import decode_new_order_list, encode_new_order_list
+    from tests.conftest import seed_hedge
+
+    message = encode_new_order_list(seed_hedge(), "L1", ["a", "b", "c"])
+    group = fix_group(message, 2)
+    group.setField(126, "20261122-09:00:00")
+    message.replaceGroup(2, group)
+    group = fix_group(message, 3)
+    group.setField(126, "20261122-09:00:00.001")
+    message.replaceGroup(3, group)
+    now = datetime(2026, 11, 22, 9, 0, 0, tzinfo=UTC)
+    with pytest.raises(PayloadError) as info:
+        decode_new_order_list(message, now=now)
+    assert [str(i) for i in info.value.issues] == [
+        "NoOrders[2].ExpireTime(126): 20261122-09:00:00 is not in the future"
+    ]
+    earlier = datetime(2026, 11, 22, 8, 59, 59, 999000, tzinfo=UTC)
+    decoded = decode_new_order_list(message, now=earlier)
+    assert [o.expire_time for o in decoded.orders] == [
+        None,
+        "20261122-09:00:00",
+        "20261122-09:00:00.001",
+    ]
+
+
+def fix_group(message, index: int):
+    import quickfix as fix
+
+    group = fix.Group(73, 11)
+    message.getGroup(index, group)
+    return group
