@@ -174,7 +174,8 @@ def ord_status(done: int, left: int, closed: str | None) -> str:
 
 
 def average_price(resting: Resting, index: int) -> Decimal:
-    """AvgPx (6) of a leg: its notional over its filled quantity, exactly (0 unfilled)."""
+    """AvgPx (6) of a leg: its notional over its filled quantity (0 unfilled); exact when
+    that is a finite decimal, else rounded to 28 significant digits (Decimal's context)."""
     done = resting.filled[index]
     if not done:
         return Decimal(0)
