@@ -440,6 +440,9 @@ class Connector:
         same SessionIDs can be registered again (a restart, the next test).
         """
         if not self._started:
+            if hasattr(self, "engine"):  # never started: its sessions still leave the registry
+                self._waiter.close()
+                del self.engine
             return
         self._started = False
         sessions = [fix.Session.lookupSession(sid) for sid in self.session_ids]

@@ -619,9 +619,12 @@ class FrontDoor:
             listener.bind((config.listen_host, config.listen_port))
             listener.listen(socket.SOMAXCONN)
             listener.setblocking(False)
-        except OSError:
+        except OSError as exc:
             listener.close()
-            raise
+            raise OSError(
+                exc.errno,
+                f"client port {config.listen_host}:{config.listen_port}: {exc.strerror}",
+            ) from None
         self._listener = listener
         self._port = int(listener.getsockname()[1])
         self.hide(listener.fileno())

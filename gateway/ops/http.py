@@ -50,9 +50,11 @@ class HttpThread:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
             sock.listen(128)
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise OSError(
+                exc.errno, f"{self.name} cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from None
         self._socket = sock
         self.port = int(sock.getsockname()[1])
         server = uvicorn.Server(

@@ -347,6 +347,11 @@ class Gateway:
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        """Start everything, the operator surface first: a port it cannot take fails the
+        start (naming the port) before anything else runs, since ``bidgw status`` and
+        ``bidgw admin`` would otherwise reach whatever else holds it."""
+        if self.ops is not None:
+            self.ops.start()
         self._sandbox = SolverSandbox(self.config.presolve, self.config.presolve_workers)
         self._pool = FairPool(
             self.config.presolve_workers, name="bidgw-presolve", share=self._share
@@ -371,13 +376,9 @@ class Gateway:
         except BaseException:
             self._venue_side.stop()
             self._client_side.stop()
+            if self.ops is not None:
+                self.ops.stop()
             raise
-        if self.ops is not None:
-            try:
-                self.ops.start()
-            except Exception as exc:  # the operator surface never takes the gateway down
-                log.error("ops.start_failed", error=f"{type(exc).__name__}: {exc}")
-                self.ops = None
         log.info(
             "gateway.started",
             client_port=self.clients.port,
@@ -413,7 +414,8 @@ class Gateway:
             for job in self._pool.close(timeout):
                 job.done(None, shutting_down)
         self._queue.put(Work(_STOP))
-        self._worker.join(timeout)
+        if self._worker.ident is not None:  # started (a failed start may not have)
+            self._worker.join(timeout)
         self.front_door.stop_accepting()
         self._client_side.stop()  # the logouts reach the desks through the front door
         self.front_door.stop()

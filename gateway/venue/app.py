@@ -45,8 +45,8 @@ leg, even though its own ExecutionReport was never sent.
 
 With ``ops.enabled`` in its config the venue serves its own ``/metrics`` and
 ``/healthz`` (:mod:`gateway.ops.venue`) on a thread of its own: the state thread
-only bumps in-memory counters (:class:`~gateway.ops.metrics.VenueMetrics`), and a
-surface that cannot start is logged and left off, the venue running on.
+only bumps in-memory counters (:class:`~gateway.ops.metrics.VenueMetrics`). A port
+it cannot take fails the venue's start, naming the port.
 
 Callers watch the auctions through an observer (``on_auction``) called on that
 thread after each auction with an :class:`AuctionSummary`. The fault tests kill
@@ -318,13 +318,16 @@ class Venue(SafeApplication):
 
     # lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
+        """Start, the /metrics surface first: a port it cannot take fails the start
+        (naming the port) before anything else runs."""
+        if self.ops is not None:
+            self.ops.start()
         if self._journal is not None:
             self._restore(self._journal)
         self._thread.start()
         self._connector.start()
         if self._log_rotation is not None:
             self._log_rotation.start()
-        self._start_ops()
         log.info(
             "venue.started",
             port=self.config.port,
@@ -332,22 +335,13 @@ class Venue(SafeApplication):
             auction_interval_ms=self.config.auction_interval_ms,
         )
 
-    def _start_ops(self) -> None:
-        """Serve /metrics when configured; a failure leaves it off, never the venue."""
-        if self.ops is None:
-            return
-        try:
-            self.ops.start()
-        except Exception as exc:  # a taken port must not stop the venue
-            log.error("venue.ops_start_failed", error=f"{type(exc).__name__}: {exc}")
-            self.ops = None
-
     def stop(self) -> None:
         if self.ops is not None:
             self.ops.stop()
         self._stop.set()
         self._inbox.put(None)
-        self._thread.join(10)
+        if self._thread.ident is not None:  # started (a failed start may not have)
+            self._thread.join(10)
         if self._thread.is_alive():  # an auction still solved or reported: its fills are lost
             log.error("venue.stop_timed_out", auction=self.stats.auctions)
         self._solver.shutdown(wait=False)

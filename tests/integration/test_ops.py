@@ -381,16 +381,27 @@ def test_live_page_shows_a_bundle_and_its_fills_and_halts_and_kills_a_desk_in_ch
     assert (tmp_path / "ops-page-open.png").stat().st_size > 0
 
 
-def test_a_port_taken_leaves_the_gateway_running_without_the_surface(ports, tmp_path, counterparty):
+def test_a_surface_port_taken_stops_the_gateway_from_starting_and_names_it(
+    ports, tmp_path, counterparty
+):
+    """Running on without its surface, the gateway would leave `bidgw status` and
+    `bidgw admin` talking to whatever holds the port."""
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
-        ops = OpsConfig(enabled=True, port=taken.getsockname()[1])
-        with running(Gateway(gateway_config(ports, tmp_path, ops=ops))) as gw:
-            assert gw.ops is None
-            assert gw.venue_up
+        port = taken.getsockname()[1]
+        gw = Gateway(gateway_config(ports, tmp_path, ops=OpsConfig(enabled=True, port=port)))
+        try:
+            with pytest.raises(OSError, match=f"bidgw-ops cannot listen on 127.0.0.1:{port}"):
+                gw.start()
+            # Nothing else was started: no client port, no session to the counterparty.
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", ports["clients"])) != 0
+            assert not counterparty.logged_on.is_set()
+        finally:
+            gw.stop()
 
 
 # --- the venue's own /metrics ----------------------------------------------------------
@@ -458,7 +469,7 @@ def test_venue_metrics_count_an_auction_that_fills_two_bundles(ports, tmp_path):
     assert ("bidgw_venue_auction_seconds_bucket", label(le="1e-05")) in found
 
 
-def test_venue_metrics_are_off_by_default_and_a_taken_port_leaves_the_venue_running(
+def test_venue_metrics_are_off_by_default_and_a_taken_port_stops_the_venue_from_starting(
     ports, tmp_path
 ):
     import socket
@@ -472,10 +483,10 @@ def test_venue_metrics_are_off_by_default_and_a_taken_port_leaves_the_venue_runn
         taken.listen(1)
         port = taken.getsockname()[1]
         venue = Venue(venue_config(ports, tmp_path, ops={"enabled": True, "port": port}))
-        venue.start()
         try:
-            assert venue.ops is None
-            assert eventually(lambda: venue.stats.auctions >= 1, "the venue runs auctions")
+            with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+                venue.start()
+            assert venue.stats.auctions == 0
         finally:
             venue.stop()
 
