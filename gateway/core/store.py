@@ -5,7 +5,9 @@ advances its sequence number, marked handled once processed.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -13,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["Database", "JournalMessage", "session_from_text"]
+from gateway.core.errors import ConfigError
+
+__all__ = ["Database", "JournalMessage", "OwnerLock", "session_from_text"]
 
 _INBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -42,6 +46,46 @@ class JournalMessage:
     session: tuple[str, str, str]
     raw: str
     replays: int = 0
+
+
+class OwnerLock:
+    """The one running process that owns a journal: an exclusive ``flock`` on
+    ``<journal>.lock`` (holding the owner's pid), from :meth:`acquire` until
+    :meth:`release` or the process's end (the kernel drops it, even after kill -9).
+    Readers (``bidgw journal``) take no lock."""
+
+    def __init__(self, journal: Path) -> None:
+        self.journal = journal
+        self.path = journal.with_name(journal.name + ".lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Own the journal, or raise :class:`ConfigError` naming the process that does."""
+        if self._file is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = self.path.open("a+")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip()
+            file.close()
+            raise ConfigError(
+                f"journal {self.journal} is in use by another process"
+                + (f" (pid {holder})" if holder else "")
+                + ": each gateway or venue needs its own journal, store_dir and fix_log_dir"
+            ) from None
+        file.truncate(0)
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self._file = file
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
 
 
 #: How long a write waits for another process's lock on the journal (``bidgw journal

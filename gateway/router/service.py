@@ -46,6 +46,7 @@ from gateway.core.instruments import InstrumentList
 from gateway.core.logs import bound
 from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
+from gateway.core.store import OwnerLock
 from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
 from gateway.fix.engine import Connector, free_port, loopback_only, msg_type, session_settings
 from gateway.fix.filelog import FixLogRotation
@@ -180,6 +181,8 @@ class Gateway:
             if config.journal is not None
             else None
         )
+        #: Held from start() to stop(): one running gateway per journal.
+        self._owner = OwnerLock(config.journal) if config.journal is not None else None
         self.book = Book(retain_done_secs=float(config.retain_done_secs), history=self.journal)
         self._risk = config.risk.limits()
         self.controls = Controls(
@@ -349,7 +352,10 @@ class Gateway:
     def start(self) -> None:
         """Start everything, the operator surface first: a port it cannot take fails the
         start (naming the port) before anything else runs, since ``bidgw status`` and
-        ``bidgw admin`` would otherwise reach whatever else holds it."""
+        ``bidgw admin`` would otherwise reach whatever else holds it. Before it, the
+        journal's :class:`OwnerLock`: a second gateway on the same journal is refused."""
+        if self._owner is not None:
+            self._owner.acquire()
         if self.ops is not None:
             self.ops.start()
         self._sandbox = SolverSandbox(self.config.presolve, self.config.presolve_workers)
@@ -423,6 +429,8 @@ class Gateway:
         self._log_rotation.stop()
         if self.journal is not None:
             self.journal.close()
+        if self._owner is not None:
+            self._owner.release()
         log.info("gateway.stopped")
 
     # called from the ops surface's threads (gateway.ops.server) -------------------------

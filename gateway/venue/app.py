@@ -81,6 +81,7 @@ from gateway.core.bundle import Constraint, OrderBundle, Sense, Side
 from gateway.core.errors import GatewayError
 from gateway.core.instruments import Instrument
 from gateway.core.reports import ExecutionReport
+from gateway.core.store import OwnerLock
 from gateway.fix.engine import (
     Connector,
     Dispatch,
@@ -273,6 +274,7 @@ class Venue(SafeApplication):
         self._waiting: deque[_InboxItem] = deque()
         self._next_auction = 0.0
         self._journal = VenueJournal(config.journal) if config.journal else None
+        self._owner = OwnerLock(config.journal) if config.journal else None
         self._resync: dict[tuple[str, str, str], list[str]] = {}
         self._restate: list[str] = []  # ListIDs whose legs a restart restates
         self._book: dict[str, Resting] = {}
@@ -319,7 +321,10 @@ class Venue(SafeApplication):
     # lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Start, the /metrics surface first: a port it cannot take fails the start
-        (naming the port) before anything else runs."""
+        (naming the port) before anything else runs; before it, the journal's
+        :class:`OwnerLock` (one running venue per journal)."""
+        if self._owner is not None:
+            self._owner.acquire()
         if self.ops is not None:
             self.ops.start()
         if self._journal is not None:
@@ -350,6 +355,8 @@ class Venue(SafeApplication):
             self._log_rotation.stop()
         if self._journal is not None:
             self._journal.close()
+        if self._owner is not None:
+            self._owner.release()
         log.info("venue.stopped", auctions=self.stats.auctions)
 
     def readiness(self) -> dict[str, str | None]:

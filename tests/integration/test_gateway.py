@@ -14,6 +14,8 @@ import pytest
 from fixspec import Tag
 from gateway.core import store
 from gateway.core.bundle import Sense
+from gateway.core.errors import ConfigError
+from gateway.core.store import OwnerLock
 from gateway.fix.engine import connections_to, msg_type
 from gateway.router.service import Gateway
 from gateway.tools.client import parse_report, submit
@@ -489,3 +491,23 @@ def test_a_list_refused_while_the_journal_is_locked_is_not_kept_and_fills_still_
             assert again.status == "accepted", again.reason
         finally:
             desk.stop()
+
+
+def test_a_gateway_whose_journal_another_process_owns_is_refused_at_start(
+    ports, tmp_path, counterparty
+):
+    config = gateway_config(ports, tmp_path)
+    other = OwnerLock(config.journal)  # what another bidgw run on this journal holds
+    other.acquire()
+    gw = Gateway(config)
+    try:
+        with pytest.raises(ConfigError, match=r"is in use by another process \(pid \d+\)"):
+            gw.start()
+        with socket.socket() as probe:  # it started nothing
+            assert probe.connect_ex(("127.0.0.1", ports["clients"])) != 0
+        assert not counterparty.logged_on.is_set()
+    finally:
+        gw.stop()
+        other.release()
+    with running(Gateway(config)) as again:  # free, the same config starts
+        assert again.venue_up
