@@ -221,8 +221,11 @@ def _add_session_commands(commands: Any) -> None:
         help="send a payload YAML to the gateway over FIX and print the outcome",
         description="Log on to the gateway, send the payload as a NewOrderList, wait for the "
         "acceptance or rejection and then for fills until the bundle is done or "
-        "--timeout passes. Exit 0 accepted, 1 rejected, 2 usage or connection "
-        "error.",
+        "--timeout passes. A client that logs on with reset_on_logon (the bundled "
+        "config/client.yaml does) has its open bundles cancelled by the gateway a few "
+        "seconds after it disconnects (cancel_on_disconnect: auto). Exit 0 accepted, "
+        "1 rejected, 2 usage or connection error (also when the session ended before "
+        "the bundle was done).",
     )
     submit.add_argument("payload", type=Path, help="payload YAML file (as for bidgw check)")
     submit.add_argument("--config", type=Path, required=True, help="client config YAML")
@@ -840,19 +843,26 @@ def _cmd_submit(args: argparse.Namespace, out: TextIO) -> int:
             wait_done=not args.no_wait,
             cancel_after=args.cancel_after,
         )
+        lost = None if client.logged_on.is_set() else (client.logout_text or "disconnected")
     finally:
         client.stop()
     if args.json:
         out.write(json.dumps(result.as_json()) + "\n")
     else:
-        out.write(_render_submit(result))
+        out.write(_render_submit(result, reset=config.reset_on_logon))
     if result.status == "no answer":
         sys.stderr.write(f"bidgw submit: no answer from the gateway within {args.timeout} s\n")
+        return EXIT_USAGE
+    if lost is not None and not result.done:
+        sys.stderr.write(
+            f"bidgw submit: the session to the gateway ended while waiting ({lost}): "
+            "reports after that were not seen\n"
+        )
         return EXIT_USAGE
     return EXIT_OK if result.status == "accepted" else EXIT_REJECTED
 
 
-def _render_submit(result: Any) -> str:
+def _render_submit(result: Any, *, reset: bool) -> str:
     lines = [
         f"{result.list_id}: {result.status.upper()}"
         + (f" ({result.bundle_id})" if result.bundle_id else "")
@@ -876,12 +886,17 @@ def _render_submit(result: Any) -> str:
             lines.append(f"  list status {report['list_order_status']}: {report['text'] or ''}")
         else:
             lines.append(f"  {report['type']}: {report.get('text')}")
-    if result.status == "accepted":
-        lines.append(
-            "  done"
-            if result.done
-            else "  still working at the counterparty (wait longer with --timeout)"
-        )
+    if result.status == "accepted" and result.done:
+        lines.append("  done")
+    elif result.status == "accepted":
+        lines.append("  still working at the counterparty (wait longer with --timeout)")
+        if reset:
+            lines.append(
+                "  note: this client logs on with reset_on_logon, so a gateway with "
+                "cancel_on_disconnect: auto (its default) cancels the desk's open bundles "
+                "when it disconnects (after cancel_on_disconnect_grace_secs, 5 s by default); "
+                "keep them with reset_on_logon: false and store: file"
+            )
     return "\n".join(lines) + "\n"
 
 

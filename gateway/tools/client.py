@@ -279,11 +279,13 @@ def submit(
         if cancel_at is not None and time.monotonic() >= cancel_at:
             client.send(list_cancel_request(list_id))
             cancel_at = None
-        wait = deadline - time.monotonic()
+        wait = min(deadline - time.monotonic(), 0.5)  # and look at the session meanwhile
         if cancel_at is not None:
             wait = min(wait, max(0.0, cancel_at - time.monotonic()))
         message = client.wait_for(about_us, wait)
         if message is None:
+            if not client.logged_on.is_set():
+                break  # the session ended: nothing more comes on it (the caller says so)
             continue
         report = parse_report(message)
         result.reports.append(report)

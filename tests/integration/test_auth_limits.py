@@ -102,6 +102,35 @@ def test_bad_credentials_are_refused_with_a_reason(ports, secured, username, pas
 CLI = (sys.executable, "-m", "gateway.tools.cli")
 
 
+def _submit_cli(tmp_path, ports, password: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``bidgw submit`` of the seed hedge as DESK1, as its own process."""
+    config = tmp_path / "client.yaml"
+    config.write_text(
+        f"port: {ports['clients']}\nsender_comp_id: DESK1\nusername: desk1\n"
+        f"password: {password}\nstore_dir: {tmp_path / 'submit-store'}\n"
+        f"fix_log_dir: {tmp_path / 'submit-log'}\n"
+    )
+    payload = tmp_path / "payload.yaml"
+    payload.write_text(yaml.safe_dump(seed_hedge()))
+    return subprocess.run(
+        [*CLI, "submit", str(payload), "--config", str(config), *flags],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_submit_warns_that_a_bundle_it_leaves_open_is_cancelled_on_disconnect(
+    ports, tmp_path, secured, counterparty
+):
+    done = _submit_cli(tmp_path, ports, "s3cret", "--no-wait")
+    assert done.returncode == 0, done.stderr
+    assert "still working at the counterparty" in done.stdout
+    assert "cancels the desk's open bundles when it disconnects" in done.stdout
+
+
 def test_the_client_reports_why_its_logon_was_refused(ports, tmp_path, secured):
     desk = client(ports, tmp_path, "DESK1", "desk1", "wrong")
     try:
@@ -109,22 +138,7 @@ def test_the_client_reports_why_its_logon_was_refused(ports, tmp_path, secured):
         assert (desk.logout_text or "").startswith("logon refused")
     finally:
         desk.stop()
-    config = tmp_path / "client.yaml"
-    config.write_text(
-        f"port: {ports['clients']}\nsender_comp_id: DESK1\nusername: desk1\n"
-        f"password: wrong\nstore_dir: {tmp_path / 'submit-store'}\n"
-        f"fix_log_dir: {tmp_path / 'submit-log'}\n"
-    )
-    payload = tmp_path / "payload.yaml"
-    payload.write_text(yaml.safe_dump(seed_hedge()))
-    done = subprocess.run(
-        [*CLI, "submit", str(payload), "--config", str(config), "--timeout", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _submit_cli(tmp_path, ports, "wrong", "--timeout", "3")
     assert done.returncode == 2, done.stderr
     assert "it answered 'logon refused: unknown Username or wrong Password'" in done.stderr
 
