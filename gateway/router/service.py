@@ -59,7 +59,7 @@ from gateway.fix.messages import (
     list_status,
     seq_num,
 )
-from gateway.fix.venue_codec import encode_bundle, security_list_request
+from gateway.fix.venue_codec import decode_bundle, encode_bundle, security_list_request
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.server import OpsServer
 from gateway.ops.snapshot import (
@@ -1282,6 +1282,7 @@ class Gateway:
                 decision or Decision(True, saved.ack_text, record.all_ids, saved.bundle_id),
                 now,
             )
+            self._bundle_legs[saved.bundle_id] = self._legs_sent(saved)
             if not saved.forwarded:
                 self._to_forward.append((record, saved.venue_raw, saved.ack_text))
             elif not saved.acked:
@@ -1309,6 +1310,21 @@ class Gateway:
             to_forward=len(self._to_forward),
             to_ack=len(self._to_ack),
         )
+
+    def _legs_sent(self, saved: JournalBundle) -> LegInfo:
+        """A restored bundle's strategy and legs for the operator's view, read back from
+        the NewOrderList it was forwarded as (its bidder data, and so the page's bound
+        column, is not journaled)."""
+        try:
+            sent = fix.Message(saved.venue_raw, self._data_dictionary(), False)
+            bundle, _ = decode_bundle(sent)
+        except Exception as exc:  # the page shows "?" rather than the restart failing
+            log.warning(
+                "gateway.restored_legs_unreadable", bundle_id=saved.bundle_id, error=repr(exc)
+            )
+            return ("?", ())
+        strategy = str(bundle.metadata.get("strategy", "?"))
+        return (strategy, tuple((leg.symbol, leg.side.value) for leg in bundle.legs))
 
     def _data_dictionary(self) -> Any:
         if self._dictionary is None:

@@ -511,3 +511,30 @@ def test_a_gateway_whose_journal_another_process_owns_is_refused_at_start(
         other.release()
     with running(Gateway(config)) as again:  # free, the same config starts
         assert again.venue_up
+
+
+def test_a_restarted_gateway_shows_its_open_bundles_strategy_and_legs(
+    ports, tmp_path, counterparty
+):
+    config = gateway_config(ports, tmp_path)
+    with running(Gateway(config)) as gw:
+        desk = make_client(ports, tmp_path)
+        assert desk.start(DEADLINE)
+        try:
+            result = submit(desk, seed_hedge(), list_id="RS-1", wait_done=False)
+            assert result.status == "accepted", result.reason
+            counterparty.next_bundle()
+            before = gw.state().bundles
+        finally:
+            desk.stop()
+    with running(Gateway(config)) as again:
+        (bundle,) = again.state().bundles
+    assert bundle.bundle_id == result.bundle_id
+    assert bundle.strategy == before[0].strategy == "single_factor_hedged"
+    legs = [(leg.cl_ord_id, leg.symbol, leg.side) for leg in bundle.legs]
+    assert legs == [(leg.cl_ord_id, leg.symbol, leg.side) for leg in before[0].legs]
+    assert legs == [
+        ("RS-1-1", "AAAA", "buy"),
+        ("RS-1-2", "BBBB", "sell"),
+        ("RS-1-3", "CCCC", "buy"),
+    ]
