@@ -277,6 +277,12 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _on_disk(path: Path) -> int:
+    """A SQLite journal's bytes on disk: the database and its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
 def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
     """``bidgw journal compact``: the gateway's journal, or the venue's."""
     from gateway.router.journal import Journal  # noqa: PLC0415 - only this command needs it
@@ -298,7 +304,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
         if args.older_than_hours < 0:
             raise GatewayError("--older-than-hours must be >= 0")
         hours = args.older_than_hours
-    before = path.stat().st_size
+    before = _on_disk(path)
     journal = VenueJournal(path) if is_venue else Journal(path)
     try:
         counts = journal.compact(hours * 3600)
@@ -308,7 +314,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
     removed = ", ".join(f"{count} {table} rows" for table, count in counts.items())
     out.write(
         f"{path}: removed {removed} older than {hours:g} h; "
-        f"{before} -> {path.stat().st_size} bytes\n"
+        f"{before} -> {_on_disk(path)} bytes (database and write-ahead log)\n"
     )
     return 0
 
@@ -410,6 +416,11 @@ def _status_url(args: argparse.Namespace) -> str:
     if path is None and _DEFAULT_GATEWAY_CONFIG.exists():
         path = _DEFAULT_GATEWAY_CONFIG
     ops = load_config(path).ops if path is not None else AppConfig().ops
+    if path is not None and not ops.enabled:
+        raise GatewayError(
+            f"{path} has no operator surface (ops.enabled is false): enable it there and "
+            "restart the gateway, or pass --url"
+        )
     # A wildcard bind is reached on loopback.
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(ops.host, ops.host)
     host = f"[{host}]" if ":" in host else host
@@ -547,6 +558,12 @@ def _cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.action == "compact":
         return _cmd_journal_compact(args, out)
+    raw = load_yaml(args.config)
+    if isinstance(raw, dict) and "symbols" in raw:
+        raise GatewayError(
+            f"{args.config} is a venue config: 'bidgw journal' lists the gateway's journal "
+            "(give the gateway's config); 'bidgw journal compact' takes either"
+        )
     config = load_config(args.config)
     if config.journal is None or not config.journal.exists():
         raise GatewayError(f"no journal at {config.journal}")

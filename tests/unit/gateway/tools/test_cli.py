@@ -378,6 +378,20 @@ def test_status_url_comes_from_the_config_ops_section(tmp_path):
     assert _status_url(args) == "http://ops.example:81/"
 
 
+def test_status_says_when_the_config_has_no_operator_surface(capsys, tmp_path):
+    config = tmp_path / "gateway.yaml"
+    config.write_text("ops:\n  enabled: false\n")
+    code, _, err = run(capsys, "status", "--config", str(config))
+    assert code == 2
+    assert "has no operator surface (ops.enabled is false)" in err
+
+
+def test_journal_list_says_a_venue_config_is_for_compact_only(capsys):
+    code, _, err = run(capsys, "journal", "--config", str(ROOT / "config" / "venue.yaml"))
+    assert code == 2
+    assert "is a venue config: 'bidgw journal' lists the gateway's journal" in err
+
+
 def test_status_refuses_a_url_that_is_not_http(capsys):
     code, out, err = run(capsys, "status", "--url", "file:///etc/passwd")
     assert (code, out) == (2, "")
