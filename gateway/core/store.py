@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from gateway.core.errors import ConfigError
 
-__all__ = ["Database", "JournalMessage", "OwnerLock", "session_from_text"]
+__all__ = ["Database", "JournalMessage", "OwnerLock", "bytes_on_disk", "session_from_text"]
 
 _INBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -46,6 +46,18 @@ class JournalMessage:
     session: tuple[str, str, str]
     raw: str
     replays: int = 0
+
+
+def bytes_on_disk(path: Path) -> int:
+    """A journal's size on disk: the database and its write-ahead log (0 for a file
+    that is not there)."""
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += path.with_name(path.name + suffix).stat().st_size
+        except OSError:
+            continue
+    return total
 
 
 class OwnerLock:

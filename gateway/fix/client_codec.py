@@ -39,6 +39,7 @@ from gateway.fix.messages import (
     need_field,
     new_message,
     order_group,
+    utc_stamp,
 )
 
 __all__ = [
@@ -316,15 +317,10 @@ def _decode_order(
     position.update(_read_params(group, where, issues, limits))
     cl_ord_id = need_field(group, Tag.CL_ORD_ID, f"{where}ClOrdID(11)", issues)
     expire_time = get_field(group, Tag.EXPIRE_TIME)
-    if expire_time is not None and expire_time <= _utc_stamp(now):
+    if expire_time is not None and expire_time <= utc_stamp(now):
         # Comparable as text: both YYYYMMDD-HH:MM:SS[.sss] (the dictionary checked it).
         issues.append(FieldIssue(f"{where}ExpireTime(126)", f"{expire_time} is not in the future"))
     return InboundOrder(cl_ord_id, seq, expire_time), position
-
-
-def _utc_stamp(now: datetime) -> str:
-    """``now`` as a FIX UTCTimestamp with milliseconds."""
-    return now.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
 
 
 def decode_new_order_list(

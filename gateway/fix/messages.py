@@ -46,6 +46,7 @@ __all__ = [
     "seq_num",
     "status_group",
     "utc_now",
+    "utc_stamp",
 ]
 
 
@@ -95,8 +96,13 @@ def new_message(msg_type: str) -> Any:
     return message
 
 
+def utc_stamp(moment: datetime) -> str:
+    """``moment`` (UTC) as a FIX UTCTimestamp with milliseconds."""
+    return moment.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    return utc_stamp(datetime.now(UTC))
 
 
 def get_field(fields: Any, tag: int) -> str | None:

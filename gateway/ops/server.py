@@ -55,6 +55,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from gateway.core.store import bytes_on_disk
 from gateway.fix.frontdoor import FRONT_DOOR_EVENTS
 from gateway.ops.http import Collected, HttpThread
 from gateway.ops.page import SessionView, live_fragment, page
@@ -488,15 +489,7 @@ class _LiveCollector(Collector):
 
 def _journal_bytes(gateway: Gateway) -> float:
     path = gateway.config.journal
-    if path is None:
-        return 0.0
-    total = 0
-    for suffix in ("", "-wal"):
-        try:
-            total += os.stat(f"{path}{suffix}").st_size
-        except OSError:
-            continue
-    return float(total)
+    return 0.0 if path is None else float(bytes_on_disk(path))
 
 
 def _journal_problem(gateway: Gateway) -> str | None:

@@ -135,6 +135,12 @@ class _Task:
     future: concurrent.futures.Future[Any]
 
 
+def _leg_info(bundle: OrderBundle) -> LegInfo:
+    """What the operator's view shows of a bundle: its strategy and each leg's (symbol, side)."""
+    strategy = str(bundle.metadata.get("strategy", "?"))
+    return (strategy, tuple((leg.symbol, leg.side.value) for leg in bundle.legs))
+
+
 def _measure(plugin: Any, bidder_data: Mapping[str, Any], bundle: OrderBundle) -> Measure:
     """How a fill of ``bundle`` measures against its strategy's bound (the operator
     page's column): the strategy's ``describe_fill``; None when it gives none."""
@@ -1003,10 +1009,7 @@ class Gateway:
         self._send_ack(record, accept.text, stages)
         strategy = str(accept.bundle.metadata.get("strategy", "?"))
         self.metrics.bundles_accepted.labels(record.client[2], strategy).inc()
-        self._bundle_legs[record.bundle_id] = (
-            strategy,
-            tuple((leg.symbol, leg.side.value) for leg in accept.bundle.legs),
-        )
+        self._bundle_legs[record.bundle_id] = _leg_info(accept.bundle)
         if accept.bidder_data is not None and strategy in self.registry.names:
             self._measures[record.bundle_id] = _measure(
                 self.registry.get(strategy), accept.bidder_data, accept.bundle
@@ -1323,8 +1326,7 @@ class Gateway:
                 "gateway.restored_legs_unreadable", bundle_id=saved.bundle_id, error=repr(exc)
             )
             return ("?", ())
-        strategy = str(bundle.metadata.get("strategy", "?"))
-        return (strategy, tuple((leg.symbol, leg.side.value) for leg in bundle.legs))
+        return _leg_info(bundle)
 
     def _data_dictionary(self) -> Any:
         if self._dictionary is None:

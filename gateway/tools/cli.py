@@ -30,6 +30,7 @@ from gateway.core import logs
 from gateway.core.bundle import OrderBundle
 from gateway.core.errors import GatewayError
 from gateway.core.plugins import CommandPlugin, StrategySummary, load_commands, parse_envelope
+from gateway.core.store import bytes_on_disk
 from gateway.core.yamlio import load_yaml
 from gateway.router.config import AppConfig, load_config
 from gateway.solver.presolve import PresolveConfig, Verdict
@@ -277,10 +278,9 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _on_disk(path: Path) -> int:
-    """A SQLite journal's bytes on disk: the database and its write-ahead log."""
-    wal = path.with_name(path.name + "-wal")
-    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+def _is_venue_config(raw: object) -> bool:
+    """Whether a loaded config file is the venue's (it lists symbols) or the gateway's."""
+    return isinstance(raw, dict) and "symbols" in raw
 
 
 def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
@@ -289,8 +289,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
     from gateway.venue.config import load_venue_config  # noqa: PLC0415 - see above
     from gateway.venue.journal import VenueJournal  # noqa: PLC0415 - see above
 
-    raw = load_yaml(args.config)
-    is_venue = isinstance(raw, dict) and "symbols" in raw
+    is_venue = _is_venue_config(load_yaml(args.config))
     journal: Journal | VenueJournal
     if is_venue:
         venue = load_venue_config(args.config)
@@ -304,7 +303,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
         if args.older_than_hours < 0:
             raise GatewayError("--older-than-hours must be >= 0")
         hours = args.older_than_hours
-    before = _on_disk(path)
+    before = bytes_on_disk(path)
     journal = VenueJournal(path) if is_venue else Journal(path)
     try:
         counts = journal.compact(hours * 3600)
@@ -314,7 +313,7 @@ def _cmd_journal_compact(args: argparse.Namespace, out: TextIO) -> int:
     removed = ", ".join(f"{count} {table} rows" for table, count in counts.items())
     out.write(
         f"{path}: removed {removed} older than {hours:g} h; "
-        f"{before} -> {_on_disk(path)} bytes (database and write-ahead log)\n"
+        f"{before} -> {bytes_on_disk(path)} bytes (database and write-ahead log)\n"
     )
     return 0
 
@@ -558,8 +557,7 @@ def _cmd_journal(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.action == "compact":
         return _cmd_journal_compact(args, out)
-    raw = load_yaml(args.config)
-    if isinstance(raw, dict) and "symbols" in raw:
+    if _is_venue_config(load_yaml(args.config)):
         raise GatewayError(
             f"{args.config} is a venue config: 'bidgw journal' lists the gateway's journal "
             "(give the gateway's config); 'bidgw journal compact' takes either"

@@ -535,8 +535,8 @@ class Venue(SafeApplication):
             error=f"{type(exc).__name__}: {exc}",
             exc_info=True,
         )
-        if kind not in ("E", "K", "x") or (kind == "E" and list_id in self._book):
-            return
+        if not self._dispatch.supports(kind) or (kind == "E" and list_id in self._book):
+            return  # a step of the venue's own, or a list booked before the failure
         text = f"internal error processing this message: {type(exc).__name__}"
         try:
             self._send(_refusal_of(kind, message, text), session)
