@@ -195,19 +195,18 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
         self._guard("onCreate", self.on_create, session_id)
 
     def onLogon(self, session_id: Any) -> None:
+        self.logout_cause(session_id)  # a Logout noted before (a refused logon) is over
         self._guard("onLogon", self.on_logon, session_id)
 
     def onLogout(self, session_id: Any) -> None:
         self._guard("onLogout", self.on_logout, session_id)
 
     def toAdmin(self, message: Any, session_id: Any) -> None:
-        self._guard("toAdmin", self.to_admin, message, session_id)
+        self._guard("toAdmin", self._admin_out, message, session_id)
         self._sent()
 
     def fromAdmin(self, message: Any, session_id: Any) -> None:
-        if not self._guard("fromAdmin", self.from_admin, message, session_id) and _is_logon(
-            message
-        ):
+        if not self._guard("fromAdmin", self._admin_in, message, session_id) and _is_logon(message):
             # A logon check that failed unexpectedly must not let the Logon through.
             raise fix.RejectLogon("logon refused: internal error checking the logon")
 
@@ -222,6 +221,29 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def fromApp(self, message: Any, session_id: Any) -> None:
         self._guard("fromApp", self.from_app, message, session_id)
+
+    def _admin_out(self, message: Any, session_id: Any) -> None:
+        self._note_logout(message, session_id, "sent")
+        self.to_admin(message, session_id)
+
+    def _admin_in(self, message: Any, session_id: Any) -> None:
+        self._note_logout(message, session_id, "received")
+        self.from_admin(message, session_id)
+
+    def _note_logout(self, message: Any, session_id: Any, way: str) -> None:
+        if msg_type(message) == "5":
+            text = message.getField(58) if message.isSetField(58) else "no Text"
+            # Kept per instance, made on first use: subclasses need not call __init__.
+            causes: dict[str, str] = self.__dict__.setdefault("_logout_causes", {})
+            # The first Logout of an exchange says why; the other side's is its answer.
+            causes.setdefault(session_id.toString(), f"Logout {way}: {text}")
+
+    def logout_cause(self, session_id: Any) -> str:
+        """Why a session that just ended ended, for its log line (call it once, from
+        ``on_logout``): the Text of the first Logout it received or sent, or that the
+        connection closed without one."""
+        causes: dict[str, str] = self.__dict__.get("_logout_causes", {})
+        return causes.pop(session_id.toString(), "connection closed without a Logout")
 
     def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> bool:
         """Run a hook; False if it raised something other than an engine exception

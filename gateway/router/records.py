@@ -156,12 +156,17 @@ class VenueExecution:
 
 @dataclass(frozen=True, slots=True)
 class VenueReject:
-    """The counterparty refused a message (BusinessMessageReject or session Reject);
-    ``bundle_id`` is what the service found for its RefSeqNum, if anything."""
+    """The counterparty refused a message (BusinessMessageReject or session Reject).
+
+    ``bundle_id``: for a refused list, what the service found for its RefSeqNum, if
+    anything; for a refused cancel (``ref_msg_type`` "K"), the BusinessRejectRefID.
+    ``unknown_id``: BusinessRejectReason (380) 1, the counterparty has no such list."""
 
     bundle_id: str | None
     ref_seq_num: int | None
     reason: str
+    ref_msg_type: str | None = None
+    unknown_id: bool = False
 
 
 # --- state --------------------------------------------------------------------------

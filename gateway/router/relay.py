@@ -24,10 +24,13 @@ from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.router.book import Book
 from gateway.router.records import (
     Action,
+    BusinessReason,
+    CancelOut,
     Close,
     Denied,
     DenyCode,
     Ignored,
+    NoticeReject,
     RelayExecution,
     RelayStatus,
     VenueExecution,
@@ -46,6 +49,13 @@ class Relay:
     def __init__(self, book: Book, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.book = book
         self.clock = clock
+        #: A desk's cancel forwarded and not yet answered, by BundleID: the desk hears
+        #: of it if the counterparty refuses the cancel.
+        self.cancels: dict[str, CancelOut] = {}
+
+    def cancel_sent(self, cancel: CancelOut) -> None:
+        """A desk's ListCancelRequest went to the counterparty."""
+        self.cancels[cancel.bundle_id] = cancel
 
     def on_status(self, status: VenueListStatus) -> list[Action]:
         record = self.book.by_bundle.get(status.bundle_id)
@@ -80,6 +90,7 @@ class Relay:
 
     def close(self, bundle_id: str) -> None:
         """Carrying out :class:`Close`, after the relay went out: the bundle is done."""
+        self.cancels.pop(bundle_id, None)  # a cancel's answer is the terminal status
         record = self.book.by_bundle.get(bundle_id)
         if record is not None and not record.done:
             self.book.finish(record, self.clock())
@@ -108,6 +119,8 @@ class Relay:
         ]
 
     def on_reject(self, reject: VenueReject) -> list[Action]:
+        if reject.ref_msg_type == "K":
+            return self._cancel_refused(reject)
         record = self.book.by_bundle.get(reject.bundle_id) if reject.bundle_id else None
         if record is None or record.done:
             # A bundle relays one terminal answer: a reject after it finished is logged.
@@ -126,3 +139,59 @@ class Relay:
             bundle_id=record.bundle_id,
         )
         return [denied, Close(record.bundle_id)]
+
+    def _cancel_refused(self, reject: VenueReject) -> list[Action]:
+        """The counterparty refused a ListCancelRequest.
+
+        Refused as an unknown id while the bundle is open here, the counterparty holds
+        no such list (it lost its book, say): nothing more can fill, so the bundle is
+        closed, its legs cancelled, and the desk told, which also answers a cancel it
+        sent. Refused for another reason, the bundle stays open and a desk that asked
+        for the cancel gets the refusal. After the bundle finished (its terminal status
+        crossed the cancel) there is nothing to do."""
+        bundle_id = reject.bundle_id or ""
+        record = self.book.by_bundle.get(bundle_id)
+        if record is None or record.done:
+            self.cancels.pop(bundle_id, None)
+            return [Ignored("venue.cancel_refused_after_done", bundle_id, reject.reason, False)]
+        if not reject.unknown_id:
+            asked = self.cancels.pop(bundle_id, None)
+            if asked is None:
+                return [Ignored("venue.cancel_refused", bundle_id, reject.reason)]
+            return [
+                Ignored("venue.cancel_refused", bundle_id, reject.reason),
+                NoticeReject(
+                    asked.session,
+                    "K",
+                    BusinessReason.OTHER,
+                    f"cannot cancel {record.list_id!r}: {reject.reason}; the list stays open",
+                    asked.ref_seq_num,
+                    record.list_id,
+                ),
+            ]
+        record.orders = [
+            dataclasses.replace(
+                order,
+                leaves_qty=0,
+                cxl_qty=max(0, qty - order.cum_qty),
+                ord_status="4" if order.cum_qty < qty else order.ord_status,
+                text=None,
+            )
+            for order, qty in zip(record.orders, record.legs_qty, strict=True)
+        ]
+        closed = VenueListStatus(
+            bundle_id=bundle_id,
+            status_type=ListStatusType.ALL_DONE,
+            order_status=ListOrderStatus.ALL_DONE,
+            rpt_seq=1,
+            orders=tuple(record.orders),
+            text=(
+                f"closed: the counterparty has no open list {bundle_id} ({reject.reason}); "
+                "nothing more will fill"
+            ),
+        )
+        return [
+            Ignored("venue.list_unknown_closed", bundle_id, reject.reason),
+            RelayStatus(record.client, record.list_id, bundle_id, closed),
+            Close(bundle_id),
+        ]

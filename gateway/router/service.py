@@ -737,13 +737,21 @@ class Gateway:
         elif isinstance(record, VenueExecution):
             self._carry_out(self.relay.on_execution(record), replay=record.replay)
         elif isinstance(record, VenueReject):
-            seq = record.ref_seq_num
-            bundle_id = self._sent_lists.pop(seq, None) if seq else None
-            self._carry_out(self.relay.on_reject(dataclasses.replace(record, bundle_id=bundle_id)))
+            self._carry_out(self.relay.on_reject(self._matched(record)))
         else:
             self._handle_control(record)
         if work.journal_id is not None and self.journal is not None:
             self.journal.handled(work.journal_id)
+
+    def _matched(self, reject: VenueReject) -> VenueReject:
+        """A refused list is found by the MsgSeqNum it went out with; a refused cancel
+        names its BundleID itself."""
+        if reject.ref_msg_type == "K":
+            return reject
+        seq = reject.ref_seq_num
+        return dataclasses.replace(
+            reject, bundle_id=self._sent_lists.pop(seq, None) if seq else None
+        )
 
     def _handle_control(self, record: object) -> None:
         """The records that are not a message about a list: sessions and reference data."""
@@ -1167,6 +1175,7 @@ class Gateway:
         ):
             self._notice(self.decider.cancel_failed(action))
             return
+        self.relay.cancel_sent(action)
         log.info("bundle.cancel_forwarded", list_id=action.list_id, bundle_id=action.bundle_id)
 
     def _notice(self, notice: NoticeReject) -> None:

@@ -134,9 +134,17 @@ def translate(
     # 35=j: the counterparty could not process one of our messages.
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
-    if get_field(message, Tag.REF_MSG_TYPE) == "x":  # it does not serve SecurityListRequests
-        return InstrumentsIn(get_field(message, Tag.BUSINESS_REJECT_REF_ID) or "", -1, text=text)
-    return VenueReject(None, int(ref) if ref else None, f"counterparty rejected: {text}")
+    ref_type = get_field(message, Tag.REF_MSG_TYPE)
+    ref_id = get_field(message, Tag.BUSINESS_REJECT_REF_ID)
+    if ref_type == "x":  # it does not serve SecurityListRequests
+        return InstrumentsIn(ref_id or "", -1, text=text)
+    return VenueReject(
+        ref_id if ref_type == "K" else None,
+        int(ref) if ref and ref.isdigit() else None,
+        f"counterparty rejected: {text}",
+        ref_msg_type=ref_type,
+        unknown_id=get_field(message, Tag.BUSINESS_REJECT_REASON) == "1",
+    )
 
 
 def _order_state(report: Any) -> OrderReport | None:
@@ -242,7 +250,7 @@ class ClientSide(SafeApplication):
         self.gateway.desk_logged_off(comp_id)
         if was_up:  # not for a refused logon: nothing was up
             self.gateway.submit(Work(DeskSession(comp_id, up=False)))
-        log.info("client.logout", client=comp_id)
+        log.info("client.logout", client=comp_id, cause=self.logout_cause(session_id))
 
     def from_admin(self, message: Any, session_id: Any) -> None:
         if msg_type(message) == "A":
@@ -347,7 +355,9 @@ class VenueSide(SafeApplication):
 
     def on_logout(self, session_id: Any) -> None:
         self.gateway.venue_logged_on.clear()
-        log.warning("venue.logout", session=session_id.toString())
+        log.warning(
+            "venue.logout", session=session_id.toString(), cause=self.logout_cause(session_id)
+        )
 
     def to_app(self, message: Any, session_id: Any) -> None:
         self.on_sent(message)

@@ -156,6 +156,7 @@ def parse_report(message: Any) -> dict[str, Any]:
                     "ord_status": group.getField(Tag.ORD_STATUS),
                     "cum_qty": int(float(group.getField(Tag.CUM_QTY))),
                     "leaves_qty": int(float(group.getField(Tag.LEAVES_QTY))),
+                    "cxl_qty": int(float(_field(group, Tag.CXL_QTY) or 0)),
                 }
             )
         reject = _field(message, Tag.LIST_REJECT_REASON)

@@ -397,7 +397,7 @@ class Venue(SafeApplication):
 
     def on_logout(self, session_id: Any) -> None:
         self.logged_on.clear()
-        log.info("venue.logout", session=session_id.toString())
+        log.info("venue.logout", session=session_id.toString(), cause=self.logout_cause(session_id))
 
     def from_app(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)

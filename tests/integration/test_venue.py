@@ -128,8 +128,9 @@ def venue(ports, tmp_path, auctions) -> Iterator[Venue]:
         party.stop()
 
 
-@pytest.fixture
-def stack(ports, tmp_path, venue) -> Iterator[tuple[Gateway, Any]]:
+@contextlib.contextmanager
+def gateway_and_desk(ports, tmp_path) -> Iterator[tuple[Gateway, FixClient]]:
+    """A gateway logged on to the venue on ``ports``, and DESK1 logged on to it."""
     gw = Gateway(gateway_config(ports, tmp_path))
     gw.start()
     desk = make_client(ports, tmp_path)
@@ -141,6 +142,12 @@ def stack(ports, tmp_path, venue) -> Iterator[tuple[Gateway, Any]]:
     finally:
         desk.stop()
         gw.stop()
+
+
+@pytest.fixture
+def stack(ports, tmp_path, venue) -> Iterator[tuple[Gateway, FixClient]]:
+    with gateway_and_desk(ports, tmp_path) as both:
+        yield both
 
 
 def pair(direction: str) -> dict[str, Any]:
@@ -272,44 +279,94 @@ def test_venue_restarted_on_its_journal_keeps_its_book_and_resends_cut_off_state
     config = venue_config(ports, tmp_path, store="file", journal=tmp_path / "venue.sqlite")
     first = Venue(config)
     first.start()
-    gw = Gateway(gateway_config(ports, tmp_path))
-    gw.start()
-    desk = make_client(ports, tmp_path)
-    second: Venue | None = None
+    venues = [first]
     try:
-        assert gw.venue_logged_on.wait(DEADLINE)
-        assert gw.instruments_ready.wait(DEADLINE)
-        assert desk.start(DEADLINE)
-        assert submit(desk, pair("long"), list_id="R-1", wait_done=False).status == "accepted"
-        resting = desk.wait_for(
-            lambda m: msg_type(m) == "N" and _text(m).startswith("resting"),
-            DEADLINE,
-        )
-        assert resting is not None
-        first.stop()
-        # The window a crash can leave: the book row written, its report not yet sent.
-        with sqlite3.connect(tmp_path / "venue.sqlite") as db:
-            db.execute("UPDATE book SET reported = 0")
-        second = Venue(config)
-        second.start()
-        assert second.logged_on.wait(DEADLINE)
-        restored = desk.wait_for(
-            lambda m: (
-                msg_type(m) == "N"
-                and m.getField(Tag.LIST_STATUS_TEXT) == "restored after a venue restart"
-            ),
-            DEADLINE,
-        )
-        assert restored is not None
-        assert parse_report(restored)["list_id"] == "R-1"
-        # The restored bundle is in the new venue's book: the mirror bundle trades with it.
-        assert submit(desk, pair("short"), list_id="R-2", wait_done=False).status == "accepted"
-        fills = fills_for(desk, "R-1", 2)
-        assert {r["cl_ord_id"]: r["cum_qty"] for r in fills} == {"R-1-1": 2000, "R-1-2": 1000}
+        with gateway_and_desk(ports, tmp_path) as (_gw, desk):
+            assert submit(desk, pair("long"), list_id="R-1", wait_done=False).status == "accepted"
+            resting = desk.wait_for(
+                lambda m: msg_type(m) == "N" and _text(m).startswith("resting"),
+                DEADLINE,
+            )
+            assert resting is not None
+            first.stop()
+            # The window a crash can leave: the book row written, its report not yet sent.
+            with sqlite3.connect(tmp_path / "venue.sqlite") as db:
+                db.execute("UPDATE book SET reported = 0")
+            second = Venue(config)
+            venues.append(second)
+            second.start()
+            assert second.logged_on.wait(DEADLINE)
+            restored = desk.wait_for(
+                lambda m: (
+                    msg_type(m) == "N"
+                    and m.getField(Tag.LIST_STATUS_TEXT) == "restored after a venue restart"
+                ),
+                DEADLINE,
+            )
+            assert restored is not None
+            assert parse_report(restored)["list_id"] == "R-1"
+            # The restored bundle is in the new venue's book: the mirror bundle trades with it.
+            assert submit(desk, pair("short"), list_id="R-2", wait_done=False).status == "accepted"
+            fills = fills_for(desk, "R-1", 2)
+            assert {r["cl_ord_id"]: r["cum_qty"] for r in fills} == {"R-1-1": 2000, "R-1-2": 1000}
     finally:
-        desk.stop()
-        gw.stop()
-        (second or first).stop()
+        venues[-1].stop()
+
+
+def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_refuses(
+    ports, tmp_path
+):
+    """A venue that lost its book (restarted without its journal) refuses a cancel as
+    Unknown ID. A desk's cancel and an operator's each close their bundle, legs
+    cancelled, instead of going unanswered and leaving it open at the gateway."""
+    # FIX sequence numbers kept, no journal: the restart forgets the book, and QuickFIX
+    # resends nothing that would book it again.
+    config = venue_config(ports, tmp_path, store="file")
+    first = Venue(config)
+    first.start()
+    venues = [first]
+    try:
+        with gateway_and_desk(ports, tmp_path) as (gw, desk):
+            bundle_ids = {}
+            for list_id in ("U-1", "U-2"):
+                result = submit(desk, pair("long"), list_id=list_id, wait_done=False)
+                assert result.status == "accepted", result.reason
+                bundle_ids[list_id] = result.bundle_id
+            assert wait_until(lambda: first.size().resting == 2)
+            first.stop()
+            assert wait_until(lambda: not gw.venue_up)
+            second = Venue(config)
+            venues.append(second)
+            second.start()
+            assert second.logged_on.wait(DEADLINE)
+            assert wait_until(lambda: gw.venue_up)
+
+            def closed(list_id: str) -> dict[str, Any]:
+                message = desk.wait_for(
+                    lambda m: (
+                        msg_type(m) == "N"
+                        and m.getField(Tag.LIST_ID) == list_id
+                        and m.getField(Tag.LIST_STATUS_TYPE) == "5"
+                    ),
+                    DEADLINE,
+                )
+                assert message is not None, f"no answer closing {list_id}"
+                return parse_report(message)
+
+            desk.send(list_cancel_request("U-1"))
+            by_desk = closed("U-1")
+            assert (
+                gw.on_state_owner(lambda: gw.operator_cancel(bundle_ids["U-2"]), DEADLINE) is None
+            )
+            by_operator = closed("U-2")
+            for report in (by_desk, by_operator):
+                assert report["list_order_status"] == 6
+                assert f"no open list {report['bundle_id']}" in report["text"], report["text"]
+                legs = [(o["ord_status"], o["leaves_qty"], o["cxl_qty"]) for o in report["orders"]]
+                assert legs == [("4", 0, 2000), ("4", 0, 1000)]
+            assert gw.state().open_bundles == 0
+    finally:
+        venues[-1].stop()
 
 
 def _text(message: Any) -> str:

@@ -7,10 +7,12 @@ import dataclasses
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.router.records import (
     Accept,
+    CancelOut,
     Close,
     Denied,
     DenyCode,
     Ignored,
+    NoticeReject,
     RelayExecution,
     RelayStatus,
     VenueExecution,
@@ -171,3 +173,68 @@ def test_reports_keep_each_legs_current_state_for_a_resend(core: Core) -> None:
     assert record.orders[1] == OrderReport("L1-B", 600, 0, 400, ord_status="3")
     core.relay.on_reject(VenueReject(record.bundle_id, 3, "counterparty rejected: late"))
     assert [o.ord_status for o in record.orders] == ["8", "8"]
+
+
+def refused_cancel(bundle_id: str, *, unknown: bool) -> VenueReject:
+    return VenueReject(
+        bundle_id,
+        None,
+        f"counterparty rejected: unknown or finished list {bundle_id!r}",
+        ref_msg_type="K",
+        unknown_id=unknown,
+    )
+
+
+def test_a_cancel_refused_as_unknown_closes_the_open_bundle_with_its_legs_cancelled(
+    core: Core,
+) -> None:
+    """The counterparty holds no such list (it lost its book): nothing more can fill."""
+    record = accepted(core).record
+    partial = OrderReport(f"{record.bundle_id}-1", 400, 600, ord_status="1")
+    core.relay.on_execution(VenueExecution(partial.cl_ord_id, "report", state=partial))
+    actions = core.relay.on_reject(refused_cancel(record.bundle_id, unknown=True))
+    assert [type(a) for a in actions] == [Ignored, RelayStatus, Close]
+    relay = actions[1]
+    assert isinstance(relay, RelayStatus)
+    assert (relay.session, relay.list_id) == (DESK1, "L1")
+    assert relay.status.status_type == ListStatusType.ALL_DONE
+    assert relay.status.order_status == ListOrderStatus.ALL_DONE
+    assert f"no open list {record.bundle_id}" in (relay.status.text or "")
+    assert [
+        (o.cl_ord_id, o.cum_qty, o.leaves_qty, o.cxl_qty, o.ord_status) for o in relay.status.orders
+    ] == [("L1-A", 400, 0, 600, "4"), ("L1-B", 0, 0, 1000, "4")]
+    assert record.orders == list(relay.status.orders)  # a resend of the list says so too
+
+
+def test_a_cancel_refused_for_another_reason_leaves_the_bundle_open_and_tells_the_desk(
+    core: Core,
+) -> None:
+    record = accepted(core).record
+    [alone] = core.relay.on_reject(refused_cancel(record.bundle_id, unknown=False))
+    assert isinstance(alone, Ignored)
+    assert (alone.event, alone.error) == ("venue.cancel_refused", True)
+    core.relay.cancel_sent(CancelOut(DESK1, "L1", record.bundle_id, 41))
+    actions = core.relay.on_reject(refused_cancel(record.bundle_id, unknown=False))
+    notice = actions[-1]
+    assert isinstance(notice, NoticeReject)
+    assert (notice.session, notice.ref_msg_type, notice.ref_seq_num, notice.ref_id) == (
+        DESK1,
+        "K",
+        41,
+        "L1",
+    )
+    assert notice.text.endswith("the list stays open")
+    assert not record.done
+    assert core.relay.cancels == {}
+
+
+def test_a_cancel_refused_after_the_bundle_finished_changes_nothing(core: Core) -> None:
+    """Its terminal status crossed the cancel: that status already answered the desk."""
+    record = accepted(core).record
+    core.relay.cancel_sent(CancelOut(DESK1, "L1", record.bundle_id, 41))
+    core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE, cum=1000))
+    core.relay.close(record.bundle_id)
+    [action] = core.relay.on_reject(refused_cancel(record.bundle_id, unknown=True))
+    assert isinstance(action, Ignored)
+    assert (action.event, action.error) == ("venue.cancel_refused_after_done", False)
+    assert [o.ord_status for o in record.orders] == ["2", "2"]

@@ -1,0 +1,95 @@
+"""``SafeApplication``'s guard, the Logout causes it keeps, and ``Throttle``.
+
+QuickFIX calls these callbacks; here they are called directly with real quickfix
+messages and SessionIDs, as the engine would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import quickfix as fix
+
+from fixspec import Tag
+from gateway.fix import engine
+from gateway.fix.engine import SafeApplication, Throttle
+from gateway.fix.messages import new_message
+
+SESSION = fix.SessionID("FIX.4.4", "BIDGW", "VENUE")
+
+
+class Failing(SafeApplication):
+    """Every hook raises what the test sets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: BaseException = RuntimeError("a bug")
+
+    def from_app(self, message: Any, session_id: Any) -> None:
+        raise self.error
+
+    def from_admin(self, message: Any, session_id: Any) -> None:
+        raise self.error
+
+
+def admin(kind: str, text: str | None = None) -> Any:
+    message = fix.Message()
+    message.getHeader().setField(Tag.MSG_TYPE, kind)
+    if text is not None:
+        message.setField(Tag.TEXT, text)
+    return message
+
+
+def test_an_exception_in_a_hook_is_logged_and_swallowed_never_raised_into_quickfix():
+    app = Failing()
+    app.fromApp(new_message("N"), SESSION)  # returns: the engine's thread lives on
+    app.error = KeyboardInterrupt()  # even a BaseException
+    app.fromApp(new_message("N"), SESSION)
+    assert app.activity
+
+
+def test_engine_exceptions_raised_on_purpose_reach_quickfix():
+    app = Failing()
+    app.error = fix.UnsupportedMessageType()
+    with pytest.raises(fix.UnsupportedMessageType):
+        app.fromApp(new_message("N"), SESSION)
+
+
+def test_a_logon_whose_check_failed_unexpectedly_is_refused_not_let_through():
+    app = Failing()
+    with pytest.raises(fix.RejectLogon):
+        app.fromAdmin(admin("A"), SESSION)
+    app.fromAdmin(admin("0"), SESSION)  # a Heartbeat whose hook failed: nothing to refuse
+
+
+def test_the_cause_of_a_logout_is_the_logouts_text_or_a_closed_connection():
+    app = SafeApplication()
+    assert app.logout_cause(SESSION) == "connection closed without a Logout"
+    app.fromAdmin(admin("5", "MsgSeqNum too low, expecting 12 but received 1"), SESSION)
+    assert app.logout_cause(SESSION) == (
+        "Logout received: MsgSeqNum too low, expecting 12 but received 1"
+    )
+    assert app.logout_cause(SESSION) == "connection closed without a Logout"  # told once
+    app.toAdmin(admin("5"), SESSION)
+    app.fromAdmin(admin("5", "the answer"), SESSION)
+    assert app.logout_cause(SESSION) == "Logout sent: no Text"  # the first one says why
+    app.toAdmin(admin("5", "refused"), SESSION)
+    app.onLogon(SESSION)  # a later logon: that Logout is over
+    assert app.logout_cause(SESSION) == "connection closed without a Logout"
+    other = fix.SessionID("FIX.4.4", "BIDGW", "DESK1")
+    app.fromAdmin(admin("5", "bye"), other)
+    assert app.logout_cause(SESSION) == "connection closed without a Logout"
+    assert app.logout_cause(other) == "Logout received: bye"
+
+
+def test_throttle_lets_one_line_per_key_per_interval_and_counts_the_rest(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(engine.time, "monotonic", lambda: now[0])
+    throttle = Throttle(1.0)
+    assert throttle.allow("a") == 0
+    assert throttle.allow("a") is None
+    assert throttle.allow("a") is None
+    assert throttle.allow("b") == 0  # each key on its own
+    now[0] += 1.0
+    assert throttle.allow("a") == 2  # the two left out since the last line
+    assert throttle.allow("a") is None

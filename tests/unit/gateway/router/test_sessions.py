@@ -1,0 +1,60 @@
+"""Counterparty messages read into the decision core's records (``translate``); the
+clients' rate limit (``TokenBucket``)."""
+
+from __future__ import annotations
+
+from gateway.fix.messages import business_reject
+from gateway.router import sessions
+from gateway.router.records import InstrumentsIn, VenueReject
+from gateway.router.sessions import TokenBucket, translate
+
+VENUE = ("FIX.4.4", "BIDGW", "VENUE")
+
+
+def read(message: object) -> object:
+    return translate("venue", message, VENUE, replay=False)
+
+
+def test_a_refused_cancel_names_its_bundle_and_whether_the_id_was_unknown() -> None:
+    refused = business_reject(
+        ref_msg_type="K", reason=1, text="unknown or finished list 'B-7'", ref_id="B-7"
+    )
+    assert read(refused) == VenueReject(
+        "B-7",
+        None,
+        "counterparty rejected: unknown or finished list 'B-7'",
+        ref_msg_type="K",
+        unknown_id=True,
+    )
+    other = business_reject(ref_msg_type="K", reason=0, text="not now", ref_id="B-7")
+    record = read(other)
+    assert isinstance(record, VenueReject)
+    assert (record.bundle_id, record.unknown_id) == ("B-7", False)
+
+
+def test_a_refused_list_is_matched_later_by_its_msg_seq_num_not_by_its_ref_id() -> None:
+    refused = business_reject(ref_msg_type="E", reason=1, text="no", ref_seq_num=12, ref_id="X")
+    assert read(refused) == VenueReject(
+        None, 12, "counterparty rejected: no", ref_msg_type="E", unknown_id=True
+    )
+    unreadable = business_reject(ref_msg_type="E", reason=0, text="no")
+    unreadable.setField(45, "twelve")
+    record = read(unreadable)
+    assert isinstance(record, VenueReject)
+    assert record.ref_seq_num is None
+
+
+def test_a_refused_security_list_request_is_an_instruments_answer() -> None:
+    refused = business_reject(ref_msg_type="x", reason=3, text="unsupported", ref_id="IL-1")
+    assert read(refused) == InstrumentsIn("IL-1", -1, text="unsupported")
+
+
+def test_a_token_bucket_allows_its_rate_with_one_second_of_burst(monkeypatch):
+    now = [50.0]
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: now[0])
+    bucket = TokenBucket(4)
+    assert [bucket.take() for _ in range(5)] == [True, True, True, True, False]
+    now[0] += 0.5  # two tokens back
+    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    now[0] += 60  # idle: the burst stays one second's worth
+    assert sum(bucket.take() for _ in range(10)) == 4
