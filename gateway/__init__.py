@@ -5,7 +5,7 @@ Public surface (pinned by tests/unit/gateway/test_exports.py)::
     OrderBundle, Leg, Constraint, Side, Sense      the one data type between layers
     PreSolver, PresolveConfig, Verdict, Outcome    can a non-empty fill exist?
     StrategyRegistry, Strategy, StrategyConfig,
-    BuildContext, BidderPayload, FillCheck,
+    ConfigPath, BuildContext, BidderPayload, FillCheck,
     FillDescriber, CommandPlugin                   strategy and command plugins
     GatewayError and its subclasses                errors
 
@@ -26,6 +26,7 @@ from gateway.core.plugins import (
     BidderPayload,
     BuildContext,
     CommandPlugin,
+    ConfigPath,
     FillCheck,
     FillDescriber,
     Strategy,
@@ -43,6 +44,7 @@ __all__ = [
     "BundleError",
     "CommandPlugin",
     "ConfigError",
+    "ConfigPath",
     "Constraint",
     "FieldIssue",
     "FillCheck",

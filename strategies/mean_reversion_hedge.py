@@ -38,10 +38,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.errors import FieldIssue, PayloadError
@@ -53,7 +53,7 @@ from gateway.core.fields import (
     SideField,
     Symbol,
 )
-from gateway.core.plugins import BuildContext, FillCheck, StrategyConfig
+from gateway.core.plugins import BuildContext, ConfigPath, FillCheck, StrategyConfig
 from strategies._common import duplicate_issues
 from strategies.lattice import Method, solve_hedge
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors
@@ -113,14 +113,13 @@ class MeanReversionConfig(StrategyConfig):
     """Config: where price histories are read from, and the default lot.
 
     Attributes:
-        data_dir: folder that ``price_history`` names a file in (default: the
-            working directory). References may not leave it.
+        data_dir: folder that ``price_history`` names a file in, relative to the
+            strategies file that sets it (default: the working directory).
+            References may not leave it.
         default_lot_size: lot for instruments that name none (default 100,000: FX).
     """
 
-    data_dir: Annotated[Path, BeforeValidator(lambda v: Path(v) if isinstance(v, str) else v)] = (
-        Path()
-    )
+    data_dir: ConfigPath = Path()
     default_lot_size: PositiveInt = 100_000
 
 

@@ -41,10 +41,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
 
 from gateway.core.bundle import OrderBundle
 from gateway.core.errors import (
@@ -66,6 +73,7 @@ __all__ = [
     "BidderPayload",
     "BuildContext",
     "CommandPlugin",
+    "ConfigPath",
     "FillCheck",
     "FillDescriber",
     "LoadedCommand",
@@ -100,6 +108,21 @@ class StrategyConfig(FrozenModel):
 
     default_lot_size: PositiveInt = 100
     max_legs: PositiveInt = 50
+
+
+def _under_config_dir(value: Path, info: ValidationInfo) -> Path:
+    base = info.context.get("config_dir") if isinstance(info.context, Mapping) else None
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+#: A path in a strategy's config (a folder of data files, say): relative to the
+#: strategies file that sets it, as every path in a config file is; relative to the
+#: working directory where no file does (the built-ins' defaults, a test's settings).
+ConfigPath = Annotated[
+    Path,
+    BeforeValidator(lambda v: Path(v) if isinstance(v, str) else v),
+    AfterValidator(_under_config_dir),
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -481,19 +504,23 @@ def _compile_template(key: str, settings: StrategySettings, origin: _Origin) -> 
         ) from exc
     where = source.file or "inline"
     line = source.line()
-    return _checked(key, instance, f"template, {where}" + (f":{line}" if line else ""), settings)
+    found = f"template, {where}" + (f":{line}" if line else "")
+    return _checked(key, instance, found, settings, origin.base)
 
 
 def _load(key: str, settings: StrategySettings, origin: _Origin | None = None) -> LoadedStrategy:
     if settings.template is not None:
         return _compile_template(key, settings, origin or _Origin())
     ep = _entry_point(key, settings.plugin or key)
-    return _checked(key, _instantiate(key, ep), ep.value, settings)
+    return _checked(key, _instantiate(key, ep), ep.value, settings, (origin or _Origin()).base)
 
 
-def _checked(key: str, instance: Any, value: str, settings: StrategySettings) -> LoadedStrategy:
+def _checked(
+    key: str, instance: Any, value: str, settings: StrategySettings, config_dir: Path | None
+) -> LoadedStrategy:
     """A loaded plugin (or compiled template) once it has proven to be a strategy;
-    ``value`` says where it came from (``module:Class``)."""
+    ``value`` says where it came from (``module:Class``); a :data:`ConfigPath` in its
+    config resolves against ``config_dir`` (the strategies file's folder)."""
     missing = [
         attr
         for attr in ("name", "payload_model", "config_model", "build")
@@ -514,7 +541,8 @@ def _checked(key: str, instance: Any, value: str, settings: StrategySettings) ->
             plugin=key,
         )
     try:
-        config = instance.config_model.model_validate(settings.config)
+        context = {"config_dir": config_dir} if config_dir is not None else None
+        config = instance.config_model.model_validate(settings.config, context=context)
     except ValidationError as exc:
         issues = field_issues(exc, prefix=f"strategies.{key}.config")
         raise PluginError("invalid config: " + "; ".join(map(str, issues)), plugin=key) from None

@@ -75,8 +75,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="gateway config YAML for strategies and pre-solver settings "
-        "(default: built-in strategies, HiGHS, 1000 ms limit)",
+        help="gateway config YAML for strategies and pre-solver settings (default: "
+        "config/gateway.yaml when it exists, else the built-in strategies, HiGHS, 1000 ms)",
     )
     check.add_argument(
         "--json", action="store_true", help="print exactly one JSON object on stdout"
@@ -646,6 +646,7 @@ def _app_config(args: argparse.Namespace) -> AppConfig:
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    _default_config(args)
     config = _app_config(args)
     registry = config.registry()
     envelope = parse_envelope(load_yaml(args.payload), source=str(args.payload))
@@ -915,9 +916,14 @@ def _render_submit(result: Any, *, reset: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:
+def _default_config(args: argparse.Namespace) -> None:
+    """``--config`` left out: config/gateway.yaml when it exists (check, strategies)."""
     if args.config is None and _DEFAULT_GATEWAY_CONFIG.exists():
         args.config = _DEFAULT_GATEWAY_CONFIG
+
+
+def _cmd_strategies(args: argparse.Namespace, out: TextIO) -> int:
+    _default_config(args)
     registry = _app_config(args).registry()
     for name in registry.names:
         loaded = registry.get(name)

@@ -11,6 +11,7 @@ def test_exported_members():
             "BundleError",
             "CommandPlugin",
             "ConfigError",
+            "ConfigPath",
             "Constraint",
             "FieldIssue",
             "FillCheck",

@@ -329,3 +329,20 @@ def test_command_plugins_load_or_carry_a_clear_error(plugin_module):
     assert "a command name is lower-case" in errors["Bad Name"]
     assert "registered more than once" in errors["twice"]
     assert all(c.plugin is None for c in by_name.values() if c.error is not None)
+
+
+def test_a_config_path_resolves_against_the_strategies_file_that_sets_it(tmp_path, monkeypatch):
+    """Like every path in a config file; only settings without a file keep the working
+    directory (the gateway may run from anywhere)."""
+    (tmp_path / "conf").mkdir()
+    monkeypatch.chdir(tmp_path)
+    text = "strategies:\n  mean_reversion_hedge:\n    config: {data_dir: %s}\n"
+    registry = _registry(tmp_path / "conf", text % "samples")
+    assert registry.get("mean_reversion_hedge").config.data_dir == tmp_path / "conf" / "samples"
+    absolute = _registry(tmp_path / "conf", text % tmp_path)
+    assert absolute.get("mean_reversion_hedge").config.data_dir == tmp_path
+    settings = StrategiesFile.model_validate(
+        {"strategies": {"mean_reversion_hedge": {"config": {"data_dir": "samples"}}}}
+    )
+    loose = StrategyRegistry.from_settings(settings)
+    assert loose.get("mean_reversion_hedge").config.data_dir == Path("samples")
