@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,7 @@ __all__ = ["TlsProxy", "TlsProxyConfig"]
 log = structlog.get_logger("bidgw.tls")
 
 _CHUNK = 65536
+_HANDSHAKE_SECS = 10.0  # a client that has not finished its TLS handshake by then is dropped
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,22 +57,46 @@ class TlsProxyConfig:
     server_name: str | None = None  # originate: name expected in the server's certificate
 
     def ssl_context(self) -> ssl.SSLContext:
+        """The context for the TLS side; ValueError naming the option and the file
+        when a file is missing or does not hold what it should."""
+        for option, path in (
+            ("--cert", self.cert),
+            ("--key", self.key),
+            ("--ca", self.ca),
+            ("--client-ca", self.client_ca),
+        ):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{option} {path}: no such file")
         if self.mode == "terminate":
             if self.cert is None:
                 raise ValueError("terminate mode needs --cert (and --key)")
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(self.cert, self.key)
+            _load(context.load_cert_chain, "--cert/--key", self.cert, self.key)
             if self.client_ca is not None:
                 context.verify_mode = ssl.CERT_REQUIRED
-                context.load_verify_locations(self.client_ca)
+                _load(context.load_verify_locations, "--client-ca", self.client_ca)
         else:
-            context = ssl.create_default_context(
-                ssl.Purpose.SERVER_AUTH, cafile=str(self.ca) if self.ca else None
-            )
+            # With --ca, that CA alone is trusted (not the system's roots as well).
+            try:
+                context = ssl.create_default_context(
+                    ssl.Purpose.SERVER_AUTH, cafile=str(self.ca) if self.ca else None
+                )
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueError(f"--ca {self.ca}: {exc}") from None
             if self.cert is not None:
-                context.load_cert_chain(self.cert, self.key)
+                _load(context.load_cert_chain, "--cert/--key", self.cert, self.key)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         return context
+
+
+def _load(method: Callable[..., None], option: str, *paths: Path | None) -> None:
+    """``method(*paths)``, its failure (a PEM that is not one, a key that does not match
+    the certificate) as a ValueError naming the option and the files."""
+    try:
+        method(*paths)
+    except (ssl.SSLError, OSError) as exc:
+        files = ", ".join(str(path) for path in paths if path is not None)
+        raise ValueError(f"{option} {files}: {exc}") from None
 
 
 class TlsProxy:
@@ -108,14 +134,31 @@ class TlsProxy:
         self._thread.stop()
 
     async def _listen(self) -> None:
-        tls = self._context if self.config.mode == "terminate" else None
+        # TLS is started per connection (:meth:`_handshake`), so a refused handshake is
+        # logged; asyncio's own server-side TLS reports it only in debug mode.
         self._server = await asyncio.start_server(
-            self._handle, self.config.listen_host, self.config.listen_port, ssl=tls
+            self._handle, self.config.listen_host, self.config.listen_port
         )
+
+    async def _handshake(self, writer: asyncio.StreamWriter, peer: object) -> bool:
+        """Terminate mode: the TLS handshake with the client, or a logged refusal."""
+        try:
+            await writer.start_tls(self._context, ssl_handshake_timeout=_HANDSHAKE_SECS)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            log.warning(
+                "tls.handshake_refused", peer=str(peer), error=str(exc) or type(exc).__name__
+            )
+            self.handshake_failures += 1  # after the log line: tests wait on the count
+            with contextlib.suppress(Exception):
+                writer.close()
+            return False
+        return True
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         peer = writer.get_extra_info("peername")
+        if self.config.mode == "terminate" and not await self._handshake(writer, peer):
+            return
         try:
             if self.config.mode == "terminate":
                 upstream = await asyncio.open_connection(

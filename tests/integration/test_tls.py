@@ -5,15 +5,17 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import structlog
 import trustme
 
 from gateway.fix.engine import free_port
 from gateway.tools.client import ClientConfig, FixClient, submit
 from gateway.tools.tlsproxy import TlsProxy, TlsProxyConfig
 from tests.conftest import seed_hedge
-from tests.integration.conftest import DEADLINE
+from tests.integration.conftest import DEADLINE, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +43,7 @@ def pki(tmp_path):
 
 
 @pytest.fixture
-def tls_port(ports, pki, gateway) -> Iterator[int]:
+def tls_proxy(ports, pki, gateway) -> Iterator[TlsProxy]:
     """A terminating proxy (mutual TLS) in front of the gateway's client acceptor."""
     port = free_port()
     proxy = TlsProxy(
@@ -58,9 +60,14 @@ def tls_port(ports, pki, gateway) -> Iterator[int]:
     )
     proxy.start()
     try:
-        yield port
+        yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def tls_port(tls_proxy) -> int:
+    return tls_proxy.config.listen_port
 
 
 def test_a_client_trades_through_tls_with_mutual_authentication(tls_port, pki, tmp_path):
@@ -112,20 +119,38 @@ def _tls_exchange(port: int, context: ssl.SSLContext) -> bytes:
         return tls.recv(100)
 
 
-def test_plain_tcp_and_untrusted_peers_are_refused(tls_port, pki):
+def test_plain_tcp_and_untrusted_peers_are_refused_and_each_refusal_is_logged(
+    tls_proxy, tls_port, pki
+):
+    with structlog.testing.capture_logs() as logged:
+        _refuse_three(tls_port, pki)
+        # The proxy logs each refused handshake with its peer and reason (asyncio's own
+        # server-side TLS says nothing outside debug mode), on its own thread.
+        assert wait_until(lambda: tls_proxy.handshake_failures == 3)
+    refused = [entry for entry in logged if entry["event"] == "tls.handshake_refused"]
+    assert len(refused) == 3, refused
+    assert tls_proxy.handshake_failures == 3
+    assert all(entry["peer"].startswith("('127.0.0.1'") for entry in refused)
+    reasons = " | ".join(entry["error"] for entry in refused)
+    assert "WRONG_VERSION_NUMBER" in reasons.upper(), reasons
+    assert "CERTIFICATE" in reasons.upper(), reasons
+
+
+def _refuse_three(port: int, pki: dict[str, Path]) -> None:
+    """Three clients the proxy must refuse."""
     # Plain FIX bytes to the TLS port: no FIX session, the connection just closes.
-    with socket.create_connection(("127.0.0.1", tls_port), timeout=5) as raw:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
         raw.sendall(LOGON)
         assert not raw.recv(100).startswith(b"8=FIX")
     # A client that does not trust the gateway's CA refuses the server certificate.
     distrust = ssl.create_default_context(cafile=str(pki["other_ca"]))
     with pytest.raises(ssl.SSLCertVerificationError):
-        _tls_exchange(tls_port, distrust)
+        _tls_exchange(port, distrust)
     # A client without a certificate is refused by the gateway side (mutual TLS): with
     # TLS 1.3 the refusal may arrive as an alert or as the connection closing.
     anonymous = ssl.create_default_context(cafile=str(pki["ca"]))
     try:
-        reply = _tls_exchange(tls_port, anonymous)
+        reply = _tls_exchange(port, anonymous)
     except (ssl.SSLError, ConnectionResetError):
         reply = b""
     assert reply == b""
