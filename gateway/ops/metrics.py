@@ -64,9 +64,11 @@ class GatewayMetrics:
         )
         self.bundles_denied = Counter(
             "bidgw_bundles_denied",
-            "Lists denied, by ListRejectReason (1386); stage 'gateway' is the gateway's "
-            "decision, 'counterparty' its reject of a bundle the gateway had accepted",
-            ["client", "reason_code", "stage"],
+            "Lists denied, by ListRejectReason (1386) and kind (invalid, duplicate, halted, "
+            "limit, pretrade, infeasible, presolve_timeout, venue_down, counterparty, "
+            "internal); stage 'gateway' is the gateway's decision, 'counterparty' its reject "
+            "of a bundle the gateway had accepted",
+            ["client", "reason_code", "stage", "kind"],
             registry=registry,
         )
         self.cancels = Counter(

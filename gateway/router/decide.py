@@ -45,6 +45,7 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    DenyKind,
     Ignored,
     ListCancel,
     ListHeader,
@@ -64,6 +65,14 @@ NOT_LOGGED_ON = (
 
 class ShuttingDown(GatewayError):
     """The gateway stopped before this list was pre-solved: denied, not remembered."""
+
+
+#: The denial kind of each pre-solve outcome that is not a fill.
+_PRESOLVE_KINDS = {
+    "infeasible": DenyKind.INFEASIBLE,
+    "timeout": DenyKind.PRESOLVE_TIMEOUT,
+    "too_large": DenyKind.INVALID,
+}
 
 
 def single_line(text: str) -> str:
@@ -122,6 +131,7 @@ class Decider:
                 ids,
                 DenyCode.UNSUPPORTED,
                 f"{len(ids)} orders in one list; this gateway accepts at most {limit}",
+                kind=DenyKind.INVALID,
                 remember=False,
             )
         previous = self.book.decision(session, list_id)
@@ -151,6 +161,7 @@ class Decider:
                 "refused on replay: the gateway stopped twice while handling this list "
                 "(once when it arrived, once when it was replayed after a restart); "
                 "it is not tried again",
+                kind=DenyKind.INTERNAL,
             )
         reused = self.book.used_cl_ord_id(session, ids)
         if reused is not None:
@@ -160,6 +171,7 @@ class Decider:
                 ids,
                 DenyCode.DUPLICATE,
                 f"duplicate ClOrdID {reused!r}: already used by this client",
+                kind=DenyKind.DUPLICATE,
             )
         # The ids are taken now: a duplicate arriving during the solve is refused. The
         # placeholder never expires; the verdict replaces it.
@@ -183,20 +195,24 @@ class Decider:
                 self.book.release(session, list_id, ids)
                 return Denied(session, list_id, ids, DenyCode.OTHER, str(error), remember=False)
             if isinstance(error, GatewayError):
-                return self._deny(session, list_id, ids, deny_code(error), single_line(str(error)))
+                code, reason = deny_code(error), single_line(str(error))
+                return self._deny(session, list_id, ids, code, reason, kind=DenyKind.INVALID)
             return self._deny(
                 session,
                 list_id,
                 ids,
                 DenyCode.OTHER,
                 f"pre-solve failed: {type(error).__name__}: {error}",
+                kind=DenyKind.INTERNAL,
             )
         bundle = solved.bundle
         assert bundle is not None  # no error means a bundle
         blocked = self.blocked(session[2])
         if blocked is not None:  # thrown while the list was being solved
             self.book.release(session, list_id, ids)
-            return Denied(session, list_id, ids, DenyCode.OTHER, blocked, remember=False)
+            return Denied(
+                session, list_id, ids, DenyCode.OTHER, blocked, remember=False, kind=DenyKind.HALTED
+            )
         limits = self.limits(session[2])
         breach = (
             limit_breach(bundle, limits, solved.open_before)
@@ -209,7 +225,9 @@ class Decider:
             or solved.refused  # passed now, but the list was not solved
         )
         if breach is not None:
-            return self._deny(session, list_id, ids, DenyCode.OTHER, breach)
+            # Every client limit's reason starts "limit:"; the pre-trade checks' do not.
+            kind = DenyKind.LIMIT if breach.startswith("limit:") else DenyKind.PRETRADE
+            return self._deny(session, list_id, ids, DenyCode.OTHER, breach, kind=kind)
         if not solved.feasible:
             return self._deny(
                 session,
@@ -217,10 +235,13 @@ class Decider:
                 ids,
                 DenyCode.OTHER,
                 f"pre-solve {solved.outcome}: {solved.reason}",
+                kind=_PRESOLVE_KINDS.get(solved.outcome, DenyKind.INTERNAL),
                 presolve_ms=solved.presolve_ms,
             )
         if not venue_up:
-            return self._deny(session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON)
+            return self._deny(
+                session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON, kind=DenyKind.VENUE_DOWN
+            )
         leg_orders = _leg_orders(bundle, ids)
         if leg_orders is None:
             return self._deny(
@@ -229,6 +250,7 @@ class Decider:
                 ids,
                 DenyCode.OTHER,
                 "the strategy built a leg on an instrument this list does not contain",
+                kind=DenyKind.INVALID,
             )
         bundle_id = bundle.bundle_id
         record = BundleRecord(
@@ -255,10 +277,11 @@ class Decider:
         record: BundleRecord,
         reason: str = "counterparty session refused the message: the bundle was not forwarded",
         code: DenyCode = DenyCode.CLOSED,
+        kind: DenyKind = DenyKind.VENUE_DOWN,
     ) -> Denied:
         """The bundle could not be journaled or sent: undo the registration and deny."""
         self.book.unregister(record)
-        return self._deny(record.client, record.list_id, record.all_ids, code, reason)
+        return self._deny(record.client, record.list_id, record.all_ids, code, reason, kind=kind)
 
     # cancels -------------------------------------------------------------------------------
     def on_cancel(self, cancel: ListCancel, *, venue_up: bool) -> CancelOut | NoticeReject:
@@ -302,6 +325,7 @@ class Decider:
         code: DenyCode,
         reason: str,
         *,
+        kind: DenyKind,
         remember: bool = True,
         presolve_ms: float | None = None,
     ) -> Denied:
@@ -312,7 +336,9 @@ class Decider:
             self.book.take_ids(session, list_id, ids)
             decision = Decision(False, reason, ids, reject_reason=int(code))
             self.book.decide(session, list_id, decision, self.clock())
-        return Denied(session, list_id, ids, code, reason, remember, presolve_ms=presolve_ms)
+        return Denied(
+            session, list_id, ids, code, reason, remember, presolve_ms=presolve_ms, kind=kind
+        )
 
 
 def limit_breach(bundle: OrderBundle, limits: ClientLimits, open_before: int) -> str | None:

@@ -30,6 +30,7 @@ __all__ = [
     "Decision",
     "Denied",
     "DenyCode",
+    "DenyKind",
     "DeskSession",
     "Ignored",
     "InstrumentsIn",
@@ -60,6 +61,23 @@ class DenyCode(enum.IntEnum):
     DUPLICATE = 6  # a ClOrdID already used by this client
     UNSUPPORTED = 11  # unsupported order characteristic: unknown strategy, too many orders
     OTHER = 99  # anything else, with the reason in the text
+
+
+class DenyKind(enum.StrEnum):
+    """Why a list was denied, as a metrics label (``bidgw_bundles_denied_total``'s
+    ``kind``): the wire carries only ListRejectReason, 99 for most of these, and the
+    text."""
+
+    INVALID = "invalid"  # the list or its payload cannot be built (fields, strategy, size)
+    DUPLICATE = "duplicate"  # a ClOrdID this client already used
+    HALTED = "halted"  # an operator's halt or kill switch
+    LIMIT = "limit"  # a client limit: legs, open bundles, notional, open quantity
+    PRETRADE = "pretrade"  # the pre-trade checks against the instrument list
+    INFEASIBLE = "infeasible"  # the pre-solver proved that no non-empty fill exists
+    PRESOLVE_TIMEOUT = "presolve_timeout"  # the pre-solve ran out of time
+    VENUE_DOWN = "venue_down"  # the counterparty session is down or refused the send
+    COUNTERPARTY = "counterparty"  # the counterparty rejected a bundle after acceptance
+    INTERNAL = "internal"  # a failure inside the gateway, or it is stopping
 
 
 class BusinessReason(enum.IntEnum):
@@ -254,6 +272,7 @@ class Denied:
     remember: bool = True
     bundle_id: str | None = None
     presolve_ms: float | None = None
+    kind: DenyKind = DenyKind.INTERNAL
 
 
 @dataclass(frozen=True, slots=True)

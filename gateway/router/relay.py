@@ -29,6 +29,7 @@ from gateway.router.records import (
     Close,
     Denied,
     DenyCode,
+    DenyKind,
     Ignored,
     NoticeReject,
     RelayExecution,
@@ -137,6 +138,7 @@ class Relay:
             reject.reason,
             remember=False,
             bundle_id=record.bundle_id,
+            kind=DenyKind.COUNTERPARTY,
         )
         return [denied, Close(record.bundle_id)]
 

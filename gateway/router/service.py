@@ -88,6 +88,7 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    DenyKind,
     DeskSession,
     Ignored,
     InstrumentsIn,
@@ -789,7 +790,13 @@ class Gateway:
         if reason is None:
             return None
         return Denied(
-            header.session, header.list_id, header.cl_ord_ids, DenyCode.OTHER, reason, False
+            header.session,
+            header.list_id,
+            header.cl_ord_ids,
+            DenyCode.OTHER,
+            reason,
+            False,
+            kind=DenyKind.HALTED,
         )
 
     def _admit(self, admit: Admit, work: Work) -> None:
@@ -946,7 +953,9 @@ class Gateway:
         if denied.bundle_id is not None:
             self._save_orders(denied.bundle_id)
         stage = "gateway" if denied.bundle_id is None else "counterparty"
-        self.metrics.bundles_denied.labels(denied.session[2], str(int(denied.code)), stage).inc()
+        self.metrics.bundles_denied.labels(
+            denied.session[2], str(int(denied.code)), stage, denied.kind.value
+        ).inc()
         self.decisions.add(
             DecisionView(
                 time.time(),
@@ -1002,7 +1011,9 @@ class Gateway:
         except Exception as exc:  # nothing left the gateway: undo, and say so
             log.error("bundle.accept_failed", error=f"{type(exc).__name__}: {exc}", exc_info=True)
             reason = f"internal error, the bundle was not forwarded: {type(exc).__name__}"
-            self._deny(self.decider.forward_failed(record, reason, DenyCode.OTHER))
+            self._deny(
+                self.decider.forward_failed(record, reason, DenyCode.OTHER, DenyKind.INTERNAL)
+            )
             return
         journaled = clock()
         if not self._send(venue_message, self.venue_session):

@@ -128,7 +128,7 @@ def test_metrics_count_an_accepted_a_denied_and_a_filled_bundle(desk, counterpar
     assert found[("bidgw_bundles_received_total", label(client="DESK1"))] == 2
     strategy = label(client="DESK1", strategy="single_factor_hedged")
     assert found[("bidgw_bundles_accepted_total", strategy)] == 1
-    denial = label(client="DESK1", reason_code="99", stage="gateway")
+    denial = label(client="DESK1", reason_code="99", stage="gateway", kind="infeasible")
     assert found[("bidgw_bundles_denied_total", denial)] == 1
     assert found[("bidgw_filled_quantity_total", label(client="DESK1"))] == 900
     assert found[("bidgw_decision_seconds_count", ())] == 2

@@ -10,11 +10,12 @@ from gateway.ops.metrics import LATENCY_BUCKETS, GatewayMetrics, VenueMetrics
 def test_names_follow_prometheus_conventions_and_buckets_start_at_ten_microseconds() -> None:
     metrics = GatewayMetrics()
     metrics.bundles_received.labels("DESK1").inc()
-    metrics.bundles_denied.labels("DESK1", "99", "gateway").inc()
+    metrics.bundles_denied.labels("DESK1", "99", "gateway", "infeasible").inc()
     metrics.decision_seconds.observe(42e-6)
     text = generate_latest(metrics.registry).decode()
     assert 'bidgw_bundles_received_total{client="DESK1"} 1.0' in text
-    assert 'bidgw_bundles_denied_total{client="DESK1",reason_code="99",stage="gateway"} 1.0' in text
+    denied = 'client="DESK1",kind="infeasible",reason_code="99",stage="gateway"'
+    assert f"bidgw_bundles_denied_total{{{denied}}} 1.0" in text
     assert 'bidgw_decision_seconds_bucket{le="1e-05"} 0.0' in text
     assert 'bidgw_decision_seconds_bucket{le="5e-05"} 1.0' in text
     assert LATENCY_BUCKETS[0] == 10e-6

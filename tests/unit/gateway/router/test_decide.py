@@ -16,6 +16,7 @@ from gateway.router.records import (
     Decision,
     Denied,
     DenyCode,
+    DenyKind,
     Ignored,
     ListCancel,
     ListHeader,
@@ -150,7 +151,7 @@ def test_a_reused_cl_ord_id_is_denied_as_duplicate(core: Core) -> None:
     accept(core, "L1")
     answer = core.decider.on_list(ListHeader(DESK1, "L2", ("L1-A", "new")))
     assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.DUPLICATE
+    assert (answer.code, answer.kind) == (DenyCode.DUPLICATE, DenyKind.DUPLICATE)
     assert answer.reason == "duplicate ClOrdID 'L1-A': already used by this client"
 
 
@@ -170,7 +171,7 @@ def test_too_many_orders_are_refused_before_anything_is_remembered(core: Core) -
     ids = tuple(f"O{i}" for i in range(101))
     answer = core.decider.on_list(ListHeader(DESK1, "BIG", ids))
     assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.UNSUPPORTED
+    assert (answer.code, answer.kind) == (DenyCode.UNSUPPORTED, DenyKind.INVALID)
     assert not answer.remember
     assert answer.cl_ord_ids == ids  # every ClOrdID is answered, the 101st too
     assert core.book.decision(DESK1, "BIG") is None
@@ -192,7 +193,7 @@ def test_an_unknown_strategy_is_denied_by_its_error_type() -> None:
         Solved(admitted.header, admitted.bundle_id, error=other), venue_up=True
     )
     assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.OTHER
+    assert (answer.code, answer.kind) == (DenyCode.OTHER, DenyKind.INVALID)
 
 
 def test_a_solver_crash_denies_that_list_only(core: Core) -> None:
@@ -201,6 +202,7 @@ def test_a_solver_crash_denies_that_list_only(core: Core) -> None:
     answer = core.decider.on_solved(crash, venue_up=True)
     assert isinstance(answer, Denied)
     assert answer.reason == "pre-solve failed: IndexError: list index out of range"
+    assert answer.kind is DenyKind.INTERNAL
     assert core.book.open_count(DESK1) == 0
     accept(core, "L2")
 
@@ -220,13 +222,14 @@ def test_an_infeasible_verdict_is_denied_with_the_pre_solvers_reason(core: Core)
     assert isinstance(answer, Denied)
     assert answer.reason == "pre-solve infeasible: needs AAAA 900 above its limit 500"
     assert answer.presolve_ms == 1.5
+    assert answer.kind is DenyKind.INFEASIBLE
     assert core.book.decision(DESK1, "L1").reject_reason == DenyCode.OTHER  # type: ignore[union-attr]
 
 
 def test_the_counterparty_down_denies_with_reason_closed(core: Core) -> None:
     answer = core.decider.on_solved(solved_ok(admit(core, "L1")), venue_up=False)
     assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.CLOSED
+    assert (answer.code, answer.kind) == (DenyCode.CLOSED, DenyKind.VENUE_DOWN)
     assert "not logged on" in answer.reason
 
 
@@ -234,7 +237,7 @@ def test_forward_failure_undoes_the_registration(core: Core) -> None:
     accepted = accept(core, "L1")
     answer = core.decider.forward_failed(accepted.record)
     assert isinstance(answer, Denied)
-    assert answer.code is DenyCode.CLOSED
+    assert (answer.code, answer.kind) == (DenyCode.CLOSED, DenyKind.VENUE_DOWN)
     assert accepted.record.bundle_id not in core.book.by_bundle
     assert core.book.open_count(DESK1) == 0
     assert not core.book.decision(DESK1, "L1").accepted  # type: ignore[union-attr]
@@ -245,6 +248,7 @@ def test_leg_limit() -> None:
     answer = core.decider.on_solved(solved_ok(admit(core, "L1")), venue_up=True)
     assert isinstance(answer, Denied)
     assert answer.reason == "limit: 2 legs, at most 1 per bundle"
+    assert answer.kind is DenyKind.LIMIT
 
 
 def test_notional_limit() -> None:
@@ -330,3 +334,30 @@ def test_cancel_of_a_finished_list_that_left_memory_says_done() -> None:
     answer = core.decider.on_cancel(ListCancel(DESK1, "L1", 9), venue_up=True)
     assert isinstance(answer, NoticeReject)
     assert answer.text == "cannot cancel 'L1': the list is already done"
+
+
+def test_each_denial_names_its_kind_for_the_operators_metrics() -> None:
+    """The wire says ListRejectReason 99 for most denials; the kind tells them apart."""
+    core = Core()
+    core.decider.pretrade = lambda _bundle: "leg 1 (buy AAAA): AAAA is on the restricted list"
+    answer = core.decider.on_solved(solved_ok(admit(core, "P1")), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert (answer.code, answer.kind) == (DenyCode.OTHER, DenyKind.PRETRADE)
+    core.decider.pretrade = lambda _bundle: None
+    core.decider.blocked = lambda _comp_id: "kill switch thrown for DESK1"
+    answer = core.decider.on_solved(solved_ok(admit(core, "H1")), venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.kind is DenyKind.HALTED
+    core.decider.blocked = lambda _comp_id: None
+    admitted = admit(core, "T1")
+    slow = Solved(
+        admitted.header,
+        admitted.bundle_id,
+        hedged_bundle(admitted.bundle_id),
+        feasible=False,
+        outcome="timeout",
+        reason="no fill found within 1000 ms",
+    )
+    answer = core.decider.on_solved(slow, venue_up=True)
+    assert isinstance(answer, Denied)
+    assert answer.kind is DenyKind.PRESOLVE_TIMEOUT
