@@ -35,6 +35,19 @@ def admit(core: Core, list_id: str, **kw: object) -> Admit:
     return answer
 
 
+def no_fill(admitted: Admit, outcome: str, reason: str) -> Solved:
+    """The pre-solver's verdict without a fill (1.5 ms of solving)."""
+    return Solved(
+        admitted.header,
+        admitted.bundle_id,
+        hedged_bundle(admitted.bundle_id),
+        feasible=False,
+        outcome=outcome,
+        reason=reason,
+        presolve_ms=1.5,
+    )
+
+
 def accept(core: Core, list_id: str) -> Accept:
     answer = core.decider.on_solved(solved_ok(admit(core, list_id)), venue_up=True)
     assert isinstance(answer, Accept), answer
@@ -208,16 +221,7 @@ def test_a_solver_crash_denies_that_list_only(core: Core) -> None:
 
 
 def test_an_infeasible_verdict_is_denied_with_the_pre_solvers_reason(core: Core) -> None:
-    admitted = admit(core, "L1")
-    verdict = Solved(
-        admitted.header,
-        admitted.bundle_id,
-        hedged_bundle(admitted.bundle_id),
-        feasible=False,
-        outcome="infeasible",
-        reason="needs AAAA 900 above its limit 500",
-        presolve_ms=1.5,
-    )
+    verdict = no_fill(admit(core, "L1"), "infeasible", "needs AAAA 900 above its limit 500")
     answer = core.decider.on_solved(verdict, venue_up=True)
     assert isinstance(answer, Denied)
     assert answer.reason == "pre-solve infeasible: needs AAAA 900 above its limit 500"
@@ -349,15 +353,7 @@ def test_each_denial_names_its_kind_for_the_operators_metrics() -> None:
     assert isinstance(answer, Denied)
     assert answer.kind is DenyKind.HALTED
     core.decider.blocked = lambda _comp_id: None
-    admitted = admit(core, "T1")
-    slow = Solved(
-        admitted.header,
-        admitted.bundle_id,
-        hedged_bundle(admitted.bundle_id),
-        feasible=False,
-        outcome="timeout",
-        reason="no fill found within 1000 ms",
-    )
+    slow = no_fill(admit(core, "T1"), "timeout", "no fill found within 1000 ms")
     answer = core.decider.on_solved(slow, venue_up=True)
     assert isinstance(answer, Denied)
     assert answer.kind is DenyKind.PRESOLVE_TIMEOUT
