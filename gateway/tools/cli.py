@@ -28,7 +28,7 @@ import structlog
 from gateway import __version__
 from gateway.core import logs
 from gateway.core.bundle import OrderBundle
-from gateway.core.errors import GatewayError
+from gateway.core.errors import FieldIssue, GatewayError
 from gateway.core.plugins import CommandPlugin, StrategySummary, load_commands, parse_envelope
 from gateway.core.store import bytes_on_disk
 from gateway.core.yamlio import load_yaml
@@ -945,6 +945,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args, sys.stdout)
     except GatewayError as exc:
         sys.stderr.write(f"bidgw {args.command}: {exc}\n")
+        _json_error(args, str(exc), getattr(exc, "issues", ()))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -953,8 +954,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"bidgw {args.command}: internal error: {type(exc).__name__}: {exc}\n"
             "please report this with the command you ran\n"
         )
+        _json_error(args, f"internal error: {type(exc).__name__}: {exc}", ())
         return EXIT_INTERNAL
     return code
+
+
+def _json_error(args: argparse.Namespace, error: str, issues: Sequence[FieldIssue]) -> None:
+    """With ``--json``, the failure as the one JSON object on stdout too, so a script
+    reading stdout always gets one: ``{"error": ..., "issues": [{"path", "reason"}]}``."""
+    if getattr(args, "json", False):
+        found = [{"path": issue.path, "reason": issue.reason} for issue in issues]
+        sys.stdout.write(json.dumps({"error": error, "issues": found}) + "\n")
 
 
 if __name__ == "__main__":

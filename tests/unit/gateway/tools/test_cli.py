@@ -129,9 +129,13 @@ def test_invalid_payload_exits_2_naming_the_field(capsys, tmp_path, old, new, fi
     path = _payload(tmp_path, HEDGE.replace(old, new, 1))
     code, out, err = run(capsys, "check", path, "--json")
     assert code == 2
-    assert out == ""
     assert field in err
     assert "Traceback" not in err
+    # stdout still holds exactly one JSON object: the error, each issue by its path.
+    document = json.loads(out)
+    assert set(document) == {"error", "issues"}
+    assert document["error"] in err
+    assert any(issue["path"].startswith(field) for issue in document["issues"]), document
 
 
 def test_empty_positions_and_bad_beta_tol(capsys, tmp_path):
