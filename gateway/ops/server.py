@@ -350,8 +350,16 @@ class OpsServer(Collected):
         if unknown is not None:
             return unknown
         session = self._desk_session(desk)
-        if session is None or not session.isLoggedOn():
-            return 409, f"{desk} is not logged on"
+        if session is None:
+            return 404, f"no desk session {desk!r}"
+        if not session.isLoggedOn():
+            # Blocked all the same: QuickFIX refuses a disabled session's next Logon.
+            if not session.isEnabled():
+                return 200, f"{desk} is not logged on and its logons are refused already"
+            session.logout("logged out by the operator")
+            return 200, (
+                f"{desk} is not logged on; its logons are refused until the session is enabled"
+            )
         session.logout("logged out by the operator")  # QuickFIX disables the session too
         return 200, f"{desk} logged out: its logons are refused until the session is enabled"
 

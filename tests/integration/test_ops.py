@@ -234,12 +234,35 @@ def test_admin_actions_need_the_token_and_say_what_they_did(desk, counterparty, 
     eventually(lambda: not desk.logged_on.is_set(), "the desk is logged out")
     state = http.get("/api/state").json()
     assert {s["name"]: s["enabled"] for s in state["sessions"]}["DESK1"] is False
-    assert http.post("/api/sessions/DESK1/logout", headers=auth).status_code == 409
+    again = http.post("/api/sessions/DESK1/logout", headers=auth)
+    assert (again.status_code, again.json()["message"]) == (
+        200,
+        "DESK1 is not logged on and its logons are refused already",
+    )
     enabled = http.post("/api/sessions/DESK1/enable", headers=auth)
     assert enabled.json()["message"] == "DESK1 enabled: the desk may log on again"
     assert desk.logged_on.wait(DEADLINE), "the desk could not log on again"
     found = samples(http)
     assert found[("bidgw_ops_admin_actions_total", label(action="halt", outcome="refused"))] == 2
+
+
+def test_a_desk_that_is_not_logged_on_can_be_blocked_from_logging_on(
+    ports, tmp_path, ops_gateway, http
+):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    blocked = http.post("/api/sessions/DESK2/logout", headers=auth)
+    assert (blocked.status_code, blocked.json()["message"]) == (
+        200,
+        "DESK2 is not logged on; its logons are refused until the session is enabled",
+    )
+    desk2 = make_client(ports, tmp_path, "DESK2")
+    try:
+        # Waiting for a logon that must not come: bounded by one second.
+        assert not desk2.start(1.0), "a blocked desk logged on"
+        assert http.post("/api/sessions/DESK2/enable", headers=auth).status_code == 200
+        assert desk2.logged_on.wait(DEADLINE), "the enabled desk could not log on"
+    finally:
+        desk2.stop()
 
 
 def test_bidgw_admin_kill_cancels_the_desks_bundles_and_release_lets_it_trade_again(
