@@ -401,12 +401,17 @@ class OpsServer(Collected):
         return 200, message
 
     def _do_cancel(self, bundle: str) -> tuple[int, str]:
-        why = self.gateway.on_state_owner(
+        outcome = self.gateway.on_state_owner(
             lambda: self.gateway.operator_cancel(bundle), _STATE_TIMEOUT
         )
-        if why is None:
+        if outcome == "sent":
             return 202, f"cancel of {bundle} sent to the counterparty; its answer goes to the desk"
-        return (404 if why.startswith("no open bundle") else 503), why
+        if outcome == "queued":
+            return 202, (
+                f"the counterparty session is not logged on: the cancel of {bundle} is sent "
+                "when it logs on; its answer goes to the desk"
+            )
+        return 404, f"no open bundle {bundle}"
 
 
 class _LiveCollector(Collector):

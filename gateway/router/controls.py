@@ -41,6 +41,7 @@ ALL_DESKS = "*"
 
 KILL_REASON = "kill switch thrown by the operator"
 DISCONNECT_REASON = "cancel on disconnect: the desk's session dropped"
+OPERATOR_REASON = "cancelled by the operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,11 @@ class Controls:
         return records
 
     # cancels the counterparty has not been sent yet -------------------------------------
+    def want(self, bundle_id: str, reason: str) -> None:
+        """Cancel ``bundle_id`` (an operator's cancel of one bundle): sent now if the
+        counterparty is up, else at its next logon, as a kill switch's are."""
+        self._wanted[bundle_id] = reason
+
     def reason(self, bundle_id: str) -> str:
         return self._wanted.get(bundle_id, KILL_REASON)
 

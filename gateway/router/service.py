@@ -34,7 +34,7 @@ import tracemalloc
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import quickfix as fix
 import structlog
@@ -72,7 +72,7 @@ from gateway.ops.snapshot import (
 )
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
-from gateway.router.controls import Controls
+from gateway.router.controls import OPERATOR_REASON, Controls
 from gateway.router.decide import Decider, ShuttingDown, limit_breach
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
 from gateway.router.pool import FairPool, Job, Share
@@ -477,24 +477,16 @@ class Gateway:
             timeout,
         )
 
-    def operator_cancel(self, bundle_id: str) -> str | None:
-        """State owner: ask the counterparty to cancel an open bundle for the operator.
-        None once the ListCancelRequest is sent (its answer is relayed to the desk as
-        any cancel's), else why it was not."""
+    def operator_cancel(self, bundle_id: str) -> Literal["sent", "queued", "unknown"]:
+        """State owner: cancel an open bundle for the operator. "sent": the
+        ListCancelRequest went out (its answer is relayed to the desk as any cancel's);
+        "queued": the counterparty is down, it goes at its next logon (as a kill
+        switch's cancels do); "unknown": no such open bundle."""
         record = self.book.by_bundle.get(bundle_id)
         if record is None or record.done:
-            return f"no open bundle {bundle_id}"
-        if not self.venue_up or not self._send(
-            list_cancel_request(bundle_id, "cancelled by the operator"), self.venue_session
-        ):
-            return "the counterparty session is not logged on"
-        log.warning(
-            "ops.bundle_cancel_forwarded",
-            client=record.client[2],
-            list_id=record.list_id,
-            bundle_id=bundle_id,
-        )
-        return None
+            return "unknown"
+        self.controls.want(bundle_id, OPERATOR_REASON)
+        return "sent" if self._cancel_for_control(record) else "queued"
 
     # controls: instruments, kill switch, cancel on disconnect (gateway.router.controls) --
     def _pretrade(self, bundle: OrderBundle) -> str | None:

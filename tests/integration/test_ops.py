@@ -32,7 +32,13 @@ from gateway.tools.cli import main
 from gateway.tools.client import FixClient, parse_report, submit
 from gateway.venue.app import Venue
 from tests.conftest import ROOT, seed_hedge
-from tests.integration.conftest import DEADLINE, gateway_config, make_client, running
+from tests.integration.conftest import (
+    DEADLINE,
+    Counterparty,
+    gateway_config,
+    make_client,
+    running,
+)
 from tests.integration.test_venue import fills_for, pair, venue_config
 
 pytestmark = pytest.mark.integration
@@ -244,6 +250,27 @@ def test_admin_actions_need_the_token_and_say_what_they_did(desk, counterparty, 
     assert desk.logged_on.wait(DEADLINE), "the desk could not log on again"
     found = samples(http)
     assert found[("bidgw_ops_admin_actions_total", label(action="halt", outcome="refused"))] == 2
+
+
+def test_an_operators_cancel_while_the_counterparty_is_down_goes_when_it_logs_on(
+    ports, tmp_path, desk, counterparty, ops_gateway, http
+):
+    """As a kill switch's cancels do; it used to be refused (503) and forgotten."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    accepted = submit(desk, seed_hedge(), list_id="Q-1", wait_done=False, timeout=DEADLINE)
+    assert accepted.status == "accepted", accepted.reason
+    bundle_id = counterparty.next_bundle().bundle.bundle_id
+    counterparty.connector.stop()
+    eventually(lambda: not ops_gateway.venue_up, "the gateway sees the counterparty gone")
+    queued = http.post(f"/api/bundles/{bundle_id}/cancel", headers=auth)
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["message"].startswith("the counterparty session is not logged on")
+    back = Counterparty(ports["venue"], tmp_path)
+    back.connector.start()
+    try:
+        assert back.cancels.get(timeout=DEADLINE) == bundle_id
+    finally:
+        back.connector.stop()
 
 
 def test_a_desk_that_is_not_logged_on_can_be_blocked_from_logging_on(
