@@ -54,7 +54,7 @@ from gateway.router.records import (
     SessionKey,
     Solved,
 )
-from gateway.router.risk import exposure_breach
+from gateway.router.risk import NO_INSTRUMENTS, exposure_breach
 
 __all__ = ["Decider", "ShuttingDown", "deny_code", "limit_breach", "single_line"]
 
@@ -224,6 +224,11 @@ class Decider:
             )
             or solved.refused  # passed now, but the list was not solved
         )
+        if breach == NO_INSTRUMENTS and not venue_up:
+            # Not loaded because the counterparty is down: that is what to wait for.
+            return self._deny(
+                session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON, kind=DenyKind.VENUE_DOWN
+            )
         if breach is not None:
             # Every client limit's reason starts "limit:"; the pre-trade checks' do not.
             kind = DenyKind.LIMIT if breach.startswith("limit:") else DenyKind.PRETRADE

@@ -7,7 +7,7 @@ from decimal import Decimal
 from gateway.core.errors import PayloadError, UnknownStrategyError
 from gateway.core.reports import OrderReport
 from gateway.router.config import ClientLimits
-from gateway.router.decide import ShuttingDown
+from gateway.router.decide import NOT_LOGGED_ON, ShuttingDown
 from gateway.router.records import (
     Accept,
     Admit,
@@ -25,6 +25,7 @@ from gateway.router.records import (
     Solved,
     VenueExecution,
 )
+from gateway.router.risk import NO_INSTRUMENTS
 
 from .conftest import DESK1, DESK2, Core, header, hedged_bundle, solved_ok
 
@@ -357,3 +358,20 @@ def test_each_denial_names_its_kind_for_the_operators_metrics() -> None:
     answer = core.decider.on_solved(slow, venue_up=True)
     assert isinstance(answer, Denied)
     assert answer.kind is DenyKind.PRESOLVE_TIMEOUT
+
+
+def test_no_instrument_list_while_the_counterparty_is_down_says_the_counterparty_is_down() -> None:
+    """The list is not loaded because nobody answered: the desk should wait for the
+    counterparty, not wonder about the instrument list."""
+    core = Core()
+    core.decider.pretrade = lambda _bundle: NO_INSTRUMENTS
+    down = core.decider.on_solved(solved_ok(admit(core, "D1")), venue_up=False)
+    assert isinstance(down, Denied)
+    assert (down.code, down.kind, down.reason) == (
+        DenyCode.CLOSED,
+        DenyKind.VENUE_DOWN,
+        NOT_LOGGED_ON,
+    )
+    up = core.decider.on_solved(solved_ok(admit(core, "D2")), venue_up=True)
+    assert isinstance(up, Denied)
+    assert (up.kind, up.reason) == (DenyKind.PRETRADE, NO_INSTRUMENTS)
