@@ -17,7 +17,7 @@ can carry it without parsing the message. A bundle the pre-solver rejects is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
     "BundleError",
@@ -101,9 +101,22 @@ class PayloadError(GatewayError):
     ) -> None:
         headline = f"{source}: {message}" if source else message
         super().__init__(_render(headline, issues), list_id=list_id, session_id=session_id)
+        self.headline = headline
         self.issues = tuple(issues)
         self.strategy = strategy
         self.source = source
+
+    def with_paths(self, rename: Callable[[str], str]) -> PayloadError:
+        """The same error, of the same type, with each issue's path renamed (the
+        gateway names FIX fields to a desk where a payload file names YAML keys)."""
+        issues = [FieldIssue(rename(issue.path), issue.reason) for issue in self.issues]
+        return type(self)(
+            self.headline,
+            issues=issues,
+            strategy=self.strategy,
+            list_id=self.list_id,
+            session_id=self.session_id,
+        )
 
 
 class UnknownStrategyError(PayloadError):

@@ -48,6 +48,7 @@ __all__ = [
     "WireLimits",
     "decode_new_order_list",
     "encode_new_order_list",
+    "wire_path",
 ]
 
 # StrategyParameterType (959) values we read and write.
@@ -71,6 +72,43 @@ _ORDER_KEYS = {
     "price": Tag.PRICE,
     "lot_size": Tag.ROUND_LOT,
 }
+
+
+_POSITION = re.compile(r"bidder_data\.positions\[(\d+)\](?:\.(\w+))?(.*)")
+_TAG_NAMES = {
+    Tag.SYMBOL: "Symbol",
+    Tag.SIDE: "Side",
+    Tag.ORDER_QTY: "OrderQty",
+    Tag.PRICE: "Price",
+    Tag.ROUND_LOT: "RoundLot",
+}
+
+
+def wire_path(path: str) -> str:
+    """A payload field path as the FIX field a desk sent it in, the path after it:
+    ``bidder_data.positions[0].qty`` → ``NoOrders[1].OrderQty(38)
+    (bidder_data.positions[0].qty)``; a list parameter ``bidder_data.beta_tol`` →
+    ``StrategyParameter[beta_tol] (bidder_data.beta_tol)``, as the codec names them. Paths that name
+    no field of the message (``bidder_data``, or a FIX name already) stay as they are."""
+    wire = None
+    if (found := _POSITION.fullmatch(path)) is not None:
+        index, key, rest = int(found.group(1)) + 1, found.group(2), found.group(3)
+        if key is None:
+            wire = f"NoOrders[{index}]"
+        elif key in _ORDER_KEYS:
+            tag = _ORDER_KEYS[key]
+            wire = f"NoOrders[{index}].{_TAG_NAMES[tag]}({tag}){rest}"
+        else:
+            wire = f"NoOrders[{index}].StrategyParameter[{key}]{rest}"
+    elif path == "bidder_data.positions":
+        wire = "NoOrders(73)"
+    elif path == "strategy":
+        wire = "BidderType(20001)"
+    elif path == "lot_size":
+        wire = "LotSize(20002)"
+    elif path.startswith("bidder_data.") and path.count(".") == 1:
+        wire = f"StrategyParameter[{path.removeprefix('bidder_data.')}]"
+    return path if wire is None else f"{wire} ({path})"
 
 
 @dataclass(frozen=True, slots=True)

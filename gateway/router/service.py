@@ -41,13 +41,13 @@ import structlog
 
 from fixspec import DICTIONARY, Tag
 from gateway.core.bundle import OrderBundle
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, PayloadError
 from gateway.core.instruments import InstrumentList
 from gateway.core.logs import bound
 from gateway.core.plugins import FillCheck, StrategyRegistry, parse_envelope
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.core.store import OwnerLock
-from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list
+from gateway.fix.client_codec import InboundList, WireLimits, decode_new_order_list, wire_path
 from gateway.fix.engine import Connector, free_port, loopback_only, msg_type, session_settings
 from gateway.fix.filelog import FixLogRotation
 from gateway.fix.frontdoor import FrontDoor, FrontDoorConfig, LogonPolicy
@@ -833,6 +833,8 @@ class Gateway:
                 bundle_id=admit.bundle_id,
                 metadata=_bundle_metadata(header.session, inbound),
             )
+        except PayloadError as exc:  # named by the FIX fields the desk sent
+            return Solved(header, admit.bundle_id, error=exc.with_paths(wire_path))
         except GatewayError as exc:
             return Solved(header, admit.bundle_id, error=exc)
         built = time.perf_counter()

@@ -530,6 +530,18 @@ def _orders(list_id: str, count: int) -> list[Order]:
             "'0.85' is not an integer (StrategyParameterType 1)",
         ),
         (
+            "a payload field the strategy refuses is named by the FIX field it came in",
+            lambda: new_order_list(
+                "U8",
+                [
+                    Order("U8-1", "AAAA", "1", "0", "10", "1"),
+                    Order("U8-2", "BBBB", "2", "100", "20", "-1"),
+                ],
+            ),
+            "99",
+            "NoOrders[1].OrderQty(38) (bidder_data.positions[0].qty): ",
+        ),
+        (
             "point 3: 101 orders",
             lambda: new_order_list("U7", _orders("U7", 101)),
             "11",

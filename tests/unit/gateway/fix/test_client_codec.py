@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.fix.client_codec import wire_path
+
 
 def test_missing_fields_inside_groups_become_field_issues():
     """QuickFIX does not enforce required fields inside groups: the decoder does."""
@@ -196,3 +198,27 @@ def fix_group(message, index: int):
     group = fix.Group(73, 11)
     message.getGroup(index, group)
     return group
+
+
+@pytest.mark.parametrize(
+    ("path", "wire"),
+    [
+        ("bidder_data.positions[0].qty", "NoOrders[1].OrderQty(38)"),
+        ("bidder_data.positions[2].price", "NoOrders[3].Price(44)"),
+        ("bidder_data.positions[0].side", "NoOrders[1].Side(54)"),
+        ("bidder_data.positions[0].lot_size", "NoOrders[1].RoundLot(561)"),
+        ("bidder_data.positions[1].beta", "NoOrders[2].StrategyParameter[beta]"),
+        ("bidder_data.positions[4]", "NoOrders[5]"),
+        ("bidder_data.positions", "NoOrders(73)"),
+        ("bidder_data.beta_tol", "StrategyParameter[beta_tol]"),
+        ("strategy", "BidderType(20001)"),
+        ("lot_size", "LotSize(20002)"),
+    ],
+)
+def test_a_payload_path_is_named_by_the_fix_field_it_came_in(path: str, wire: str) -> None:
+    assert wire_path(path) == f"{wire} ({path})"
+
+
+@pytest.mark.parametrize("path", ["bidder_data", "", "TotNoOrders(68)", "NoOrders[1].Price(44)"])
+def test_a_path_that_names_no_field_of_the_message_stays(path: str) -> None:
+    assert wire_path(path) == path
