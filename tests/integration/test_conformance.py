@@ -455,6 +455,21 @@ def _orders(list_id: str, count: int) -> list[Order]:
     return [Order(f"{list_id}-{n}", f"S{n:03d}", "1", "100", "10", "1") for n in range(count)]
 
 
+def first_order_off(
+    list_id: str, qty: str = "100", price: str = "10", coeff: str = "1", **kw: Any
+) -> list[tuple[int, str]]:
+    """AAAA bought / BBBB sold, the first order's quantity, price or coefficient as
+    given (``kw``: the list's parameters)."""
+    return new_order_list(
+        list_id,
+        [
+            Order(f"{list_id}-1", "AAAA", "1", qty, price, coeff),
+            Order(f"{list_id}-2", "BBBB", "2", "100", "20", "-1"),
+        ],
+        **kw,
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "body", "reason", "text"),
     [
@@ -481,63 +496,31 @@ def _orders(list_id: str, count: int) -> list[Order]:
         ),
         (
             "point 2: an exponent in Price",
-            lambda: new_order_list(
-                "U3",
-                [
-                    Order("U3-1", "AAAA", "1", "100", "1E1", "1"),
-                    Order("U3-2", "BBBB", "2", "100", "20", "-1"),
-                ],
-            ),
+            lambda: first_order_off("U3", price="1E1"),
             "99",
             "NoOrders[1].Price(44): '1E1' is not a FIX decimal",
         ),
         (
             "point 2: an exponent in a list-level parameter",
-            lambda: new_order_list(
-                "U4",
-                [
-                    Order("U4-1", "AAAA", "1", "100", "10", "1"),
-                    Order("U4-2", "BBBB", "2", "100", "20", "-1"),
-                ],
-                params=(("target_hedge_ratio", "6", "3E0"),),
-            ),
+            lambda: first_order_off("U4", params=(("target_hedge_ratio", "6", "3E0"),)),
             "99",
             "StrategyParameter[target_hedge_ratio]: '3E0' is not a FIX decimal",
         ),
         (
             "point 2: an exponent in an order's parameter",
-            lambda: new_order_list(
-                "U5",
-                [
-                    Order("U5-1", "AAAA", "1", "100", "10", "1e0"),
-                    Order("U5-2", "BBBB", "2", "100", "20", "-1"),
-                ],
-            ),
+            lambda: first_order_off("U5", coeff="1e0"),
             "99",
             "NoOrders[1].StrategyParameter[hedge_qty_coeff]: '1e0'",
         ),
         (
             "point 8: a value that is not its declared type",
-            lambda: new_order_list(
-                "U6",
-                [
-                    Order("U6-1", "AAAA", "1", "100", "10", "1"),
-                    Order("U6-2", "BBBB", "2", "100", "20", "-1"),
-                ],
-                params=(("target_hedge_ratio", "1", "0.85"),),
-            ),
+            lambda: first_order_off("U6", params=(("target_hedge_ratio", "1", "0.85"),)),
             "99",
             "'0.85' is not an integer (StrategyParameterType 1)",
         ),
         (
             "a payload field the strategy refuses is named by the FIX field it came in",
-            lambda: new_order_list(
-                "U8",
-                [
-                    Order("U8-1", "AAAA", "1", "0", "10", "1"),
-                    Order("U8-2", "BBBB", "2", "100", "20", "-1"),
-                ],
-            ),
+            lambda: first_order_off("U8", qty="0"),
             "99",
             "NoOrders[1].OrderQty(38) (bidder_data.positions[0].qty): ",
         ),
