@@ -232,7 +232,7 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def _note_logout(self, message: Any, session_id: Any, way: str) -> None:
         if msg_type(message) == "5":
-            text = message.getField(58) if message.isSetField(58) else "no Text"
+            text = message.getField(Tag.TEXT) if message.isSetField(Tag.TEXT) else "no Text"
             # Kept per instance, made on first use: subclasses need not call __init__.
             causes: dict[str, str] = self.__dict__.setdefault("_logout_causes", {})
             # The first Logout of an exchange says why; the other side's is its answer.

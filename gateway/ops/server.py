@@ -34,7 +34,7 @@ import hmac
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import quickfix as fix
@@ -121,10 +121,7 @@ class OpsServer(Collected):
     def sessions(self) -> list[SessionView]:
         """Every FIX session of the gateway, from QuickFIX's own accessors."""
         gateway = self.gateway
-        keys = [
-            (("FIX.4.4", gateway.clients.sender_comp_id, comp_id), "desk")
-            for comp_id in gateway.clients.allowed_comp_ids
-        ]
+        keys = [(gateway.desk_key(comp_id), "desk") for comp_id in gateway.clients.allowed_comp_ids]
         keys.append((gateway.venue_session, "counterparty"))
         views = []
         for key, side in keys:
@@ -349,7 +346,7 @@ class OpsServer(Collected):
         unknown = self._unknown_desk(desk)
         if unknown is not None:
             return unknown
-        session = self._desk_session(desk)
+        session = self.gateway.desk_session(desk)
         if session is None:
             return 404, f"no desk session {desk!r}"
         if not session.isLoggedOn():
@@ -367,17 +364,13 @@ class OpsServer(Collected):
         unknown = self._unknown_desk(desk)
         if unknown is not None:
             return unknown
-        session = self._desk_session(desk)
+        session = self.gateway.desk_session(desk)
         if session is None:
             return 404, f"no desk session {desk!r}"
         if session.isEnabled():
             return 200, f"{desk} was enabled already"
         session.logon()  # on an acceptor: allow the desk's next Logon
         return 200, f"{desk} enabled: the desk may log on again"
-
-    def _desk_session(self, desk: str) -> Any:
-        key = ("FIX.4.4", self.gateway.clients.sender_comp_id, desk)
-        return fix.Session.lookupSession(fix.SessionID(*key))
 
     def _do_halt(self, desk: str, halt: bool) -> tuple[int, str]:
         unknown = self._unknown_desk(desk)

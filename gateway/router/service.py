@@ -289,9 +289,7 @@ class Gateway:
         (the session moves past it) and used. Otherwise messages wait for the desk,
         and any Logout would make it skip one: None.
         """
-        session = fix.Session.lookupSession(
-            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
-        )
+        session = self.desk_session(comp_id)
         if session is None or session.isLoggedOn():
             return 1
         number = int(session.getExpectedSenderNum())
@@ -303,9 +301,7 @@ class Gateway:
 
     def desk_logged_off(self, comp_id: str) -> None:
         """Note the session's next number as the one the desk expects (QuickFIX thread)."""
-        session = fix.Session.lookupSession(
-            fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
-        )
+        session = self.desk_session(comp_id)
         if session is not None:
             self._caught_up[comp_id] = int(session.getExpectedSenderNum())
 
@@ -314,11 +310,18 @@ class Gateway:
         thread): logged on, or registered to a connection it has not torn down yet
         (it stops counting as logged on first, and drops a Logon for a session still
         registered)."""
-        session_id = fix.SessionID("FIX.4.4", self.clients.sender_comp_id, comp_id)
-        if fix.Session.isSessionRegistered(session_id):
+        if fix.Session.isSessionRegistered(fix.SessionID(*self.desk_key(comp_id))):
             return True
-        session = fix.Session.lookupSession(session_id)
+        session = self.desk_session(comp_id)
         return session is not None and bool(session.isLoggedOn())
+
+    def desk_key(self, comp_id: str) -> SessionKey:
+        """The (BeginString, SenderCompID, TargetCompID) of ``comp_id``'s session."""
+        return ("FIX.4.4", self.clients.sender_comp_id, comp_id)
+
+    def desk_session(self, comp_id: str) -> Any:
+        """QuickFIX's session object for desk ``comp_id`` (None if it has none)."""
+        return fix.Session.lookupSession(fix.SessionID(*self.desk_key(comp_id)))
 
     def _client_settings(self) -> Any:
         """The desks' acceptor, behind the front door: QuickFIX 1.16 binds its port on
@@ -1145,7 +1148,15 @@ class Gateway:
         """The counterparty's ExecutionReport as it came, under the client's ids."""
         report = action.execution.message
         header = report.getHeader()
-        for tag in (Tag.POSS_DUP_FLAG, Tag.POSS_RESEND, 122, 115, 128, 50, 57):
+        for tag in (
+            Tag.POSS_DUP_FLAG,
+            Tag.POSS_RESEND,
+            Tag.ORIG_SENDING_TIME,
+            Tag.ON_BEHALF_OF_COMP_ID,
+            Tag.DELIVER_TO_COMP_ID,
+            Tag.SENDER_SUB_ID,
+            Tag.TARGET_SUB_ID,
+        ):
             header.removeField(tag)  # the venue session's own header fields
         report.setField(Tag.CL_ORD_ID, action.cl_ord_id)
         report.setField(Tag.LIST_ID, action.list_id)

@@ -132,7 +132,6 @@ __all__ = ["EXCLUSIONS_BEFORE_CANCEL", "AuctionSummary", "Venue", "VenueSize", "
 
 #: ExecRestatementReason (378) of a restatement after a restart: 99 (other).
 RESTATED_AFTER_RESTART = "99"
-_EXEC_RESTATEMENT_REASON = 378
 
 #: Auctions in a row without a solution (while bundles rest) after which /readyz fails.
 READY_FAILURES = 10
@@ -1240,7 +1239,7 @@ class Venue(SafeApplication):
                     status = ord_status(resting.filled[index], left, resting.closed)
                     report = dataclasses.replace(report, ord_status=status, leaves_qty=0)
                 message = encode_execution_report(report)
-                message.setField(_EXEC_RESTATEMENT_REASON, RESTATED_AFTER_RESTART)
+                message.setField(Tag.EXEC_RESTATEMENT_REASON, RESTATED_AFTER_RESTART)
                 self._send(message, resting.session)
             log.info("venue.restated", list_id=list_id, filled=resting.filled)
         self._restate.clear()
