@@ -95,43 +95,66 @@ def translate(
     cl_ord_ids: tuple[str, ...] | None = None,
 ) -> object:
     """A quickfix message → the record the decision core takes (engine exceptions
-    such as FieldNotFound propagate: the engine rejects the message).
+    such as FieldNotFound propagate: the engine rejects the message; a MsgType the
+    side does not take raises UnsupportedMessageType).
 
     ``cl_ord_ids``: a NewOrderList's ClOrdIDs when the caller has read them already.
     """
-    kind = msg_type(message)
-    if source == "client":
-        if kind == "E":
-            return ListHeader(
-                session,
-                message.getField(Tag.LIST_ID),
-                cl_ord_ids if cl_ord_ids is not None else tuple(group_ids(message)),
-                poss_dup=is_resend(message),
-                replay=replay,
-                ref_seq_num=seq_num(message),
-            )
-        return ListCancel(session, message.getField(Tag.LIST_ID), seq_num(message))
-    if kind == "N":
-        reason = get_field(message, Tag.LIST_REJECT_REASON)
-        return VenueListStatus(
-            bundle_id=message.getField(Tag.LIST_ID),
-            status_type=int(message.getField(Tag.LIST_STATUS_TYPE)),
-            order_status=int(message.getField(Tag.LIST_ORDER_STATUS)),
-            rpt_seq=int(message.getField(Tag.RPT_SEQ)),
-            orders=decode_order_reports(message),
-            text=get_field(message, Tag.LIST_STATUS_TEXT),
-            reject_reason=int(reason) if reason is not None else None,
-            replay=replay,
-        )
-    if kind == "8":
-        cl_ord_id = message.getField(Tag.CL_ORD_ID)
-        return VenueExecution(cl_ord_id, copy_message(message), replay, _order_state(message))
-    if kind == "y":
-        answer = decode_security_list(message)
-        return InstrumentsIn(
-            answer.req_id, answer.result, answer.instruments, answer.last_fragment, answer.text
-        )
-    # 35=j: the counterparty could not process one of our messages.
+    reader = _READERS[source].get(msg_type(message))
+    if reader is None:
+        raise fix.UnsupportedMessageType()
+    return reader(message, session, replay, cl_ord_ids)
+
+
+def _list_header(
+    message: Any, session: SessionKey, replay: bool, cl_ord_ids: tuple[str, ...] | None
+) -> ListHeader:
+    return ListHeader(
+        session,
+        message.getField(Tag.LIST_ID),
+        cl_ord_ids if cl_ord_ids is not None else tuple(group_ids(message)),
+        poss_dup=is_resend(message),
+        replay=replay,
+        ref_seq_num=seq_num(message),
+    )
+
+
+def _list_cancel(message: Any, session: SessionKey, *_: object) -> ListCancel:
+    return ListCancel(session, message.getField(Tag.LIST_ID), seq_num(message))
+
+
+def _venue_list_status(
+    message: Any, _session: SessionKey, replay: bool, *_: object
+) -> VenueListStatus:
+    reason = get_field(message, Tag.LIST_REJECT_REASON)
+    return VenueListStatus(
+        bundle_id=message.getField(Tag.LIST_ID),
+        status_type=int(message.getField(Tag.LIST_STATUS_TYPE)),
+        order_status=int(message.getField(Tag.LIST_ORDER_STATUS)),
+        rpt_seq=int(message.getField(Tag.RPT_SEQ)),
+        orders=decode_order_reports(message),
+        text=get_field(message, Tag.LIST_STATUS_TEXT),
+        reject_reason=int(reason) if reason is not None else None,
+        replay=replay,
+    )
+
+
+def _venue_execution(
+    message: Any, _session: SessionKey, replay: bool, *_: object
+) -> VenueExecution:
+    cl_ord_id = message.getField(Tag.CL_ORD_ID)
+    return VenueExecution(cl_ord_id, copy_message(message), replay, _order_state(message))
+
+
+def _instruments(message: Any, *_: object) -> InstrumentsIn:
+    answer = decode_security_list(message)
+    return InstrumentsIn(
+        answer.req_id, answer.result, answer.instruments, answer.last_fragment, answer.text
+    )
+
+
+def _venue_reject(message: Any, *_: object) -> InstrumentsIn | VenueReject:
+    """35=j: the counterparty could not process one of our messages."""
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
     ref_type = get_field(message, Tag.REF_MSG_TYPE)
@@ -145,6 +168,21 @@ def translate(
         ref_msg_type=ref_type,
         unknown_id=get_field(message, Tag.BUSINESS_REJECT_REASON) == "1",
     )
+
+
+_Reader = Callable[[Any, SessionKey, bool, tuple[str, ...] | None], object]
+#: Each side's MsgTypes and how each becomes a record: the one list of what a side takes.
+_READERS: dict[str, dict[str, _Reader]] = {
+    "client": {"E": _list_header, "K": _list_cancel},
+    "venue": {
+        "N": _venue_list_status,
+        "8": _venue_execution,
+        "y": _instruments,
+        "j": _venue_reject,
+    },
+}
+CLIENT_TYPES = frozenset(_READERS["client"])
+VENUE_TYPES = frozenset(_READERS["venue"])
 
 
 def _order_state(report: Any) -> OrderReport | None:
@@ -210,10 +248,6 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
-
-
-CLIENT_TYPES = frozenset({"E", "K"})
-VENUE_TYPES = frozenset({"N", "8", "j", "y"})
 
 
 class ClientSide(SafeApplication):

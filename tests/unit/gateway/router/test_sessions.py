@@ -3,7 +3,10 @@ clients' rate limit (``TokenBucket``)."""
 
 from __future__ import annotations
 
-from gateway.fix.messages import business_reject
+import pytest
+import quickfix as fix
+
+from gateway.fix.messages import business_reject, list_cancel_request
 from gateway.router import sessions
 from gateway.router.records import InstrumentsIn, VenueReject
 from gateway.router.sessions import TokenBucket, translate
@@ -58,3 +61,11 @@ def test_a_token_bucket_allows_its_rate_with_one_second_of_burst(monkeypatch):
     assert [bucket.take() for _ in range(3)] == [True, True, False]
     now[0] += 60  # idle: the burst stays one second's worth
     assert sum(bucket.take() for _ in range(10)) == 4
+
+
+def test_a_message_type_a_side_does_not_take_is_unsupported() -> None:
+    """The engine answers UnsupportedMessageType with a reject; never a wrong record."""
+    assert frozenset({"E", "K"}) == sessions.CLIENT_TYPES
+    assert frozenset({"N", "8", "j", "y"}) == sessions.VENUE_TYPES
+    with pytest.raises(fix.UnsupportedMessageType):
+        read(list_cancel_request("B-1"))  # a cancel from the counterparty
