@@ -40,6 +40,7 @@ from gateway.core.bundle import Constraint, OrderBundle, Sense
 
 __all__ = [
     "CBC_PATH",
+    "HIGHS_MAX_MATRIX_VALUE",
     "INTEGRALITY_TOL",
     "MAX_EXACT_ACTIVITY",
     "SMALL_MODEL_OPTIONS",
@@ -49,6 +50,7 @@ __all__ = [
     "SolveStatus",
     "SolverName",
     "SolverSettings",
+    "beyond_highs",
     "lot_model",
     "oversized_row",
     "read_solution",
@@ -79,6 +81,11 @@ INTEGRALITY_TOL: Final = 1e-6
 #: as infinite) and to loop in root separation without checking its time limit
 #: (a 2-leg bundle with coefficients ~1e9 and limits raised to ~3e9 lots).
 MAX_EXACT_ACTIVITY: Final = 2**53
+
+#: HiGHS counts a matrix value from this size on as infinite and refuses the model
+#: (its ``large_matrix_value``); a row can stay below 2^53 in activity and still hold
+#: such a coefficient (one leg at one lot).
+HIGHS_MAX_MATRIX_VALUE: Final = 10**15
 
 #: PuLP's bundled cbc binary, run through ``COIN_CMD`` (``PULP_CBC_CMD`` is deprecated in 3.3).
 CBC_PATH: Final[str] = os.path.normpath(coin_api.pulp_cbc_path)
@@ -391,6 +398,16 @@ def oversized_row(rows: Sequence[ScaledRow], caps: Sequence[int]) -> tuple[Scale
         activity += abs(row.rhs) if isinstance(row.rhs, int) else math.ceil(abs(row.rhs))
         if activity > MAX_EXACT_ACTIVITY:
             return row, activity
+    return None
+
+
+def beyond_highs(rows: Sequence[ScaledRow]) -> tuple[ScaledRow, int] | None:
+    """The first row with a coefficient HiGHS refuses (:data:`HIGHS_MAX_MATRIX_VALUE`
+    or more), with that coefficient; None when HiGHS takes every row."""
+    for row in rows:
+        largest = max((abs(a) for a in row.coefficients), default=0)
+        if largest >= HIGHS_MAX_MATRIX_VALUE:
+            return row, largest
     return None
 
 

@@ -55,10 +55,12 @@ from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.solver import fast
 from gateway.solver.explain import explain_infeasible, least_fill
 from gateway.solver.milp import (
+    HIGHS_MAX_MATRIX_VALUE,
     MAX_EXACT_ACTIVITY,
     ScaledRow,
     SolverName,
     SolverSettings,
+    beyond_highs,
     lot_model,
     oversized_row,
     round_lots,
@@ -282,6 +284,16 @@ class PreSolver:
             )
             if quick is not None or not solver:
                 return quick
+        if config.solver == "highs" and (beyond := beyond_highs(rows)) is not None:
+            row, largest = beyond
+            return Verdict(
+                outcome=Outcome.TOO_LARGE,
+                solver=config.solver,
+                path="checks",
+                reason=f"constraint {row.name}: a coefficient over lots reaches {largest:.3g}; "
+                f"HiGHS refuses matrix values from {HIGHS_MAX_MATRIX_VALUE:.0e} on: use "
+                "coefficients with fewer significant digits",
+            )
         problem, variables = lot_model(
             bundle, rows, caps, minimise=False, min_total=bundle.min_total_fill
         )

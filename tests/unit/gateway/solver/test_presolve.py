@@ -138,6 +138,25 @@ def test_too_many_legs_is_refused_unsolved():
     assert "5 legs" in (verdict.reason or "")
 
 
+def test_a_coefficient_highs_refuses_is_too_large_not_a_solver_failure():
+    """A row can stay below 2^53 in activity and still hold a coefficient HiGHS counts
+    as infinite (1e15): it was reported as 'solver failed', NOT FEASIBLE."""
+    legs = (
+        Leg(symbol="A", side=Side.BUY, limit_price=Decimal(1), max_qty=1, lot_size=1),
+        Leg(symbol="B", side=Side.SELL, limit_price=Decimal(1), max_qty=3, lot_size=1),
+    )
+    row = Constraint(
+        name="wide",
+        coefficients=(Decimal(10**15 + 1), Decimal(-(10**15 + 3))),
+        sense=Sense.LE,
+        rhs=Decimal(0),
+    )
+    bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(row,))
+    verdict = PreSolver(PresolveConfig(fast_path=False)).check(bundle)
+    assert verdict.outcome is Outcome.TOO_LARGE
+    assert "constraint wide: a coefficient over lots reaches 1e+15" in (verdict.reason or "")
+
+
 def test_timeout_is_reported_as_timeout_not_infeasible():
     # A hard equality knapsack (large coprime coefficients, 40 legs) cannot be solved
     # in one millisecond; whatever HiGHS has by then, the answer must not be
