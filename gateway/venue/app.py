@@ -881,9 +881,7 @@ class Venue(SafeApplication):
             )
         self._failing(False)
         gap = result.gap  # to the solver's bound; logged as None when unknown or infinite
-        # One every auction_interval_ms: at info only when a bundle filled.
-        emit = log.info if result.bundle_fills else log.debug
-        emit(
+        log.info(
             "auction.cleared",
             auction=number,
             status=result.status,
