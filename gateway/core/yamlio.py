@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,25 @@ def _construct_decimal(loader: _ExactLoader, node: yaml.ScalarNode) -> Decimal:
         ) from None
 
 
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+
+
+def _construct_int(loader: _ExactLoader, node: yaml.ScalarNode) -> int:
+    """A whole number as written in decimal. YAML 1.1 reads ``010`` as octal 8,
+    ``0x3E8`` as 1000 and ``1:30`` as 90: a quantity or coefficient written so is
+    refused instead of silently read as another number."""
+    text = str(loader.construct_scalar(node)).strip()
+    if not _PLAIN_INT.fullmatch(text):
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"cannot read {text!r} as a number: write whole numbers in plain decimal "
+            "(YAML would read a leading 0 as octal, 0x as hexadecimal and a:b as base 60)",
+            node.start_mark,
+        )
+    return int(text.replace("_", ""))
+
+
 def _construct_mapping(loader: _ExactLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     result: dict[Any, Any] = {}
@@ -59,6 +79,7 @@ def _construct_mapping(loader: _ExactLoader, node: yaml.MappingNode) -> dict[Any
 
 
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_ExactLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _ExactLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
