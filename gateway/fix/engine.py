@@ -190,6 +190,12 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
     #: Wakes the connector's poll loop so a send from another thread is flushed at once.
     wake: Callable[[], None] | None = None
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: The first Logout of each session's last exchange, by SessionID text: (sent
+        #: or received, its Text).
+        self._logouts: dict[str, tuple[str, str | None]] = {}
+
     # quickfix callbacks ------------------------------------------------------
     def onCreate(self, session_id: Any) -> None:
         self._guard("onCreate", self.on_create, session_id)
@@ -232,18 +238,25 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def _note_logout(self, message: Any, session_id: Any, way: str) -> None:
         if msg_type(message) == "5":
-            text = message.getField(Tag.TEXT) if message.isSetField(Tag.TEXT) else "no Text"
-            # Kept per instance, made on first use: subclasses need not call __init__.
-            causes: dict[str, str] = self.__dict__.setdefault("_logout_causes", {})
+            text = message.getField(Tag.TEXT) if message.isSetField(Tag.TEXT) else None
             # The first Logout of an exchange says why; the other side's is its answer.
-            causes.setdefault(session_id.toString(), f"Logout {way}: {text}")
+            self._logouts.setdefault(session_id.toString(), (way, text))
+
+    def logout_received(self, session_id: Any) -> str | None:
+        """The Text of the Logout that began the session's end, when the peer sent it
+        (why it refused a logon, say); None otherwise. Kept until the next logon."""
+        way, text = self._logouts.get(session_id.toString(), ("", None))
+        return text if way == "received" else None
 
     def logout_cause(self, session_id: Any) -> str:
         """Why a session that just ended ended, for its log line (call it once, from
         ``on_logout``): the Text of the first Logout it received or sent, or that the
         connection closed without one."""
-        causes: dict[str, str] = self.__dict__.get("_logout_causes", {})
-        return causes.pop(session_id.toString(), "connection closed without a Logout")
+        noted = self._logouts.pop(session_id.toString(), None)
+        if noted is None:
+            return "connection closed without a Logout"
+        way, text = noted
+        return f"Logout {way}: {text or 'no Text'}"
 
     def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> bool:
         """Run a hook; False if it raised something other than an engine exception

@@ -157,20 +157,21 @@ class Relay:
             self.cancels.pop(bundle_id, None)
             return [Ignored("venue.cancel_refused_after_done", bundle_id, reject.reason, False)]
         if not reject.unknown_id:
+            refused: list[Action] = [Ignored("venue.cancel_refused", bundle_id, reject.reason)]
             asked = self.cancels.pop(bundle_id, None)
-            if asked is None:
-                return [Ignored("venue.cancel_refused", bundle_id, reject.reason)]
-            return [
-                Ignored("venue.cancel_refused", bundle_id, reject.reason),
-                NoticeReject(
-                    asked.session,
-                    "K",
-                    BusinessReason.OTHER,
-                    f"cannot cancel {record.list_id!r}: {reject.reason}; the list stays open",
-                    asked.ref_seq_num,
-                    record.list_id,
-                ),
-            ]
+            if asked is not None:
+                text = f"cannot cancel {record.list_id!r}: {reject.reason}; the list stays open"
+                refused.append(
+                    NoticeReject(
+                        asked.session,
+                        "K",
+                        BusinessReason.OTHER,
+                        text,
+                        asked.ref_seq_num,
+                        record.list_id,
+                    )
+                )
+            return refused
         record.orders = [
             dataclasses.replace(
                 order,

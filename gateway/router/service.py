@@ -1023,9 +1023,9 @@ class Gateway:
             self.journal.mark(record.bundle_id, "forwarded")
         marked = clock()
         self._send_ack(record, accept.text, stages)
-        strategy = str(accept.bundle.metadata.get("strategy", "?"))
+        legs = self._bundle_legs[record.bundle_id] = _leg_info(accept.bundle)
+        strategy = legs[0]
         self.metrics.bundles_accepted.labels(record.client[2], strategy).inc()
-        self._bundle_legs[record.bundle_id] = _leg_info(accept.bundle)
         if accept.bidder_data is not None and strategy in self.registry.names:
             self._measures[record.bundle_id] = _measure(
                 self.registry.get(strategy), accept.bidder_data, accept.bundle

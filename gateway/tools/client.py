@@ -26,7 +26,7 @@ from gateway.core.config import CompID, FixFilesConfig, Port, load_model
 from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.fix.client_codec import encode_new_order_list
 from gateway.fix.engine import Connector, SafeApplication, copy_message, msg_type, session_settings
-from gateway.fix.messages import ListOrderStatus, get_field, list_cancel_request
+from gateway.fix.messages import ListOrderStatus, list_cancel_request
 
 __all__ = [
     "ClientConfig",
@@ -73,8 +73,6 @@ class FixClient(SafeApplication):
             log_dir=config.fix_log_dir if config.store == "file" else None,
         )
         self.session_rejects: queue.Queue[Any] = queue.Queue()
-        #: Text (58) of the last Logout the gateway sent (why a logon was refused).
-        self.logout_text: str | None = None
         self._pending: list[Any] = []  # received, not yet matched by wait_for
 
     def on_logon(self, session_id: Any) -> None:
@@ -88,9 +86,13 @@ class FixClient(SafeApplication):
             message.setField(Tag.USERNAME, self.config.username)
             message.setField(Tag.PASSWORD, self.config.password or "")
 
+    @property
+    def logout_text(self) -> str | None:
+        """Text (58) of the Logout with which the gateway ended the session (why it
+        refused a logon, say); None when it sent none, or the client logged out first."""
+        return self.logout_received(self.session_id)
+
     def from_admin(self, message: Any, session_id: Any) -> None:
-        if msg_type(message) == "5":
-            self.logout_text = get_field(message, Tag.TEXT)
         if msg_type(message) == "3":
             self.session_rejects.put(copy_message(message))
             self.inbox.put(copy_message(message))

@@ -66,12 +66,14 @@ def test_the_cause_of_a_logout_is_the_logouts_text_or_a_closed_connection():
     app = SafeApplication()
     assert app.logout_cause(SESSION) == "connection closed without a Logout"
     app.fromAdmin(admin("5", "MsgSeqNum too low, expecting 12 but received 1"), SESSION)
+    assert app.logout_received(SESSION) == "MsgSeqNum too low, expecting 12 but received 1"
     assert app.logout_cause(SESSION) == (
         "Logout received: MsgSeqNum too low, expecting 12 but received 1"
     )
     assert app.logout_cause(SESSION) == "connection closed without a Logout"  # told once
     app.toAdmin(admin("5"), SESSION)
     app.fromAdmin(admin("5", "the answer"), SESSION)
+    assert app.logout_received(SESSION) is None  # we began that end, not the peer
     assert app.logout_cause(SESSION) == "Logout sent: no Text"  # the first one says why
     app.toAdmin(admin("5", "refused"), SESSION)
     app.onLogon(SESSION)  # a later logon: that Logout is over
