@@ -39,10 +39,8 @@ from gateway.solver.fast import least_one_row
 from gateway.solver.milp import (
     ScaledRow,
     SolverSettings,
-    lot_model,
     oversized_row,
-    round_lots,
-    solve,
+    solve_lots,
 )
 
 __all__ = [
@@ -224,19 +222,18 @@ def least_fill(
     remaining = deadline - time.perf_counter()
     if remaining <= 0:
         return None
-    problem, variables = lot_model(
+    answer = solve_lots(
         bundle,
         rows,
         caps,
+        settings,
+        remaining,
         minimise=True,
         min_total=bundle.min_total_fill if constraints is None else None,
     )
-    raw = solve(problem, variables, settings, remaining)
-    if raw.values is None or raw.status not in ("optimal", "feasible"):
+    if answer.lots is None:
         return None
-    lots = round_lots(raw.values)
-    if lots is None:
-        return None
+    lots = answer.lots
     fill = [n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True)]
     checked = constraints if constraints is not None else bundle.constraints
     if sum(fill) == 0 or any(n < 0 or n > cap for n, cap in zip(lots, caps, strict=True)):
@@ -245,7 +242,7 @@ def least_fill(
         return None
     if constraints is None and bundle.violations(fill):
         return None
-    return tuple(fill), raw.status == "optimal"
+    return tuple(fill), answer.status == "optimal"
 
 
 def pair_smallest_fill(
@@ -291,16 +288,14 @@ def _feasible_alone(
     if remaining <= 0:
         return None
     caps = [leg.max_lots for leg in bundle.legs]
-    problem, variables = lot_model(bundle, rows, caps, minimise=False, min_total=None)
-    raw = solve(problem, variables, settings, remaining)
-    if raw.status == "infeasible":
+    answer = solve_lots(bundle, rows, caps, settings, remaining, minimise=False, min_total=None)
+    if answer.status == "infeasible":
         return False
-    if raw.values is None or raw.status == "error":
+    if answer.lots is None:
         return None
-    lots = round_lots(raw.values)
-    if lots is None:
-        return None
-    return sum(lots) > 0 if raw.status == "optimal" else (True if sum(lots) > 0 else None)
+    if sum(answer.lots) > 0:
+        return True
+    return False if answer.status == "optimal" else None
 
 
 def _description(constraint: Constraint) -> str:

@@ -19,12 +19,18 @@ Reading the status is where the traps are:
 * Whatever the status, a solution is only a candidate: :func:`round_lots`
   refuses values that are not integers, and callers re-check the rounded fill
   against the bundle in exact arithmetic before acting on it.
+* A claim ("infeasible", "optimal") is only as good as the rows the solver was
+  given. Integer rows of 10^14 made HiGHS prove wrong smallest fills and CBC
+  declare feasible bundles infeasible; :func:`solver_rows` divides large rows
+  down, and :func:`solve_lots` solves a lot-count model so that what it claims
+  holds for the integer rows themselves (docs/presolve.md).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,25 +46,31 @@ from gateway.core.bundle import Constraint, OrderBundle, Sense
 
 __all__ = [
     "CBC_PATH",
-    "HIGHS_MAX_MATRIX_VALUE",
     "INTEGRALITY_TOL",
     "MAX_EXACT_ACTIVITY",
+    "ROW_TOLERANCE",
     "SMALL_MODEL_OPTIONS",
+    "SOLVER_MAX_COEFFICIENT",
     "FastHiGHS",
+    "LotSolution",
     "ScaledRow",
+    "Side",
     "Solution",
     "SolveStatus",
     "SolverName",
+    "SolverRow",
     "SolverSettings",
-    "beyond_highs",
     "lot_model",
     "oversized_row",
     "read_solution",
     "relative_gap",
     "round_lots",
-    "row_constraint",
+    "row_constraints",
+    "row_holds",
     "scaled_rows",
     "solve",
+    "solve_lots",
+    "solver_rows",
 ]
 
 #: ``highs`` (in-process through highspy) or ``cbc`` (PuLP's bundled binary, a subprocess).
@@ -74,18 +86,13 @@ SolveStatus = Literal["optimal", "feasible", "infeasible", "timeout", "error"]
 INTEGRALITY_TOL: Final = 1e-6
 
 #: The largest row activity a model may reach: ``Σ_i |a_i| · cap_i + |rhs|`` of every
-#: integer row, with each leg at its largest lot count. Below 2^53 every activity,
-#: partial sum and coefficient is an exact double, so the solver's arithmetic on the
-#: model is exact before its tolerances; above it HiGHS has been seen to return
-#: solutions that fail exact verification, to drop rows (coefficients >= 1e15 count
-#: as infinite) and to loop in root separation without checking its time limit
+#: integer row, with each leg at its largest lot count. Below 2^53 every coefficient,
+#: activity and partial sum is an exact double, so the row :func:`solver_rows` hands
+#: the solver (divided by a power of two) is the row itself and the exact check of its
+#: answer is meaningful; above it HiGHS has been seen to return solutions that fail
+#: exact verification and to loop in root separation without checking its time limit
 #: (a 2-leg bundle with coefficients ~1e9 and limits raised to ~3e9 lots).
 MAX_EXACT_ACTIVITY: Final = 2**53
-
-#: HiGHS counts a matrix value from this size on as infinite and refuses the model
-#: (its ``large_matrix_value``); a row can stay below 2^53 in activity and still hold
-#: such a coefficient (one leg at one lot).
-HIGHS_MAX_MATRIX_VALUE: Final = 10**15
 
 #: PuLP's bundled cbc binary, run through ``COIN_CMD`` (``PULP_CBC_CMD`` is deprecated in 3.3).
 CBC_PATH: Final[str] = os.path.normpath(coin_api.pulp_cbc_path)
@@ -391,50 +398,148 @@ def scaled_rows(bundle: OrderBundle, constraints: Sequence[Constraint]) -> list[
 
 
 def oversized_row(rows: Sequence[ScaledRow], caps: Sequence[int]) -> tuple[ScaledRow, int] | None:
-    """The first row whose activity can exceed :data:`MAX_EXACT_ACTIVITY` with each
-    leg at ``caps`` lots, with that activity bound; None when every row is safe."""
+    """The first row whose activity as the solver gets it (:func:`solver_rows`: its
+    largest coefficient below 2^24) can exceed :data:`MAX_EXACT_ACTIVITY` with each leg
+    at ``caps`` lots, with that activity bound; None when every row is safe."""
     for row in rows:
+        shift = _shift(row)
         activity = sum(abs(a) * cap for a, cap in zip(row.coefficients, caps, strict=True))
-        activity += abs(row.rhs) if isinstance(row.rhs, int) else math.ceil(abs(row.rhs))
-        if activity > MAX_EXACT_ACTIVITY:
-            return row, activity
+        activity += math.ceil(abs(Fraction(row.rhs)))
+        if activity >> shift > MAX_EXACT_ACTIVITY:
+            return row, activity >> shift
     return None
 
 
-def beyond_highs(rows: Sequence[ScaledRow]) -> tuple[ScaledRow, int] | None:
-    """The first row with a coefficient HiGHS refuses (:data:`HIGHS_MAX_MATRIX_VALUE`
-    or more), with that coefficient; None when HiGHS takes every row."""
-    for row in rows:
-        largest = max((abs(a) for a in row.coefficients), default=0)
-        if largest >= HIGHS_MAX_MATRIX_VALUE:
-            return row, largest
-    return None
+def _shift(row: ScaledRow) -> int:
+    """The power of two ``row`` is divided by for the solver (:func:`solver_rows`)."""
+    largest = max((abs(a) for a in row.coefficients), default=0)
+    return max(largest.bit_length() - SOLVER_MAX_COEFFICIENT.bit_length() + 1, 0)
 
 
-_PULP_SENSE = {
-    Sense.LE: pulp.LpConstraintLE,
-    Sense.EQ: pulp.LpConstraintEQ,
-    Sense.GE: pulp.LpConstraintGE,
-}
+#: The largest coefficient a row reaches the solver with (2^24): a row with larger
+#: ones is divided by a power of two to bring them below it (:func:`solver_rows`).
+#: At 2^30 CBC still declared some feasible beta- and dollar-neutral bundles
+#: infeasible; at 2^24 neither solver disagreed with brute force on the same bundles.
+SOLVER_MAX_COEFFICIENT: Final = 2**24
+#: How far past its bound the solver may leave a row it accepts: HiGHS's
+#: ``mip_feasibility_tolerance`` (CBC's is smaller).
+ROW_TOLERANCE: Final = 1e-6
+
+#: Which of a row's two solver forms a model holds (see :func:`solver_rows`): ``outer``
+#: holds exactly the fills that satisfy the row (and the solver may accept a little
+#: more within its tolerance); ``inner`` only fills that satisfy it, even so.
+Side = Literal["outer", "inner"]
 
 
-def row_constraint(
-    row: ScaledRow, variables: Sequence[pulp.LpVariable | None], name: str
-) -> pulp.LpConstraint:
-    """``row`` as a PuLP constraint named ``name`` over one lot-count variable per leg.
+@dataclass(frozen=True, slots=True)
+class SolverRow:
+    """One integer row as the solver sees it: ``lower <= Σ coefficients[i]·n_i <= upper``.
+
+    ``terms`` are ``(leg index, coefficient)`` for the non-zero coefficients; a bound
+    of None is absent. ``exact`` says the solver's tolerance is below half of one
+    unit of the row, so the solver holds exactly the lot counts that satisfy it.
+    """
+
+    name: str
+    terms: tuple[tuple[int, float], ...]
+    lower: float | None
+    upper: float | None
+    exact: bool
+
+
+def solver_rows(row: ScaledRow, caps: Sequence[int], side: Side) -> SolverRow:
+    """``row`` as the solver gets it over lot counts up to ``caps``, with its bounds
+    for ``side``.
+
+    A row whose coefficients pass :data:`SOLVER_MAX_COEFFICIENT` is divided by the
+    power of two that brings them below it, the scale the solvers' tolerances and
+    cuts are made for. Fed the integers themselves (~10^14 for a beta bound with
+    prices to six decimals), HiGHS was seen to prove a smallest fill of 5 lots, and
+    with other options 47, where 3 lots satisfy the rows.
+
+    One unit of the integer row is then ``u`` (1, or the power of two). Up to 2^53
+    a coefficient divided by a power of two is exact, and so is every activity at
+    whole lot counts while it stays below 2^53 (:func:`oversized_row`): the
+    ``outer`` form, the row's own bound, keeps exactly the fills that satisfy it. A
+    coefficient past 2^53 (a beta bound over prices with many decimals) is rounded
+    to a double; the outer bound is then loosened by the most the rounding and the
+    sum can move an activity (``E``), so that it still keeps every such fill.
+    Either way "infeasible" and "optimal" on the outer form hold for the row
+    itself, as far as the solver is right on a well-scaled model.
+
+    The solver accepts a point within :data:`ROW_TOLERANCE` of the bound, at lot
+    counts within :data:`INTEGRALITY_TOL` of whole numbers, plus ``E``: a margin
+    ``δ``. When ``2δ < u`` no such point misses the row by a whole unit (``exact``);
+    else the ``inner`` form tightens the bound by ``δ − u/2`` (and ``E``), so that
+    every point the solver accepts rounds to a fill that satisfies the row. An
+    equality's inner form is the equality itself.
+    """
+    shift = _shift(row)
+    unit = math.ldexp(1.0, -shift)
+    terms = tuple((i, math.ldexp(float(a), -shift)) for i, a in enumerate(row.coefficients) if a)
+    rounding = Fraction(0)
+    if any(abs(a) > MAX_EXACT_ACTIVITY for a in row.coefficients):  # not all exact doubles
+        for (i, term), a in zip(terms, (a for a in row.coefficients if a), strict=True):
+            rounding += abs(Fraction(a, 1 << shift) - Fraction(term)) * caps[i]
+    bound = abs(Fraction(row.rhs))
+    if bound >= MAX_EXACT_ACTIVITY:  # the bound itself is rounded
+        rounding += bound / (1 << shift) * Fraction(2.0**-52)
+    reach = sum(abs(term) * caps[i] for i, term in terms)
+    if rounding or reach > MAX_EXACT_ACTIVITY * unit:
+        # Rounded coefficients, or sums past 2^53: each addition may round too.
+        error = float(rounding) + (len(terms) + 1) * reach * 2.0**-52
+    else:
+        error = 0.0
+    margin = ROW_TOLERANCE + INTEGRALITY_TOL * sum(abs(a) for _, a in terms) + error
+    exact = 2 * margin < unit
+    rhs = row.rhs
+    low = math.ceil(rhs) * unit if row.sense is not Sense.LE else None
+    high = math.floor(rhs) * unit if row.sense is not Sense.GE else None
+    if row.sense is Sense.EQ and rhs != int(rhs):  # no whole lot count reaches it
+        low = high = float(rhs) * unit
+    if side == "outer" or row.sense is Sense.EQ:
+        move = -error
+    else:
+        move = max(margin + error - unit / 2, 0.0)
+    low = None if low is None else low + move
+    high = None if high is None else high - move
+    return SolverRow(row.name, terms, low, high, exact)
+
+
+def row_holds(row: ScaledRow, lots: Sequence[int]) -> bool:
+    """Whether ``lots`` satisfy ``row`` exactly (integer arithmetic)."""
+    activity = sum(a * n for a, n in zip(row.coefficients, lots, strict=True))
+    return row.sense.holds(Fraction(activity), Fraction(row.rhs))
+
+
+def row_constraints(
+    row: SolverRow, variables: Sequence[pulp.LpVariable | None], name: str
+) -> list[pulp.LpConstraint]:
+    """``row`` as PuLP constraints named after ``name`` over one lot-count variable
+    per leg: one for a single bound or equal bounds, two (``name_lo``, ``name_hi``) for
+    a range.
 
     A leg whose variable is None is not in the model (its fill is 0 there) and is
-    left out of the row, as are zero coefficients.
+    left out of the row.
     """
-    terms = [
-        (v, a) for v, a in zip(variables, row.coefficients, strict=True) if a and v is not None
+    expression = [(variables[i], a) for i, a in row.terms if variables[i] is not None]
+    if row.lower is not None and row.lower == row.upper:
+        return [_constraint(expression, pulp.LpConstraintEQ, row.lower, name)]
+    bounds = [
+        (pulp.LpConstraintGE, row.lower, "_lo"),
+        (pulp.LpConstraintLE, row.upper, "_hi"),
     ]
-    return pulp.LpConstraint(
-        pulp.LpAffineExpression(terms),
-        sense=_PULP_SENSE[row.sense],
-        rhs=float(row.rhs),
-        name=name,
-    )
+    present = [(sense, bound, suffix) for sense, bound, suffix in bounds if bound is not None]
+    return [
+        _constraint(expression, sense, bound, name if len(present) == 1 else name + suffix)
+        for sense, bound, suffix in present
+    ]
+
+
+def _constraint(
+    terms: Sequence[tuple[pulp.LpVariable | None, float]], sense: int, rhs: float, name: str
+) -> pulp.LpConstraint:
+    return pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=sense, rhs=rhs, name=name)
 
 
 def lot_model(
@@ -444,6 +549,7 @@ def lot_model(
     *,
     minimise: bool,
     min_total: int | None,
+    side: Side = "outer",
 ) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
     """The pre-solver's MILP over lot counts, one integer variable per leg.
 
@@ -451,21 +557,22 @@ def lot_model(
     of the legs' common lot divisor, an integer-valued objective, subject to
     ``rows``, ``0 <= n_i <= caps[i]`` (normally the legs' limits in lots), a
     minimum total quantity when ``min_total`` is set, and, when minimising, at
-    least one lot (the empty fill is excluded). Returns the problem and its
-    variables in leg order.
+    least one lot (the empty fill is excluded). ``rows`` reach the solver in their
+    ``side`` form (:func:`solver_rows`). Returns the problem and its variables in leg
+    order.
     """
     lots = [leg.lot_size for leg in bundle.legs]
-    unit = math.gcd(*lots)
     problem = pulp.LpProblem("presolve", pulp.LpMinimize if minimise else pulp.LpMaximize)
     variables = [
         problem.add_variable(f"n{i:05d}", 0, cap, cat=pulp.const.LpInteger)
         for i, cap in enumerate(caps)
     ]
     problem.setObjective(
-        pulp.LpAffineExpression([(v, lot // unit) for v, lot in zip(variables, lots, strict=True)])
+        pulp.LpAffineExpression(list(zip(variables, _weights(bundle), strict=True)))
     )
     for index, row in enumerate(rows):
-        problem.addConstraint(row_constraint(row, variables, f"c{index}"))
+        for constraint in row_constraints(solver_rows(row, caps, side), variables, f"c{index}"):
+            problem.addConstraint(constraint)
     if min_total:
         problem.addConstraint(
             pulp.LpConstraint(
@@ -485,3 +592,111 @@ def lot_model(
             )
         )
     return problem, variables
+
+
+def _weights(bundle: OrderBundle) -> list[int]:
+    """Each leg's lot in units of the legs' common lot divisor: the objective's weights."""
+    lots = [leg.lot_size for leg in bundle.legs]
+    unit = math.gcd(*lots)
+    return [lot // unit for lot in lots]
+
+
+#: What :func:`solve_lots` concluded: a :data:`SolveStatus`, or ``inexact`` when the
+#: solver's fills lie within its tolerance of a row's bound and fail it exactly.
+LotStatus = Literal["optimal", "feasible", "infeasible", "timeout", "error", "inexact"]
+
+
+@dataclass(frozen=True, slots=True)
+class LotSolution:
+    """A lot-count model's answer, checked against its rows in integer arithmetic.
+
+    Attributes:
+        status: ``optimal`` (``lots`` proven best), ``feasible`` (``lots`` not proven
+            best), ``infeasible`` (no lot counts satisfy the rows), ``timeout``,
+            ``error`` or ``inexact`` (see :data:`LotStatus`).
+        lots: lot counts within the caps that satisfy every row exactly, when found.
+        detail: what went wrong, for ``error`` and ``inexact``.
+    """
+
+    status: LotStatus
+    lots: tuple[int, ...] | None
+    detail: str = ""
+
+
+def solve_lots(
+    bundle: OrderBundle,
+    rows: Sequence[ScaledRow],
+    caps: Sequence[int],
+    settings: SolverSettings,
+    time_limit_s: float,
+    *,
+    minimise: bool,
+    min_total: int | None,
+) -> LotSolution:
+    """:func:`lot_model` solved so that what it claims holds for ``rows`` exactly.
+
+    The model is solved with its rows in their ``outer`` form (:func:`solver_rows`),
+    which every fill satisfying them keeps: "infeasible" and "optimal" hold for the
+    rows themselves. Its solution, rounded, must satisfy every row exactly. When it
+    does not (it lies in the tolerance band of a row too fine for the solver), the
+    ``inner`` form is solved in the time left: its solution satisfies the rows, and
+    is proven best when its total equals the outer optimum's.
+    """
+    deadline = time.perf_counter() + time_limit_s
+    problem, variables = lot_model(bundle, rows, caps, minimise=minimise, min_total=min_total)
+    outer = solve(problem, variables, settings, time_limit_s)
+    if outer.status in ("infeasible", "error", "timeout"):
+        return LotSolution(outer.status, None, outer.detail)
+    if outer.values is None:  # "optimal" without values: never seen
+        return LotSolution("timeout", None)
+    lots = _exact_lots(outer.values, rows, caps)
+    if lots is not None:
+        return LotSolution(outer.status, lots)
+    off = _first_failing(outer.values, rows)
+    if all(solver_rows(row, caps, "outer").exact for row in rows):
+        return LotSolution("inexact", None, off)
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return LotSolution("inexact", None, off)
+    problem, variables = lot_model(
+        bundle, rows, caps, minimise=minimise, min_total=min_total, side="inner"
+    )
+    inner = solve(problem, variables, settings, remaining)
+    found = None if inner.values is None else _exact_lots(inner.values, rows, caps)
+    if found is None:
+        return LotSolution("inexact", None, off)
+    weights = _weights(bundle)
+    bound = round(sum(w * v for w, v in zip(weights, outer.values, strict=True)))
+    total = sum(w * n for w, n in zip(weights, found, strict=True))
+    if outer.status == "optimal" and total == bound:
+        return LotSolution("optimal", found)
+    return LotSolution(
+        "feasible",
+        found,
+        f"not proven best: {off}; the best fill found that satisfies it exactly is reported",
+    )
+
+
+def _exact_lots(
+    values: Sequence[float], rows: Sequence[ScaledRow], caps: Sequence[int]
+) -> tuple[int, ...] | None:
+    """``values`` rounded to lot counts, if they are whole, within ``caps`` and satisfy
+    every row exactly."""
+    lots = round_lots(values)
+    if lots is None or any(not 0 <= n <= cap for n, cap in zip(lots, caps, strict=True)):
+        return None
+    return tuple(lots) if all(row_holds(row, lots) for row in rows) else None
+
+
+def _first_failing(values: Sequence[float], rows: Sequence[ScaledRow]) -> str:
+    """Which row the solver's ``values`` fail once rounded, for an ``inexact`` answer."""
+    lots = round_lots(values)
+    if lots is None:
+        return "the solver's lot counts are not whole numbers"
+    for row in rows:
+        if not row_holds(row, lots):
+            return (
+                f"constraint {row.name}: the solver's fill misses it by less than the "
+                "solver's tolerance"
+            )
+    return "the solver's fill is outside the legs' limits"

@@ -55,17 +55,13 @@ from gateway.core.fields import FrozenModel, PositiveInt
 from gateway.solver import fast
 from gateway.solver.explain import explain_infeasible, least_fill
 from gateway.solver.milp import (
-    HIGHS_MAX_MATRIX_VALUE,
     MAX_EXACT_ACTIVITY,
     ScaledRow,
     SolverName,
     SolverSettings,
-    beyond_highs,
-    lot_model,
     oversized_row,
-    round_lots,
     scaled_rows,
-    solve,
+    solve_lots,
 )
 from gateway.solver.prices import implied, price_box, unattainable
 
@@ -146,6 +142,7 @@ class Verdict:
             largest total; None unless feasible.
         optimal: True when ``max_fill`` is proven maximal.
         min_fill: the smallest non-empty fill, when requested and found.
+        min_optimal: True when ``min_fill`` is proven smallest.
         solver: ``highs`` or ``cbc``.
         path: what decided: ``fast`` (:mod:`gateway.solver.fast`, no MILP) or
             ``milp``; ``checks`` for a bundle refused before any solve.
@@ -159,6 +156,7 @@ class Verdict:
     max_fill: tuple[int, ...] | None = None
     optimal: bool = False
     min_fill: tuple[int, ...] | None = None
+    min_optimal: bool = False
     solver: str = "highs"
     path: str = "milp"
     build_ms: float = 0.0
@@ -268,37 +266,34 @@ class PreSolver:
         started = time.perf_counter()
         rows = scaled_rows(bundle, bundle.constraints)
         caps = [leg.max_lots for leg in bundle.legs]
+        # Beyond what a solver computes exactly, only the fast path (integer arithmetic
+        # throughout) may still decide, without any solve.
         too_large = _inexact(bundle, rows, caps)
-        if too_large is not None:
-            return Verdict(
-                outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large, path="checks"
-            )
         if config.fast_path:
             quick = self._fast(
                 bundle,
                 rows=rows,
                 caps=caps,
-                settings=settings if solver else None,
+                settings=settings if solver and too_large is None else None,
                 deadline=deadline,
                 started=started,
             )
-            if quick is not None or not solver:
+            if quick is not None or (not solver and too_large is None):
                 return quick
-        if config.solver == "highs" and (beyond := beyond_highs(rows)) is not None:
-            row, largest = beyond
+        if too_large is not None:
             return Verdict(
-                outcome=Outcome.TOO_LARGE,
-                solver=config.solver,
-                path="checks",
-                reason=f"constraint {row.name}: a coefficient over lots reaches {largest:.3g}; "
-                f"HiGHS refuses matrix values from {HIGHS_MAX_MATRIX_VALUE:.0e} on: use "
-                "coefficients with fewer significant digits",
+                outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large, path="checks"
             )
-        problem, variables = lot_model(
-            bundle, rows, caps, minimise=False, min_total=bundle.min_total_fill
-        )
         built = time.perf_counter()
-        raw = solve(problem, variables, settings, config.time_limit_ms / 1000)
+        answer = solve_lots(
+            bundle,
+            rows,
+            caps,
+            settings,
+            config.time_limit_ms / 1000,
+            minimise=False,
+            min_total=bundle.min_total_fill,
+        )
 
         def verdict(outcome: Outcome, reason: str | None, **extra: Any) -> Verdict:
             return Verdict(
@@ -310,21 +305,25 @@ class PreSolver:
                 **extra,
             )
 
-        if raw.status == "error":
-            return verdict(Outcome.SOLVER_ERROR, f"solver failed: {raw.detail}")
-        if raw.status == "infeasible":
+        if answer.status == "error":
+            return verdict(Outcome.SOLVER_ERROR, f"solver failed: {answer.detail}")
+        if answer.status == "inexact":
+            return verdict(
+                Outcome.SOLVER_ERROR,
+                f"solver solution failed exact verification: {answer.detail}; feasibility "
+                "unknown: use coefficients with fewer significant digits",
+            )
+        if answer.status == "infeasible":
             return verdict(
                 Outcome.INFEASIBLE, self._solved_reason(bundle, rows, settings, deadline)
             )
-        if raw.values is None:  # "timeout", or "optimal" without values (never seen)
+        if answer.lots is None:  # "timeout"
             return verdict(
                 Outcome.TIMEOUT,
                 f"no fill found within the {config.time_limit_ms} "
                 "ms time limit; feasibility unknown",
             )
-        lots = round_lots(raw.values)
-        if lots is None:
-            return verdict(Outcome.SOLVER_ERROR, "solver returned a non-integral solution")
+        lots = answer.lots
         fill = tuple(n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True))
         problems = bundle.violations(fill)
         if problems:
@@ -332,7 +331,7 @@ class PreSolver:
                 Outcome.SOLVER_ERROR,
                 "solver solution failed exact verification: " + "; ".join(problems),
             )
-        optimal = raw.status == "optimal"
+        optimal = answer.status == "optimal"
         if sum(fill) == 0:
             if not optimal:  # stopped by the time limit holding only the empty fill
                 return verdict(
@@ -343,13 +342,13 @@ class PreSolver:
                 Outcome.INFEASIBLE, self._solved_reason(bundle, rows, settings, deadline)
             )
         least = least_fill(bundle, rows, caps, settings, deadline) if config.smallest_fill else None
-        min_fill = least[0] if least is not None else None
         return verdict(
             Outcome.FEASIBLE,
-            None if optimal else "time limit reached; max fill not proven maximal",
+            None if optimal else answer.detail or "time limit reached; max fill not proven maximal",
             max_fill=fill,
             optimal=optimal,
-            min_fill=min_fill,
+            min_fill=least[0] if least is not None else None,
+            min_optimal=least is not None and least[1],
         )
 
     def _fast(
@@ -411,6 +410,7 @@ class PreSolver:
             max_fill=fill,
             optimal=True,
             min_fill=least[0] if least is not None else None,
+            min_optimal=least is not None and least[1],
         )
 
     def _reason(
@@ -443,9 +443,10 @@ _NO_FILL = "no non-empty fill satisfies the constraints within the legs' limits"
 def _inexact(bundle: OrderBundle, rows: Sequence[ScaledRow], caps: Sequence[int]) -> str | None:
     """Why this bundle's model is beyond what a solver computes exactly, if it is.
 
-    Every row activity must stay within :data:`MAX_EXACT_ACTIVITY` with each leg
-    at its limit (and so must the total quantity), or the solver's floating point
-    is no longer exact and its answers (and its time limit) cannot be trusted.
+    Every row activity, as the solver gets the row (:func:`oversized_row`), must stay
+    within :data:`MAX_EXACT_ACTIVITY` with each leg at its limit (and so must the total
+    quantity), or the solver's floating point is no longer exact and its answers (and
+    its time limit) cannot be trusted.
     """
     total = sum(leg.max_qty for leg in bundle.legs)
     if total > MAX_EXACT_ACTIVITY:
@@ -458,8 +459,8 @@ def _inexact(bundle: OrderBundle, rows: Sequence[ScaledRow], caps: Sequence[int]
         return None
     row, activity = oversized
     return (
-        f"constraint {row.name}: its coefficients over lots times the legs' limits reach "
-        f"{activity:.3g}, beyond 2^53 ({MAX_EXACT_ACTIVITY:.3g}), the largest value the "
-        "solver represents exactly; use coefficients with fewer significant digits or "
+        f"constraint {row.name}: with its coefficients over lots scaled below 2^24, its "
+        f"activity with every leg at its limit reaches {activity:.3g}, beyond 2^53 "
+        f"({MAX_EXACT_ACTIVITY:.3g}), the largest value the solver represents exactly; use "
         "smaller limits"
     )

@@ -698,7 +698,7 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
             f"{bundle.metadata['lots_per_vector']}"
         )
     if verdict.feasible:
-        proven = "" if verdict.optimal else " (not proven maximal: time limit)"
+        proven = "" if verdict.optimal else " (not proven maximal, see the note)"
         lines.append(
             f"FEASIBLE: a non-empty fill exists; largest total {verdict.max_total}{proven}"
         )
@@ -716,6 +716,11 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
             lines.append(row)
         if verdict.reason:
             lines.append(f"  note: {verdict.reason}")
+        if verdict.min_fill and not verdict.min_optimal:
+            lines.append(
+                "  note: the smallest fill shown is the smallest found, not proven smallest "
+                "within the time limit"
+            )
     else:
         lines.append(f"NOT FEASIBLE ({verdict.outcome.value}): {verdict.reason}")
     decided_by = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from decimal import Decimal
@@ -10,7 +11,7 @@ from fractions import Fraction
 import highspy
 import pulp
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
@@ -24,9 +25,12 @@ from gateway.solver.milp import (
     read_solution,
     relative_gap,
     round_lots,
-    row_constraint,
+    row_constraints,
+    row_holds,
     scaled_rows,
     solve,
+    solve_lots,
+    solver_rows,
 )
 
 SOLVERS = ["highs", "cbc"]
@@ -283,15 +287,76 @@ def test_scaled_row_holds_exactly_when_the_constraint_holds(data, count, sense, 
     assert sense.holds(Fraction(lhs), Fraction(row.rhs)) == bundle.constraints[0].holds(fill)
 
 
-def test_row_constraint_leaves_out_zero_coefficients_and_absent_legs():
+def test_row_constraints_leave_out_zero_coefficients_and_absent_legs():
     problem = pulp.LpProblem("rows", pulp.LpMaximize)
     a, c = (problem.add_variable(name, 0, 10, cat=pulp.const.LpInteger) for name in "ac")
     row = ScaledRow("r", (3, -2, 0, 5), Sense.GE, Fraction(7, 2))
-    constraint = row_constraint(row, [a, None, c, None], "b1_0")
+    [constraint] = row_constraints(solver_rows(row, [10] * 4, "outer"), [a, None, c, None], "b1_0")
     assert constraint.name == "b1_0"
     assert dict(constraint.items()) == {a: 3}
     assert constraint.sense == pulp.LpConstraintGE
-    assert constraint.getLb() == 3.5
+    assert constraint.getLb() == 4  # >= 3.5 in whole numbers
+
+
+def test_a_small_row_reaches_the_solver_as_it_is_and_exact_on_both_sides():
+    row = ScaledRow("hedge", (-4, 36, 9), Sense.EQ, 0)
+    outer, inner = (solver_rows(row, [20, 10, 10], side) for side in ("outer", "inner"))
+    assert outer == inner
+    assert outer.exact
+    assert outer.terms == ((0, -4.0), (1, 36.0), (2, 9.0))
+    assert (outer.lower, outer.upper) == (0.0, 0.0)
+    assert len(row_constraints(outer, [None, None, None], "c0")) == 1
+
+
+def test_a_row_of_large_coefficients_is_divided_down_and_tightened_inside():
+    big = 2**45
+    row = ScaledRow("band", (big, -(big + 1)), Sense.GE, 0)
+    outer = solver_rows(row, [10, 10], "outer")
+    inner = solver_rows(row, [10, 10], "inner")
+    # Divided by 2^22: the largest coefficient just below 2^24, exactly.
+    assert outer.terms == ((0, 2.0**23), (1, -(2.0**23 + 2.0**-22)))
+    assert not outer.exact
+    assert outer.lower == 0.0
+    assert inner.lower is not None
+    assert inner.lower > 0
+    equality = ScaledRow("eq", (big, -(big + 1)), Sense.EQ, 0)
+    assert solver_rows(equality, [10, 10], "inner") == solver_rows(equality, [10, 10], "outer")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    scale=st.integers(0, 70),
+    sense=st.sampled_from([Sense.LE, Sense.GE]),
+)
+def test_outer_keeps_every_fill_of_the_row_and_inner_only_such_fills(data, scale, sense):
+    """At whole lot counts the outer form accepts every fill that satisfies the row
+    (and, while the coefficients are exact doubles, only those); every point the
+    inner form accepts within the solver's tolerance, at lot counts within the
+    integrality tolerance of whole ones, rounds to such a fill."""
+    count = data.draw(st.integers(1, 4))
+    coefficients = tuple(data.draw(st.integers(-(2**scale), 2**scale)) for _ in range(count))
+    rhs = data.draw(st.integers(-(2**scale), 2**scale))
+    row = ScaledRow("r", coefficients, sense, rhs)
+    lots = data.draw(st.lists(st.integers(0, 20), min_size=count, max_size=count))
+    noise = data.draw(st.lists(st.floats(-1e-6, 1e-6), min_size=count, max_size=count))
+    outer = solver_rows(row, [20] * count, "outer")
+    activity = math.fsum(a * lots[i] for i, a in outer.terms)
+    within = (outer.lower is None or activity >= outer.lower) and (
+        outer.upper is None or activity <= outer.upper
+    )
+    if row_holds(row, lots):
+        assert within
+    if max(map(abs, coefficients)) < 2**53:
+        assert within == row_holds(row, lots)
+    inner = solver_rows(row, [20] * count, "inner")
+    near = math.fsum(a * (lots[i] + noise[i]) for i, a in inner.terms)
+    tolerance = 1e-6  # HiGHS's mip_feasibility_tolerance
+    accepted = (inner.lower is None or near >= inner.lower - tolerance) and (
+        inner.upper is None or near <= inner.upper + tolerance
+    )
+    if accepted:
+        assert row_holds(row, lots)
 
 
 # --- the lot-count model -------------------------------------------------------------
@@ -347,22 +412,86 @@ def test_lot_model_min_total_excludes_small_fills():
     assert solve(problem, variables, settings, 10.0).status == "infeasible"
 
 
-def test_a_row_highs_refuses_is_a_solver_error_not_another_model() -> None:
-    """HiGHS leaves out a row with a value >= 1e15 (kError); solving without it would
-    answer another model (PuLP then failed reading it back with an IndexError)."""
+def _two_legs(coefficients: tuple[Decimal, Decimal], sense: Sense, caps=(10, 10)) -> OrderBundle:
     legs = tuple(
-        Leg(symbol=s, side=side, limit_price=Decimal(1), max_qty=10, lot_size=1)
-        for s, side in (("A", Side.BUY), ("B", Side.SELL))
+        Leg(symbol=s, side=side, limit_price=Decimal(1), max_qty=cap, lot_size=1)
+        for s, side, cap in (("A", Side.BUY, caps[0]), ("B", Side.SELL, caps[1]))
     )
-    coefficients = (Decimal("3.0000000000000003"), Decimal(-3))
-    bundle = OrderBundle(
-        bundle_id="x",
-        legs=legs,
-        constraints=(Constraint(name="c", coefficients=coefficients, sense=Sense.EQ),),
+    row = Constraint(name="c", coefficients=coefficients, sense=sense)
+    return OrderBundle(bundle_id="x", legs=legs, constraints=(row,))
+
+
+def test_a_fill_in_a_rows_tolerance_band_gives_way_to_one_that_satisfies_it():
+    """2^51·A >= (2^51 + 1)·B: A = B = 1 misses by one unit in 4.5·10^15, which HiGHS
+    accepts (2.4·10^-7 once the row is divided down, within its 10^-6; CBC's
+    tolerance is finer). It fails the exact check; the inner model's A = 1, B = 0
+    satisfies the row, reported as not proven best."""
+    big = 2**51
+    bundle = _two_legs((Decimal(big), Decimal(-(big + 1))), Sense.GE, caps=(1, 1))
+    rows = scaled_rows(bundle, bundle.constraints)
+    settings = SolverSettings(integer_objective=True, small_model=True)
+    answer = solve_lots(bundle, rows, [1, 1], settings, 10.0, minimise=False, min_total=None)
+    assert answer.lots == (1, 0)
+    assert answer.status == "feasible"
+    assert answer.detail.startswith("not proven best: constraint c: the solver's fill misses")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_coefficients_of_10_to_the_14_get_the_exact_smallest_fill(solver):
+    """The quant audit's beta-neutral bundle, as integer rows over lots: fed the
+    integers (up to 4.4·10^14), HiGHS proved 5 lots the smallest, and other option
+    sets 47 or 11; 1 lot of A and 1 of D satisfy both rows (brute force below)."""
+    rows = [
+        ScaledRow(
+            "lower",
+            (-109775897700000, 28399180000000, -26578076000000, 122798830600397),
+            Sense.GE,
+            0,
+        ),
+        ScaledRow(
+            "upper",
+            (-439103590800000, 28399180000000, -106312304000000, 122798830600397),
+            Sense.LE,
+            0,
+        ),
+    ]
+    legs = tuple(
+        Leg(symbol=s, side=Side.BUY, limit_price=Decimal(1), max_qty=lot * n, lot_size=lot)
+        for s, lot, n in (("A", 200, 1), ("B", 100, 3), ("C", 1000, 5), ("D", 100, 3))
     )
-    problem, variables = lot_model(
-        bundle, scaled_rows(bundle, bundle.constraints), [10, 10], minimise=False, min_total=None
-    )
-    answer = solve(problem, variables, SolverSettings(small_model=True), 1.0)
-    assert answer.status == "error"
-    assert "HiGHS refused the model's rows" in answer.detail
+    bundle = OrderBundle(bundle_id="x", legs=legs)
+    caps = [1, 3, 5, 3]
+    weights = [2, 1, 10, 1]
+    feasible = [
+        lots
+        for lots in itertools.product(*(range(cap + 1) for cap in caps))
+        if any(lots) and all(row_holds(row, lots) for row in rows)
+    ]
+
+    def total(lots: tuple[int, ...]) -> int:
+        return sum(w * n for w, n in zip(weights, lots, strict=True))
+
+    smallest = min(total(lots) for lots in feasible)
+    largest = max(total(lots) for lots in feasible)
+    settings = SolverSettings(solver=solver, integer_objective=True, small_model=True)
+    least = solve_lots(bundle, rows, caps, settings, 10.0, minimise=True, min_total=None)
+    most = solve_lots(bundle, rows, caps, settings, 10.0, minimise=False, min_total=None)
+    assert least.status == most.status == "optimal"
+    assert least.lots is not None
+    assert most.lots is not None
+    assert total(least.lots) == smallest == 3
+    assert total(most.lots) == largest
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_a_row_beyond_doubles_is_answered_inexact_not_as_another_model(solver):
+    """(10^16 + 1)·A == 10^16·B is not a row of doubles (the pre-solver refuses such
+    activity before any solve); the solver's A = B fails it exactly, and the answer
+    says so instead of reporting a fill or a proof about another row."""
+    bundle = _two_legs((Decimal("3.0000000000000003"), Decimal(-3)), Sense.EQ)
+    rows = scaled_rows(bundle, bundle.constraints)
+    settings = SolverSettings(solver=solver, small_model=True)
+    answer = solve_lots(bundle, rows, [10, 10], settings, 1.0, minimise=False, min_total=None)
+    assert answer.status == "inexact"
+    assert answer.lots is None
+    assert answer.detail.startswith("constraint c: the solver's fill misses it")

@@ -138,9 +138,11 @@ def test_too_many_legs_is_refused_unsolved():
     assert "5 legs" in (verdict.reason or "")
 
 
-def test_a_coefficient_highs_refuses_is_too_large_not_a_solver_failure():
-    """A row can stay below 2^53 in activity and still hold a coefficient HiGHS counts
-    as infinite (1e15): it was reported as 'solver failed', NOT FEASIBLE."""
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_a_coefficient_of_10_to_the_15_is_solved_exactly(solver):
+    """HiGHS refuses a matrix value of 10^15 or more, and misjudged rows of 10^14; the
+    row reaches it divided by a power of two, so the bundle gets its exact answer
+    instead of 'solver failed' or 'too large'."""
     legs = (
         Leg(symbol="A", side=Side.BUY, limit_price=Decimal(1), max_qty=1, lot_size=1),
         Leg(symbol="B", side=Side.SELL, limit_price=Decimal(1), max_qty=3, lot_size=1),
@@ -152,9 +154,58 @@ def test_a_coefficient_highs_refuses_is_too_large_not_a_solver_failure():
         rhs=Decimal(0),
     )
     bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(row,))
-    verdict = PreSolver(PresolveConfig(fast_path=False)).check(bundle)
-    assert verdict.outcome is Outcome.TOO_LARGE
-    assert "constraint wide: a coefficient over lots reaches 1e+15" in (verdict.reason or "")
+    verdict = PreSolver(PresolveConfig(fast_path=False, solver=solver, smallest_fill=True)).check(
+        bundle
+    )
+    assert verdict.outcome is Outcome.FEASIBLE
+    assert verdict.optimal
+    assert verdict.max_fill == (1, 3)
+    assert verdict.min_fill == (0, 1)
+
+
+def test_beyond_2_to_the_53_the_fast_path_still_decides_in_integers():
+    """3·A >= 2·B reaches 5·2^51 at the legs' limits, beyond what a solver holds
+    exactly; the fast path's integer arithmetic still finds the maximum (every leg
+    at its limit). It was refused as too large before any path ran."""
+    legs = (
+        Leg(symbol="A", side=Side.BUY, limit_price=Decimal(1), max_qty=2**51, lot_size=1),
+        Leg(symbol="B", side=Side.SELL, limit_price=Decimal(1), max_qty=2**51, lot_size=1),
+    )
+    row = Constraint(name="wide", coefficients=(Decimal(3), Decimal(-2)), sense=Sense.GE)
+    bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(row,))
+    verdict = PreSolver(PresolveConfig()).check(bundle)
+    assert verdict.outcome is Outcome.FEASIBLE
+    assert verdict.path == "fast"
+    assert verdict.max_fill == (2**51, 2**51)
+    quick = PreSolver(PresolveConfig()).quick(bundle)
+    assert quick is not None
+    assert (quick.outcome, quick.max_fill) == (Outcome.FEASIBLE, (2**51, 2**51))
+    # What only a solver could add (the smallest fill) is still refused.
+    needs_solver = PreSolver(PresolveConfig(smallest_fill=True)).check(bundle)
+    assert needs_solver.outcome is Outcome.TOO_LARGE
+    assert "beyond 2^53" in (needs_solver.reason or "")
+
+
+def test_coefficients_past_2_to_the_53_are_rounded_for_the_solver_and_still_exact():
+    """(10^17 + 1)·A >= 10^17·B: no double holds 10^17 + 1, so the solver gets the
+    row rounded, with its bound moved by the most the rounding can change an
+    activity. It was refused as too large; now the MILP answers it, and its answers
+    are checked in integers."""
+    legs = (
+        Leg(symbol="A", side=Side.BUY, limit_price=Decimal(1), max_qty=7, lot_size=1),
+        Leg(symbol="B", side=Side.SELL, limit_price=Decimal(1), max_qty=9, lot_size=1),
+    )
+    row = Constraint(
+        name="wide", coefficients=(Decimal(10**17 + 1), Decimal(-(10**17))), sense=Sense.GE
+    )
+    bundle = OrderBundle(bundle_id="x", legs=legs, constraints=(row,))
+    verdict = PreSolver(PresolveConfig(fast_path=False, smallest_fill=True)).check(bundle)
+    assert verdict.outcome is Outcome.FEASIBLE
+    # B may exceed A by no lot: 7 of each, not 7 and 8 (short by 10^17 - 7).
+    assert verdict.max_fill == (7, 7)
+    assert verdict.min_fill == (1, 0)
+    assert verdict.optimal
+    assert verdict.min_optimal
 
 
 def test_timeout_is_reported_as_timeout_not_infeasible():

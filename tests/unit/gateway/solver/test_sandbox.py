@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from types import MappingProxyType
 
+import pulp
 import pytest
 
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
-from gateway.solver.milp import SolverSettings, lot_model, scaled_rows, solve
+from gateway.solver.milp import SolverSettings, scaled_rows, solve
 from gateway.solver.presolve import Outcome, PresolveConfig, PreSolver, Verdict
 from gateway.solver.sandbox import SandboxClosed, SolverSandbox
 
@@ -46,12 +47,20 @@ def two_legs(
 
 def unbounded_highs_solve(bundle: OrderBundle) -> Verdict:
     """The smallest-fill model of the original wedge, with the legs' limits raised to
-    ~3e9 lots: HiGHS stays in root separation far past its 0.3 s limit (the
-    pre-solver no longer builds this model; it is the solver hang the sandbox is for)."""
-    rows = scaled_rows(bundle, bundle.constraints)
-    bound = max(abs(a) for row in rows for a in row.coefficients)
-    caps = [max(leg.max_lots, bound) for leg in bundle.legs]
-    problem, variables = lot_model(bundle, rows, caps, minimise=True, min_total=None)
+    ~3e9 lots and its row handed to HiGHS in whole numbers: HiGHS stays in root
+    separation far past its 0.3 s limit (the pre-solver no longer builds this model:
+    it refuses such limits and divides large rows down; it is the solver hang the
+    sandbox is for)."""
+    [row] = scaled_rows(bundle, bundle.constraints)
+    bound = max(abs(a) for a in row.coefficients)
+    problem = pulp.LpProblem("wedge", pulp.LpMinimize)
+    variables = [
+        problem.add_variable(f"n{i}", 0, max(leg.max_lots, bound), cat=pulp.const.LpInteger)
+        for i, leg in enumerate(bundle.legs)
+    ]
+    problem.setObjective(pulp.lpSum(variables))
+    problem += pulp.lpSum(a * v for a, v in zip(row.coefficients, variables, strict=True)) == 0
+    problem += pulp.lpSum(variables) >= 1
     solve(problem, variables, SolverSettings(integer_objective=True, small_model=True), 0.3)
     return Verdict(outcome=Outcome.FEASIBLE, reason="HiGHS returned")
 
@@ -183,8 +192,18 @@ def test_the_wedge_bundle_gets_an_exact_answer_in_process() -> None:
     assert "AAAA 3000000027, BBBB 1000000007" in (verdict.reason or "")
 
 
-def test_an_inexact_model_is_refused_unsolved() -> None:
+def test_a_model_beyond_doubles_is_unknown_to_the_milp_and_decided_by_the_fast_path() -> None:
     bundle = two_legs(Decimal("3.0000000000000003"), Decimal(-12), Sense.EQ)
+    # (10^16 + 1)·A == 4·10^16·B holds no double: the solver's answer is checked in
+    # integers and found wanting, and the verdict says feasibility is unknown.
+    unsolved = PreSolver(CONFIG.model_copy(update={"fast_path": False})).check(bundle)
+    assert unsolved.outcome is Outcome.SOLVER_ERROR
+    assert "constraint hedge" in (unsolved.reason or "")
+    assert "feasibility unknown" in (unsolved.reason or "")
+    # In integers throughout, the fast path proves it and the closed form explains it.
     verdict = PreSolver(CONFIG).check(bundle)
-    assert verdict.outcome is Outcome.TOO_LARGE
-    assert "beyond 2^53" in (verdict.reason or "")
+    assert verdict.outcome is Outcome.INFEASIBLE
+    assert verdict.path == "fast"
+    assert "the smallest fill that does is AAAA 40000000000000000, BBBB 10000000000000001" in (
+        verdict.reason or ""
+    )
