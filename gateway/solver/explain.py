@@ -236,7 +236,7 @@ def least_fill(
     lots = answer.lots
     fill = [n * leg.lot_size for n, leg in zip(lots, bundle.legs, strict=True)]
     checked = constraints if constraints is not None else bundle.constraints
-    if sum(fill) == 0 or any(n < 0 or n > cap for n, cap in zip(lots, caps, strict=True)):
+    if sum(fill) == 0:  # lots within caps and rows held: solve_lots checked both
         return None
     if not all(c.holds(fill) for c in checked):
         return None

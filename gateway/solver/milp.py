@@ -649,10 +649,9 @@ def solve_lots(
         return LotSolution(outer.status, None, outer.detail)
     if outer.values is None:  # "optimal" without values: never seen
         return LotSolution("timeout", None)
-    lots = _exact_lots(outer.values, rows, caps)
-    if lots is not None:
-        return LotSolution(outer.status, lots)
-    off = _first_failing(outer.values, rows)
+    off = _verified(outer.values, rows, caps)
+    if not isinstance(off, str):
+        return LotSolution(outer.status, off)
     if all(solver_rows(row, caps, "outer").exact for row in rows):
         return LotSolution("inexact", None, off)
     remaining = deadline - time.perf_counter()
@@ -662,8 +661,8 @@ def solve_lots(
         bundle, rows, caps, minimise=minimise, min_total=min_total, side="inner"
     )
     inner = solve(problem, variables, settings, remaining)
-    found = None if inner.values is None else _exact_lots(inner.values, rows, caps)
-    if found is None:
+    found = None if inner.values is None else _verified(inner.values, rows, caps)
+    if found is None or isinstance(found, str):
         return LotSolution("inexact", None, off)
     weights = _weights(bundle)
     bound = round(sum(w * v for w, v in zip(weights, outer.values, strict=True)))
@@ -677,26 +676,20 @@ def solve_lots(
     )
 
 
-def _exact_lots(
+def _verified(
     values: Sequence[float], rows: Sequence[ScaledRow], caps: Sequence[int]
-) -> tuple[int, ...] | None:
-    """``values`` rounded to lot counts, if they are whole, within ``caps`` and satisfy
-    every row exactly."""
-    lots = round_lots(values)
-    if lots is None or any(not 0 <= n <= cap for n, cap in zip(lots, caps, strict=True)):
-        return None
-    return tuple(lots) if all(row_holds(row, lots) for row in rows) else None
-
-
-def _first_failing(values: Sequence[float], rows: Sequence[ScaledRow]) -> str:
-    """Which row the solver's ``values`` fail once rounded, for an ``inexact`` answer."""
+) -> tuple[int, ...] | str:
+    """``values`` rounded to lot counts when they are whole, within ``caps`` and
+    satisfy every row exactly; else why not."""
     lots = round_lots(values)
     if lots is None:
         return "the solver's lot counts are not whole numbers"
+    if any(not 0 <= n <= cap for n, cap in zip(lots, caps, strict=True)):
+        return "the solver's fill is outside the legs' limits"
     for row in rows:
         if not row_holds(row, lots):
             return (
                 f"constraint {row.name}: the solver's fill misses it by less than the "
                 "solver's tolerance"
             )
-    return "the solver's fill is outside the legs' limits"
+    return tuple(lots)

@@ -278,12 +278,14 @@ class PreSolver:
                 deadline=deadline,
                 started=started,
             )
-            if quick is not None or (not solver and too_large is None):
+            if quick is not None:
                 return quick
         if too_large is not None:
             return Verdict(
                 outcome=Outcome.TOO_LARGE, solver=config.solver, reason=too_large, path="checks"
             )
+        if not solver:
+            return None
         built = time.perf_counter()
         answer = solve_lots(
             bundle,
