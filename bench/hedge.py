@@ -310,7 +310,7 @@ def solver_table(cases: int, baseline_cases: int, repeat: int) -> None:
 
 def scale(steps: int, instruments: int, vectors: int) -> None:
     from strategies.analysis import analyze  # noqa: PLC0415 - statsmodels is slow to import
-    from strategies.mean_reversion_hedge import read_history  # noqa: PLC0415
+    from strategies.history import read_history  # noqa: PLC0415
     from strategies.meanrev import covariance  # noqa: PLC0415
     from strategies.synthetic import hedged_book, write_csv  # noqa: PLC0415
 

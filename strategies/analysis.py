@@ -28,14 +28,24 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from strategies.history import (
+    HistoryError,
+    check_prices,
+    estimation_error,
+    horizon_problem,
+    read_history,
+)
 from strategies.lattice import HedgeLattice, Method
-from strategies.mean_reversion_hedge import read_history
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors
 from strategies.sparse import MeanRevertingVector, mean_reversion, sparse_vectors
 
-__all__ = ["Analysis", "analyze", "estimate_vectors"]
+__all__ = ["MAX_POSITION", "Analysis", "analyze", "estimate_vectors"]
 
 FloatArray = NDArray[np.float64]
+
+#: Largest position (units) a position history may hold: whole lots of the hedge
+#: vectors then stay far inside what the lattice's doubles and int64 hold.
+MAX_POSITION = 1e15
 
 _CHART_POINTS = 1_500  # buckets per line on the chart; each keeps its low and its high
 
@@ -155,15 +165,24 @@ def analyze(
 
     ``progress(done, total)`` is called as the steps are solved.
     """
-    symbols, positions = read_history(positions_csv)
+    symbols, positions = read_history(positions_csv, limit=MAX_POSITION)
     price_symbols, prices = read_history(prices_csv)
     missing = [s for s in symbols if s not in price_symbols]
     if missing:
-        raise ValueError(f"{prices_csv}: no prices for {', '.join(missing)}")
+        raise HistoryError(f"{prices_csv}: no prices for {', '.join(missing)}")
     prices = prices[:, [price_symbols.index(s) for s in symbols]]
-    found = estimate_vectors(
-        prices, vectors=vectors, count=count, sparse=sparse, precision=precision
-    )
+    check_prices(prices_csv, symbols, prices)
+    short = horizon_problem(prices_csv, len(prices), horizon)
+    if short:
+        raise HistoryError(short)
+    if vectors == "pca" and not 1 <= count <= len(symbols):
+        raise ValueError(f"--count {count}: pca needs 1 to {len(symbols)} vectors here")
+    try:
+        found = estimate_vectors(
+            prices, vectors=vectors, count=count, sparse=sparse, precision=precision
+        )
+    except np.linalg.LinAlgError as exc:
+        raise estimation_error(prices_csv, prices, exc) from None
     beta = np.array([v.weights for v in found], dtype=np.float64).T
     lattice = HedgeLattice(lot * beta, covariance(prices, horizon))
     history = lattice.solve_many(positions, method, progress=progress)

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from gateway.core.errors import GatewayError
 
-__all__ = ["HedgeCommand", "ProgressBar"]
+__all__ = ["MAX_LOT", "HedgeCommand", "ProgressBar"]
+
+#: Largest ``--lot``: whole lots of the hedge vectors stay exact in doubles.
+MAX_LOT = 1e12
 
 
 class HedgeCommand:
@@ -48,7 +52,9 @@ class HedgeCommand:
             default="johansen",
             help="how to estimate the mean-reverting vectors (default johansen)",
         )
-        analyze.add_argument("--count", type=int, default=2, help="vectors for pca (default 2)")
+        analyze.add_argument(
+            "--count", type=_whole(1), default=2, help="vectors for pca (default 2)"
+        )
         analyze.add_argument(
             "--dense",
             action="store_true",
@@ -57,25 +63,58 @@ class HedgeCommand:
         )
         analyze.add_argument(
             "--precision",
-            type=float,
+            type=_number(0.0, 1.0, low_open=True),
             default=0.02,
             help="how far a sparse vector's simple ratio may be from the estimated weight, "
             "the largest weight being 1 (default 0.02)",
         )
         analyze.add_argument(
             "--lot",
-            type=float,
+            type=_number(0.0, MAX_LOT, low_open=True),
             default=100_000,
-            help="lot size of every instrument (default 100000: FX)",
+            help=f"lot size of every instrument, above 0 and at most {MAX_LOT:.0e} "
+            "(default 100000: FX)",
         )
         analyze.add_argument(
-            "--horizon", type=int, default=1, help="risk horizon in steps (default 1)"
+            "--horizon", type=_whole(1), default=1, help="risk horizon in steps (default 1)"
         )
         analyze.add_argument("--method", choices=("exact", "babai", "greedy"), default="exact")
         analyze.add_argument(
             "--out", type=Path, default=Path("var/hedge"), help="output folder (default var/hedge)"
         )
         analyze.set_defaults(handler=_analyze)
+
+
+def _whole(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        above = value > low if low_open else value >= low
+        if not (above and value <= high):
+            bracket = "(" if low_open else "["
+            raise argparse.ArgumentTypeError(f"must be in {bracket}{low:g}, {high:g}], got {text}")
+        return value
+
+    return parse
 
 
 class ProgressBar:

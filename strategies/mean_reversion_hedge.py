@@ -33,7 +33,6 @@ fill carries and whether every leg was filled in that same proportion.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
@@ -55,10 +54,17 @@ from gateway.core.fields import (
 )
 from gateway.core.plugins import BuildContext, ConfigPath, FillCheck, StrategyConfig
 from strategies._common import duplicate_issues
+from strategies.history import (
+    HistoryError,
+    check_prices,
+    estimation_error,
+    horizon_problem,
+    read_history,
+)
 from strategies.lattice import Method, solve_hedge
 from strategies.meanrev import covariance, johansen_vectors, pca_vectors
 
-__all__ = ["HedgeBook", "MeanReversionConfig", "MeanReversionHedge", "read_history"]
+__all__ = ["HedgeBook", "MeanReversionConfig", "MeanReversionHedge"]
 
 _MAX_VECTORS = 8
 
@@ -103,10 +109,31 @@ class HedgeBook(FrozenModel):
         if self.vectors == "pca" and self.vector_count is None:
             raise ValueError("vectors: pca needs vector_count")
         if self.vectors == "given":
-            counts = {sum(b is not None for b in p.betas()) for p in self.positions}
-            if len(counts) != 1 or counts == {0}:
-                raise ValueError("vectors: given needs the same beta_1..beta_K on every position")
+            self._check_betas()
         return self
+
+    def _check_betas(self) -> None:
+        """``vectors: given``: every position has beta_1..beta_K, the same K."""
+        keys = [
+            tuple(k for k, b in enumerate(p.betas(), 1) if b is not None) for p in self.positions
+        ]
+        count = len(keys[0])
+        if count == 0 or any(k != tuple(range(1, count + 1)) for k in keys):
+            listed = "; ".join(
+                f"positions[{i}] ({p.symbol}) has "
+                + (", ".join(f"beta_{k}" for k in have) if have else "none")
+                for i, (p, have) in enumerate(zip(self.positions, keys, strict=True))
+                if have != tuple(range(1, count + 1)) or count == 0
+            )
+            raise ValueError(
+                "vectors: given needs beta_1..beta_K, the same K, on every position "
+                f"(its weight in each vector; 0 where it has none): {listed}"
+            )
+
+    def given_vectors(self) -> list[list[Decimal]]:
+        """``vectors: given``: (position, vector) the betas."""
+        count = sum(b is not None for b in self.positions[0].betas())
+        return [[b for b in p.betas()[:count] if b is not None] for p in self.positions]
 
 
 class MeanReversionConfig(StrategyConfig):
@@ -121,17 +148,6 @@ class MeanReversionConfig(StrategyConfig):
 
     data_dir: ConfigPath = Path()
     default_lot_size: PositiveInt = 100_000
-
-
-def read_history(path: Path) -> tuple[list[str], np.ndarray]:
-    """A CSV ``time,SYM1,SYM2,...`` as (symbols, a (time, instrument) float array)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    if len(rows) < 3:
-        raise ValueError(f"{path}: needs a header and at least two rows")
-    header = rows[0][1:]
-    data = np.array([[float(cell) for cell in row[1:]] for row in rows[1:]], dtype=np.float64)
-    return header, data
 
 
 class MeanReversionHedge:
@@ -156,9 +172,25 @@ class MeanReversionHedge:
         book = np.array([p.side.sign * p.qty for p in payload.positions], dtype=np.float64)
         cov = covariance(history, payload.horizon)
         method: Method = payload.method
-        solution = solve_hedge(book, lots[:, None] * vectors, cov, method)
+        try:
+            solution = solve_hedge(book, lots[:, None] * vectors, cov, method)
+        except ValueError as exc:  # dependent vectors
+            raise PayloadError(
+                "no hedge can be built from these vectors",
+                strategy=self.name,
+                issues=[
+                    FieldIssue(
+                        "bidder_data.positions"
+                        if payload.vectors == "given"
+                        else "bidder_data.vectors",
+                        f"{exc} (the vectors: {payload.vectors})",
+                    )
+                ],
+            ) from None
         trade = -(lots[:, None] * vectors) @ solution.omega
         trade_lots = np.rint(trade / lots).astype(np.int64)  # whole lots per instrument
+        residual = book + lots * trade_lots
+        risk_sent = float(residual @ cov @ residual)  # what a full fill of the bundle leaves
         legs: list[Leg] = []
         amounts: list[int] = []
         for index, (position, lot, n) in enumerate(
@@ -177,11 +209,17 @@ class MeanReversionHedge:
                 )
             )
             amounts.append(int(abs(n) * lot))
-        if not legs:
+        if not legs or risk_sent >= solution.risk_before:
+            reason = (
+                "the best integer hedge is no trade"
+                if not legs
+                else f"the best integer hedge, rounded to each instrument's lot, leaves a "
+                f"risk of {risk_sent:.6g}, not below the book's {solution.risk_before:.6g}"
+            )
             raise PayloadError(
                 "no hedge trade reduces the book's risk",
                 strategy=self.name,
-                issues=[FieldIssue("bidder_data.positions", "the best integer hedge is no trade")],
+                issues=[FieldIssue("bidder_data.positions", reason)],
             )
         first = amounts[0]
         constraints = tuple(
@@ -200,7 +238,8 @@ class MeanReversionHedge:
         metadata = {
             **context.metadata,
             "risk_before": f"{solution.risk_before:.6g}",
-            "risk_after": f"{solution.risk_after:.6g}",
+            "risk_after": f"{risk_sent:.6g}",
+            "risk_unrounded": f"{solution.risk_after:.6g}",
             "lots_per_vector": ",".join(str(int(w)) for w in solution.omega),
         }
         return OrderBundle(
@@ -237,6 +276,7 @@ class MeanReversionHedge:
 
     @staticmethod
     def _history(payload: HedgeBook, config: MeanReversionConfig, symbols: list[str]) -> np.ndarray:
+        """The payload's instruments' prices, checked for what the estimators need."""
         base = config.data_dir.resolve()
         path = (base / payload.price_history).resolve()
         issue = FieldIssue("bidder_data.price_history", "")
@@ -244,28 +284,58 @@ class MeanReversionHedge:
             issue.reason = "must name a file inside the plugin's data_dir"
             raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue])
         try:
-            header, data = read_history(path)
-        except (OSError, ValueError) as exc:
+            header, data = read_history(path, name=payload.price_history)
+            missing = [s for s in symbols if s not in header]
+            if missing:
+                raise HistoryError(f"{payload.price_history}: no prices for {', '.join(missing)}")
+            prices = data[:, [header.index(s) for s in symbols]]
+            check_prices(payload.price_history, symbols, prices)
+        except OSError as exc:
             issue.reason = (
-                f"cannot read {payload.price_history!r} in the plugin's data_dir {base}: {exc}"
+                f"cannot read {payload.price_history!r} in the plugin's data_dir {base}: "
+                f"{exc.strerror or exc}"
             )
             raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
-        missing = [s for s in symbols if s not in header]
-        if missing:
-            issue.reason = f"no prices for {', '.join(missing)}"
-            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue])
-        return data[:, [header.index(s) for s in symbols]]
+        except HistoryError as exc:
+            issue.reason = str(exc)
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
+        short = horizon_problem(payload.price_history, len(prices), payload.horizon)
+        if short:
+            raise PayloadError(
+                "invalid mean_reversion_hedge payload",
+                issues=[FieldIssue("bidder_data.horizon", short)],
+            )
+        return prices
 
     @staticmethod
     def _vectors(payload: HedgeBook, history: np.ndarray) -> np.ndarray:
         if payload.vectors == "given":
-            count = sum(b is not None for b in payload.positions[0].betas())
-            return np.array(
-                [[float(p.betas()[k] or 0) for k in range(count)] for p in payload.positions]
+            return np.array(payload.given_vectors(), dtype=np.float64)
+        if payload.vectors == "pca" and (payload.vector_count or 1) > history.shape[1]:
+            raise PayloadError(
+                "invalid mean_reversion_hedge payload",
+                issues=[
+                    FieldIssue(
+                        "bidder_data.vector_count",
+                        f"{payload.vector_count} vectors of {history.shape[1]} instruments; "
+                        f"at most {history.shape[1]}",
+                    )
+                ],
             )
-        if payload.vectors == "pca":
-            return pca_vectors(history, payload.vector_count or 1)
-        vectors = johansen_vectors(history)
+        try:
+            if payload.vectors == "pca":
+                return pca_vectors(history, payload.vector_count or 1)
+            vectors = johansen_vectors(history)
+        except np.linalg.LinAlgError as exc:
+            raise PayloadError(
+                "invalid mean_reversion_hedge payload",
+                issues=[
+                    FieldIssue(
+                        "bidder_data.price_history",
+                        str(estimation_error(payload.price_history, history, exc)),
+                    )
+                ],
+            ) from None
         if vectors.shape[1] == 0:
             raise PayloadError(
                 "the price history shows no cointegration (Johansen rank 0)",

@@ -124,6 +124,15 @@ class PairsData(FrozenModel):
         duplicates = duplicate_issues(self.positions)
         if duplicates:
             raise ValueError("; ".join(duplicates))
+        first: dict[str, tuple[int, str]] = {}
+        for index, (position, group) in enumerate(zip(self.positions, groups, strict=True)):
+            seen = first.setdefault(position.symbol, (index, group))
+            if seen[1] != group:
+                raise ValueError(
+                    f"positions[{index}] trades {position.symbol} in group {group}, and "
+                    f"positions[{seen[0]}] trades it in group {seen[1]}: the two sides of a "
+                    "pair trade different symbols"
+                )
         if self.spread is not None and len(self.positions) != 2:
             raise ValueError(
                 "spread: a clearing-price spread needs exactly one position in each group"

@@ -54,6 +54,7 @@ from gateway.core.fields import (
     PositiveInt,
     SideField,
     Symbol,
+    misspelt_key,
 )
 from gateway.core.plugins import BuildContext, StrategyConfig, TemplateSource
 from strategies._common import build_legs, duplicate_issues
@@ -92,6 +93,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
 #: Keys a payload position always has (standard FIX order fields on the wire).
 _POSITION_KEYS = ("symbol", "side", "qty", "price", "lot_size")
+_UNKNOWN = "extra_forbidden"  # pydantic's error type for a key the model does not have
 #: Names a template may not give a parameter or field.
 _RESERVED = frozenset(
     {*KEYWORDS, *FUNCTIONS, *BUILTIN_NAMES, *_POSITION_KEYS, "positions", "qty", "side"}
@@ -482,8 +484,14 @@ class _Compiler:
         try:
             spec = TemplateSpec.model_validate(dict(self.definition))
         except ValidationError as exc:
-            first, *rest = exc.errors(include_url=False)
+            # An unknown key first: a misspelt key is also reported missing.
+            errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != _UNKNOWN)
+            first, *rest = errors
             message = _pydantic_message(first, with_path=False)
+            meant = misspelt_key(first, errors, TemplateSpec)
+            if meant:
+                message += f" (did you mean {meant!r}?)"
+                rest = [e for e in rest if e["loc"] != (*first["loc"][:-1], meant)]
             if rest:
                 message += f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''})"
             self.fail(message, first["loc"])
@@ -665,7 +673,7 @@ def _render_path(path: Sequence[str | int]) -> str:
 
 
 def _pydantic_message(error: Mapping[str, Any], *, with_path: bool = True) -> str:
-    if error["type"] == "extra_forbidden":
+    if error["type"] == _UNKNOWN:
         return "unknown key"
     message = str(error["msg"]).removeprefix("Value error, ")
     where = _render_path(error["loc"]) if with_path else ""

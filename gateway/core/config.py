@@ -117,5 +117,5 @@ def load_model(
         return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
-            "invalid configuration", source=str(path), issues=field_issues(exc)
+            "invalid configuration", source=str(path), issues=field_issues(exc, model=model)
         ) from None

@@ -7,9 +7,11 @@ Decimals and numeric strings and refuses binary floats.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +37,7 @@ __all__ = [
     "Symbol",
     "TimeOfDay",
     "field_issues",
+    "misspelt_key",
 ]
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,31}$")
@@ -110,13 +113,16 @@ def _time_of_day(value: Any) -> str:
 TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
 
 
-def field_issues(error: ValidationError, *, prefix: str = "") -> list[FieldIssue]:
+def field_issues(
+    error: ValidationError, *, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[FieldIssue]:
     """Turn a pydantic error into one :class:`FieldIssue` per problem.
 
     Paths read like ``bidder_data.positions[1].qty``.
     """
     issues: list[FieldIssue] = []
-    for item in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    for item in errors:
         path = prefix
         for part in item["loc"]:
             if isinstance(part, int):
@@ -128,6 +134,65 @@ def field_issues(error: ValidationError, *, prefix: str = "") -> list[FieldIssue
         message = str(item["msg"])
         message = message.removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown field"
+            meant = misspelt_key(item, errors, model)
+            message = "unknown field" + (f" (did you mean {meant!r}?)" if meant else "")
         issues.append(FieldIssue(path, message))
     return issues
+
+
+def misspelt_key(
+    item: Mapping[str, Any],
+    errors: Sequence[Mapping[str, Any]],
+    model: type[BaseModel] | None = None,
+) -> str | None:
+    """For an unknown key (pydantic's ``extra_forbidden``), the key it most resembles
+    among those missing beside it and, given the ``model`` validated, those its
+    place allows: ``constraintz`` is ``constraints`` misspelt."""
+    if item["type"] != "extra_forbidden" or not item["loc"]:
+        return None
+    *parent, key = item["loc"]
+    known = [
+        str(other["loc"][-1])
+        for other in errors
+        if other["type"] == "missing" and other["loc"] and list(other["loc"][:-1]) == parent
+    ]
+    known += _keys_at(model, parent)
+    found = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _keys_at(model: type[BaseModel] | None, path: Sequence[str | int]) -> list[str]:
+    """The keys the model nested at ``path`` in ``model`` takes ([] when not a model)."""
+    keyed = False  # the part is a key of a mapping of models: the same model
+    for part in path:
+        if model is None:
+            return []
+        if isinstance(part, int) or keyed:
+            keyed = False
+            continue  # an item of a list or a mapping: the same model
+        field = model.model_fields.get(str(part))
+        model = None if field is None else _model_in(field.annotation)
+        keyed = field is not None and _is_mapping(field.annotation)
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _is_mapping(annotation: Any) -> bool:
+    """``dict[...]`` or ``Mapping[...]``, possibly inside ``Annotated`` or ``| None``."""
+    origin = get_origin(annotation)
+    if isinstance(origin, type) and issubclass(origin, Mapping):
+        return True
+    return any(_is_mapping(argument) for argument in get_args(annotation))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds: itself, or inside ``list[...]``, ``... | None``,
+    ``Annotated[...]``, ``dict[str, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None

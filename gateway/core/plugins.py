@@ -324,7 +324,7 @@ class LoadedStrategy:
         except ValidationError as exc:
             raise PayloadError(
                 f"invalid {self.name} payload",
-                issues=field_issues(exc, prefix="bidder_data"),
+                issues=field_issues(exc, prefix="bidder_data", model=self.plugin.payload_model),
                 strategy=self.name,
             ) from None
 
@@ -544,7 +544,7 @@ def _checked(
         context = {"config_dir": config_dir} if config_dir is not None else None
         config = instance.config_model.model_validate(settings.config, context=context)
     except ValidationError as exc:
-        issues = field_issues(exc, prefix=f"strategies.{key}.config")
+        issues = field_issues(exc, prefix=f"strategies.{key}.config", model=instance.config_model)
         raise PluginError("invalid config: " + "; ".join(map(str, issues)), plugin=key) from None
     return LoadedStrategy(plugin=instance, config=config, source=value)
 
@@ -588,7 +588,9 @@ class StrategyRegistry:
             settings = StrategiesFile.model_validate(raw or {})
         except ValidationError as exc:
             raise ConfigError(
-                "invalid strategies file", source=str(path), issues=field_issues(exc)
+                "invalid strategies file",
+                source=str(path),
+                issues=field_issues(exc, model=StrategiesFile),
             ) from None
         templates = any(entry.template is not None for entry in settings.strategies.values())
         origin = _Origin(
@@ -742,4 +744,6 @@ def parse_envelope(raw: Any, *, source: str | None = None) -> BidderPayload:
     try:
         return BidderPayload.model_validate(dict(raw))
     except ValidationError as exc:
-        raise PayloadError("invalid payload", issues=field_issues(exc), source=source) from None
+        raise PayloadError(
+            "invalid payload", issues=field_issues(exc, model=BidderPayload), source=source
+        ) from None

@@ -692,10 +692,17 @@ def _render_check(path: Path, strategy: str, bundle: OrderBundle, verdict: Verdi
     for price in bundle.price_constraints:
         lines.append(f"  {price.name} (clearing prices, where it fills): {price.render()}")
     if "risk_before" in bundle.metadata:
+        unrounded = bundle.metadata.get("risk_unrounded", bundle.metadata["risk_after"])
         lines.append(
             f"  residual risk (variance of P&L): {bundle.metadata['risk_before']} before, "
             f"{bundle.metadata['risk_after']} after a full fill; lots per vector "
             f"{bundle.metadata['lots_per_vector']}"
+            + (
+                ""
+                if unrounded == bundle.metadata["risk_after"]
+                else f" ({unrounded} for whole lots of the vectors, before each "
+                "instrument's trade is rounded to its lot)"
+            )
         )
     if verdict.feasible:
         proven = "" if verdict.optimal else " (not proven maximal, see the note)"

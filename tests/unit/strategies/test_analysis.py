@@ -88,3 +88,53 @@ def test_johansen_refuses_more_instruments_than_its_tables(tmp_path):
     prices = np.cumsum(np.random.default_rng(1).normal(size=(300, 13)), axis=0)
     with pytest.raises(ValueError, match="stop at 12 instruments"):
         johansen_vectors(prices)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--lot", "-5"], "argument --lot: must be in (0, 1e+12], got -5"),
+        (["--lot", "1e300"], "argument --lot: must be in (0, 1e+12], got 1e300"),
+        (["--horizon", "0"], "argument --horizon: must be at least 1, got 0"),
+        (["--count", "0"], "argument --count: must be at least 1, got 0"),
+        (["--precision", "0"], "argument --precision: must be in (0, 1], got 0"),
+        (["--lot", "abc"], "argument --lot: expected a number, got 'abc'"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(tmp_path, capsys, option, message):
+    args = ["hedge", "analyze", str(SAMPLES / "fx_positions.csv"), str(SAMPLES / "fx_prices.csv")]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--out", str(tmp_path), *option])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("positions", "prices", "message"),
+    [
+        ("time,EUR,CHF\n0,1,2\n1,1e300,2\n", None, "positions.csv, line 3, EUR: '1e300' is not"),
+        ("time,EUR,CHF\n0,1,2\n1,nan,2\n", None, "positions.csv, line 3, EUR: 'nan' is not a"),
+        (None, "time,EUR,CHF\n0,1,2\n1,1,2.5\n2,1,2.2\n", "the price of EUR never changes"),
+        (None, "time,EUR,CHF\n0,1,2\n1,1.1,2.5\n", "a risk horizon of 1 step(s) needs at least 3"),
+        (None, "time,EUR,CHF\n0,1,2\n1,1.1\n2,1,2\n", "prices.csv, line 3: 2 cells, the header"),
+    ],
+)
+def test_bad_histories_are_named_with_their_line(tmp_path, capsys, positions, prices, message):
+    default = "time,EUR,CHF\n" + "".join(f"{i},{i % 3},{-(i % 2)}\n" for i in range(40))
+    moving = "time,EUR,CHF\n" + "".join(
+        f"{i},{1 + i % 5 / 10},{2 - i % 3 / 10}\n" for i in range(40)
+    )
+    (tmp_path / "positions.csv").write_text(positions or default)
+    (tmp_path / "prices.csv").write_text(prices or moving)
+    code = main(
+        [
+            "hedge",
+            "analyze",
+            str(tmp_path / "positions.csv"),
+            str(tmp_path / "prices.csv"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err

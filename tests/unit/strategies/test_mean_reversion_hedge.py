@@ -189,3 +189,104 @@ def test_describe_fill_reports_the_share_of_the_hedge_and_its_proportions(fx_reg
     assert check is not None
     assert check.achieved == Fraction(3, 8)
     assert not check.within
+
+
+@pytest.fixture
+def registry_in(tmp_path: Path) -> StrategyRegistry:
+    """A registry whose data_dir is ``tmp_path``, holding a copy of the FX prices."""
+    (tmp_path / "fx_prices.csv").write_text((SAMPLES / "fx_prices.csv").read_text())
+    settings = StrategiesFile.model_validate(
+        {"strategies": {"mean_reversion_hedge": {"config": {"data_dir": str(tmp_path)}}}}
+    )
+    return StrategyRegistry.from_settings(settings)
+
+
+def _fx_sample(**change: object) -> dict[str, object]:
+    raw = load_yaml(SAMPLES / "fx_hedge.yaml")
+    raw["bidder_data"].update(change)
+    return raw
+
+
+def _refusal(registry: StrategyRegistry, raw: dict[str, object]) -> dict[str, str]:
+    with pytest.raises(PayloadError) as info:
+        registry.build(parse_envelope(raw), bundle_id="X")
+    return {issue.path: issue.reason for issue in info.value.issues}
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda rows: rows[:4], "bad.csv: cannot estimate mean-reverting vectors from 3 rows"),
+        (lambda rows: [*rows[:50], "50,nan,1,1,1", *rows[51:]], "bad.csv, line 51, EUR: 'nan'"),
+        (lambda rows: [*rows[:50], "50,1,1", *rows[51:]], "bad.csv, line 51: 3 cells, the header"),
+        (lambda rows: [rows[0], *(f"{i},1,2,3,4" for i in range(99))], "the prices of"),
+        (lambda rows: [rows[0].replace("JPY", "EUR"), *rows[1:]], "EUR is named twice"),
+    ],
+)
+def test_a_bad_price_history_is_refused_with_its_line(registry_in, tmp_path, edit, reason):
+    rows = (SAMPLES / "fx_prices.csv").read_text().splitlines()
+    (tmp_path / "bad.csv").write_text("\n".join(edit(rows)) + "\n")
+    issues = _refusal(registry_in, _fx_sample(price_history="bad.csv"))
+    assert reason in issues["bidder_data.price_history"], issues
+
+
+def test_a_horizon_longer_than_the_history_names_the_horizon(registry_in):
+    issues = _refusal(registry_in, _fx_sample(horizon=749))
+    assert issues == {
+        "bidder_data.horizon": "fx_prices.csv has 750 rows of prices; a risk horizon of "
+        "749 step(s) needs at least 751"
+    }
+
+
+def test_more_pca_vectors_than_instruments_names_the_count(registry_in):
+    issues = _refusal(registry_in, _fx_sample(vectors="pca", vector_count=5))
+    assert issues == {"bidder_data.vector_count": "5 vectors of 4 instruments; at most 4"}
+
+
+def test_given_vectors_need_the_same_betas_on_every_position(registry_in):
+    raw = _fx_sample(vectors="given")
+    positions = raw["bidder_data"]["positions"]  # type: ignore[index]
+    for position, betas in zip(
+        positions,
+        [
+            {"beta_1": 1, "beta_2": 1},
+            {"beta_1": 0, "beta_3": 1},
+            {"beta_1": -1, "beta_2": 0},
+            {"beta_1": 0, "beta_2": -2},
+        ],
+        strict=True,
+    ):
+        position.update(betas)
+    issues = _refusal(registry_in, raw)
+    assert issues["bidder_data"].endswith(
+        f"positions[1] ({positions[1]['symbol']}) has beta_1, beta_3"
+    ), issues
+
+
+def test_dependent_given_vectors_are_refused_on_the_positions(registry_in):
+    raw = _fx_sample(vectors="given")
+    for position in raw["bidder_data"]["positions"]:  # type: ignore[index]
+        position.update({"beta_1": 1, "beta_2": 2})
+    issues = _refusal(registry_in, raw)
+    assert "linearly dependent" in issues["bidder_data.positions"], issues
+
+
+def test_the_risk_reported_is_that_of_the_bundle_sent(fx_registry):
+    """risk_after is the book plus the legs' full trade, rounded to lots, not the
+    lattice's whole lots of the (fractional) vectors; both are reported."""
+    raw = load_yaml(SAMPLES / "fx_hedge.yaml")
+    bundle = fx_registry.build(parse_envelope(raw), bundle_id="FX9")
+    positions = raw["bidder_data"]["positions"]
+    symbols = [p["symbol"] for p in positions]
+    book = np.array(
+        [(1 if p["side"] == "Buy" else -1) * p["qty"] for p in positions], dtype=np.float64
+    )
+    trade = np.zeros(len(symbols))
+    for leg in bundle.legs:
+        trade[symbols.index(leg.symbol)] = leg.side.sign * leg.max_qty
+    cov = covariance(BOOK.prices)
+    sent = risk(book + trade, cov)
+    assert float(bundle.metadata["risk_after"]) == pytest.approx(sent, rel=1e-5)
+    assert float(bundle.metadata["risk_before"]) == pytest.approx(risk(book, cov), rel=1e-5)
+    # On this sample the Johansen vectors are fractional: rounding changes the risk.
+    assert bundle.metadata["risk_unrounded"] != bundle.metadata["risk_after"]

@@ -124,6 +124,11 @@ def test_groups_sum_their_legs(registry):
             "group B has no position",
         ),
         (lambda d: d["positions"][1].update(symbol="AAAA", side="Buy"), "repeats buy AAAA"),
+        (
+            lambda d: d["positions"][1].update(symbol="AAAA"),
+            "positions[1] trades AAAA in group B, and positions[0] trades it in group A: "
+            "the two sides of a pair trade different symbols",
+        ),
         (lambda d: d["positions"].pop(), "at least 2"),
     ],
 )

@@ -172,6 +172,19 @@ BROKEN = [
     (("<= tol * sum(price * fill)", "<= cap"), 8, "constraints[0].expr", "add them to its 'when'"),
     (("type: percentage", "type: float"), 2, "parameters.tol.type", "'integer'"),
     (("min: 0}", "minimum: 0}"), 3, "parameters.cap.minimum", "unknown key"),
+    # A misspelt required key is one problem, named with the key meant.
+    (
+        ("constraints:", "constraintz:"),
+        6,
+        "constraintz",
+        "unknown key (did you mean 'constraints'?)",
+    ),
+    (
+        ("position_fields:", "position_field:"),
+        4,
+        "position_field",
+        "(did you mean 'position_fields'?)",
+    ),
     (("  tol:", "  fill:"), 2, "parameters.fill", "reserved"),
     (("  w:", "  price:"), 5, "position_fields.price", "reserved"),
     (("  cap:", "  json:"), 3, "parameters.json", "clashes with the payload model"),
@@ -210,6 +223,7 @@ def test_template_errors_name_the_file_line_and_template(tmp_path, swap, line, w
     message = str(info.value)
     assert message.startswith(f"{tmp_path / 't.yaml'}: line {line}, template 'desk_t', {where}: ")
     assert words in message
+    assert "more problem" not in message  # each edit makes one mistake
     assert info.value.line == line
 
 

@@ -222,7 +222,9 @@ def test_unknown_key_in_strategies_file_names_the_path(tmp_path):
 
     with pytest.raises(ConfigError) as info:
         _registry(tmp_path, "strategies:\n  beta_neutral: {enabeld: false}\n")
-    assert "strategies.beta_neutral.enabeld: unknown field" in str(info.value)
+    assert "strategies.beta_neutral.enabeld: unknown field (did you mean 'enabled'?)" in str(
+        info.value
+    )
     assert "strategies.yaml" in str(info.value)
 
 
