@@ -111,6 +111,13 @@ SMALL_MODEL_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType(
     }
 )
 
+#: CBC's command-line options for the same small models. CBC's preprocessing (its
+#: presolve) was seen to cut off the optimum and report the worse point as optimal:
+#: the smallest fill of a 4-leg single_factor_hedged bundle, 10 lots of weight
+#: against 9 (tests/unit/gateway/solver/test_milp.py), and 1 such case in 900
+#: brute-forced hedge bundles (docs/presolve.md); without it CBC found every optimum.
+CBC_SMALL_MODEL_OPTIONS: Final[tuple[str, ...]] = ("preprocess off",)
+
 
 # ---------------------------------------------------------------------------
 # Solver set-up
@@ -222,7 +229,11 @@ class SolverSettings:
         (at least 10 ms for CBC)."""
         if self.solver == "cbc":
             return pulp.COIN_CMD(
-                path=CBC_PATH, msg=False, timeLimit=max(time_limit_s, 0.01), gapRel=self.gap_rel
+                path=CBC_PATH,
+                msg=False,
+                timeLimit=max(time_limit_s, 0.01),
+                gapRel=self.gap_rel,
+                options=list(CBC_SMALL_MODEL_OPTIONS) if self.small_model else [],
             )
         options = SMALL_MODEL_OPTIONS if self.small_model else {}
         return FastHiGHS(

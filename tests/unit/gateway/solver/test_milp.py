@@ -114,6 +114,9 @@ def test_cbc_settings_use_the_bundled_binary_with_a_floor_on_the_time_limit():
     assert solver.path == CBC_PATH
     assert solver.timeLimit == 0.01
     assert solver.optionsDict["gapRel"] == 0.001
+    assert solver.options == []
+    small = SolverSettings(solver="cbc", small_model=True).make(1.0)
+    assert small.options == ["preprocess off"]
 
 
 # --- reading what the solver concluded -----------------------------------------------
@@ -481,6 +484,34 @@ def test_coefficients_of_10_to_the_14_get_the_exact_smallest_fill(solver):
     assert most.lots is not None
     assert total(least.lots) == smallest == 3
     assert total(most.lots) == largest
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_the_smallest_fill_of_a_hedge_band_is_the_brute_force_one(solver):
+    """A single_factor_hedged band the brute-force audit found: CBC with its
+    preprocessing reported 10 (S0 1 lot, S2 3 lots) as the proven smallest weight,
+    where S0 1, S1 2, S2 2 weighs 9; HiGHS had it right."""
+    rows = [
+        ScaledRow("lower", (4026380400, -57360040, -332204157, 7678398), Sense.GE, 0),
+        ScaledRow("upper", (575197200, -44165720, -255788451, 1096914), Sense.LE, 0),
+    ]
+    legs = tuple(
+        Leg(symbol=s, side=Side.BUY, limit_price=Decimal(1), max_qty=lot * n, lot_size=lot)
+        for s, lot, n in (("S0", 100, 5), ("S1", 100, 4), ("S2", 300, 3), ("S3", 1000, 4))
+    )
+    bundle = OrderBundle(bundle_id="x", legs=legs)
+    caps = [5, 4, 3, 4]
+    weights = [1, 1, 3, 10]
+    smallest = min(
+        sum(w * n for w, n in zip(weights, lots, strict=True))
+        for lots in itertools.product(*(range(cap + 1) for cap in caps))
+        if any(lots) and all(row_holds(row, lots) for row in rows)
+    )
+    settings = SolverSettings(solver=solver, integer_objective=True, small_model=True)
+    least = solve_lots(bundle, rows, caps, settings, 10.0, minimise=True, min_total=None)
+    assert least.status == "optimal"
+    assert least.lots == (1, 2, 2, 0)
+    assert smallest == 9
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
