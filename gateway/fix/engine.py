@@ -4,7 +4,11 @@
   other than the engine's own escaping a quickfix callback kills the process
   (``PyErr_Print(); Py_Exit(1)``). Engine exceptions (``RejectLogon``,
   ``UnsupportedMessageType``, ``DoNotSend``, ...) pass through on purpose: the
-  engine turns them into the right reject.
+  engine turns them into the right reject. Before an application message reaches
+  the application, it refuses a retransmission (PossDupFlag 43 = Y) without
+  OrigSendingTime (122) or with one later than its SendingTime (52), which
+  QuickFIX 1.16 lets through at the expected MsgSeqNum
+  (:func:`retransmission_fault`).
 * :class:`Dispatch` — a ``{MsgType: handler}`` table built once (the binding
   has no MessageCracker): a duplicate handler is an error, an unknown type
   raises ``UnsupportedMessageType`` so the engine answers with a
@@ -51,6 +55,7 @@ import structlog
 
 from fixspec import DICTIONARY, Tag
 from gateway.core.config import FixFilesConfig
+from gateway.fix.messages import fix_text, get_field, is_poss_dup, new_message
 
 __all__ = [
     "ENGINE_EXCEPTIONS",
@@ -65,6 +70,7 @@ __all__ = [
     "hide_from_poll",
     "loopback_only",
     "msg_type",
+    "retransmission_fault",
     "session_settings",
     "show_to_poll",
 ]
@@ -154,6 +160,47 @@ def msg_type(message: Any) -> str:
     return str(message.getHeader().getField(Tag.MSG_TYPE))
 
 
+#: SessionRejectReason (373) values of a refused retransmission.
+_REQUIRED_TAG_MISSING = 1
+_SENDING_TIME_ACCURACY_PROBLEM = 10
+
+
+def retransmission_fault(message: Any) -> tuple[int, str] | None:
+    """Why a message with PossDupFlag (43) = Y must be refused, as its
+    SessionRejectReason (373) and Text (58); None when it is not a retransmission or
+    carries OrigSendingTime (122) no later than its SendingTime (52).
+
+    QuickFIX 1.16 makes these checks (``Session::doPossDup``) only for a message
+    whose MsgSeqNum is lower than expected (``Session::doTargetTooLow``), a message
+    it never hands to the application; one at the expected number, or filling a
+    gap, reaches the application unchecked. The times are compared as the engine compares them
+    (``DateTime``: Julian day, then nanoseconds of the day), whatever their precision.
+
+    Raises:
+        fix.IncorrectDataFormat: a timestamp the engine cannot read (the dictionary
+            refuses one first); raised into the engine, it answers with a Reject.
+    """
+    if not is_poss_dup(message):
+        return None
+    header = message.getHeader()
+    if not header.isSetField(Tag.ORIG_SENDING_TIME):
+        return _REQUIRED_TAG_MISSING, (
+            "PossDupFlag(43)=Y without OrigSendingTime(122): a retransmission must carry "
+            "the time the message was first sent; the message was not processed"
+        )
+    original, sent = fix.OrigSendingTime(), fix.SendingTime()
+    header.getField(original)
+    header.getField(sent)
+    first, now = original.getValue(), sent.getValue()
+    if (first.m_date, first.m_time) > (now.m_date, now.m_time):
+        return _SENDING_TIME_ACCURACY_PROBLEM, (
+            f"OrigSendingTime(122) {header.getField(Tag.ORIG_SENDING_TIME)} is later than "
+            f"SendingTime(52) {header.getField(Tag.SENDING_TIME)}: a retransmission cannot "
+            "have been first sent after it was resent; the message was not processed"
+        )
+    return None
+
+
 class Dispatch:
     """``{MsgType: handler}``, built once."""
 
@@ -195,6 +242,9 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
         #: The first Logout of each session's last exchange, by SessionID text: (sent
         #: or received, its Text).
         self._logouts: dict[str, tuple[str, str | None]] = {}
+        #: Sessions disabled to log them out after a refused retransmission, by
+        #: SessionID text: the Text of that Logout (:meth:`_log_out`).
+        self._refusal_logouts: dict[str, str] = {}
 
     # quickfix callbacks ------------------------------------------------------
     def onCreate(self, session_id: Any) -> None:
@@ -205,6 +255,7 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
         self._guard("onLogon", self.on_logon, session_id)
 
     def onLogout(self, session_id: Any) -> None:
+        self._guard("onLogout", self._enable_after_refusal, session_id, None)
         self._guard("onLogout", self.on_logout, session_id)
 
     def toAdmin(self, message: Any, session_id: Any) -> None:
@@ -226,10 +277,94 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
             self.wake()
 
     def fromApp(self, message: Any, session_id: Any) -> None:
-        self._guard("fromApp", self.from_app, message, session_id)
+        self._guard("fromApp", self._app_in, message, session_id)
+
+    def _app_in(self, message: Any, session_id: Any) -> None:
+        fault = retransmission_fault(message)
+        if fault is None:
+            self.from_app(message, session_id)
+        else:
+            self._refuse_retransmission(message, session_id, *fault)
+
+    def _refuse_retransmission(self, message: Any, session_id: Any, reason: int, text: str) -> None:
+        """Answer a retransmission :func:`retransmission_fault` refuses as QuickFIX
+        answers one under a lower MsgSeqNum: a session Reject (RefTagID 122), and for
+        OrigSendingTime later than SendingTime a Logout too. The application never
+        sees the message; returning normally, the engine counts its MsgSeqNum, as it
+        does for a Reject it sends itself. Sending from here is what the engine does
+        (``sendToTarget`` on its own thread, under its re-entrant session lock)."""
+        header = message.getHeader()
+        seq = header.getField(Tag.MSG_SEQ_NUM)
+        kind = header.getField(Tag.MSG_TYPE)
+        reject = new_message("3")
+        reject.setField(Tag.REF_SEQ_NUM, seq)
+        reject.setField(Tag.REF_TAG_ID, str(Tag.ORIG_SENDING_TIME))
+        reject.setField(Tag.REF_MSG_TYPE, kind)
+        reject.setField(Tag.SESSION_REJECT_REASON, str(reason))
+        reject.setField(Tag.TEXT, fix_text(text))
+        fix.Session.sendToTarget(reject, session_id)
+        logout = reason == _SENDING_TIME_ACCURACY_PROBLEM and self._log_out(
+            session_id,
+            f"SendingTime accuracy problem: OrigSendingTime(122) later than SendingTime(52) "
+            f"in the retransmission of MsgSeqNum {seq}",
+        )
+        log.warning(
+            "fix.retransmission_refused",
+            app=self.name,
+            session=session_id.toString(),
+            msg_type=kind,
+            msg_seq_num=int(seq),
+            session_reject_reason=reason,
+            reason=text,
+            logout=logout,
+        )
+
+    def _log_out(self, session_id: Any, text: str) -> bool:
+        """End the session with a Logout whose Text is ``text``, as the engine's own
+        ``generateLogout`` does (the binding does not expose it); False when it is
+        already ending or disabled (an operator's logout, a stop), which stands.
+
+        ``Session.logout`` disables the session; when the message being processed
+        is done, the engine sends the Logout and then waits for the answer (at most
+        LogoutTimeout) before it disconnects. The session is enabled again as that
+        Logout goes out, or when the session ends first (:meth:`_enable_after_refusal`),
+        so the peer may log on again and an initiator reconnects."""
+        session = fix.Session.lookupSession(session_id)
+        if session is None or not session.isEnabled() or session.sentLogout():
+            return False
+        self._refusal_logouts[session_id.toString()] = text
+        session.logout(text)
+        return True
+
+    def _enable_after_refusal(self, session_id: Any, logout: Any | None) -> None:
+        """Enable a session :meth:`_log_out` disabled, once its Logout goes out
+        (``logout``) or the session has ended (None).
+
+        A Logout without Text is the engine's answer to the peer's own Logout, and
+        the session ends right after it: this is called again then. A Logout with
+        another Text took the place of ours: an operator's logout or a stop disabled
+        the session meanwhile (the engine sends the last reason it was given), and it
+        stays disabled. One that lands while the engine is still busy with the
+        refused message, in the rare case the session then ends without our Logout
+        or as that Logout is being sent, can go unnoticed (``Session.logout`` takes
+        no lock to order it by); logging the session out again holds.
+        """
+        key = session_id.toString()
+        text = self._refusal_logouts.get(key)
+        if text is None:
+            return
+        sent = None if logout is None else get_field(logout, Tag.TEXT)
+        if logout is not None and not sent:
+            return
+        del self._refusal_logouts[key]
+        session = fix.Session.lookupSession(session_id)
+        if session is not None and (logout is None or sent == text):
+            session.logon()
 
     def _admin_out(self, message: Any, session_id: Any) -> None:
         self._note_logout(message, session_id, "sent")
+        if msg_type(message) == "5":
+            self._enable_after_refusal(session_id, message)
         self.to_admin(message, session_id)
 
     def _admin_in(self, message: Any, session_id: Any) -> None:

@@ -378,6 +378,122 @@ def test_a_resend_is_answered_with_the_current_state_and_a_plain_repeat_is_refus
     assert "duplicate ListID 'R1'" in (field(refused, 58) or "")
 
 
+def retransmission(
+    desk: Desk, body: list[tuple[int, str]], orig_sending_time: str | None
+) -> simplefix.FixMessage:
+    """``body`` as a NewOrderList at the desk's next MsgSeqNum with PossDupFlag (43) = Y
+    and OrigSendingTime (122) as given ("=52": the frame's own SendingTime; None: none)."""
+    frame = desk.message("E", body)
+    frame.append_pair(43, "Y", header=True)
+    if orig_sending_time is not None:
+        sending_time = field(frame, 52)
+        frame.append_pair(
+            122, sending_time if orig_sending_time == "=52" else orig_sending_time, header=True
+        )
+    return frame
+
+
+def session_reject(desk: Desk) -> simplefix.FixMessage:
+    """The next Reject, ListStatus or BusinessMessageReject (it must be the Reject)."""
+    answer = desk.receive(lambda m: m.get(35) in (b"3", b"N", b"j"))
+    assert answer is not None, "the retransmission got no answer"
+    assert field(answer, 35) == "3", f"the retransmission was acted on: {answer}"
+    return answer
+
+
+def assert_never_received(desk: Desk, list_id: str) -> None:
+    """Nothing of ``list_id`` was kept: a cancel of it is refused as unknown, and the same
+    ListID and ClOrdIDs sent now, without a flag, are accepted as a new list (once)."""
+    desk.send("K", [(60, _now()), (66, list_id)])
+    unknown = desk.receive(lambda m: m.get(35) in (b"j", b"N"))
+    assert unknown is not None
+    assert (field(unknown, 35), field(unknown, 380), field(unknown, 379)) == ("j", "1", list_id)
+    assert "unknown ListID" in (field(unknown, 58) or "")
+    desk.send("E", pair(list_id))
+    accepted = decision(desk, list_id)
+    assert (field(accepted, 429), field(accepted, 431)) == ("1", "2")
+    assert entries(accepted, 11) == [(f"{list_id}-1",), (f"{list_id}-2",)]
+    decided_again = [m for m in desk.sync() if status_of(list_id)(m) and m.get(431) in (b"2", b"7")]
+    assert decided_again == [], "a second decision for the ListID"
+
+
+@pytest.mark.parametrize("gap", [False, True], ids=["at the expected MsgSeqNum", "filling a gap"])
+def test_a_retransmission_without_orig_sending_time_gets_a_session_reject_and_is_not_acted_on(
+    desk: Desk, gap: bool
+):
+    """PossDupFlag (43) = Y needs OrigSendingTime (122): QuickFIX 1.16 checks it only
+    under a MsgSeqNum lower than expected. Here the message is at the number the
+    gateway expects (or fills the gap it asked for): a Reject 373=1, 371=122, the
+    list never acted on, its MsgSeqNum consumed (no ResendRequest for it), the
+    session up."""
+    list_id = f"P{int(gap)}"
+    seq = desk.seq
+    if gap:  # the next number first: the gateway asks for the one before it
+        desk.seq = seq + 1
+        desk.send("1", [(112, "after-the-gap")])
+        asked = desk.receive(lambda m: m.get(35) == b"2")
+        assert asked is not None
+        assert field(asked, 7) == str(seq)
+        desk.seq = seq
+    desk.send_bytes(retransmission(desk, pair(list_id), None).encode())
+    reject = session_reject(desk)
+    assert (field(reject, 45), field(reject, 371), field(reject, 372)) == (str(seq), "122", "E")
+    assert field(reject, 373) == "1"
+    assert "OrigSendingTime(122)" in (field(reject, 58) or "")
+    if gap:  # the message queued behind it is processed next
+        desk.seq = seq + 2
+        assert desk.receive(lambda m: m.get(35) == b"0" and m.get(112) == b"after-the-gap")
+    assert [m for m in desk.sync() if m.get(35) in (b"N", b"2", b"5")] == []
+    assert_never_received(desk, list_id)
+
+
+def test_a_retransmission_first_sent_after_its_sending_time_gets_a_reject_and_a_logout(
+    world: World,
+):
+    """OrigSendingTime (122) later than SendingTime (52): a Reject 373=10, 371=122, then
+    a Logout, as QuickFIX answers the same message under a lower MsgSeqNum. The list
+    is not acted on and its MsgSeqNum is consumed: the desk logs on again without a
+    reset and finds no gap and no trace of the list."""
+    desk = _logged_on(world.port, next(world.names))
+    again: Desk | None = None
+    try:
+        seq = desk.seq
+        desk.send_bytes(retransmission(desk, pair("P2"), _now(5)).encode())
+        reject = session_reject(desk)
+        assert (field(reject, 45), field(reject, 371), field(reject, 372)) == (str(seq), "122", "E")
+        assert field(reject, 373) == "10"
+        assert "is later than SendingTime(52)" in (field(reject, 58) or "")
+        logout = desk.receive(lambda m: m.get(35) in (b"5", b"N"))
+        assert logout is not None
+        assert field(logout, 35) == "5"
+        assert "OrigSendingTime(122)" in (field(logout, 58) or "")
+        desk.send("5", [])
+        assert desk.closed(DEADLINE), "the session did not end"
+        assert desk.issues == []
+
+        again = Desk(world.port, desk.sender)
+        again.seq = desk.seq
+        assert again.logon(reset=False).get(35) == b"A"
+        assert [m for m in again.sync() if m.get(35) in (b"N", b"2", b"3")] == []
+        assert_never_received(again, "P2")
+        assert again.issues == []
+    finally:
+        desk.close()
+        if again is not None:
+            again.close()
+
+
+def test_a_retransmission_with_orig_sending_time_no_later_than_sending_time_is_processed(
+    desk: Desk,
+):
+    """The check refuses only what the spec forbids: OrigSendingTime (122) equal to
+    SendingTime (52) is "no later than" it, and the list is decided as a new one."""
+    desk.send_bytes(retransmission(desk, pair("P3"), "=52").encode())
+    accepted = decision(desk, "P3")
+    assert (field(accepted, 429), field(accepted, 431)) == ("1", "2")
+    assert [m for m in desk.inbox if m.get(35) in (b"3", b"5")] == []
+
+
 def test_a_bundle_whose_rest_cannot_fill_is_closed_done_for_day(desk: Desk):
     """Point 4: ExecType 3 / OrdStatus 3 when the venue ends a bundle with open quantity."""
     desk.send("E", pair("D1", aaaa="300"))  # fills 200 + 100; 100 of AAAA cannot trade alone

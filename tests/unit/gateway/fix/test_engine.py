@@ -95,3 +95,58 @@ def test_throttle_lets_one_line_per_key_per_interval_and_counts_the_rest(monkeyp
     now[0] += 1.0
     assert throttle.allow("a") == 2  # the two left out since the last line
     assert throttle.allow("a") is None
+
+
+def retransmission(poss_dup: str | None, sending_time: str, orig_sending_time: str | None) -> Any:
+    message = new_message("E")
+    header = message.getHeader()
+    header.setField(Tag.MSG_SEQ_NUM, "7")
+    header.setField(Tag.SENDING_TIME, sending_time)
+    if poss_dup is not None:
+        header.setField(Tag.POSS_DUP_FLAG, poss_dup)
+    if orig_sending_time is not None:
+        header.setField(Tag.ORIG_SENDING_TIME, orig_sending_time)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("poss_dup", "sending_time", "orig_sending_time", "reason"),
+    [
+        (None, "20261121-14:30:00.000", None, None),  # not a retransmission
+        ("N", "20261121-14:30:00.000", None, None),
+        ("Y", "20261121-14:30:00.000", None, 1),  # required tag missing
+        ("Y", "20261121-14:30:00.000", "20261121-14:30:00.000", None),  # equal: no later
+        ("Y", "20261121-14:30:00.000", "20261121-14:29:59.999", None),
+        ("Y", "20261121-14:30:00.000", "20261121-14:30:00.001", 10),  # SendingTime accuracy
+        ("Y", "20261121-14:30:00", "20261121-14:30:00.000000001", 10),  # any precision
+        ("Y", "20261121-14:30:00.123456", "20261121-14:30:00.123", None),
+        ("Y", "20261121-00:00:00.000", "20261120-23:59:59.999", None),  # across midnight
+        ("Y", "20261120-23:59:59.999", "20261121-00:00:00.000", 10),
+    ],
+)
+def test_a_retransmission_needs_an_orig_sending_time_no_later_than_its_sending_time(
+    poss_dup, sending_time, orig_sending_time, reason
+):
+    fault = engine.retransmission_fault(retransmission(poss_dup, sending_time, orig_sending_time))
+    assert (fault and fault[0]) == reason
+    if fault is not None:
+        assert "OrigSendingTime(122)" in fault[1]
+        assert "not processed" in fault[1]
+
+
+def test_a_refused_retransmission_never_reaches_the_application():
+    """Its Reject cannot be sent here (no session is registered): the failure is
+    logged and swallowed, and the message is still not handed on."""
+    seen: list[Any] = []
+
+    class Recording(SafeApplication):
+        def from_app(self, message: Any, session_id: Any) -> None:
+            seen.append(message)
+
+    app = Recording()
+    app.fromApp(retransmission("Y", "20261121-14:30:00.000", None), SESSION)
+    app.fromApp(retransmission("Y", "20261121-14:30:00.000", "20261121-14:30:00.001"), SESSION)
+    assert seen == []
+    app.fromApp(retransmission("Y", "20261121-14:30:00.000", "20261121-14:30:00.000"), SESSION)
+    app.fromApp(retransmission(None, "20261121-14:30:00.000", None), SESSION)
+    assert len(seen) == 2
