@@ -439,6 +439,17 @@ def test_a_fill_in_a_rows_tolerance_band_gives_way_to_one_that_satisfies_it():
     assert answer.detail.startswith("not proven best: constraint c: the solver's fill misses")
 
 
+def _lot_bundle(*legs: tuple[str, int, int]) -> OrderBundle:
+    """Buy legs (symbol, lot, limit in lots) for models whose rows are given."""
+    return OrderBundle(
+        bundle_id="x",
+        legs=tuple(
+            Leg(symbol=s, side=Side.BUY, limit_price=Decimal(1), max_qty=lot * n, lot_size=lot)
+            for s, lot, n in legs
+        ),
+    )
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_coefficients_of_10_to_the_14_get_the_exact_smallest_fill(solver):
     """The quant audit's beta-neutral bundle, as integer rows over lots: fed the
@@ -458,11 +469,7 @@ def test_coefficients_of_10_to_the_14_get_the_exact_smallest_fill(solver):
             0,
         ),
     ]
-    legs = tuple(
-        Leg(symbol=s, side=Side.BUY, limit_price=Decimal(1), max_qty=lot * n, lot_size=lot)
-        for s, lot, n in (("A", 200, 1), ("B", 100, 3), ("C", 1000, 5), ("D", 100, 3))
-    )
-    bundle = OrderBundle(bundle_id="x", legs=legs)
+    bundle = _lot_bundle(("A", 200, 1), ("B", 100, 3), ("C", 1000, 5), ("D", 100, 3))
     caps = [1, 3, 5, 3]
     weights = [2, 1, 10, 1]
     feasible = [
@@ -495,11 +502,7 @@ def test_the_smallest_fill_of_a_hedge_band_is_the_brute_force_one(solver):
         ScaledRow("lower", (4026380400, -57360040, -332204157, 7678398), Sense.GE, 0),
         ScaledRow("upper", (575197200, -44165720, -255788451, 1096914), Sense.LE, 0),
     ]
-    legs = tuple(
-        Leg(symbol=s, side=Side.BUY, limit_price=Decimal(1), max_qty=lot * n, lot_size=lot)
-        for s, lot, n in (("S0", 100, 5), ("S1", 100, 4), ("S2", 300, 3), ("S3", 1000, 4))
-    )
-    bundle = OrderBundle(bundle_id="x", legs=legs)
+    bundle = _lot_bundle(("S0", 100, 5), ("S1", 100, 4), ("S2", 300, 3), ("S3", 1000, 4))
     caps = [5, 4, 3, 4]
     weights = [1, 1, 3, 10]
     smallest = min(
