@@ -32,7 +32,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -111,12 +111,15 @@ SMALL_MODEL_OPTIONS: Final[Mapping[str, str | bool]] = MappingProxyType(
     }
 )
 
-#: CBC's command-line options for the same small models. CBC's preprocessing (its
-#: presolve) was seen to cut off the optimum and report the worse point as optimal:
-#: the smallest fill of a 4-leg single_factor_hedged bundle, 10 lots of weight
-#: against 9 (tests/unit/gateway/solver/test_milp.py), and 1 such case in 900
-#: brute-forced hedge bundles (docs/presolve.md); without it CBC found every optimum.
-CBC_SMALL_MODEL_OPTIONS: Final[tuple[str, ...]] = ("preprocess off",)
+#: CBC's command line without its preprocessing, for the smallest-fill solves
+#: (:func:`solve_lots` with ``minimise``). With it, CBC was seen to cut off the
+#: optimum and report the worse point as optimal: the smallest fill of a 4-leg
+#: single_factor_hedged bundle, 10 lots of weight against 9
+#: (tests/unit/gateway/solver/test_milp.py), and 1 such case in 900 brute-forced
+#: hedge bundles (docs/presolve.md); without it CBC found every optimum. The largest
+#: fill keeps it: no wrong maximum was seen with it, and without it 1 in 20 of
+#: bench/presolve.py's 50-leg bundles ran into the 1 s limit (189 ms with it).
+CBC_NO_PREPROCESS: Final[tuple[str, ...]] = ("preprocess off",)
 
 
 # ---------------------------------------------------------------------------
@@ -217,12 +220,15 @@ class SolverSettings:
             optimality (default False). CBC keeps its own absolute gap.
         small_model: use :data:`SMALL_MODEL_OPTIONS` for HiGHS (default False:
             large models, such as an auction, keep HiGHS presolve and heuristics).
+        cbc_preprocess: let CBC preprocess the model (default True; see
+            :data:`CBC_NO_PREPROCESS`).
     """
 
     solver: SolverName = "highs"
     gap_rel: float = 0.0
     integer_objective: bool = False
     small_model: bool = False
+    cbc_preprocess: bool = True
 
     def make(self, time_limit_s: float) -> Any:
         """A fresh PuLP solver with a wall-clock limit of ``time_limit_s`` seconds
@@ -233,7 +239,7 @@ class SolverSettings:
                 msg=False,
                 timeLimit=max(time_limit_s, 0.01),
                 gapRel=self.gap_rel,
-                options=list(CBC_SMALL_MODEL_OPTIONS) if self.small_model else [],
+                options=[] if self.cbc_preprocess else list(CBC_NO_PREPROCESS),
             )
         options = SMALL_MODEL_OPTIONS if self.small_model else {}
         return FastHiGHS(
@@ -654,6 +660,8 @@ def solve_lots(
     is proven best when its total equals the outer optimum's.
     """
     deadline = time.perf_counter() + time_limit_s
+    if minimise:
+        settings = replace(settings, cbc_preprocess=False)
     problem, variables = lot_model(bundle, rows, caps, minimise=minimise, min_total=min_total)
     outer = solve(problem, variables, settings, time_limit_s)
     if outer.status in ("infeasible", "error", "timeout"):

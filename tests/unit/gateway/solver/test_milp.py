@@ -115,8 +115,8 @@ def test_cbc_settings_use_the_bundled_binary_with_a_floor_on_the_time_limit():
     assert solver.timeLimit == 0.01
     assert solver.optionsDict["gapRel"] == 0.001
     assert solver.options == []
-    small = SolverSettings(solver="cbc", small_model=True).make(1.0)
-    assert small.options == ["preprocess off"]
+    plain = SolverSettings(solver="cbc", cbc_preprocess=False).make(1.0)
+    assert plain.options == ["preprocess off"]
 
 
 # --- reading what the solver concluded -----------------------------------------------
