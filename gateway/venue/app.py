@@ -36,6 +36,14 @@ keeps finished bundles for ``journal_retention_hours`` and is compacted every
 ``journal_compact_every_secs`` by the same thread. Without a journal the venue
 has forgotten a bundle once it left memory: a repeat of it is booked as new.
 
+A ListStatusRequest (35=M: the gateway asks about each of its open bundles at
+every logon) is answered with the list's ListStatus as it stands, each leg's
+CumQty, LeavesQty and OrdStatus (the same report as the answer to a repeat);
+for a list the venue does not hold for that session (lost with its journal, or
+never received) with a BusinessMessageReject, BusinessRejectReason (380) 1
+(unknown ID), BusinessRejectRefID (379) the ListID. Like a cancel, it waits for
+an auction being solved to be reported, so the answer includes its fills.
+
 After a restart, every leg of a bundle whose last reports the crash may have cut
 off (its journal row not marked reported) is restated: an ExecutionReport with
 ExecType (150) D, ExecRestatementReason (378) 99 and the leg's CumQty, LeavesQty
@@ -292,6 +300,7 @@ class Venue(SafeApplication):
         self._dispatch.register("E", self._on_bundle)
         self._dispatch.register("K", self._on_cancel)
         self._dispatch.register("x", self._on_security_list_request)
+        self._dispatch.register("M", self._on_list_status_request)
         #: Subscribed SecurityListRequests: (session, SecurityReqID) → told on a reload.
         self._subscribers: dict[tuple[str, str, str], str] = {}
         self._list_versions = itertools.count(1)
@@ -526,7 +535,7 @@ class Venue(SafeApplication):
         """A message whose handling raised: logged with its traceback and, unless it was
         booked before the failure, refused on the wire so the gateway is not left
         waiting for an answer."""
-        list_id = get_field(message, Tag.LIST_ID) if kind in ("E", "K") else None
+        list_id = get_field(message, Tag.LIST_ID) if kind in ("E", "K", "M") else None
         log.error(
             "venue.message_failed",
             kind=kind,
@@ -699,11 +708,26 @@ class Venue(SafeApplication):
         log.info("venue.bundle_resting", list_id=list_id, legs=len(bundle.legs))
 
     def _repeat_answer(self, list_id: str, known: Resting) -> Any:
-        """The ListStatus answering a bundle received again: its state now
-        (:func:`list_state`), its legs closed as its close reported them."""
-        kind, status, state = list_state(known)
-        text = f"already received: {state}"
-        return list_report(list_id, known, kind, status, text=text, closed=known.closed)
+        """The ListStatus answering a bundle received again: its state now."""
+        return _state_report(list_id, known, f"already received: {list_state(known)[2]}")
+
+    def _on_list_status_request(self, message: Any, session: tuple[str, str, str]) -> None:
+        """ListStatusRequest (35=M), which the gateway sends about each open bundle at
+        every logon: the list's ListStatus with every leg's quantities now, or, for a
+        list this session never sent or the venue no longer knows (lost with its
+        journal), a BusinessMessageReject 380 = 1 (unknown ID) naming it."""
+        list_id = message.getField(Tag.LIST_ID)
+        self._send(self._status_answer(list_id, session), session)
+
+    def _status_answer(self, list_id: str, session: tuple[str, str, str]) -> Any:
+        """The answer to a ListStatusRequest about ``list_id`` from ``session``."""
+        known = self._lookup(list_id)
+        if known is None or known.session != session:
+            log.info("venue.status_unknown", list_id=list_id)
+            return _bmr("M", list_id, f"unknown list {list_id!r}")
+        log.info("venue.status_answered", list_id=list_id, done=known.done)
+        text = known.close_text if known.done else f"current state: {list_state(known)[2]}"
+        return _state_report(list_id, known, text)
 
     def instruments(self) -> list[Instrument]:
         """The symbols as the SecurityList sends them."""
@@ -1249,12 +1273,8 @@ class Venue(SafeApplication):
             resting = self._lookup(list_id)
             if resting is None:  # compacted away: its reports went out long ago
                 continue
-            kind, order_status, _ = list_state(resting)
             text = resting.close_text if resting.done else "restored after a venue restart"
-            status = list_report(
-                list_id, resting, kind, order_status, text=text, closed=resting.closed
-            )
-            self._send(status, session)
+            self._send(_state_report(list_id, resting, text), session)
             self._reported(list_id)
             log.info("venue.resynced", list_id=list_id, done=resting.done)
 
@@ -1318,6 +1338,14 @@ def _refusal_of(kind: str, message: Any, text: str) -> Any:
     return business_reject(
         ref_msg_type=kind, reason=0, text=text, ref_seq_num=seq_num(message), ref_id=ref_id
     )
+
+
+def _state_report(list_id: str, resting: Resting, text: str) -> Any:
+    """The bundle's ListStatus as it stands (:func:`list_state`), each leg's CumQty,
+    LeavesQty and OrdStatus, its legs closed as its close reported them: the answer to
+    a repeated bundle, to a ListStatusRequest, and the resync after a restart."""
+    kind, status, _ = list_state(resting)
+    return list_report(list_id, resting, kind, status, text=text, closed=resting.closed)
 
 
 def _bmr(ref_type: str, ref_id: str, text: str) -> Any:

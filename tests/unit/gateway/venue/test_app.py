@@ -304,3 +304,62 @@ def test_a_repeated_bundle_is_answered_with_its_state_now(tmp_path):
         "already received: done",
         [(1000, 0, "4"), (500, 0, "4")],
     )
+
+
+def test_a_list_status_request_is_answered_with_the_lists_state_or_unknown_id(tmp_path):
+    """The gateway asks about each open bundle at every logon: a list the venue holds is
+    answered with its ListStatus as it stands (the answer to a repeat's report: each
+    leg's CumQty, LeavesQty, OrdStatus); one it does not hold for that session, with a
+    BusinessMessageReject 380 = 1 (unknown ID) naming it, so the gateway can close it."""
+    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    assert venue._dispatch.supports("M")
+    venue._on_bundle(_pair("LONG", "long"), SESSION)
+    venue._on_bundle(_pair("SHORT", "short", bbbb_qty=500), SESSION)
+    assert venue._auction().bundles_filled == 2
+
+    def answer(list_id: str, session: tuple[str, str, str] = SESSION) -> tuple[Any, ...]:
+        message = venue._status_answer(list_id, session)
+        kind = message.getHeader().getField(Tag.MSG_TYPE)
+        if kind == "j":
+            return (
+                kind,
+                message.getField(Tag.REF_MSG_TYPE),
+                message.getField(Tag.BUSINESS_REJECT_REASON),
+                message.getField(Tag.BUSINESS_REJECT_REF_ID),
+                message.getField(Tag.TEXT),
+            )
+        return (
+            kind,
+            message.getField(Tag.LIST_ID),
+            message.getField(Tag.LIST_STATUS_TYPE),
+            message.getField(Tag.LIST_ORDER_STATUS),
+            message.getField(Tag.LIST_STATUS_TEXT),
+            [(o.cum_qty, o.leaves_qty, o.ord_status) for o in decode_order_reports(message)],
+        )
+
+    assert answer("LONG") == (
+        "N",
+        "LONG",
+        "4",
+        "3",
+        "current state: executing",
+        [(1000, 1000, "1"), (500, 500, "1")],
+    )
+    assert answer("SHORT") == (  # done: its BBBB filled, and its AAAA alone cannot fill
+        "N",
+        "SHORT",
+        "5",
+        "6",
+        "remaining quantities cannot fill within the bundle's constraints",
+        [(1000, 0, "3"), (500, 0, "2")],
+    )
+    venue._on_cancel(list_cancel_request("LONG"), SESSION)
+    assert answer("LONG")[2:] == (
+        "5",
+        "6",
+        "cancelled on request",
+        [(1000, 0, "4"), (500, 0, "4")],
+    )
+    assert answer("GONE") == ("j", "M", "1", "GONE", "unknown list 'GONE'")
+    other = ("FIX.4.4", "VENUE", "OTHER")  # another gateway's session: not its list
+    assert answer("LONG", other) == ("j", "M", "1", "LONG", "unknown list 'LONG'")
