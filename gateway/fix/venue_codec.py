@@ -9,7 +9,8 @@ PartyRole (452) = 3, client ID): the counterparty's self-trade prevention keys o
 The same hop carries the counterparty's reference data: the gateway's
 SecurityListRequest (35=x) and the SecurityList (35=y) answering it
 (:func:`security_list_request`, :func:`decode_security_list`,
-:func:`encode_security_list`).
+:func:`encode_security_list`); and the ListStatusRequest (35=M) the gateway sends
+at each logon about every open bundle (:func:`list_status_request`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "decode_security_list",
     "encode_bundle",
     "encode_security_list",
+    "list_status_request",
     "security_list_request",
 ]
 
@@ -261,6 +263,15 @@ def security_list_request(req_id: str) -> Any:
     message.setField(Tag.SECURITY_REQ_ID, req_id)
     message.setField(Tag.SECURITY_LIST_REQUEST_TYPE, "4")
     message.setField(Tag.SUBSCRIPTION_REQUEST_TYPE, "1")
+    return message
+
+
+def list_status_request(list_id: str) -> Any:
+    """ListStatusRequest (35=M) for the bundle the counterparty knows as ``list_id``
+    (the BundleID): it answers with the list's ListStatus, or, when it holds no such
+    list, a BusinessMessageReject with BusinessRejectReason (380) 1 (unknown ID)."""
+    message = new_message("M")
+    message.setField(Tag.LIST_ID, list_id)
     return message
 
 

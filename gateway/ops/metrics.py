@@ -89,6 +89,15 @@ class GatewayMetrics:
             ["client"],
             registry=registry,
         )
+        self.reconcile = Counter(
+            "bidgw_reconcile_bundles",
+            "Open bundles the gateway asked the counterparty about at its logons "
+            "(ListStatusRequest; outcome 'asked'), and the answers by outcome: 'held' (a "
+            "ListStatus), 'closed' (unknown ID: it holds no such list, so the gateway "
+            "closed the bundle), 'refused' (another reject: the bundle stays open)",
+            ["outcome"],
+            registry=registry,
+        )
         self.decision_seconds = Histogram(
             "bidgw_decision_seconds",
             "From a list's arrival on the engine thread to its verdict on the state owner "

@@ -156,6 +156,11 @@ class VenueConfig(FrozenModel):
         target_comp_id: the counterparty's CompID (default VENUE).
         heartbeat_secs: HeartBtInt (default 30).
         reconnect_secs: ReconnectInterval after a disconnect (default 5).
+        reconcile_on_logon: after every logon, ask the counterparty about each open
+            bundle it was sent (ListStatusRequest, 35=M): its ListStatus is relayed to
+            the desk as any other, and a bundle it answers it does not hold (unknown
+            ID) is closed (default true). Turn it off for a counterparty that does
+            not serve ListStatusRequest.
     """
 
     host: str = "127.0.0.1"
@@ -164,6 +169,7 @@ class VenueConfig(FrozenModel):
     target_comp_id: CompID = "VENUE"
     heartbeat_secs: PositiveInt = 30
     reconnect_secs: PositiveInt = 5
+    reconcile_on_logon: bool = True
 
 
 class OpsConfig(FrozenModel):

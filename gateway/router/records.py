@@ -37,6 +37,8 @@ __all__ = [
     "ListCancel",
     "ListHeader",
     "NoticeReject",
+    "ReconcileOutcome",
+    "Reconciled",
     "RelayExecution",
     "RelayStatus",
     "Repeat",
@@ -78,6 +80,15 @@ class DenyKind(enum.StrEnum):
     VENUE_DOWN = "venue_down"  # the counterparty session is down or refused the send
     COUNTERPARTY = "counterparty"  # the counterparty rejected a bundle after acceptance
     INTERNAL = "internal"  # a failure inside the gateway, or it is stopping
+
+
+class ReconcileOutcome(enum.StrEnum):
+    """What the counterparty answered to a ListStatusRequest (35=M) the gateway sent at
+    its logon, as a metrics label (``bidgw_reconcile_bundles_total``'s ``outcome``)."""
+
+    HELD = "held"  # a ListStatus: it holds the list (the status went the usual way)
+    CLOSED = "closed"  # unknown ID: it holds no such list, so the gateway closed it
+    REFUSED = "refused"  # refused for another reason: the bundle stays open
 
 
 class BusinessReason(enum.IntEnum):
@@ -177,8 +188,9 @@ class VenueReject:
     """The counterparty refused a message (BusinessMessageReject or session Reject).
 
     ``bundle_id``: for a refused list, what the service found for its RefSeqNum, if
-    anything; for a refused cancel (``ref_msg_type`` "K"), the BusinessRejectRefID.
-    ``unknown_id``: BusinessRejectReason (380) 1, the counterparty has no such list."""
+    anything; for a refused cancel or status request (``ref_msg_type`` "K" or "M"), the
+    BusinessRejectRefID. ``unknown_id``: BusinessRejectReason (380) 1, the counterparty
+    has no such list."""
 
     bundle_id: str | None
     ref_seq_num: int | None
@@ -363,6 +375,24 @@ class NoticeReject:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconciled:
+    """The counterparty answered the ListStatusRequest about ``bundle_id`` sent at its
+    logon (``outcome``); ``asked`` ... ``refused``: that logon's tally after this answer."""
+
+    bundle_id: str
+    outcome: ReconcileOutcome
+    asked: int
+    held: int
+    closed: int
+    refused: int
+
+    @property
+    def complete(self) -> bool:
+        """Every request of that logon has its answer."""
+        return self.held + self.closed + self.refused >= self.asked
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A counterparty report that maps to nothing relayable: logged, not sent."""
 
@@ -383,4 +413,5 @@ Action = (
     | Close
     | CancelOut
     | NoticeReject
+    | Reconciled
 )

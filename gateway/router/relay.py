@@ -12,18 +12,26 @@ ListStatusType (429) 5 (all done) with ListOrderStatus (431) 7: the gateway's
 own decision reject is 429 = 2, so the two never share a shape. Each report
 also updates the legs' state in the book (:attr:`BundleRecord.orders`), which
 answers a resend of the list.
+
+At each logon of the counterparty session the gateway asks it about every open
+bundle it forwarded (:meth:`Relay.to_reconcile`, ListStatusRequest 35=M). Its
+ListStatus answer is relayed like any other; an unknown-ID refusal closes the
+bundle as a cancel refused the same way does (:meth:`Relay._close_unknown`); and
+each answer is tallied (:class:`Reconciled`) for the log and the metrics.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 
 from gateway.core.reports import ListOrderStatus, ListStatusType, OrderReport
 from gateway.router.book import Book
 from gateway.router.records import (
     Action,
+    BundleRecord,
     BusinessReason,
     CancelOut,
     Close,
@@ -32,6 +40,8 @@ from gateway.router.records import (
     DenyKind,
     Ignored,
     NoticeReject,
+    Reconciled,
+    ReconcileOutcome,
     RelayExecution,
     RelayStatus,
     VenueExecution,
@@ -44,6 +54,17 @@ __all__ = ["TERMINAL_LIST_STATUS", "Relay"]
 TERMINAL_LIST_STATUS = frozenset({ListOrderStatus.ALL_DONE, ListOrderStatus.REJECT})
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The ListStatusRequests of one counterparty logon and their answers so far."""
+
+    asked: int
+    waiting: set[str]
+    counts: dict[ReconcileOutcome, int] = field(
+        default_factory=lambda: dict.fromkeys(ReconcileOutcome, 0)
+    )
+
+
 class Relay:
     """Counterparty reports → client relays, over a :class:`Book`."""
 
@@ -53,12 +74,56 @@ class Relay:
         #: A desk's cancel forwarded and not yet answered, by BundleID: the desk hears
         #: of it if the counterparty refuses the cancel.
         self.cancels: dict[str, CancelOut] = {}
+        #: The ListStatusRequests sent at the counterparty's last logon, and their answers.
+        self._tally: _Tally | None = None
 
     def cancel_sent(self, cancel: CancelOut) -> None:
         """A desk's ListCancelRequest went to the counterparty."""
         self.cancels[cancel.bundle_id] = cancel
 
+    # reconciliation at the counterparty's logon ----------------------------------------
+    def to_reconcile(self, skip: Collection[str] = ()) -> list[str]:
+        """The counterparty logged on: the BundleIDs to ask it about (ListStatusRequest).
+
+        Every open bundle but those in ``skip``: bundles not forwarded yet, and those
+        forwarded again at this logon (the counterparty answers a repeated BundleID
+        with its state). A done bundle is never asked about."""
+        return [r.bundle_id for r in self.book.open_records() if r.bundle_id not in skip]
+
+    def reconciling(self, asked: Sequence[str]) -> int:
+        """The requests about ``asked`` went out: their answers are tallied from now on.
+        Returns how many requests of the previous logon were never answered (the
+        session dropped first): the bundles still open among them are asked again."""
+        unanswered = len(self._tally.waiting) if self._tally is not None else 0
+        self._tally = _Tally(len(asked), set(asked))
+        return unanswered
+
+    def _answered(self, bundle_id: str | None, outcome: ReconcileOutcome) -> list[Action]:
+        """Tally the counterparty's answer about ``bundle_id``, if it was asked about."""
+        tally = self._tally
+        if tally is None or bundle_id is None or bundle_id not in tally.waiting:
+            return []
+        tally.waiting.discard(bundle_id)
+        tally.counts[outcome] += 1
+        counts = tally.counts
+        return [
+            Reconciled(
+                bundle_id,
+                outcome,
+                tally.asked,
+                counts[ReconcileOutcome.HELD],
+                counts[ReconcileOutcome.CLOSED],
+                counts[ReconcileOutcome.REFUSED],
+            )
+        ]
+
+    # reports ---------------------------------------------------------------------------
     def on_status(self, status: VenueListStatus) -> list[Action]:
+        """Any ListStatus of an asked-about bundle answers for it: the counterparty holds
+        it (the status itself goes the usual way, whatever it says)."""
+        return self._status(status) + self._answered(status.bundle_id, ReconcileOutcome.HELD)
+
+    def _status(self, status: VenueListStatus) -> list[Action]:
         record = self.book.by_bundle.get(status.bundle_id)
         if record is None:
             return [Ignored("venue.unknown_list", status.bundle_id)]
@@ -122,6 +187,8 @@ class Relay:
     def on_reject(self, reject: VenueReject) -> list[Action]:
         if reject.ref_msg_type == "K":
             return self._cancel_refused(reject)
+        if reject.ref_msg_type == "M":
+            return self._status_request_refused(reject)
         record = self.book.by_bundle.get(reject.bundle_id) if reject.bundle_id else None
         if record is None or record.done:
             # A bundle relays one terminal answer: a reject after it finished is logged.
@@ -172,6 +239,41 @@ class Relay:
                     )
                 )
             return refused
+        return self._close_unknown(record, reject)
+
+    def _status_request_refused(self, reject: VenueReject) -> list[Action]:
+        """The counterparty refused the ListStatusRequest sent at its logon.
+
+        Refused as an unknown ID while the bundle is open here, it holds no such list,
+        and nothing more can fill: the bundle is closed as for a cancel refused so. A
+        NewOrderList the gateway sent before the disconnect and the counterparty had
+        not received is no exception: the request went out after it on the same
+        session, so QuickFIX's resend at the logon delivered the list first (FIX
+        processes a session's messages in sequence). Only a sequence reset (a new
+        session day) loses such a list, and then the counterparty never gets it:
+        closing is right, and sending it again could place a bundle a second time
+        (one that filled before the counterparty lost its book). Refused for another
+        reason (it does not serve the request), the bundle stays open."""
+        bundle_id = reject.bundle_id
+        record = self.book.by_bundle.get(bundle_id) if bundle_id else None
+        actions: list[Action]
+        if not reject.unknown_id:
+            outcome = ReconcileOutcome.REFUSED
+            actions = [Ignored("venue.status_request_refused", bundle_id, reject.reason)]
+        elif record is None or record.done:
+            outcome = ReconcileOutcome.CLOSED
+            event = "venue.status_unknown_after_done"
+            actions = [Ignored(event, bundle_id, reject.reason, False)]
+        else:
+            outcome = ReconcileOutcome.CLOSED
+            actions = self._close_unknown(record, reject)
+        return actions + self._answered(bundle_id, outcome)
+
+    def _close_unknown(self, record: BundleRecord, reject: VenueReject) -> list[Action]:
+        """The counterparty holds no such list (it lost its book, say), refused as an
+        unknown ID: close the open bundle here, its open legs cancelled, and tell the
+        desk with a terminal ListStatus saying so."""
+        bundle_id = record.bundle_id
         record.orders = [
             dataclasses.replace(
                 order,

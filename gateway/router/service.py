@@ -59,7 +59,12 @@ from gateway.fix.messages import (
     list_status,
     seq_num,
 )
-from gateway.fix.venue_codec import decode_bundle, encode_bundle, security_list_request
+from gateway.fix.venue_codec import (
+    decode_bundle,
+    encode_bundle,
+    list_status_request,
+    security_list_request,
+)
 from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.server import OpsServer
 from gateway.ops.snapshot import (
@@ -95,6 +100,7 @@ from gateway.router.records import (
     ListCancel,
     ListHeader,
     NoticeReject,
+    Reconciled,
     RelayExecution,
     RelayStatus,
     Repeat,
@@ -740,9 +746,9 @@ class Gateway:
             self.journal.handled(work.journal_id)
 
     def _matched(self, reject: VenueReject) -> VenueReject:
-        """A refused list is found by the MsgSeqNum it went out with; a refused cancel
-        names its BundleID itself."""
-        if reject.ref_msg_type == "K":
+        """A refused list is found by the MsgSeqNum it went out with; a refused cancel or
+        status request names its BundleID itself."""
+        if reject.ref_msg_type in ("K", "M"):
             return reject
         seq = reject.ref_seq_num
         return dataclasses.replace(
@@ -877,7 +883,7 @@ class Gateway:
         )
 
     # carrying out actions: the one place that journals, encodes, sends and logs ------------
-    def _carry_out(
+    def _carry_out(  # noqa: PLR0912 - one branch per action type
         self,
         actions: Sequence[Action],
         *,
@@ -908,6 +914,8 @@ class Gateway:
                 self._cancel(action)
             elif isinstance(action, NoticeReject):
                 self._notice(action)
+            elif isinstance(action, Reconciled):
+                self._reconciled(action)
             elif isinstance(action, Ignored):
                 emit = log.error if action.error else log.info
                 emit(action.event, bundle_id=action.bundle_id, detail=action.detail)
@@ -1359,8 +1367,9 @@ class Gateway:
         return self._dictionary
 
     def _reforward(self) -> None:
-        """The counterparty logged on: ask for its instruments; forward bundles a crash
-        interrupted (the venue dedups by id); send the cancels that are still wanted."""
+        """The counterparty logged on: ask for its instruments; send the cancels that are
+        still wanted; forward bundles a crash interrupted (the venue dedups by id) and
+        acknowledge them; then ask about every other open bundle (:meth:`_reconcile`)."""
         if self.config.instruments.request and self.venue_up:
             self._instrument_requests += 1
             request_id = f"IL{self.decider.run_id}-{self._instrument_requests}"
@@ -1368,6 +1377,7 @@ class Gateway:
                 log.info("instruments.requested", req_id=request_id)
         for record in self.controls.wanted():
             self._cancel_for_control(record)
+        reforwarded: set[str] = set()
         for item in list(self._to_forward):
             if not self.venue_up:
                 return
@@ -1377,11 +1387,54 @@ class Gateway:
                 if self.journal is not None:
                     self.journal.mark(record.bundle_id, "forwarded")
                 self._to_forward.remove(item)
+                reforwarded.add(record.bundle_id)
                 self._send_ack(record, text)
         for pending_ack in list(self._to_ack):
             record, text = pending_ack
             self._send_ack(record, text)
             self._to_ack.remove(pending_ack)
+        if self.venue.reconcile_on_logon:
+            self._reconcile(reforwarded)
+
+    def _reconcile(self, reforwarded: set[str]) -> None:
+        """Ask the counterparty about every open bundle it was sent, one
+        ListStatusRequest (35=M) each, after everything else this logon sent: a
+        NewOrderList the disconnect cut off is resent by QuickFIX before any of them,
+        so "unknown ID" means the counterparty holds no such list (it lost its book),
+        and the relay closes the bundle. Not asked: bundles not forwarded yet, and those
+        forwarded again just now (the counterparty answers the repeat with its state).
+        Sent at once, as re-forwards and wanted cancels are: the gateway paces no
+        counterparty traffic."""
+        not_forwarded = {record.bundle_id for record, _, _ in self._to_forward}
+        asked: list[str] = []
+        for bundle_id in self.relay.to_reconcile(reforwarded | not_forwarded):
+            if not self.venue_up or not self._send(
+                list_status_request(bundle_id), self.venue_session
+            ):
+                break  # the session dropped: the next logon asks again
+            asked.append(bundle_id)
+        unanswered = self.relay.reconciling(asked)
+        self.metrics.reconcile.labels("asked").inc(len(asked))
+        log.info(
+            "venue.reconcile_asked",
+            asked=len(asked),
+            not_forwarded=len(not_forwarded),
+            reforwarded=len(reforwarded),
+            unanswered_before=unanswered,
+        )
+
+    def _reconciled(self, answer: Reconciled) -> None:
+        """One answer to the logon's ListStatusRequests: counted; the logon's tally is
+        logged once every answer is in."""
+        self.metrics.reconcile.labels(answer.outcome.value).inc()
+        if answer.complete:
+            log.info(
+                "venue.reconciled",
+                asked=answer.asked,
+                held=answer.held,
+                closed=answer.closed,
+                refused=answer.refused,
+            )
 
 
 def _reject_status(

@@ -154,7 +154,9 @@ def _instruments(message: Any, *_: object) -> InstrumentsIn:
 
 
 def _venue_reject(message: Any, *_: object) -> InstrumentsIn | VenueReject:
-    """35=j: the counterparty could not process one of our messages."""
+    """35=j: the counterparty could not process one of our messages. A refused
+    ListCancelRequest or ListStatusRequest names its list (BusinessRejectRefID, the
+    BundleID); a refused NewOrderList is matched by its RefSeqNum later."""
     ref = get_field(message, Tag.REF_SEQ_NUM)
     text = get_field(message, Tag.TEXT) or "no reason given"
     ref_type = get_field(message, Tag.REF_MSG_TYPE)
@@ -162,7 +164,7 @@ def _venue_reject(message: Any, *_: object) -> InstrumentsIn | VenueReject:
     if ref_type == "x":  # it does not serve SecurityListRequests
         return InstrumentsIn(ref_id or "", -1, text=text)
     return VenueReject(
-        ref_id if ref_type == "K" else None,
+        ref_id if ref_type in ("K", "M") else None,
         int(ref) if ref and ref.isdigit() else None,
         f"counterparty rejected: {text}",
         ref_msg_type=ref_type,

@@ -232,14 +232,20 @@ def counterparty(ports, tmp_path) -> Iterator[Counterparty]:
 
 
 def gateway_config(
-    ports: dict[str, int], tmp_path: Path, *, clients: dict[str, Any] | None = None, **extra: Any
+    ports: dict[str, int],
+    tmp_path: Path,
+    *,
+    clients: dict[str, Any] | None = None,
+    venue: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> AppConfig:
-    """The test gateway's config; ``clients`` adds ClientsConfig keys, ``extra`` AppConfig's."""
+    """The test gateway's config; ``clients`` and ``venue`` add ClientsConfig and
+    VenueConfig keys, ``extra`` AppConfig's."""
     return AppConfig(
         clients=ClientsConfig(
             port=ports["clients"], allowed_comp_ids=["DESK1", "DESK2"], **(clients or {})
         ),
-        venue=VenueConfig(port=ports["venue"], heartbeat_secs=5, reconnect_secs=1),
+        venue=VenueConfig(port=ports["venue"], heartbeat_secs=5, reconnect_secs=1, **(venue or {})),
         store_dir=tmp_path / "gw-store",
         fix_log_dir=tmp_path / "gw-fixlog",
         journal=tmp_path / "gw-journal.sqlite",

@@ -129,9 +129,10 @@ def venue(ports, tmp_path, auctions) -> Iterator[Venue]:
 
 
 @contextlib.contextmanager
-def gateway_and_desk(ports, tmp_path) -> Iterator[tuple[Gateway, FixClient]]:
-    """A gateway logged on to the venue on ``ports``, and DESK1 logged on to it."""
-    gw = Gateway(gateway_config(ports, tmp_path))
+def gateway_and_desk(ports, tmp_path, **venue: Any) -> Iterator[tuple[Gateway, FixClient]]:
+    """A gateway logged on to the venue on ``ports`` (``venue``: VenueConfig keys), and
+    DESK1 logged on to it."""
+    gw = Gateway(gateway_config(ports, tmp_path, venue=venue))
     gw.start()
     desk = make_client(ports, tmp_path)
     try:
@@ -318,7 +319,9 @@ def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_
 ):
     """A venue that lost its book (restarted without its journal) refuses a cancel as
     Unknown ID. A desk's cancel and an operator's each close their bundle, legs
-    cancelled, instead of going unanswered and leaving it open at the gateway."""
+    cancelled, instead of going unanswered and leaving it open at the gateway. (The
+    gateway's own ListStatusRequests at the venue's logon would close them first: off
+    here, as for a counterparty that does not serve them.)"""
     # FIX sequence numbers kept, no journal: the restart forgets the book, and QuickFIX
     # resends nothing that would book it again.
     config = venue_config(ports, tmp_path, store="file")
@@ -326,7 +329,7 @@ def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_
     first.start()
     venues = [first]
     try:
-        with gateway_and_desk(ports, tmp_path) as (gw, desk):
+        with gateway_and_desk(ports, tmp_path, reconcile_on_logon=False) as (gw, desk):
             bundle_ids = {}
             for list_id in ("U-1", "U-2"):
                 result = submit(desk, pair("long"), list_id=list_id, wait_done=False)
@@ -364,6 +367,166 @@ def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_
                 assert f"no open list {report['bundle_id']}" in report["text"], report["text"]
                 legs = [(o["ord_status"], o["leaves_qty"], o["cxl_qty"]) for o in report["orders"]]
                 assert legs == [("4", 0, 2000), ("4", 0, 1000)]
+            assert gw.state().open_bundles == 0
+    finally:
+        venues[-1].stop()
+
+
+def _reconciled(gw: Gateway, outcome: str) -> float:
+    """``bidgw_reconcile_bundles_total{outcome}``: the gateway's ListStatusRequests at the
+    venue's logons ("asked") and their answers by outcome."""
+    value = gw.metrics.registry.get_sample_value(
+        "bidgw_reconcile_bundles_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+def _restart_venue(
+    gw: Gateway, venues: list[Venue], config: VenueAppConfig, *, forget_book: bool = False
+) -> Venue:
+    """Stop the running venue, wait for the gateway to see it gone, and start a new one
+    on the same config (``forget_book``: its journal deleted in between; its FIX store,
+    and so its sequence numbers, kept)."""
+    venues[-1].stop()
+    assert wait_until(lambda: not gw.venue_up)
+    if forget_book:
+        assert config.journal is not None
+        for path in config.journal.parent.glob(f"{config.journal.name}*"):
+            path.unlink()
+    second = Venue(config)
+    venues.append(second)
+    second.start()
+    assert second.logged_on.wait(DEADLINE)
+    return second
+
+
+def test_bundles_a_venue_restarted_without_its_journal_no_longer_holds_close_at_its_logon(
+    ports, tmp_path
+):
+    """The venue's journal is deleted while it is stopped: restarted (its FIX sequence
+    numbers kept), it holds no bundle. At its logon the gateway asks about the bundle
+    that rested there, the venue answers Unknown ID, and the desk gets the list's
+    terminal ListStatus saying the counterparty has no such list, unasked. The gateway
+    goes on: the next list is accepted and rests at the restarted venue."""
+    journal = tmp_path / "venue.sqlite"
+    config = venue_config(ports, tmp_path, store="file", journal=journal)
+    first = Venue(config)
+    first.start()
+    venues = [first]
+    try:
+        with gateway_and_desk(ports, tmp_path) as (gw, desk):
+            result = submit(desk, pair("long"), list_id="G-1", wait_done=False)
+            assert result.status == "accepted", result.reason
+            assert wait_until(lambda: first.size().resting == 1)
+            second = _restart_venue(gw, venues, config, forget_book=True)
+            closed = desk.wait_for(
+                lambda m: (
+                    msg_type(m) == "N"
+                    and m.getField(Tag.LIST_ID) == "G-1"
+                    and m.getField(Tag.LIST_STATUS_TYPE) == "5"
+                ),
+                DEADLINE,
+            )
+            assert closed is not None, "the gateway never closed the list the venue lost"
+            report = parse_report(closed)
+            assert report["list_order_status"] == 6
+            assert report["bundle_id"] == result.bundle_id
+            assert f"the counterparty has no open list {result.bundle_id}" in report["text"]
+            assert "unknown list" in report["text"], report["text"]
+            legs = [(o["ord_status"], o["leaves_qty"], o["cxl_qty"]) for o in report["orders"]]
+            assert legs == [("4", 0, 2000), ("4", 0, 1000)]
+            assert wait_until(lambda: _reconciled(gw, "closed") == 1)
+            assert _reconciled(gw, "asked") == 1  # one open bundle at two logons
+            assert gw.state().open_bundles == 0
+            # The gateway is up: a new list is accepted and rests at the new venue.
+            after = submit(desk, pair("long"), list_id="G-2", wait_done=False)
+            assert after.status == "accepted", after.reason
+            assert wait_until(lambda: second.size().resting == 1)
+    finally:
+        venues[-1].stop()
+
+
+def _half(direction: str) -> dict[str, Any]:
+    """:func:`pair` at half its quantities: AAAA 1000, BBBB 500."""
+    payload = pair(direction)
+    for position in payload["bidder_data"]["positions"]:
+        position["qty"] //= 2
+    return payload
+
+
+def _executions(desk: FixClient, list_id: str, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` ExecutionReports for ``list_id``, in arrival order."""
+    reports = []
+    for _ in range(count):
+        message = desk.wait_for(
+            lambda m: msg_type(m) == "8" and m.getField(Tag.LIST_ID) == list_id, DEADLINE
+        )
+        assert message is not None, f"{len(reports)} of {count} reports for {list_id}"
+        reports.append(parse_report(message))
+    return reports
+
+
+def test_a_venue_restarted_on_its_book_answers_the_logons_status_request_and_nothing_doubles(
+    ports, tmp_path
+):
+    """A bundle part filled rests at a venue restarted on its journal. At its logon
+    the gateway asks about it: the venue's ListStatus (its legs' quantities now) is
+    relayed, the bundle stays open, and its later fill completes it: every quantity is
+    counted once, at the desk and in the gateway's metrics."""
+    journal = tmp_path / "venue.sqlite"
+    config = venue_config(ports, tmp_path, store="file", journal=journal)
+    first = Venue(config)
+    first.start()
+    venues = [first]
+    try:
+        with gateway_and_desk(ports, tmp_path) as (gw, desk):
+            assert submit(desk, pair("long"), list_id="K-1", wait_done=False).status == ("accepted")
+            assert submit(desk, _half("short"), list_id="K-2", wait_done=False).status == (
+                "accepted"
+            )
+            reports = _executions(desk, "K-1", 2) + _executions(desk, "K-2", 2)
+            assert [r["cum_qty"] for r in reports] == [1000, 500, 1000, 500]
+            assert desk.wait_for(_status("K-2", DONE), DEADLINE) is not None
+            asked_before = _reconciled(gw, "asked")
+            _restart_venue(gw, venues, config)
+            answer = desk.wait_for(
+                lambda m: (
+                    msg_type(m) == "N"
+                    and m.getField(Tag.LIST_ID) == "K-1"
+                    and m.getField(Tag.LIST_STATUS_TEXT) == "current state: executing"
+                ),
+                DEADLINE,
+            )
+            assert answer is not None, "the venue's answer about K-1 was not relayed"
+            state = parse_report(answer)
+            assert state["list_order_status"] == 3  # executing: still open
+            legs = [(o["cum_qty"], o["leaves_qty"], o["ord_status"]) for o in state["orders"]]
+            assert legs == [(1000, 1000, "1"), (500, 500, "1")]
+            assert wait_until(lambda: _reconciled(gw, "held") == 1)
+            assert _reconciled(gw, "asked") - asked_before == 1  # K-2 is done: not asked
+            assert gw.state().open_bundles == 1
+            # The rest fills against a new mirror bundle, once.
+            assert submit(desk, _half("short"), list_id="K-3", wait_done=False).status == (
+                "accepted"
+            )
+            rest = _executions(desk, "K-1", 2)
+            assert [(r["last_qty"], r["cum_qty"], r["ord_status"]) for r in rest] == [
+                (1000, 2000, "2"),
+                (500, 1000, "2"),
+            ]
+            done = _status("K-1", DONE)
+            assert desk.wait_for(done, DEADLINE) is not None
+            assert _executions(desk, "K-3", 2)
+            assert desk.wait_for(done, 0.3) is None, "a second terminal status for K-1"
+
+            def filled() -> float:
+                total = gw.metrics.registry.get_sample_value(
+                    "bidgw_filled_quantity_total", {"client": "DESK1"}
+                )
+                return total or 0.0
+
+            assert wait_until(lambda: filled() >= 6000)
+            assert filled() == 3000 + 1500 + 1500  # K-1 whole, K-2 and K-3 whole
             assert gw.state().open_bundles == 0
     finally:
         venues[-1].stop()

@@ -15,6 +15,7 @@ from gateway.fix.venue_codec import (
     decode_security_list,
     encode_bundle,
     encode_security_list,
+    list_status_request,
     security_list_request,
 )
 from tests.unit.gateway.router.conftest import hedged_bundle
@@ -67,6 +68,12 @@ def test_the_request_subscribes_to_updates_of_every_security() -> None:
     message = wire(security_list_request("IL1"))
     assert message.getField(Tag.SECURITY_LIST_REQUEST_TYPE) == "4"
     assert message.getField(Tag.SUBSCRIPTION_REQUEST_TYPE) == "1"
+
+
+def test_the_status_request_names_the_bundle_by_the_list_id_the_counterparty_knows() -> None:
+    message = wire(list_status_request("B1-7"))
+    assert message.getHeader().getField(Tag.MSG_TYPE) == "M"
+    assert message.getField(Tag.LIST_ID) == "B1-7"
 
 
 def test_the_desk_travels_as_a_client_party_on_every_order() -> None:

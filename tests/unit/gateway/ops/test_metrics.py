@@ -12,8 +12,12 @@ def test_names_follow_prometheus_conventions_and_buckets_start_at_ten_microsecon
     metrics.bundles_received.labels("DESK1").inc()
     metrics.bundles_denied.labels("DESK1", "99", "gateway", "infeasible").inc()
     metrics.decision_seconds.observe(42e-6)
+    metrics.reconcile.labels("asked").inc(3)
+    metrics.reconcile.labels("closed").inc()
     text = generate_latest(metrics.registry).decode()
     assert 'bidgw_bundles_received_total{client="DESK1"} 1.0' in text
+    assert 'bidgw_reconcile_bundles_total{outcome="asked"} 3.0' in text
+    assert 'bidgw_reconcile_bundles_total{outcome="closed"} 1.0' in text
     denied = 'client="DESK1",kind="infeasible",reason_code="99",stage="gateway"'
     assert f"bidgw_bundles_denied_total{{{denied}}} 1.0" in text
     assert 'bidgw_decision_seconds_bucket{le="1e-05"} 0.0' in text

@@ -13,6 +13,8 @@ from gateway.router.records import (
     DenyCode,
     Ignored,
     NoticeReject,
+    Reconciled,
+    ReconcileOutcome,
     RelayExecution,
     RelayStatus,
     VenueExecution,
@@ -238,3 +240,103 @@ def test_a_cancel_refused_after_the_bundle_finished_changes_nothing(core: Core) 
     assert isinstance(action, Ignored)
     assert (action.event, action.error) == ("venue.cancel_refused_after_done", False)
     assert [o.ord_status for o in record.orders] == ["2", "2"]
+
+
+# --- reconciliation at the counterparty's logon ------------------------------------------
+
+
+def refused_status_request(bundle_id: str | None, *, unknown: bool = True) -> VenueReject:
+    """The counterparty's BusinessMessageReject of a ListStatusRequest (RefMsgType M)."""
+    return VenueReject(
+        bundle_id,
+        None,
+        f"counterparty rejected: unknown list {bundle_id!r}",
+        ref_msg_type="M",
+        unknown_id=unknown,
+    )
+
+
+def test_at_a_logon_every_open_bundle_is_asked_about_but_those_skipped_and_the_done(
+    core: Core,
+) -> None:
+    """Skipped: not forwarded yet, or forwarded again at this logon (the service says
+    which); a done bundle is never asked about."""
+    ids = [accepted(core, list_id).record.bundle_id for list_id in ("L1", "L2", "L3", "L4")]
+    core.relay.on_status(status(ids[3], ListOrderStatus.ALL_DONE, cum=1000))
+    core.relay.close(ids[3])
+    assert core.relay.to_reconcile(skip={ids[1]}) == [ids[0], ids[2]]
+    assert core.relay.to_reconcile() == ids[:3]
+
+
+def test_a_status_request_refused_as_unknown_closes_the_bundle_as_a_refused_cancel_does(
+    core: Core,
+) -> None:
+    """The counterparty holds no such list: legs cancelled, the desk told with a terminal
+    status saying so, the bundle done once the relay went out; tallied as closed."""
+    record = accepted(core).record
+    partial = OrderReport(f"{record.bundle_id}-1", 400, 600, ord_status="1")
+    core.relay.on_execution(VenueExecution(partial.cl_ord_id, "report", state=partial))
+    assert core.relay.reconciling([record.bundle_id]) == 0
+    actions = core.relay.on_reject(refused_status_request(record.bundle_id))
+    assert [type(a) for a in actions] == [Ignored, RelayStatus, Close, Reconciled]
+    relay, tally = actions[1], actions[3]
+    assert isinstance(relay, RelayStatus)
+    assert (relay.session, relay.list_id, relay.bundle_id) == (DESK1, "L1", record.bundle_id)
+    assert relay.status.status_type == ListStatusType.ALL_DONE
+    assert relay.status.order_status == ListOrderStatus.ALL_DONE
+    assert relay.status.text == (
+        f"closed: the counterparty has no open list {record.bundle_id} (counterparty "
+        f"rejected: unknown list {record.bundle_id!r}); nothing more will fill"
+    )
+    assert [
+        (o.cl_ord_id, o.cum_qty, o.leaves_qty, o.cxl_qty, o.ord_status) for o in relay.status.orders
+    ] == [("L1-A", 400, 0, 600, "4"), ("L1-B", 0, 0, 1000, "4")]
+    assert tally == Reconciled(record.bundle_id, ReconcileOutcome.CLOSED, 1, 0, 1, 0)
+    assert tally.complete
+    core.relay.close(record.bundle_id)
+    assert record.done
+    # A second copy of the answer (resent after a reconnect) changes nothing.
+    [again] = core.relay.on_reject(refused_status_request(record.bundle_id))
+    assert isinstance(again, Ignored)
+    assert (again.event, again.error) == ("venue.status_unknown_after_done", False)
+
+
+def test_a_status_answer_is_relayed_as_any_status_and_tallied_once(core: Core) -> None:
+    """A ListStatus about an asked-about bundle is its answer: relayed, the legs' state
+    replaced (not added to), and counted once however many statuses follow."""
+    first, second = (accepted(core, list_id).record for list_id in ("L1", "L2"))
+    core.relay.reconciling([first.bundle_id, second.bundle_id])
+    answer = status(first.bundle_id, ListOrderStatus.EXECUTING, cum=400)
+    actions = core.relay.on_status(answer)
+    assert [type(a) for a in actions] == [RelayStatus, Reconciled]
+    tally = actions[1]
+    assert tally == Reconciled(first.bundle_id, ReconcileOutcome.HELD, 2, 1, 0, 0)
+    assert not tally.complete
+    # The same state again (the venue's own resync, say): relayed, not tallied again,
+    # and the legs hold the quantities once.
+    assert [type(a) for a in core.relay.on_status(answer)] == [RelayStatus]
+    assert [o.cum_qty for o in first.orders] == [400, 400]
+    assert not first.done
+    # The other is refused for another reason: the bundle stays open; the tally is done.
+    other = core.relay.on_reject(refused_status_request(second.bundle_id, unknown=False))
+    assert [type(a) for a in other] == [Ignored, Reconciled]
+    assert isinstance(other[0], Ignored)
+    assert other[0].event == "venue.status_request_refused"
+    assert other[1] == Reconciled(second.bundle_id, ReconcileOutcome.REFUSED, 2, 1, 0, 1)
+    assert other[1].complete
+    assert not second.done
+
+
+def test_a_new_logons_requests_start_a_new_tally(core: Core) -> None:
+    """The session dropped before every answer came: the next logon asks again, and says
+    how many went unanswered."""
+    record = accepted(core).record
+    core.relay.reconciling([record.bundle_id])
+    assert core.relay.reconciling([record.bundle_id]) == 1
+    [_, tally] = core.relay.on_status(status(record.bundle_id, ListOrderStatus.EXECUTING))
+    assert tally == Reconciled(record.bundle_id, ReconcileOutcome.HELD, 1, 1, 0, 0)
+    # Outside a tally (nothing asked), statuses and rejects are handled as before.
+    assert core.relay.reconciling([]) == 0
+    assert [
+        type(a) for a in core.relay.on_status(status(record.bundle_id, ListOrderStatus.EXECUTING))
+    ] == [RelayStatus]

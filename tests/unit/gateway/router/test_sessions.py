@@ -35,6 +35,24 @@ def test_a_refused_cancel_names_its_bundle_and_whether_the_id_was_unknown() -> N
     assert (record.bundle_id, record.unknown_id) == ("B-7", False)
 
 
+def test_a_refused_status_request_names_its_bundle_and_whether_the_id_was_unknown() -> None:
+    refused = business_reject(
+        ref_msg_type="M", reason=1, text="unknown list 'B-7'", ref_seq_num=9, ref_id="B-7"
+    )
+    assert read(refused) == VenueReject(
+        "B-7", 9, "counterparty rejected: unknown list 'B-7'", ref_msg_type="M", unknown_id=True
+    )
+    # The engine's own refusal of a type it does not serve names no list.
+    unsupported = business_reject(ref_msg_type="M", reason=3, text="Unsupported Message Type")
+    assert read(unsupported) == VenueReject(
+        None,
+        None,
+        "counterparty rejected: Unsupported Message Type",
+        ref_msg_type="M",
+        unknown_id=False,
+    )
+
+
 def test_a_refused_list_is_matched_later_by_its_msg_seq_num_not_by_its_ref_id() -> None:
     refused = business_reject(ref_msg_type="E", reason=1, text="no", ref_seq_num=12, ref_id="X")
     assert read(refused) == VenueReject(
