@@ -175,8 +175,6 @@ def analyze(
     short = horizon_problem(prices_csv, len(prices), horizon)
     if short:
         raise HistoryError(short)
-    if vectors == "pca" and not 1 <= count <= len(symbols):
-        raise ValueError(f"--count {count}: pca needs 1 to {len(symbols)} vectors here")
     try:
         found = estimate_vectors(
             prices, vectors=vectors, count=count, sparse=sparse, precision=precision

@@ -311,31 +311,20 @@ class MeanReversionHedge:
     def _vectors(payload: HedgeBook, history: np.ndarray) -> np.ndarray:
         if payload.vectors == "given":
             return np.array(payload.given_vectors(), dtype=np.float64)
-        if payload.vectors == "pca" and (payload.vector_count or 1) > history.shape[1]:
-            raise PayloadError(
-                "invalid mean_reversion_hedge payload",
-                issues=[
-                    FieldIssue(
-                        "bidder_data.vector_count",
-                        f"{payload.vector_count} vectors of {history.shape[1]} instruments; "
-                        f"at most {history.shape[1]}",
-                    )
-                ],
-            )
         try:
             if payload.vectors == "pca":
                 return pca_vectors(history, payload.vector_count or 1)
             vectors = johansen_vectors(history)
-        except np.linalg.LinAlgError as exc:
-            raise PayloadError(
-                "invalid mean_reversion_hedge payload",
-                issues=[
-                    FieldIssue(
-                        "bidder_data.price_history",
-                        str(estimation_error(payload.price_history, history, exc)),
-                    )
-                ],
-            ) from None
+        except np.linalg.LinAlgError as exc:  # before ValueError: it is one
+            issue = FieldIssue(
+                "bidder_data.price_history",
+                str(estimation_error(payload.price_history, history, exc)),
+            )
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
+        except ValueError as exc:  # a count, or a number of instruments, it does not take
+            at = "vector_count" if payload.vectors == "pca" else "vectors"
+            issue = FieldIssue(f"bidder_data.{at}", str(exc))
+            raise PayloadError("invalid mean_reversion_hedge payload", issues=[issue]) from None
         if vectors.shape[1] == 0:
             raise PayloadError(
                 "the price history shows no cointegration (Johansen rank 0)",

@@ -91,7 +91,10 @@ def johansen_vectors(
 def pca_vectors(prices: FloatArray, count: int) -> FloatArray:
     """The ``count`` smallest-variance principal components of the price levels."""
     if not 0 < count <= prices.shape[1]:
-        raise ValueError(f"count must be in 1..{prices.shape[1]}")
+        raise ValueError(
+            f"{count} vectors of {prices.shape[1]} instruments; 1 to {prices.shape[1]} "
+            "principal components can be taken"
+        )
     levels = prices - prices.mean(axis=0)
     _, vectors = np.linalg.eigh(np.cov(levels, rowvar=False))  # ascending eigenvalues
     return _normalise(np.asarray(vectors[:, :count], dtype=np.float64))

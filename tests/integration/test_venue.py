@@ -419,17 +419,10 @@ def test_bundles_a_venue_restarted_without_its_journal_no_longer_holds_close_at_
             assert result.status == "accepted", result.reason
             assert wait_until(lambda: first.size().resting == 1)
             second = _restart_venue(gw, venues, config, forget_book=True)
-            closed = desk.wait_for(
-                lambda m: (
-                    msg_type(m) == "N"
-                    and m.getField(Tag.LIST_ID) == "G-1"
-                    and m.getField(Tag.LIST_STATUS_TYPE) == "5"
-                ),
-                DEADLINE,
-            )
+            closed = desk.wait_for(_status("G-1", "6"), DEADLINE)
             assert closed is not None, "the gateway never closed the list the venue lost"
             report = parse_report(closed)
-            assert report["list_order_status"] == 6
+            assert closed.getField(Tag.LIST_STATUS_TYPE) == "5"
             assert report["bundle_id"] == result.bundle_id
             assert f"the counterparty has no open list {result.bundle_id}" in report["text"]
             assert "unknown list" in report["text"], report["text"]

@@ -240,7 +240,10 @@ def test_a_horizon_longer_than_the_history_names_the_horizon(registry_in):
 
 def test_more_pca_vectors_than_instruments_names_the_count(registry_in):
     issues = _refusal(registry_in, _fx_sample(vectors="pca", vector_count=5))
-    assert issues == {"bidder_data.vector_count": "5 vectors of 4 instruments; at most 4"}
+    assert issues == {
+        "bidder_data.vector_count": "5 vectors of 4 instruments; 1 to 4 principal components "
+        "can be taken"
+    }
 
 
 def test_given_vectors_need_the_same_betas_on_every_position(registry_in):
