@@ -369,9 +369,28 @@ class Gateway:
         """Start everything, the operator surface first: a port it cannot take fails the
         start (naming the port) before anything else runs, since ``bidgw status`` and
         ``bidgw admin`` would otherwise reach whatever else holds it. Before it, the
-        journal's :class:`OwnerLock`: a second gateway on the same journal is refused."""
+        journal's :class:`OwnerLock`: a second gateway on the same journal is refused.
+
+        A start that fails after taking the lock stops what it started, the lock
+        included, before the error goes on: the same journal can be started again
+        at once, from this process too."""
         if self._owner is not None:
             self._owner.acquire()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info(
+            "gateway.started",
+            client_port=self.clients.port,
+            internal_port=self.internal_port,
+            clients=list(self.clients.allowed_comp_ids),
+            venue=f"{self.venue.host}:{self.venue.port}",
+            strategies=list(self.registry.names),
+        )
+
+    def _start(self) -> None:
         if self.ops is not None:
             self.ops.start()
         self._sandbox = SolverSandbox(self.config.presolve, self.config.presolve_workers)
@@ -393,22 +412,7 @@ class Gateway:
             self.desk_logged_off(comp_id)
         self._venue_side.start()
         self._log_rotation.start()
-        try:
-            self.front_door.start()  # desks reach the acceptor from here on
-        except BaseException:
-            self._venue_side.stop()
-            self._client_side.stop()
-            if self.ops is not None:
-                self.ops.stop()
-            raise
-        log.info(
-            "gateway.started",
-            client_port=self.clients.port,
-            internal_port=self.internal_port,
-            clients=list(self.clients.allowed_comp_ids),
-            venue=f"{self.venue.host}:{self.venue.port}",
-            strategies=list(self.registry.names),
-        )
+        self.front_door.start()  # desks reach the acceptor from here on
 
     def _share(self, session: Hashable) -> Share:
         """A client's share of the pool workers, from its limits."""

@@ -330,17 +330,23 @@ class Venue(SafeApplication):
     def start(self) -> None:
         """Start, the /metrics surface first: a port it cannot take fails the start
         (naming the port) before anything else runs; before it, the journal's
-        :class:`OwnerLock` (one running venue per journal)."""
+        :class:`OwnerLock` (one running venue per journal). A start that fails after
+        taking the lock stops what it started, the lock included, before the error
+        goes on."""
         if self._owner is not None:
             self._owner.acquire()
-        if self.ops is not None:
-            self.ops.start()
-        if self._journal is not None:
-            self._restore(self._journal)
-        self._thread.start()
-        self._connector.start()
-        if self._log_rotation is not None:
-            self._log_rotation.start()
+        try:
+            if self.ops is not None:
+                self.ops.start()
+            if self._journal is not None:
+                self._restore(self._journal)
+            self._thread.start()
+            self._connector.start()
+            if self._log_rotation is not None:
+                self._log_rotation.start()
+        except BaseException:
+            self.stop()
+            raise
         log.info(
             "venue.started",
             port=self.config.port,

@@ -513,6 +513,24 @@ def test_a_gateway_whose_journal_another_process_owns_is_refused_at_start(
         assert again.venue_up
 
 
+def test_a_gateway_that_fails_to_start_releases_its_journal(ports, tmp_path, counterparty):
+    """A start that fails after taking the journal's lock (here: the client port is
+    taken) stops what it started and releases the lock, so the same config starts
+    as soon as the port is free, in the same process, without a stop() between."""
+    config = gateway_config(ports, tmp_path)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", ports["clients"]))
+        squatter.listen()
+        with pytest.raises(OSError, match="Address already in use"):
+            Gateway(config).start()
+        lock = OwnerLock(config.journal)
+        lock.acquire()  # raises ConfigError while a failed start still holds it
+        lock.release()
+    with running(Gateway(config)) as again:
+        assert again.venue_up
+
+
 def test_a_restarted_gateway_shows_its_open_bundles_strategy_and_legs(
     ports, tmp_path, counterparty
 ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from fixspec import Tag
 from gateway.core import store
 from gateway.core.bundle import Constraint, Leg, OrderBundle, Sense, Side
 from gateway.core.reports import ListOrderStatus
+from gateway.core.store import OwnerLock
 from gateway.fix.engine import msg_type
 from gateway.fix.messages import decode_order_reports, list_cancel_request
 from gateway.fix.venue_codec import (
@@ -272,6 +274,29 @@ def test_cancel_stops_further_fills(stack, auctions):
     assert submit(desk, pair("short"), list_id="CXL-2", wait_done=False).status == "accepted"
     assert auctions.wait_count(auctions.count + 4)
     assert desk.wait_for(lambda m: msg_type(m) == "8", 0.05) is None
+
+
+def test_a_venue_that_fails_to_start_releases_its_journal(ports, tmp_path):
+    """A start that fails after taking the journal's lock (here: the FIX port is taken)
+    stops what it started and releases the lock: the same config starts once the port
+    is free, without a stop() between."""
+    config = venue_config(ports, tmp_path, store="file", journal=tmp_path / "venue.sqlite")
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("0.0.0.0", ports["venue"]))
+        squatter.listen()
+        with pytest.raises(Exception, match=str(ports["venue"])):
+            Venue(config).start()
+        lock = OwnerLock(tmp_path / "venue.sqlite")
+        lock.acquire()  # raises ConfigError while a failed start still holds it
+        lock.release()
+    again = Venue(config)
+    again.start()
+    try:
+        with gateway_and_desk(ports, tmp_path) as (_gw, _desk):
+            assert again.logged_on.wait(DEADLINE)
+    finally:
+        again.stop()
 
 
 def test_venue_restarted_on_its_journal_keeps_its_book_and_resends_cut_off_state(ports, tmp_path):
