@@ -98,7 +98,17 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
     try:
         processes.append(
             _spawn(
-                ["venue", "--config", str(venue_yaml), "--log-file", str(run_dir / "venue.log")],
+                # debug: every auction is logged, those with no bundle too; the demo
+                # counts and times them from venue.log
+                [
+                    "venue",
+                    "--config",
+                    str(venue_yaml),
+                    "--log-file",
+                    str(run_dir / "venue.log"),
+                    "--log-level",
+                    "debug",
+                ],
                 run_dir / "venue.stderr",
             )
         )

@@ -911,7 +911,10 @@ class Venue(SafeApplication):
             )
         self._failing(False)
         gap = result.gap  # to the solver's bound; logged as None when unknown or infinite
-        log.info(
+        # An auction with no bundle in it (an idle venue runs ten a second, its synthetic
+        # liquidity trading with itself) is logged at debug: /metrics counts every
+        # auction and its fills, and /readyz says they run.
+        (log.info if participants else log.debug)(
             "auction.cleared",
             auction=number,
             status=result.status,

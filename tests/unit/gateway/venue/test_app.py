@@ -3,11 +3,13 @@ run its auctions on their own thread (its reports go to a session not logged on)
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import structlog
 from structlog.testing import capture_logs
 
 from fixspec import Tag
@@ -91,6 +93,26 @@ def test_the_issues_bundle_is_refused_at_arrival_and_the_book_fills(tmp_path):
     assert "BAD" not in venue._finished
     assert (venue.stats.bundles_received, venue.stats.bundles_rejected) == (3, 1)
     assert venue.stats.failing_in_a_row == 0
+
+
+def test_an_auction_without_bundles_is_logged_at_debug_and_one_with_bundles_at_info(tmp_path):
+    """An idle venue runs ten auctions a second, its synthetic liquidity trading with
+    itself: those are logged at debug, so an operator's log at info shows the
+    auctions that held a bundle."""
+    venue = _venue(tmp_path)  # the default liquidity
+    wrapper = structlog.get_config()["wrapper_class"]  # the suite's: warnings and up
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as logs:
+            idle = venue._auction()
+            venue._on_bundle(_pair("LONG", "long"), SESSION)
+            venue._on_bundle(_pair("SHORT", "short"), SESSION)
+            busy = venue._auction()
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+    assert (idle.bundles, busy.bundles, busy.bundles_filled) == (0, 2, 2)
+    cleared = [e for e in logs if e["event"] == "auction.cleared"]
+    assert [(e["log_level"], e["bundles"]) for e in cleared] == [("debug", 0), ("info", 2)]
 
 
 def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_path):
