@@ -3,8 +3,9 @@
 * :class:`SafeApplication` — every callback catches everything: an exception
   other than the engine's own escaping a quickfix callback kills the process
   (``PyErr_Print(); Py_Exit(1)``). Engine exceptions (``RejectLogon``,
-  ``UnsupportedMessageType``, ``DoNotSend``, ...) pass through on purpose: the
-  engine turns them into the right reject. Before an application message reaches
+  ``UnsupportedMessageType``, ``DoNotSend``, ...) pass through on purpose, in the
+  callbacks where the binding hands them to the engine (:data:`PASSED_TO_ENGINE`):
+  the engine turns them into the right reject. Before an application message reaches
   the application, it refuses a retransmission (PossDupFlag 43 = Y) without
   OrigSendingTime (122) or with one later than its SendingTime (52), which
   QuickFIX 1.16 lets through at the expected MsgSeqNum
@@ -47,7 +48,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 import _quickfix
 import quickfix as fix
@@ -59,6 +61,7 @@ from gateway.fix.messages import fix_text, get_field, is_poss_dup, new_message
 
 __all__ = [
     "ENGINE_EXCEPTIONS",
+    "PASSED_TO_ENGINE",
     "Connector",
     "Dispatch",
     "SafeApplication",
@@ -85,6 +88,27 @@ ENGINE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     fix.UnsupportedMessageType,
     fix.RejectLogon,
     fix.DoNotSend,
+)
+#: Which of them the binding hands back to the engine, per callback (quickfix 1.16's
+#: ``src/python/quickfix.i``, ``director:except``); any other exception leaving a
+#: callback, an engine exception in the wrong one included (a ``FieldNotFound`` in
+#: ``toAdmin``, a ``RejectLogon`` in ``fromApp``), ends the process.
+PASSED_TO_ENGINE: Final[Mapping[str, tuple[type[BaseException], ...]]] = MappingProxyType(
+    {
+        "toApp": (fix.DoNotSend,),
+        "fromAdmin": (
+            fix.FieldNotFound,
+            fix.IncorrectDataFormat,
+            fix.IncorrectTagValue,
+            fix.RejectLogon,
+        ),
+        "fromApp": (
+            fix.FieldNotFound,
+            fix.IncorrectDataFormat,
+            fix.IncorrectTagValue,
+            fix.UnsupportedMessageType,
+        ),
+    }
 )
 
 Handler = Callable[[Any, Any], None]
@@ -395,11 +419,12 @@ class SafeApplication(fix.Application):  # type: ignore[misc]  # quickfix is unt
 
     def _guard(self, callback: str, fn: Callable[..., None], *args: Any) -> bool:
         """Run a hook; False if it raised something other than an engine exception
-        (logged and swallowed)."""
+        the binding hands back to the engine from this callback
+        (:data:`PASSED_TO_ENGINE`): that is logged and swallowed."""
         self.activity = True
         try:
             fn(*args)
-        except ENGINE_EXCEPTIONS:
+        except PASSED_TO_ENGINE.get(callback, ()):
             raise
         except BaseException as exc:
             with contextlib.suppress(BaseException):

@@ -31,6 +31,18 @@ class Failing(SafeApplication):
     def from_admin(self, message: Any, session_id: Any) -> None:
         raise self.error
 
+    def to_app(self, message: Any, session_id: Any) -> None:
+        raise self.error
+
+    def to_admin(self, message: Any, session_id: Any) -> None:
+        raise self.error
+
+    def on_logon(self, session_id: Any) -> None:
+        raise self.error
+
+    def on_logout(self, session_id: Any) -> None:
+        raise self.error
+
 
 def admin(kind: str, text: str | None = None) -> Any:
     message = fix.Message()
@@ -53,6 +65,47 @@ def test_engine_exceptions_raised_on_purpose_reach_quickfix():
     app.error = fix.UnsupportedMessageType()
     with pytest.raises(fix.UnsupportedMessageType):
         app.fromApp(new_message("N"), SESSION)
+
+
+@pytest.mark.parametrize(
+    ("callback", "error"),
+    [
+        ("fromApp", fix.RejectLogon("only fromAdmin may refuse a logon")),
+        ("fromApp", fix.DoNotSend()),
+        ("toApp", fix.FieldNotFound(58)),
+        ("toAdmin", fix.FieldNotFound(58)),
+        ("onLogon", fix.IncorrectTagValue(58)),
+        ("onLogout", fix.UnsupportedMessageType()),
+    ],
+)
+def test_an_engine_exception_the_binding_does_not_take_in_that_callback_is_swallowed(
+    callback, error
+):
+    """The binding hands an engine exception back to the engine only from the callbacks
+    that declare it (quickfix.i's director:except): anywhere else it would end the
+    process (``Py_Exit(1)``), so the guard treats it as any other exception."""
+    app = Failing()
+    app.error = error
+    if callback in ("onLogon", "onLogout"):
+        getattr(app, callback)(SESSION)  # returns: the engine's thread lives on
+    else:
+        getattr(app, callback)(new_message("N"), SESSION)
+
+
+@pytest.mark.parametrize(
+    ("callback", "error"),
+    [
+        ("fromApp", fix.UnsupportedMessageType()),
+        ("fromApp", fix.IncorrectTagValue(44)),
+        ("fromAdmin", fix.RejectLogon("refused")),
+        ("toApp", fix.DoNotSend()),
+    ],
+)
+def test_an_engine_exception_reaches_quickfix_from_the_callbacks_that_take_it(callback, error):
+    app = Failing()
+    app.error = error
+    with pytest.raises(type(error)):
+        getattr(app, callback)(new_message("N"), SESSION)
 
 
 def test_a_logon_whose_check_failed_unexpectedly_is_refused_not_let_through():
