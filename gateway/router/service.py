@@ -675,6 +675,32 @@ class Gateway:
             while len(self._sent_lists) > _SENT_LISTS_KEPT:
                 self._sent_lists.popitem(last=False)
 
+    def resend_refusal(self, message: Any) -> str | None:
+        """QuickFIX is resending one of our messages to the counterparty (PossDupFlag =
+        Y, on the venue poll thread, answering its ResendRequest): why it must go as a
+        gap fill instead, or None to send it.
+
+        A NewOrderList goes again only while its bundle is open here and nothing of it
+        has filled: the counterparty then never booked it, or lost it, and booking it
+        is right. A ListCancelRequest or ListStatusRequest goes again only while its
+        bundle is open. Anything else about a list that is done, part filled or no
+        longer held would be booked again at its full quantity by a counterparty that
+        lost its book or restored it from a backup; the reconciliation that follows the
+        logon closes an open bundle the counterparty no longer holds. Reads one record of
+        the state owner's book, attribute by attribute (atomic under the GIL): a fill
+        relayed meanwhile is the race any fill crossing the resend has."""
+        list_id = get_field(message, Tag.LIST_ID)
+        if list_id is None:  # a SecurityListRequest: nothing to book
+            return None
+        record = self.book.by_bundle.get(list_id)
+        if record is None:
+            return "the bundle is no longer held here"
+        if record.done:
+            return "the bundle is done"
+        if msg_type(message) == "E" and any(order.cum_qty for order in record.orders):
+            return "the bundle has filled in part: the counterparty has booked it"
+        return None
+
     def forget_sent_lists(self) -> None:
         """The venue session's numbers restarted at 1 (poll thread; one atomic clear)."""
         self._sent_lists.clear()

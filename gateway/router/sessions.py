@@ -29,6 +29,7 @@ from gateway.fix.messages import (
     fix_decimal,
     get_field,
     group_ids,
+    is_poss_dup,
     is_resend,
     seq_num,
 )
@@ -396,6 +397,17 @@ class VenueSide(SafeApplication):
         )
 
     def to_app(self, message: Any, session_id: Any) -> None:
+        if is_poss_dup(message):  # QuickFIX resending it: only what may be booked again
+            why = self.gateway.resend_refusal(message)
+            if why is not None:
+                log.warning(
+                    "venue.resend_skipped",
+                    msg_type=msg_type(message),
+                    seq=seq_num(message),
+                    bundle_id=get_field(message, Tag.LIST_ID),
+                    why=why,
+                )
+                raise fix.DoNotSend()  # the engine sends a gap fill in its place
         self.on_sent(message)
 
     def from_admin(self, message: Any, session_id: Any) -> None:

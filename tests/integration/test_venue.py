@@ -407,17 +407,28 @@ def _reconciled(gw: Gateway, outcome: str) -> float:
 
 
 def _restart_venue(
-    gw: Gateway, venues: list[Venue], config: VenueAppConfig, *, forget_book: bool = False
+    gw: Gateway,
+    venues: list[Venue],
+    config: VenueAppConfig,
+    *,
+    forget_book: bool = False,
+    resend_all: bool = False,
 ) -> Venue:
     """Stop the running venue, wait for the gateway to see it gone, and start a new one
     on the same config (``forget_book``: its journal deleted in between; its FIX store,
-    and so its sequence numbers, kept)."""
+    and so its sequence numbers, kept; ``resend_all``: the number it expects from the
+    gateway set back to 1, as in a FIX store restored from the day's start, so it asks
+    for every message again)."""
     venues[-1].stop()
     assert wait_until(lambda: not gw.venue_up)
     if forget_book:
         assert config.journal is not None
         for path in config.journal.parent.glob(f"{config.journal.name}*"):
             path.unlink()
+    if resend_all:
+        (seqnums,) = config.store_dir.glob("*.seqnums")  # "<next sent> : <next expected>"
+        sent = seqnums.read_text().split(":")[0].strip()
+        seqnums.write_text(f"{sent} : 1")
     second = Venue(config)
     venues.append(second)
     second.start()
@@ -462,6 +473,46 @@ def test_bundles_a_venue_restarted_without_its_journal_no_longer_holds_close_at_
             assert wait_until(lambda: second.size().resting == 1)
     finally:
         venues[-1].stop()
+
+
+def test_a_venue_that_lost_its_book_is_resent_only_unfilled_open_bundles(ports, tmp_path):
+    """The venue restarts without its journal and asks for every message of the day
+    again (``resend_all``). QuickFIX resends the NewOrderList of the open bundle that
+    never filled (booked again: the gateway holds it open), and gap fills in place of
+    the part-filled and the done bundles' (booked again at full quantity, they traded
+    a second time: DONE filled twice, before this); the logon's reconciliation then
+    closes the part-filled one, which the venue no longer holds."""
+    config = venue_config(ports, tmp_path, store="file", journal=tmp_path / "venue.sqlite")
+    first = Venue(config)
+    first.start()
+    venues = [first]
+    try:
+        with gateway_and_desk(ports, tmp_path) as (gw, desk):
+            part = submit(desk, pair("long"), list_id="PART", wait_done=False)
+            assert part.status == "accepted", part.reason
+            assert desk.wait_for(_status("PART", "1"), DEADLINE) is not None  # resting
+            half = pair("short")
+            for position in half["bidder_data"]["positions"]:
+                position["qty"] //= 2
+            assert submit(desk, half, list_id="DONE", wait_done=False).status == "accepted"
+            assert desk.wait_for(_status("DONE", "6"), DEADLINE) is not None
+            assert desk.wait_for(_status("PART", "3"), DEADLINE) is not None  # half filled
+            still = submit(desk, pair("long"), list_id="OPEN", wait_done=False)
+            assert still.status == "accepted", still.reason
+            assert desk.wait_for(_status("OPEN", "1"), DEADLINE) is not None
+            bundle_ids = {r.list_id: r.bundle_id for r in gw.book.by_bundle.values()}
+            _drop_received(desk)
+            second = _restart_venue(gw, venues, config, forget_book=True, resend_all=True)
+            closed = desk.wait_for(_status("PART", "6"), DEADLINE)
+            assert closed is not None
+            assert "the counterparty has no open list" in _text(closed)
+            assert wait_until(lambda: set(second._book) == {bundle_ids["OPEN"]})
+            assert bundle_ids["DONE"] not in second._finished
+            # Nothing of PART or DONE trades again, with OPEN or with each other.
+            assert desk.wait_for(lambda m: msg_type(m) == "8", 0.5) is None
+    finally:
+        for venue in venues:
+            venue.stop()
 
 
 def _half(direction: str) -> dict[str, Any]:
