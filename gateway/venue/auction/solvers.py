@@ -26,6 +26,7 @@ import highspy
 import pulp
 
 from gateway.solver.milp import FastHiGHS, SolverName, SolverSettings, read_solution, round_lots
+from gateway.venue.auction.hull import MIN_BUNDLES, hull_start
 from gateway.venue.auction.matrix import INF
 from gateway.venue.auction.model import Model
 from gateway.venue.auction.types import AuctionConfig
@@ -168,8 +169,34 @@ def _run_highs(
     if first_solution or hard_s > limit_s:
         after = time.perf_counter() + (0.0 if first_solution else limit_s)
         h.cbMipInterrupt.subscribe(_StopAtFill(after))
+    elif _wants_start(model, limit_s):
+        began_start = time.perf_counter()
+        start = hull_start(model, _options(model), began_start + limit_s)
+        spent = time.perf_counter() - began_start
+        h.setOptionValue("time_limit", max(hard_s - spent, 0.001))
+        if start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = start.values
+            solution.value_valid = True
+            h.setSolution(solution)
     h.run()
     return dataclasses.replace(_highs_run(h, model), build_s=build_s)
+
+
+#: The least time a part must have left for the start of :mod:`~gateway.venue.auction.hull`:
+#: it takes ~0.3-0.7 s at 500 bundles (docs/auction.md). Below, HiGHS runs alone.
+START_MIN_SECONDS: Final = 1.0
+
+
+def _wants_start(model: Model, limit_s: float) -> bool:
+    """Whether to compute a start for ``model`` (:func:`~gateway.venue.auction.hull.hull_start`)
+    before HiGHS runs: a part of at least :data:`~gateway.venue.auction.hull.MIN_BUNDLES`
+    bundles without price constraints, solved to the gap with at least
+    :data:`START_MIN_SECONDS` left (not stopped at its first fill: the venue's window
+    and the batches want an early fill, not a proven gap)."""
+    return (
+        len(model.entries) >= MIN_BUNDLES and not model.price_cols and limit_s >= START_MIN_SECONDS
+    )
 
 
 def _whole_relaxation(h: Any, model: Model) -> Run | None:
