@@ -26,7 +26,11 @@
  *
  * Safety: sizes are checked before anything is read; a non-finite r, g or u, a
  * negative or fractional u, or u above MAX_UPPER raises ValueError. The solve
- * releases the GIL.
+ * releases the GIL. The search is exponential in the worst case (8 legs of 10^5
+ * lots), so one call visits at most `budget` nodes over all its problems; past it,
+ * every search stops at once and the call says so (its answers are then feasible
+ * fills, not proven optima). A budget, not a clock: the answer depends on the data
+ * alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -36,7 +40,7 @@
 #include <string.h>
 
 /* Bump with every change of a signature; hull.py refuses another version. */
-#define VERSION 1
+#define VERSION 2
 #define MAX_N 8
 #define MAX_M 4
 #define FIT_DEPTH 4
@@ -49,6 +53,7 @@ typedef struct {
     double r[MAX_N], u[MAX_N], g[MAX_M][MAX_N], lo[MAX_M], hi[MAX_M];
     double least[MAX_M][MAX_N + 1], most[MAX_M][MAX_N + 1]; /* row ranges of the suffixes */
     double best, x[MAX_N], best_x[MAX_N];
+    long long *nodes, budget; /* nodes visited by the whole call, and its most */
 } Problem;
 
 /* The Lagrangian bound over the columns order[d..] with the prefix's row sums s,
@@ -130,6 +135,8 @@ search(Problem *p, int d, double value, const double *s, const double *parent)
     double lam[MAX_M], adjusted, base;
     int ascending, steps, step;
 
+    if (++*p->nodes > p->budget)
+        return;
     if (d == p->n - 1) {
         /* the last column: the interval its rows leave, then its better end */
         double a = 0, b = p->u[j], t, v;
@@ -195,6 +202,8 @@ search(Problem *p, int d, double value, const double *s, const double *parent)
             continue;
         p->x[j] = t;
         search(p, d + 1, value + p->r[j] * t, sums, lam);
+        if (*p->nodes > p->budget)
+            return;
     }
 }
 
@@ -258,24 +267,27 @@ check_buffer(const Py_buffer *buffer, Py_ssize_t count, const char *name)
 }
 
 PyDoc_STRVAR(solve_doc,
-             "solve(problems, n, m, r, u, g, lo, hi, /) -> (x, values)\n\n"
+             "solve(problems, n, m, r, u, g, lo, hi, budget, /) -> (x, values, nodes)\n\n"
              "Each of `problems` integer programs, its data as native float64 bytes: r and u\n"
              "(problems x n), g (problems x m x n), lo and hi (problems x m). Returns the\n"
              "optima as float64 bytes, x (problems x n) and values (problems; -inf where\n"
-             "none is feasible).");
+             "none is feasible), and the search nodes visited: above `budget`, the searches\n"
+             "stopped there and x holds the best fills found, not proven optima.");
 
 static PyObject *
 solve(PyObject *self, PyObject *args)
 {
     Py_ssize_t problems, i;
     int n, m, failed = 0;
+    long long budget, nodes = 0;
     Py_buffer r, u, g, lo, hi;
     PyObject *x_out = NULL, *v_out = NULL, *result = NULL;
     (void)self;
 
-    if (!PyArg_ParseTuple(args, "niiy*y*y*y*y*:solve", &problems, &n, &m, &r, &u, &g, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "niiy*y*y*y*y*L:solve", &problems, &n, &m, &r, &u, &g, &lo, &hi,
+                          &budget))
         return NULL;
-    if (problems < 0 || n < 0 || n > MAX_N || m < 0 || m > MAX_M) {
+    if (problems < 0 || n < 0 || n > MAX_N || m < 0 || m > MAX_M || budget < 0) {
         PyErr_Format(PyExc_ValueError, "sizes out of range: %zd problems, n %d (<= %d), m %d (<= %d)",
                      problems, n, MAX_N, m, MAX_M);
         goto done;
@@ -313,6 +325,8 @@ solve(PyObject *self, PyObject *args)
             memset(&p, 0, sizeof p);
             p.n = n;
             p.m = m;
+            p.nodes = &nodes;
+            p.budget = budget;
             for (j = 0; j < n; j++) {
                 p.r[j] = rv[i * n + j];
                 p.u[j] = uv[i * n + j];
@@ -333,7 +347,7 @@ solve(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "lo and hi must not be NaN");
         goto done;
     }
-    result = PyTuple_Pack(2, x_out, v_out);
+    result = Py_BuildValue("(OOL)", x_out, v_out, nodes);
 done:
     Py_XDECREF(x_out);
     Py_XDECREF(v_out);

@@ -50,9 +50,18 @@ import numpy.typing as npt
 from gateway.venue.auction import _hull
 from gateway.venue.auction.model import Model
 
-__all__ = ["MIN_BUNDLES", "ROUNDS", "SUB_GAP", "Start", "hull_start", "integer_optima"]
+__all__ = [
+    "MIN_BUNDLES",
+    "NODE_BUDGET",
+    "ROUNDS",
+    "SUB_GAP",
+    "SearchTooLong",
+    "Start",
+    "hull_start",
+    "integer_optima",
+]
 
-_KERNEL_VERSION: Final = 1  # gateway/venue/auction/_hull.c's VERSION: the signature called here
+_KERNEL_VERSION: Final = 2  # gateway/venue/auction/_hull.c's VERSION: the signature called here
 if getattr(_hull, "VERSION", None) != _KERNEL_VERSION:
     raise ImportError(
         f"gateway.venue.auction._hull is version {getattr(_hull, 'VERSION', None)}, "
@@ -69,6 +78,14 @@ ROUNDS: Final = 12
 #: that a good start lets it stop at, is ~0.05% above the optimum, so the start has to
 #: be about that close for the auction's 1e-3 to be reached there.
 SUB_GAP: Final = 3e-4
+#: The most search nodes one pricing round may visit over all its bundles. The search is
+#: exponential in the worst case (8 legs of 10^5 lots, a narrow band), and it holds the
+#: venue's solver thread: past the budget the start is given up and HiGHS runs alone.
+#: A budget, not a clock, so the start depends on the book alone. Measured: a round
+#: over the bench's 500- and 1,000-bundle books visits at most 8,000 and 11,000 nodes
+#: (2-4 ms); one 8-leg bundle of 10^5 lots a leg in a narrow band needed more than
+#: 5·10^6 (0.2 s, unfinished), and this budget stops it in 0.04 s.
+NODE_BUDGET: Final = 1_000_000
 #: The most legs and own rows a bundle may have (the kernel's MAX_N and MAX_M).
 MAX_LEGS: Final = 8
 MAX_ROWS: Final = 4
@@ -88,17 +105,30 @@ class Start:
     free: int  # bundles it left free
 
 
+class SearchTooLong(RuntimeError):
+    """The kernel visited more search nodes than its budget (:data:`NODE_BUDGET`)."""
+
+
 def integer_optima(
-    r: _Floats, u: _Floats, g: _Floats, lo: _Floats, hi: _Floats
+    r: _Floats,
+    u: _Floats,
+    g: _Floats,
+    lo: _Floats,
+    hi: _Floats,
+    *,
+    budget: int = NODE_BUDGET,
 ) -> tuple[_Floats, _Floats]:
     """Each problem ``max r.x`` s.t. ``lo <= g.x <= hi``, ``x`` whole in ``[0, u]``, exactly:
     ``r`` and ``u`` are (problems, n), ``g`` (problems, m, n), ``lo`` and ``hi``
     (problems, m), with ``n <= MAX_LEGS`` and ``m <= MAX_ROWS``. Returns the optima
-    (problems, n) and their values (``-inf`` where none is feasible)."""
+    (problems, n) and their values (``-inf`` where none is feasible);
+    :class:`SearchTooLong` when the searches together need more than ``budget`` nodes."""
     problems, n = r.shape
     m = g.shape[1]
     r_, u_, g_, lo_, hi_ = (np.asarray(a, dtype=np.float64).tobytes() for a in (r, u, g, lo, hi))
-    x, values = _hull.solve(problems, n, m, r_, u_, g_, lo_, hi_)
+    x, values, nodes = _hull.solve(problems, n, m, r_, u_, g_, lo_, hi_, budget)
+    if nodes > budget:
+        raise SearchTooLong(f"{problems} bundles' own programs need more than {budget} nodes")
     return (
         np.frombuffer(x, dtype=np.float64).reshape(problems, n).copy(),
         np.frombuffer(values, dtype=np.float64).copy(),
@@ -157,7 +187,15 @@ def _highs(model: Model, options: Mapping[str, str | bool]) -> Any:
 
 def hull_start(model: Model, options: Mapping[str, str | bool], deadline: float) -> Start | None:
     """A start for ``model`` (see the module docstring), or None: when its bundles do
-    not fit the kernel, a step fails, or ``deadline`` (``perf_counter``) passes."""
+    not fit the kernel, a step fails, the kernel's search passes :data:`NODE_BUDGET`,
+    or ``deadline`` (``perf_counter``) passes."""
+    try:
+        return _start(model, options, deadline)
+    except SearchTooLong:
+        return None
+
+
+def _start(model: Model, options: Mapping[str, str | bool], deadline: float) -> Start | None:
     shape = _Shape.of(model)
     if shape is None:
         return None

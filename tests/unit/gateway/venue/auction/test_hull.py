@@ -18,7 +18,7 @@ from gateway.core.plugins import StrategyRegistry
 from gateway.venue.auction import AuctionConfig, clear
 from gateway.venue.auction import hull as hull_module
 from gateway.venue.auction._hull import solve as kernel
-from gateway.venue.auction.hull import hull_start, integer_optima
+from gateway.venue.auction.hull import SearchTooLong, hull_start, integer_optima
 from gateway.venue.auction.model import Model
 from tests.unit.gateway.venue.auction.test_solvers import large_book
 
@@ -92,11 +92,11 @@ def test_the_kernel_solves_many_problems_in_one_call():
 def test_the_kernel_refuses_what_it_cannot_take():
     one = np.zeros(1).tobytes()
     with pytest.raises(ValueError, match="sizes"):
-        kernel(1, 9, 0, one * 9, one * 9, b"", b"", b"")
+        kernel(1, 9, 0, one * 9, one * 9, b"", b"", b"", 10)
     with pytest.raises(ValueError, match="expected"):
-        kernel(1, 1, 0, one, one * 2, b"", b"", b"")
+        kernel(1, 1, 0, one, one * 2, b"", b"", b"", 10)
     with pytest.raises(ValueError, match="whole numbers"):
-        kernel(1, 1, 0, one, np.array([0.5]).tobytes(), b"", b"", b"")
+        kernel(1, 1, 0, one, np.array([0.5]).tobytes(), b"", b"", b"", 10)
 
 
 def captured_model(monkeypatch: pytest.MonkeyPatch, bundles: int, seed: int) -> Model:
@@ -175,3 +175,21 @@ def test_the_venue_window_and_small_parts_run_without_the_start(monkeypatch):
     clear(book, contra, refs, AuctionConfig(), seed=1)  # the venue's 80 ms and first fill
     clear(book[:40], contra, refs, AuctionConfig(time_limit_ms=60_000), seed=1)  # 40 < 50
     assert calls == []
+
+
+def test_a_search_past_its_node_budget_is_given_up_not_run_on():
+    """Eight legs of 10^5 lots in two narrow bands: an exponential search (more than
+    5·10^6 nodes, unfinished), stopped at the budget instead of holding the venue's
+    solver thread; the kernel says how far it went."""
+    rng = random.Random(3)
+    r = np.array([[rng.uniform(-5, 5) for _ in range(8)]])
+    u = np.full((1, 8), 100_000.0)
+    g = np.array(
+        [[[float(rng.randint(1000, 99_999) * rng.choice([-1, 1])) for _ in range(8)] for _ in "ab"]]
+    )
+    lo, hi = np.array([[-3.0, -5.0]]), np.array([[3.0, 5.0]])
+    with pytest.raises(SearchTooLong, match="more than 100000 nodes"):
+        integer_optima(r, u, g, lo, hi, budget=100_000)
+    data = (a.tobytes() for a in (r, u, g, lo, hi))
+    _, _, nodes = kernel(1, 8, 2, *data, 100_000)
+    assert nodes == 100_001  # every search stops at the first node past the budget
