@@ -60,7 +60,6 @@ from gateway.core.config import FixFilesConfig
 from gateway.fix.messages import fix_text, get_field, is_poss_dup, new_message
 
 __all__ = [
-    "ENGINE_EXCEPTIONS",
     "PASSED_TO_ENGINE",
     "Connector",
     "Dispatch",
@@ -80,19 +79,11 @@ __all__ = [
 
 log = structlog.get_logger("bidgw.fix")
 
-#: Exceptions the engine understands; everything else is caught in callbacks.
-ENGINE_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    fix.FieldNotFound,
-    fix.IncorrectDataFormat,
-    fix.IncorrectTagValue,
-    fix.UnsupportedMessageType,
-    fix.RejectLogon,
-    fix.DoNotSend,
-)
-#: Which of them the binding hands back to the engine, per callback (quickfix 1.16's
-#: ``src/python/quickfix.i``, ``director:except``); any other exception leaving a
+#: The engine's exceptions the binding hands back to the engine, per callback (quickfix
+#: 1.16's ``src/python/quickfix.i``, ``director:except``); any other exception leaving a
 #: callback, an engine exception in the wrong one included (a ``FieldNotFound`` in
-#: ``toAdmin``, a ``RejectLogon`` in ``fromApp``), ends the process.
+#: ``toAdmin``, a ``RejectLogon`` in ``fromApp``), ends the process. Everything else is
+#: caught in the callbacks.
 PASSED_TO_ENGINE: Final[Mapping[str, tuple[type[BaseException], ...]]] = MappingProxyType(
     {
         "toApp": (fix.DoNotSend,),

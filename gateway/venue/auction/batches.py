@@ -19,12 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Final
+from typing import Final
 
 import highspy
 
 from gateway.core.bundle import Sense, Side
-from gateway.venue.auction.matrix import INF, Matrix
+from gateway.venue.auction.matrix import INF, Matrix, quiet_highs
 from gateway.venue.auction.orders import Context, Entry, Order, Spreads, Units
 from gateway.venue.auction.parts import MIN_SOLVE_MS, Answer, Solved
 from gateway.venue.auction.prices import PriceRow
@@ -258,10 +258,7 @@ def _mid_bound(
                 lower = rhs if row.sense is not Sense.LE else -INF
                 upper = rhs if row.sense is not Sense.GE else INF
                 block.row(terms, lower, upper)
-    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("presolve", "off")
+    h = quiet_highs(presolve="off")
     if block.to_highs(h) is not None:
         return None
     h.run()

@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.venue.auction import _hull
+from gateway.venue.auction.matrix import quiet_highs
 from gateway.venue.auction.model import Model
 
 __all__ = [
@@ -175,11 +176,7 @@ class _Arrays:
 
 def _highs(model: Model, options: Mapping[str, str | bool]) -> Any:
     """A quiet one-thread HiGHS holding ``model``, with ``options``."""
-    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    for name, option in options.items():
-        h.setOptionValue(name, option)
+    h = quiet_highs(**options)
     if model.matrix.to_highs(h):
         return None
     return h
@@ -438,9 +435,7 @@ class _Master:
         self.position[mrows] = np.arange(len(mrows))
         self.nm = len(mrows)
         others = ~shape.order
-        h: Any = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
+        h = quiet_highs()
         none = np.zeros(0, dtype=np.int32)
         h.addRows(
             self.nm + bundles,

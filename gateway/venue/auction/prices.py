@@ -32,12 +32,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Final, Literal
-
-import highspy
+from typing import Final, Literal
 
 from gateway.core.bundle import OrderBundle, PriceConstraint, Sense
-from gateway.venue.auction.matrix import INF, Matrix
+from gateway.venue.auction.matrix import INF, Matrix, quiet_highs
 
 __all__ = ["BoxRow", "PriceRow", "integer_point", "on_box", "price_rows_of"]
 
@@ -162,10 +160,7 @@ def integer_point(rows: tuple[BoxRow, ...], sizes: tuple[tuple[str, int], ...]) 
             -INF if row.lower is None else row.lower,
             INF if row.upper is None else row.upper,
         )
-    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("time_limit", _POINT_SEARCH_S)
+    h = quiet_highs(time_limit=_POINT_SEARCH_S)
     if matrix.to_highs(h) is not None:
         return False
     h.run()

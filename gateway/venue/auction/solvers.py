@@ -27,7 +27,7 @@ import pulp
 
 from gateway.solver.milp import FastHiGHS, SolverName, SolverSettings, read_solution, round_lots
 from gateway.venue.auction.hull import MIN_BUNDLES, hull_start
-from gateway.venue.auction.matrix import INF
+from gateway.venue.auction.matrix import INF, quiet_highs
 from gateway.venue.auction.model import Model
 from gateway.venue.auction.types import AuctionConfig
 
@@ -148,13 +148,8 @@ def _run_highs(
     sub-MIP, so a solve that holds a fill at ``time_limit_s`` may run on until the
     current one ends.
     """
-    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy leaves it unannotated
+    h = quiet_highs(mip_rel_gap=gap, **_options(model))
     began = time.perf_counter()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("mip_rel_gap", gap)
-    for name, option in _options(model).items():
-        h.setOptionValue(name, option)
     refused = model.matrix.to_highs(h)
     if refused:
         return refused
