@@ -303,10 +303,8 @@ def test_venue_restarted_on_its_journal_keeps_its_book_and_resends_cut_off_state
     """A resting bundle survives a venue restart: the new venue reports its state and
     later fills it against a mirror bundle."""
     config = venue_config(ports, tmp_path, store="file", journal=tmp_path / "venue.sqlite")
-    first = Venue(config)
-    first.start()
-    venues = [first]
-    try:
+    with _venues(config) as venues:
+        first = venues[0]
         with gateway_and_desk(ports, tmp_path) as (_gw, desk):
             assert submit(desk, pair("long"), list_id="R-1", wait_done=False).status == "accepted"
             resting = desk.wait_for(
@@ -335,8 +333,6 @@ def test_venue_restarted_on_its_journal_keeps_its_book_and_resends_cut_off_state
             assert submit(desk, pair("short"), list_id="R-2", wait_done=False).status == "accepted"
             fills = fills_for(desk, "R-1", 2)
             assert {r["cl_ord_id"]: r["cum_qty"] for r in fills} == {"R-1-1": 2000, "R-1-2": 1000}
-    finally:
-        venues[-1].stop()
 
 
 def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_refuses(
@@ -350,10 +346,8 @@ def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_
     # FIX sequence numbers kept, no journal: the restart forgets the book, and QuickFIX
     # resends nothing that would book it again.
     config = venue_config(ports, tmp_path, store="file")
-    first = Venue(config)
-    first.start()
-    venues = [first]
-    try:
+    with _venues(config) as venues:
+        first = venues[0]
         with gateway_and_desk(ports, tmp_path, reconcile_on_logon=False) as (gw, desk):
             bundle_ids = {}
             for list_id in ("U-1", "U-2"):
@@ -393,8 +387,6 @@ def test_bundles_a_restarted_venue_no_longer_knows_are_closed_by_the_cancels_it_
                 legs = [(o["ord_status"], o["leaves_qty"], o["cxl_qty"]) for o in report["orders"]]
                 assert legs == [("4", 0, 2000), ("4", 0, 1000)]
             assert gw.state().open_bundles == 0
-    finally:
-        venues[-1].stop()
 
 
 def _reconciled(gw: Gateway, outcome: str) -> float:
@@ -404,6 +396,18 @@ def _reconciled(gw: Gateway, outcome: str) -> float:
         "bidgw_reconcile_bundles_total", {"outcome": outcome}
     )
     return value or 0.0
+
+
+@contextlib.contextmanager
+def _venues(config: VenueAppConfig) -> Iterator[list[Venue]]:
+    """A venue started on ``config``, first of a list that :func:`_restart_venue` adds
+    its successors to; the newest is stopped at the end (the others are by then)."""
+    venues = [Venue(config)]
+    venues[0].start()
+    try:
+        yield venues
+    finally:
+        venues[-1].stop()
 
 
 def _restart_venue(
@@ -446,10 +450,8 @@ def test_bundles_a_venue_restarted_without_its_journal_no_longer_holds_close_at_
     goes on: the next list is accepted and rests at the restarted venue."""
     journal = tmp_path / "venue.sqlite"
     config = venue_config(ports, tmp_path, store="file", journal=journal)
-    first = Venue(config)
-    first.start()
-    venues = [first]
-    try:
+    with _venues(config) as venues:
+        first = venues[0]
         with gateway_and_desk(ports, tmp_path) as (gw, desk):
             result = submit(desk, pair("long"), list_id="G-1", wait_done=False)
             assert result.status == "accepted", result.reason
@@ -471,8 +473,6 @@ def test_bundles_a_venue_restarted_without_its_journal_no_longer_holds_close_at_
             after = submit(desk, pair("long"), list_id="G-2", wait_done=False)
             assert after.status == "accepted", after.reason
             assert wait_until(lambda: second.size().resting == 1)
-    finally:
-        venues[-1].stop()
 
 
 def test_a_venue_that_lost_its_book_is_resent_only_unfilled_open_bundles(ports, tmp_path):
@@ -483,36 +483,26 @@ def test_a_venue_that_lost_its_book_is_resent_only_unfilled_open_bundles(ports, 
     a second time: DONE filled twice, before this); the logon's reconciliation then
     closes the part-filled one, which the venue no longer holds."""
     config = venue_config(ports, tmp_path, store="file", journal=tmp_path / "venue.sqlite")
-    first = Venue(config)
-    first.start()
-    venues = [first]
-    try:
-        with gateway_and_desk(ports, tmp_path) as (gw, desk):
-            part = submit(desk, pair("long"), list_id="PART", wait_done=False)
-            assert part.status == "accepted", part.reason
-            assert desk.wait_for(_status("PART", "1"), DEADLINE) is not None  # resting
-            half = pair("short")
-            for position in half["bidder_data"]["positions"]:
-                position["qty"] //= 2
-            assert submit(desk, half, list_id="DONE", wait_done=False).status == "accepted"
-            assert desk.wait_for(_status("DONE", "6"), DEADLINE) is not None
-            assert desk.wait_for(_status("PART", "3"), DEADLINE) is not None  # half filled
-            still = submit(desk, pair("long"), list_id="OPEN", wait_done=False)
-            assert still.status == "accepted", still.reason
-            assert desk.wait_for(_status("OPEN", "1"), DEADLINE) is not None
-            bundle_ids = {r.list_id: r.bundle_id for r in gw.book.by_bundle.values()}
-            _drop_received(desk)
-            second = _restart_venue(gw, venues, config, forget_book=True, resend_all=True)
-            closed = desk.wait_for(_status("PART", "6"), DEADLINE)
-            assert closed is not None
-            assert "the counterparty has no open list" in _text(closed)
-            assert wait_until(lambda: set(second._book) == {bundle_ids["OPEN"]})
-            assert bundle_ids["DONE"] not in second._finished
-            # Nothing of PART or DONE trades again, with OPEN or with each other.
-            assert desk.wait_for(lambda m: msg_type(m) == "8", 0.5) is None
-    finally:
-        for venue in venues:
-            venue.stop()
+    with _venues(config) as venues, gateway_and_desk(ports, tmp_path) as (gw, desk):
+        part = submit(desk, pair("long"), list_id="PART", wait_done=False)
+        assert part.status == "accepted", part.reason
+        assert desk.wait_for(_status("PART", "1"), DEADLINE) is not None  # resting
+        assert submit(desk, _half("short"), list_id="DONE", wait_done=False).status == ("accepted")
+        assert desk.wait_for(_status("DONE", "6"), DEADLINE) is not None
+        assert desk.wait_for(_status("PART", "3"), DEADLINE) is not None  # half filled
+        still = submit(desk, pair("long"), list_id="OPEN", wait_done=False)
+        assert still.status == "accepted", still.reason
+        assert desk.wait_for(_status("OPEN", "1"), DEADLINE) is not None
+        bundle_ids = {r.list_id: r.bundle_id for r in gw.book.by_bundle.values()}
+        _drop_received(desk)
+        second = _restart_venue(gw, venues, config, forget_book=True, resend_all=True)
+        closed = desk.wait_for(_status("PART", "6"), DEADLINE)
+        assert closed is not None
+        assert "the counterparty has no open list" in _text(closed)
+        assert wait_until(lambda: set(second._book) == {bundle_ids["OPEN"]})
+        assert bundle_ids["DONE"] not in second._finished
+        # Nothing of PART or DONE trades again, with OPEN or with each other.
+        assert desk.wait_for(lambda m: msg_type(m) == "8", 0.5) is None
 
 
 def _half(direction: str) -> dict[str, Any]:
@@ -544,61 +534,51 @@ def test_a_venue_restarted_on_its_book_answers_the_logons_status_request_and_not
     counted once, at the desk and in the gateway's metrics."""
     journal = tmp_path / "venue.sqlite"
     config = venue_config(ports, tmp_path, store="file", journal=journal)
-    first = Venue(config)
-    first.start()
-    venues = [first]
-    try:
-        with gateway_and_desk(ports, tmp_path) as (gw, desk):
-            assert submit(desk, pair("long"), list_id="K-1", wait_done=False).status == ("accepted")
-            assert submit(desk, _half("short"), list_id="K-2", wait_done=False).status == (
-                "accepted"
-            )
-            reports = _executions(desk, "K-1", 2) + _executions(desk, "K-2", 2)
-            assert [r["cum_qty"] for r in reports] == [1000, 500, 1000, 500]
-            assert desk.wait_for(_status("K-2", DONE), DEADLINE) is not None
-            asked_before = _reconciled(gw, "asked")
-            _restart_venue(gw, venues, config)
-            answer = desk.wait_for(
-                lambda m: (
-                    msg_type(m) == "N"
-                    and m.getField(Tag.LIST_ID) == "K-1"
-                    and m.getField(Tag.LIST_STATUS_TEXT) == "current state: executing"
-                ),
-                DEADLINE,
-            )
-            assert answer is not None, "the venue's answer about K-1 was not relayed"
-            state = parse_report(answer)
-            assert state["list_order_status"] == 3  # executing: still open
-            legs = [(o["cum_qty"], o["leaves_qty"], o["ord_status"]) for o in state["orders"]]
-            assert legs == [(1000, 1000, "1"), (500, 500, "1")]
-            assert wait_until(lambda: _reconciled(gw, "held") == 1)
-            assert _reconciled(gw, "asked") - asked_before == 1  # K-2 is done: not asked
-            assert gw.state().open_bundles == 1
-            # The rest fills against a new mirror bundle, once.
-            assert submit(desk, _half("short"), list_id="K-3", wait_done=False).status == (
-                "accepted"
-            )
-            rest = _executions(desk, "K-1", 2)
-            assert [(r["last_qty"], r["cum_qty"], r["ord_status"]) for r in rest] == [
-                (1000, 2000, "2"),
-                (500, 1000, "2"),
-            ]
-            done = _status("K-1", DONE)
-            assert desk.wait_for(done, DEADLINE) is not None
-            assert _executions(desk, "K-3", 2)
-            assert desk.wait_for(done, 0.3) is None, "a second terminal status for K-1"
+    with _venues(config) as venues, gateway_and_desk(ports, tmp_path) as (gw, desk):
+        assert submit(desk, pair("long"), list_id="K-1", wait_done=False).status == ("accepted")
+        assert submit(desk, _half("short"), list_id="K-2", wait_done=False).status == ("accepted")
+        reports = _executions(desk, "K-1", 2) + _executions(desk, "K-2", 2)
+        assert [r["cum_qty"] for r in reports] == [1000, 500, 1000, 500]
+        assert desk.wait_for(_status("K-2", DONE), DEADLINE) is not None
+        asked_before = _reconciled(gw, "asked")
+        _restart_venue(gw, venues, config)
+        answer = desk.wait_for(
+            lambda m: (
+                msg_type(m) == "N"
+                and m.getField(Tag.LIST_ID) == "K-1"
+                and m.getField(Tag.LIST_STATUS_TEXT) == "current state: executing"
+            ),
+            DEADLINE,
+        )
+        assert answer is not None, "the venue's answer about K-1 was not relayed"
+        state = parse_report(answer)
+        assert state["list_order_status"] == 3  # executing: still open
+        legs = [(o["cum_qty"], o["leaves_qty"], o["ord_status"]) for o in state["orders"]]
+        assert legs == [(1000, 1000, "1"), (500, 500, "1")]
+        assert wait_until(lambda: _reconciled(gw, "held") == 1)
+        assert _reconciled(gw, "asked") - asked_before == 1  # K-2 is done: not asked
+        assert gw.state().open_bundles == 1
+        # The rest fills against a new mirror bundle, once.
+        assert submit(desk, _half("short"), list_id="K-3", wait_done=False).status == ("accepted")
+        rest = _executions(desk, "K-1", 2)
+        assert [(r["last_qty"], r["cum_qty"], r["ord_status"]) for r in rest] == [
+            (1000, 2000, "2"),
+            (500, 1000, "2"),
+        ]
+        done = _status("K-1", DONE)
+        assert desk.wait_for(done, DEADLINE) is not None
+        assert _executions(desk, "K-3", 2)
+        assert desk.wait_for(done, 0.3) is None, "a second terminal status for K-1"
 
-            def filled() -> float:
-                total = gw.metrics.registry.get_sample_value(
-                    "bidgw_filled_quantity_total", {"client": "DESK1"}
-                )
-                return total or 0.0
+        def filled() -> float:
+            total = gw.metrics.registry.get_sample_value(
+                "bidgw_filled_quantity_total", {"client": "DESK1"}
+            )
+            return total or 0.0
 
-            assert wait_until(lambda: filled() >= 6000)
-            assert filled() == 3000 + 1500 + 1500  # K-1 whole, K-2 and K-3 whole
-            assert gw.state().open_bundles == 0
-    finally:
-        venues[-1].stop()
+        assert wait_until(lambda: filled() >= 6000)
+        assert filled() == 3000 + 1500 + 1500  # K-1 whole, K-2 and K-3 whole
+        assert gw.state().open_bundles == 0
 
 
 def _text(message: Any) -> str:
