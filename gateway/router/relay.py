@@ -166,7 +166,14 @@ class Relay:
         if entry is None:
             return [Ignored("venue.unknown_order", None, execution.cl_ord_id)]
         record, index = entry
-        if execution.state is not None:
+        actions: list[Action] = []
+        if record.done:
+            # Within the grace period a done bundle's reports still reach the desk, which
+            # drops a copy by its ExecID (a restarted venue resends what it sent). The
+            # legs' state stays the terminal status's: an older report must not undo it.
+            detail = f"{execution.cl_ord_id}: relayed after the bundle's terminal status"
+            actions.append(Ignored("venue.execution_after_done", record.bundle_id, detail, False))
+        elif execution.state is not None:
             state = execution.state
             record.orders[index] = dataclasses.replace(
                 state,
@@ -174,7 +181,7 @@ class Relay:
                 cxl_qty=max(0, record.legs_qty[index] - state.cum_qty - state.leaves_qty),
                 text=None,
             )
-        return [
+        actions.append(
             RelayExecution(
                 record.client,
                 execution,
@@ -182,7 +189,8 @@ class Relay:
                 record.list_id,
                 record.bundle_id,
             )
-        ]
+        )
+        return actions
 
     def on_reject(self, reject: VenueReject) -> list[Action]:
         if reject.ref_msg_type == "K":

@@ -91,10 +91,24 @@ def test_a_second_terminal_status_is_not_relayed(core: Core) -> None:
 
 def test_fills_after_the_final_status_are_still_relayed_within_the_grace_period(core: Core) -> None:
     record = accepted(core).record
-    core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE))
+    core.relay.on_status(status(record.bundle_id, ListOrderStatus.ALL_DONE, cum=1000))
     core.relay.close(record.bundle_id)
-    [action] = core.relay.on_execution(fill(f"{record.bundle_id}-2"))
-    assert isinstance(action, RelayExecution)
+    final = list(record.orders)
+    late = VenueExecution(
+        f"{record.bundle_id}-2",
+        message=("a resent ExecutionReport",),
+        state=OrderReport(f"{record.bundle_id}-2", cum_qty=500, leaves_qty=500, ord_status="1"),
+    )
+    noted, relayed = core.relay.on_execution(late)
+    assert isinstance(noted, Ignored)
+    assert (noted.event, noted.bundle_id, noted.error) == (
+        "venue.execution_after_done",
+        record.bundle_id,
+        False,
+    )
+    assert isinstance(relayed, RelayExecution)
+    assert relayed.execution is late
+    assert record.orders == final  # an older report does not undo the terminal state
 
 
 def test_reports_for_unknown_ids_are_ignored_not_relayed(core: Core) -> None:
