@@ -193,3 +193,27 @@ def test_a_search_past_its_node_budget_is_given_up_not_run_on():
     data = (a.tobytes() for a in (r, u, g, lo, hi))
     _, _, nodes = kernel(1, 8, 2, *data, 100_000)
     assert nodes == 100_001  # every search stops at the first node past the budget
+
+
+def test_a_start_whose_search_passes_the_budget_is_given_up_and_highs_runs_alone(monkeypatch):
+    # The real kernel with a budget of 10 nodes a round: the first round passes it.
+    searched: list[int] = []
+    optima = integer_optima
+
+    def small_budget(*args: Any, **kwargs: Any) -> Any:
+        searched.append(1)
+        return optima(*args, **{**kwargs, "budget": 10})
+
+    model = captured_model(monkeypatch, 120, 7)
+    monkeypatch.setattr(hull_module, "integer_optima", small_budget)
+    assert hull_start(model, solvers.AUCTION_HIGHS_OPTIONS, time.perf_counter() + 60) is None
+    assert searched == [1]
+    monkeypatch.setattr(solvers, "MIN_BUNDLES", 50)
+    book, contra, refs = large_book(REGISTRY, 120, 7)
+    config = AuctionConfig(time_limit_ms=60_000, first_fill_limit_ms=60_000, gap="0.001")
+    result = clear(book, contra, refs, config, seed=1)
+    assert searched == [1, 1]  # the auction asked for the start, and went on without it
+    assert result.status == "optimal"
+    assert result.bundle_fills
+    assert result.gap is not None
+    assert result.gap <= 1e-3
