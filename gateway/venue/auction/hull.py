@@ -69,9 +69,11 @@ if getattr(_hull, "VERSION", None) != _KERNEL_VERSION:
         f"hull.py needs {_KERNEL_VERSION}: reinstall (pip install -e .) to rebuild it"
     )
 
-#: Parts with fewer bundles are solved without the start: at 100 bundles the bench's book
-#: needs ~0.18 s of HiGHS's cut rounds for its bound even when handed the optimum, and
-#: the start itself took 0.1-0.7 s there (docs/auction.md).
+#: Parts with fewer bundles are solved without the start. Measured on the bench's
+#: generator (docs/auction.md): from 300 bundles the start was faster in all eight books
+#: tried; at 200 its sub-MIP leaves ~40% of the bundles free (about 100 at every size),
+#: took up to 4 s and gave a fill below HiGHS's own; at 100 HiGHS needs ~75 ms of cut
+#: rounds for its bound even when handed the optimum.
 MIN_BUNDLES: Final = 300
 #: The most column-generation rounds (the bench's 500-bundle books converged in 6-11).
 ROUNDS: Final = 12
