@@ -39,6 +39,7 @@ from gateway.router.config import ClientLimits
 from gateway.router.records import (
     Accept,
     Admit,
+    Breach,
     BundleRecord,
     BusinessReason,
     CancelOut,
@@ -56,7 +57,7 @@ from gateway.router.records import (
 )
 from gateway.router.risk import NO_INSTRUMENTS, exposure_breach
 
-__all__ = ["Decider", "ShuttingDown", "deny_code", "limit_breach", "single_line"]
+__all__ = ["Decider", "ShuttingDown", "deny_code", "limit_breach", "single_line", "unsolvable"]
 
 NOT_LOGGED_ON = (
     "counterparty session is not logged on: the bundle was not forwarded; send it again later"
@@ -215,24 +216,19 @@ class Decider:
             )
         limits = self.limits(session[2])
         breach = (
-            limit_breach(bundle, limits, solved.open_before)
-            or self.pretrade(bundle)
-            or (  # the book's open quantities are summed only when a limit needs them
-                exposure_breach(bundle, self.book.open_qty(session), limits.max_open_qty)
-                if limits.max_open_qty
-                else None
-            )
+            unsolvable(bundle, limits, solved.open_before, self.pretrade)
+            or self._exposure(bundle, session, limits)
             or solved.refused  # passed now, but the list was not solved
         )
-        if breach == NO_INSTRUMENTS and not venue_up:
+        if breach is not None and breach.reason == NO_INSTRUMENTS and not venue_up:
             # Not loaded because the counterparty is down: that is what to wait for.
             return self._deny(
                 session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON, kind=DenyKind.VENUE_DOWN
             )
         if breach is not None:
-            # Every client limit's reason starts "limit:"; the pre-trade checks' do not.
-            kind = DenyKind.LIMIT if breach.startswith("limit:") else DenyKind.PRETRADE
-            return self._deny(session, list_id, ids, DenyCode.OTHER, breach, kind=kind)
+            return self._deny(
+                session, list_id, ids, DenyCode.OTHER, breach.reason, kind=breach.kind
+            )
         if not solved.feasible:
             return self._deny(
                 session,
@@ -321,6 +317,16 @@ class Decider:
             cancel.list_id,
         )
 
+    def _exposure(
+        self, bundle: OrderBundle, session: SessionKey, limits: ClientLimits
+    ) -> Breach | None:
+        """The client's open-quantity limit: the book's open quantities are summed only
+        when the client has that limit."""
+        if not limits.max_open_qty:
+            return None
+        reason = exposure_breach(bundle, self.book.open_qty(session), limits.max_open_qty)
+        return None if reason is None else Breach(reason, DenyKind.LIMIT)
+
     # the one exit's state part ------------------------------------------------------------
     def _deny(
         self,
@@ -344,6 +350,22 @@ class Decider:
         return Denied(
             session, list_id, ids, code, reason, remember, presolve_ms=presolve_ms, kind=kind
         )
+
+
+def unsolvable(
+    bundle: OrderBundle,
+    limits: ClientLimits,
+    open_before: int,
+    pretrade: Callable[[OrderBundle], str | None],
+) -> Breach | None:
+    """The first check the bundle fails before it is solved: a client limit
+    (:func:`limit_breach`), then the ``pretrade`` checks. The pool asks right after the
+    build, to skip the solve of a refused list; the decider asks again."""
+    reason = limit_breach(bundle, limits, open_before)
+    if reason is not None:
+        return Breach(reason, DenyKind.LIMIT)
+    reason = pretrade(bundle)
+    return None if reason is None else Breach(reason, DenyKind.PRETRADE)
 
 
 def limit_breach(bundle: OrderBundle, limits: ClientLimits, open_before: int) -> str | None:

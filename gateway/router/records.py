@@ -24,6 +24,7 @@ __all__ = [
     "Accept",
     "Action",
     "Admit",
+    "Breach",
     "BundleRecord",
     "CancelOut",
     "Close",
@@ -80,6 +81,15 @@ class DenyKind(enum.StrEnum):
     VENUE_DOWN = "venue_down"  # the counterparty session is down or refused the send
     COUNTERPARTY = "counterparty"  # the counterparty rejected a bundle after acceptance
     INTERNAL = "internal"  # a failure inside the gateway, or it is stopping
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """A check a list fails before it is solved: the reason (the reject's text) and
+    whether it is a client limit or a pre-trade check."""
+
+    reason: str
+    kind: DenyKind
 
 
 class ReconcileOutcome(enum.StrEnum):
@@ -143,8 +153,8 @@ class Solved:
     #: achieved-vs-bound measure); None when the build failed.
     bidder_data: Mapping[str, Any] | None = None
     #: Why the pool did not solve it (a limit or a pre-trade check); the decider
-    #: checks again, and denies with this reason if the check passes by then.
-    refused: str | None = None
+    #: checks again, and denies with this breach if the check passes by then.
+    refused: Breach | None = None
 
 
 @dataclass(frozen=True, slots=True)

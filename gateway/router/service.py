@@ -78,7 +78,7 @@ from gateway.ops.snapshot import (
 from gateway.router.book import Book
 from gateway.router.config import AppConfig, ClientsConfig, VenueConfig
 from gateway.router.controls import OPERATOR_REASON, Controls
-from gateway.router.decide import Decider, ShuttingDown, limit_breach
+from gateway.router.decide import Decider, ShuttingDown, unsolvable
 from gateway.router.journal import Journal, JournalBundle, JournalDecision
 from gateway.router.pool import FairPool, Job, Share
 from gateway.router.records import (
@@ -878,7 +878,7 @@ class Gateway:
             return Solved(header, admit.bundle_id, error=exc)
         built = time.perf_counter()
         limits = self.clients.limits_for(header.session[2])
-        refused = limit_breach(bundle, limits, admit.open_before) or self._pretrade(bundle)
+        refused = unsolvable(bundle, limits, admit.open_before, self._pretrade)
         if refused is not None:
             # Refused whatever the verdict (the decider says why): no solve.
             return Solved(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from gateway.core.errors import PayloadError, UnknownStrategyError
 from gateway.core.reports import OrderReport
 from gateway.router.config import ClientLimits
-from gateway.router.decide import NOT_LOGGED_ON, ShuttingDown
+from gateway.router.decide import NOT_LOGGED_ON, ShuttingDown, unsolvable
 from gateway.router.records import (
     Accept,
     Admit,
+    Breach,
     BusinessReason,
     CancelOut,
     Decision,
@@ -375,3 +377,34 @@ def test_no_instrument_list_while_the_counterparty_is_down_says_the_counterparty
     up = core.decider.on_solved(solved_ok(admit(core, "D2")), venue_up=True)
     assert isinstance(up, Denied)
     assert (up.kind, up.reason) == (DenyKind.PRETRADE, NO_INSTRUMENTS)
+
+
+def test_a_breach_keeps_its_kind_from_the_check_that_found_it_not_from_its_text() -> None:
+    """The pool's refusal (a limit or a pre-trade check, before the solve) reaches the
+    decider as a Breach; if the checks pass by then, the list is still denied, with the
+    pool's reason and kind, whatever the reason's text says."""
+    core = Core(limits=ClientLimits(max_legs=1))
+    limits = core.decider.limits(DESK1[2])
+
+    def restricted(_bundle: object) -> str:
+        return "limit: sounds like a limit, is a pre-trade check"
+
+    bundle = hedged_bundle("B-1")
+    assert unsolvable(bundle, limits, 0, restricted) == Breach(
+        "limit: 2 legs, at most 1 per bundle", DenyKind.LIMIT
+    )
+    wide = ClientLimits(max_legs=4)
+    assert unsolvable(bundle, wide, 0, restricted) == Breach(
+        "limit: sounds like a limit, is a pre-trade check", DenyKind.PRETRADE
+    )
+    assert unsolvable(bundle, wide, 0, lambda _bundle: None) is None
+    core = Core()
+    refused = Breach("the instrument list changed since", DenyKind.PRETRADE)
+    solved = dataclasses.replace(solved_ok(admit(core, "R1")), refused=refused, feasible=False)
+    answer = core.decider.on_solved(solved, venue_up=True)
+    assert isinstance(answer, Denied)
+    assert (answer.code, answer.reason, answer.kind) == (
+        DenyCode.OTHER,
+        "the instrument list changed since",
+        DenyKind.PRETRADE,
+    )
