@@ -220,15 +220,13 @@ class Decider:
             or self._exposure(bundle, session, limits)
             or solved.refused  # passed now, but the list was not solved
         )
-        if breach is not None and breach.reason == NO_INSTRUMENTS and not venue_up:
-            # Not loaded because the counterparty is down: that is what to wait for.
-            return self._deny(
-                session, list_id, ids, DenyCode.CLOSED, NOT_LOGGED_ON, kind=DenyKind.VENUE_DOWN
-            )
         if breach is not None:
-            return self._deny(
-                session, list_id, ids, DenyCode.OTHER, breach.reason, kind=breach.kind
-            )
+            if breach.reason == NO_INSTRUMENTS and not venue_up:
+                # Not loaded because the counterparty is down: that is what to wait for.
+                code, reason, kind = DenyCode.CLOSED, NOT_LOGGED_ON, DenyKind.VENUE_DOWN
+            else:
+                code, reason, kind = DenyCode.OTHER, breach.reason, breach.kind
+            return self._deny(session, list_id, ids, code, reason, kind=kind)
         if not solved.feasible:
             return self._deny(
                 session,
