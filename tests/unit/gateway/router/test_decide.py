@@ -383,14 +383,12 @@ def test_a_breach_keeps_its_kind_from_the_check_that_found_it_not_from_its_text(
     """The pool's refusal (a limit or a pre-trade check, before the solve) reaches the
     decider as a Breach; if the checks pass by then, the list is still denied, with the
     pool's reason and kind, whatever the reason's text says."""
-    core = Core(limits=ClientLimits(max_legs=1))
-    limits = core.decider.limits(DESK1[2])
 
     def restricted(_bundle: object) -> str:
         return "limit: sounds like a limit, is a pre-trade check"
 
     bundle = hedged_bundle("B-1")
-    assert unsolvable(bundle, limits, 0, restricted) == Breach(
+    assert unsolvable(bundle, ClientLimits(max_legs=1), 0, restricted) == Breach(
         "limit: 2 legs, at most 1 per bundle", DenyKind.LIMIT
     )
     wide = ClientLimits(max_legs=4)
