@@ -29,10 +29,11 @@ the integer optimum is each bundle's own integer hull, not the coupling. So
 The result is only a start: the caller hands it to HiGHS (``setSolution``), which
 checks it and proves the gap on the unchanged model, and the auction's fill is
 verified exactly as always. Every step is deterministic (HiGHS's and the
-kernel's); only the auction's own time limit, passed as ``deadline``, can cut the
-sub-MIP short. Measured on the bench's 500-bundle book and three more seeds with a
-best known fill (docs/auction.md): the start is 0.003-0.03% below it, and HiGHS
-then reaches 1e-3 in 0.1-0.25 s.
+kernel's); only ``deadline`` can cut the sub-MIP short (in ``clear``, half of the
+part's time: :data:`~gateway.venue.auction.solvers.START_SHARE`), and one cut short
+still hands over the best fill it found. Measured on the bench's 500-bundle book and
+three more seeds with a best known fill (docs/auction.md): the start is 0.003-0.03%
+below it, and HiGHS then reaches 1e-3 in 0.1-0.25 s.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def _run_highs(
         h.cbMipInterrupt.subscribe(_StopAtFill(after))
     elif _wants_start(model, limit_s):
         began_start = time.perf_counter()
-        start = hull_start(model, _options(model), began_start + limit_s)
+        start = hull_start(model, _options(model), began_start + START_SHARE * limit_s)
         spent = time.perf_counter() - began_start
         h.setOptionValue("time_limit", max(hard_s - spent, 0.001))
         if start is not None:
@@ -181,6 +181,12 @@ def _run_highs(
 #: The least time a part must have left for the start of :mod:`~gateway.venue.auction.hull`:
 #: it takes ~0.3-0.7 s at 500 bundles (docs/auction.md). Below, HiGHS runs alone.
 START_MIN_SECONDS: Final = 1.0
+
+#: The share of a part's time the start may take, so that HiGHS always has the rest to
+#: search and prove the gap from it: its sub-MIP has no limit of its own and took up to
+#: 4 s on a 200-bundle book (docs/auction.md); stopped early, it still hands over the
+#: best fill it found.
+START_SHARE: Final = 0.5
 
 
 def _wants_start(model: Model, limit_s: float) -> bool:

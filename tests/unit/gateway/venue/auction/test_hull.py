@@ -167,6 +167,25 @@ def test_a_large_part_solved_to_the_gap_gets_the_start(monkeypatch):
     assert abs(with_start.improvement - without.improvement) <= 2e-3 * without.improvement
 
 
+def test_the_start_may_take_at_most_half_the_part_s_time(monkeypatch):
+    # The sub-MIP has no limit of its own: the deadline it is handed is what bounds it.
+    asked: list[float] = []
+    found = hull_start
+
+    def spy(model: Model, options: Any, deadline: float) -> Any:
+        asked.append(deadline - time.perf_counter())
+        return found(model, options, deadline)
+
+    monkeypatch.setattr(solvers, "hull_start", spy)
+    monkeypatch.setattr(solvers, "MIN_BUNDLES", 50)
+    book, contra, refs = large_book(REGISTRY, 120, 7)
+    config = AuctionConfig(time_limit_ms=20_000, first_fill_limit_ms=20_000, gap="0.001")
+    result = clear(book, contra, refs, config, seed=1)
+    assert result.bundle_fills
+    assert len(asked) == 1
+    assert 9.0 < asked[0] <= 10.0  # half of the 20 s, less admission and building
+
+
 def test_the_venue_window_and_small_parts_run_without_the_start(monkeypatch):
     calls: list[int] = []
     monkeypatch.setattr(solvers, "hull_start", lambda *a, **k: calls.append(1))
