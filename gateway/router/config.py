@@ -161,6 +161,14 @@ class VenueConfig(FrozenModel):
             the desk as any other, and a bundle it answers it does not hold (unknown
             ID) is closed (default true). Turn it off for a counterparty that does
             not serve ListStatusRequest.
+        accept_sequence_restart: when the counterparty answers the gateway's Logon
+            with a MsgSeqNum below the one expected and no ResetSeqNumFlag (it lost
+            its FIX store), log ``venue.sequence_restarted`` and expect that number
+            from then on: the next Logon (``reconnect_secs`` later) is taken, the
+            gateway's own numbers go on, and the counterparty's ResendRequest for
+            them is answered as any (default true). Off: QuickFIX's standard answer,
+            a Logout at every attempt until the counterparty's numbers catch up or
+            an operator resets one side.
     """
 
     host: str = "127.0.0.1"
@@ -170,6 +178,7 @@ class VenueConfig(FrozenModel):
     heartbeat_secs: PositiveInt = 30
     reconnect_secs: PositiveInt = 5
     reconcile_on_logon: bool = True
+    accept_sequence_restart: bool = True
 
 
 class OpsConfig(FrozenModel):

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -523,3 +524,68 @@ def test_a_venue_killed_between_journaling_a_fill_and_reporting_it_restates_ever
     assert all(r["restatement_reason"] == "99" and r["bundle_id"] for r in restated)
     assert not [r for r in reports if r["exec_type"] == "F"], "the cut-off fill was sent after all"
     assert terminal["after_reports"] == len(reports), "a restatement came after the terminal status"
+
+
+def test_a_venue_that_lost_its_fix_store_is_logged_on_again_at_once_and_loses_nothing(
+    tmp_path: Path,
+):
+    """The venue is killed with bundles resting and restarted on its journal but without
+    its FIX store: its numbers start again, below the ones the gateway expects. The
+    gateway logs ``venue.sequence_restarted`` and expects the venue's new numbers
+    from then on: one Logon refused, not one every attempt until the venue's numbers
+    catch up (QuickFIX alone: ~1 s for every three messages the venue sent before,
+    ten refusals here). The venue asks for the gateway's messages again and books
+    what it lost and may book. The bundles sent before and after then all finish at
+    the client once, with the venue's quantities."""
+    rig = _Rig(tmp_path, touch_lots=3, venue_journal=True)
+    journal = tmp_path / "venue.sqlite"
+    gateway_log = tmp_path / "gateway.log"
+    try:
+        rig.start_venue()
+        rig.start_gateway()
+        client = rig.connect()
+        for n in range(60):
+            rig.send(f"W{n}", n)
+            time.sleep(0.02)  # a paced stream (50 bundles/s), not a wait for a condition
+        rig.kill(rig.venue)
+        resting = _open_at_venue(journal)
+        shutil.rmtree(tmp_path / "vs")
+        rig.start_venue()
+        restarted = time.monotonic()
+        _wait_venue_logon(gateway_log, 2)
+        relogged_secs = time.monotonic() - restarted
+        for n in range(60, 70):
+            rig.send(f"W{n}", n)
+        out = _collect(client, 70, time.monotonic() + 120)
+    finally:
+        rig.close()
+    events = [json.loads(line) for line in gateway_log.read_text().splitlines()]
+    restart = [e for e in events if e["event"] == "venue.sequence_restarted"]
+    assert restart, "the gateway never saw the venue's numbers start again"
+    assert restart[0]["received"] < restart[0]["expected"]
+    refused = [
+        e
+        for e in events
+        if e["event"] == "venue.logout" and "MsgSeqNum too low" in e.get("cause", "")
+    ]
+    assert len(refused) == 1, f"{len(refused)} Logons refused: the next one was not a reset"
+    accepted = _assert_decided(out, 70)
+    assert {f"W{n}" for n in range(60, 70)} <= accepted, "bundles after the reset were refused"
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        book = {
+            list_id: (done, json.loads(filled))
+            for list_id, done, filled in db.execute("SELECT list_id, done, filled FROM book")
+        }
+    for list_id in accepted:
+        bundle_id = next(iter(out.bundle_ids[list_id]))
+        held = book.get(bundle_id)
+        if held is None:  # never booked before the kill: closed by the reconciliation
+            assert out.final[list_id] == [0, 0], f"{list_id}: filled at a venue that lost it"
+        else:
+            assert held[0], f"{list_id} never finished at the venue"
+            assert out.final[list_id] == held[1], f"{list_id}: client and venue disagree"
+    print(
+        f"\nvenue restarted without its FIX store ({resting} bundles resting): logged on "
+        f"again in {relogged_secs:.1f} s (expected {restart[0]['expected']}, received "
+        f"{restart[0]['received']}); {len(accepted)} of 70 accepted, all finished once"
+    )

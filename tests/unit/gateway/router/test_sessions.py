@@ -1,13 +1,20 @@
 """Counterparty messages read into the decision core's records (``translate``); the
-clients' rate limit (``TokenBucket``)."""
+clients' rate limit (``TokenBucket``); the counterparty session's reset after its numbers
+started again (``VenueSide.to_admin``; end to end in tests/integration/test_faults.py)."""
 
 from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
 
 import pytest
 import quickfix as fix
 
-from gateway.fix.messages import business_reject, list_cancel_request
+from fixspec import Tag
+from gateway.fix.engine import Connector, session_settings
+from gateway.fix.messages import business_reject, list_cancel_request, new_message
 from gateway.router import sessions
+from gateway.router.config import VenueConfig
 from gateway.router.records import InstrumentsIn, VenueReject
 from gateway.router.sessions import TokenBucket, translate
 
@@ -87,3 +94,45 @@ def test_a_message_type_a_side_does_not_take_is_unsupported() -> None:
     assert frozenset({"N", "8", "j", "y"}) == sessions.VENUE_TYPES
     with pytest.raises(fix.UnsupportedMessageType):
         read(list_cancel_request("B-1"))  # a cancel from the counterparty
+
+
+def _expected_after(
+    logout_text: str, *, accept: bool, logged_on: bool, comp_ids: tuple[str, str]
+) -> int:
+    """The MsgSeqNum a real (never started) initiator session expects from the
+    counterparty, 153 before, once the venue side has sent a Logout with ``logout_text``."""
+    gateway = SimpleNamespace(
+        venue_logged_on=threading.Event(),
+        venue=VenueConfig(port=9879, accept_sequence_restart=accept),
+    )
+    if logged_on:
+        gateway.venue_logged_on.set()
+    side = sessions.VenueSide(gateway, on_sent=lambda message: None)
+    settings = session_settings(
+        {"ConnectionType": "initiator", "SocketConnectHost": "127.0.0.1"}
+        | {"SocketConnectPort": 9, "HeartBtInt": 30, "ReconnectInterval": 30},
+        [comp_ids],
+    )
+    connector = Connector("initiator", side, settings, store="memory", log_dir=None)
+    session_id = fix.SessionID("FIX.4.4", *comp_ids)
+    session = fix.Session.lookupSession(session_id)
+    session.setNextTargetMsgSeqNum(153)
+    logout = new_message("5")
+    logout.setField(Tag.TEXT, logout_text)
+    side.to_admin(logout, session_id)
+    expected = int(session.getExpectedTargetNum())
+    del session, connector
+    return expected
+
+
+def test_numbers_that_started_again_at_the_venue_s_logon_are_expected_from_there_on():
+    too_low = "MsgSeqNum too low, expecting 153 but received 7"
+    ids = ("SEQ-GW", "SEQ-VENUE")
+    assert _expected_after(too_low, accept=True, logged_on=False, comp_ids=ids) == 7
+    # Off: QuickFIX's own answer, the number stays.
+    assert _expected_after(too_low, accept=False, logged_on=False, comp_ids=(*ids[:1], "V2")) == 153
+    # Numbers that go back in a logged-on session are not a restart.
+    assert _expected_after(too_low, accept=True, logged_on=True, comp_ids=(*ids[:1], "V3")) == 153
+    # Any other Logout changes nothing.
+    other = "session stopped"
+    assert _expected_after(other, accept=True, logged_on=False, comp_ids=(*ids[:1], "V4")) == 153
