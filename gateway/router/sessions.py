@@ -11,7 +11,6 @@ Everything else happens on the state owner (:mod:`gateway.router.service`).
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import structlog
 
 from fixspec import Tag
 from gateway.core.reports import OrderReport
-from gateway.fix.engine import SafeApplication, copy_message, msg_type
+from gateway.fix.engine import SafeApplication, copy_message, msg_type, restarted_numbers
 from gateway.fix.frontdoor import REFUSED_CREDENTIALS, credentials_match
 from gateway.fix.messages import (
     decode_order_reports,
@@ -371,10 +370,6 @@ class ClientSide(SafeApplication):
         gateway.submit(Work(record, owned, journal_id, stages))
 
 
-#: QuickFIX's Text when a message's MsgSeqNum is below the one it expects (Session.cpp).
-_TOO_LOW = re.compile(r"MsgSeqNum too low, expecting (\d+) but received (\d+)")
-
-
 class VenueSide(SafeApplication):
     """The initiator to the counterparty: translate its reports and queue them."""
 
@@ -387,39 +382,30 @@ class VenueSide(SafeApplication):
 
     def to_admin(self, message: Any, session_id: Any) -> None:
         """Take the counterparty's numbers from where they started again, when it
-        answers our Logon below the one expected (``venue.accept_sequence_restart``).
-
-        QuickFIX refuses such a Logon with a Logout ("MsgSeqNum too low") and drops
-        the connection, at every attempt, until the counterparty's numbers catch up
-        with ours: with its store wiped, about a second for every three messages it
-        sent before. Every message it sent before was received here (we expected the
-        next one), so nothing is skipped by expecting its new number next: its next
-        Logon is taken, and its ResendRequest for our messages is answered as any
-        (a NewOrderList only for a bundle open here with nothing filled,
-        :meth:`~gateway.router.service.Gateway.resend_refusal`). Only at logon:
-        numbers that go back in a logged-on session are the engine's to refuse."""
-        if msg_type(message) != "5" or self.gateway.venue_logged_on.is_set():
+        answers our Logon below the one expected (``venue.accept_sequence_restart``;
+        :func:`~gateway.fix.engine.restarted_numbers`): one Logon refused instead of
+        one every attempt until its numbers catch up with ours. Our own numbers go
+        on, so its ResendRequest for them is answered under the resend rule
+        (:meth:`~gateway.router.service.Gateway.resend_refusal`)."""
+        session = fix.Session.lookupSession(session_id)
+        numbers = restarted_numbers(message, session)
+        if numbers is None:
             return
-        match = _TOO_LOW.fullmatch(get_field(message, Tag.TEXT) or "")
-        if match is None:
-            return
-        expected, received = int(match[1]), int(match[2])
         accept = self.gateway.venue.accept_sequence_restart
         log.error(
             "venue.sequence_restarted",
             session=session_id.toString(),
-            expected=expected,
-            received=received,
+            expected=numbers[0],
+            received=numbers[1],
             action=(
-                f"expecting {received} from the next Logon on"
+                f"expecting {numbers[1]} from the next Logon on"
                 if accept
                 else "refused at every Logon until the counterparty's numbers catch up "
                 "(venue.accept_sequence_restart is off): reset one side by hand"
             ),
         )
-        session = fix.Session.lookupSession(session_id)
-        if accept and session is not None:
-            session.setNextTargetMsgSeqNum(received)
+        if accept:
+            session.setNextTargetMsgSeqNum(numbers[1])
 
     def on_logon(self, session_id: Any) -> None:
         session = fix.Session.lookupSession(session_id)

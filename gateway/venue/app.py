@@ -96,6 +96,7 @@ from gateway.fix.engine import (
     SafeApplication,
     copy_message,
     msg_type,
+    restarted_numbers,
     session_settings,
 )
 from gateway.fix.filelog import FixLogRotation
@@ -412,6 +413,20 @@ class Venue(SafeApplication):
     def on_logout(self, session_id: Any) -> None:
         self.logged_on.clear()
         log.info("venue.logout", session=session_id.toString(), cause=self.logout_cause(session_id))
+
+    def to_admin(self, message: Any, session_id: Any) -> None:
+        """A gateway whose numbers started again at its Logon (its FIX store wiped) is
+        expected from its new number on (:func:`~gateway.fix.engine.restarted_numbers`)."""
+        session = fix.Session.lookupSession(session_id)
+        numbers = restarted_numbers(message, session)
+        if numbers is not None:
+            log.warning(
+                "venue.sequence_restarted",
+                session=session_id.toString(),
+                expected=numbers[0],
+                received=numbers[1],
+            )
+            session.setNextTargetMsgSeqNum(numbers[1])
 
     def from_app(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)

@@ -211,6 +211,12 @@ class _Rig:
         assert self.client is not None
         self.client.send(encode_new_order_list(_pair(n), list_id, [f"{list_id}-1", f"{list_id}-2"]))
 
+    def stream(self, prefix: str, count: int) -> None:
+        """``count`` bundles ``<prefix>0``... paced at 50 a second."""
+        for n in range(count):
+            self.send(f"{prefix}{n}", n)
+            time.sleep(0.02)  # a paced stream, not a wait for a condition
+
     def close(self) -> None:
         if self.client is not None:
             self.client.stop()
@@ -544,9 +550,7 @@ def test_a_venue_that_lost_its_fix_store_is_logged_on_again_at_once_and_loses_no
         rig.start_venue()
         rig.start_gateway()
         client = rig.connect()
-        for n in range(60):
-            rig.send(f"W{n}", n)
-            time.sleep(0.02)  # a paced stream (50 bundles/s), not a wait for a condition
+        rig.stream("W", 60)
         rig.kill(rig.venue)
         resting = _open_at_venue(journal)
         shutil.rmtree(tmp_path / "vs")
@@ -563,11 +567,7 @@ def test_a_venue_that_lost_its_fix_store_is_logged_on_again_at_once_and_loses_no
     restart = [e for e in events if e["event"] == "venue.sequence_restarted"]
     assert restart, "the gateway never saw the venue's numbers start again"
     assert restart[0]["received"] < restart[0]["expected"]
-    refused = [
-        e
-        for e in events
-        if e["event"] == "venue.logout" and "MsgSeqNum too low" in e.get("cause", "")
-    ]
+    refused = _refused_logons(events)
     assert len(refused) == 1, f"{len(refused)} Logons refused: the next one was not a reset"
     accepted = _assert_decided(out, 70)
     assert {f"W{n}" for n in range(60, 70)} <= accepted, "bundles after the reset were refused"
@@ -589,3 +589,48 @@ def test_a_venue_that_lost_its_fix_store_is_logged_on_again_at_once_and_loses_no
         f"again in {relogged_secs:.1f} s (expected {restart[0]['expected']}, received "
         f"{restart[0]['received']}); {len(accepted)} of 70 accepted, all finished once"
     )
+
+
+def test_a_gateway_that_lost_its_venue_session_store_is_logged_on_again_at_once(
+    tmp_path: Path,
+):
+    """The other way round: the gateway is killed and restarted on its journal without
+    the FIX store of its session to the venue, so its numbers there start again below
+    the ones the venue expects. The venue expects the new numbers from then on: one
+    Logon refused (QuickFIX alone: one every attempt, until the gateway's numbers
+    caught up). Every bundle still finishes at the client once, and one sent after
+    the restart fills."""
+    rig = _Rig(tmp_path, touch_lots=3, venue_journal=True)
+    gateway_log = tmp_path / "gateway.log"
+    try:
+        rig.start_venue()
+        rig.start_gateway()
+        client = rig.connect()
+        rig.stream("G", 30)
+        first = _collect(client, 30, time.monotonic() + 60)
+        rig.kill(rig.gateway)
+        shutil.rmtree(tmp_path / "gs" / "venue")
+        rig.start_gateway()
+        _wait_venue_logon(gateway_log, 2)
+        rig.send("G30", 30)
+        after = _collect(client, 1, time.monotonic() + 60)
+    finally:
+        rig.close()
+    _assert_decided(first, 30)
+    assert after.decisions == {"G30": "accepted"}
+    assert after.final["G30"] == [200, 100]
+    restarted = [e for e in rig.venue_events() if e["event"] == "venue.sequence_restarted"]
+    assert len(restarted) == 1, restarted
+    assert restarted[0]["received"] < restarted[0]["expected"]
+    events = [json.loads(line) for line in gateway_log.read_text().splitlines()]
+    refused = _refused_logons(events)
+    assert len(refused) == 1, f"{len(refused)} Logons refused: the next one was not taken"
+
+
+def _refused_logons(gateway_events: list[dict]) -> list[dict]:
+    """The gateway's venue session endings for a MsgSeqNum below the one expected."""
+    return [
+        e
+        for e in gateway_events
+        if e["event"] == "venue.logout" and "MsgSeqNum too low" in e.get("cause", "")
+    ]
