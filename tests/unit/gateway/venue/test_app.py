@@ -4,11 +4,13 @@ run its auctions on their own thread (its reports go to a session not logged on)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -33,23 +35,42 @@ from tests.unit.gateway.venue.auction.test_solvers import large_book
 SESSION = ("FIX.4.4", "VENUE", "BIDGW")  # the venue's side of the gateway's session
 
 
-def _venue(tmp_path: Path, **extra: Any) -> Venue:
+@pytest.fixture
+def make_venue(tmp_path: Path) -> Iterator[Callable[..., Venue]]:
     """The real venue, not started: tests hand it messages and run its auctions on
-    their own thread (its reports go to a session that is not logged on)."""
-    config = VenueAppConfig.model_validate(
-        {
-            "port": free_port(),
-            "store": "memory",
-            "store_dir": tmp_path / "store",
-            "symbols": {
-                "AAAA": {"bid": "9.95", "offer": "10.05"},
-                "BBBB": {"bid": "19.95", "offer": "20.05"},
-            },
-            # The default liquidity: ten lots at each touch, two random orders a symbol.
-            **extra,
-        }
-    )
-    return Venue(config)
+    their own thread (its reports go to a session that is not logged on).
+
+    Each is stopped at teardown. Constructing a venue registers its session
+    (VENUE→BIDGW) in QuickFIX's process-wide registry, and only ``stop()`` takes it
+    out (or the garbage collector, some time later: the venue and its connector refer
+    to each other). Left there, it shadows the session of the next venue the process
+    builds (the registry keeps the first of two with one SessionID): that venue's
+    sendToTarget goes to the stale session, and once the collector destroys the stale
+    one it takes the SessionID out of the registry, so the new venue's acceptor drops
+    every Logon. tests/integration/test_venue.py run right after this file failed so:
+    the gateway never logged on ("connection closed without a Logout")."""
+    venues: list[Venue] = []
+
+    def make(**extra: Any) -> Venue:
+        config = VenueAppConfig.model_validate(
+            {
+                "port": free_port(),
+                "store": "memory",
+                "store_dir": tmp_path / "store",
+                "symbols": {
+                    "AAAA": {"bid": "9.95", "offer": "10.05"},
+                    "BBBB": {"bid": "19.95", "offer": "20.05"},
+                },
+                # The default liquidity: ten lots at each touch, two random orders a symbol.
+                **extra,
+            }
+        )
+        venues.append(Venue(config))
+        return venues[-1]
+
+    yield make
+    for venue in venues:
+        venue.stop()
 
 
 def _pair(list_id: str, direction: str, aaaa: str | None = None, bbbb_qty: int = 1000) -> Any:
@@ -78,10 +99,10 @@ def _pair(list_id: str, direction: str, aaaa: str | None = None, bbbb_qty: int =
     return encode_bundle(bundle, list_id, [f"{list_id}-1", f"{list_id}-2"])
 
 
-def test_the_issues_bundle_is_refused_at_arrival_and_the_book_fills(tmp_path):
+def test_the_issues_bundle_is_refused_at_arrival_and_the_book_fills(make_venue):
     """A normal book plus one bundle priced 9.95000000000000000000000001. Before, the
     venue booked it and every auction ended no_solution: nothing filled for anyone."""
-    venue = _venue(tmp_path)
+    venue = make_venue()
     venue._on_bundle(_pair("LONG", "long"), SESSION)
     venue._on_bundle(_pair("BAD", "long", aaaa="9.95000000000000000000000001"), SESSION)
     venue._on_bundle(_pair("SHORT", "short"), SESSION)
@@ -95,11 +116,11 @@ def test_the_issues_bundle_is_refused_at_arrival_and_the_book_fills(tmp_path):
     assert venue.stats.failing_in_a_row == 0
 
 
-def test_an_auction_without_bundles_is_logged_at_debug_and_one_with_bundles_at_info(tmp_path):
+def test_an_auction_without_bundles_is_logged_at_debug_and_one_with_bundles_at_info(make_venue):
     """An idle venue runs ten auctions a second, its synthetic liquidity trading with
     itself: those are logged at debug, so an operator's log at info shows the
     auctions that held a bundle."""
-    venue = _venue(tmp_path)  # the default liquidity
+    venue = make_venue()  # the default liquidity
     wrapper = structlog.get_config()["wrapper_class"]  # the suite's: warnings and up
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     try:
@@ -115,11 +136,11 @@ def test_an_auction_without_bundles_is_logged_at_debug_and_one_with_bundles_at_i
     assert [(e["log_level"], e["bundles"]) for e in cleared] == [("debug", 0), ("info", 2)]
 
 
-def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_path):
+def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(make_venue, tmp_path):
     """A journal from before the screening holds the issue's bundle, resting: the
     restarted venue cancels it and the others clear."""
     journal = tmp_path / "venue.sqlite"
-    first = _venue(tmp_path, journal=journal)
+    first = make_venue(journal=journal)
     first._on_bundle(_pair("LONG", "long"), SESSION)
     assert first._journal is not None
     bad = _pair("BAD", "long", aaaa="9.95000000000000000000000001")
@@ -127,7 +148,7 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
         "BAD", SESSION, bad.toString(), [0, 0], ["0/1", "0/1"], started=False, done=False
     )
     first._journal.close()
-    venue = _venue(tmp_path, journal=journal)
+    venue = make_venue(journal=journal)
     assert venue._journal is not None
     venue._restore(venue._journal)
     assert set(venue._book) == {"LONG", "BAD"}
@@ -143,13 +164,13 @@ def test_a_restored_bundle_refused_today_is_cancelled_before_any_auction(tmp_pat
     assert venue._auction().bundles_filled == 2
 
 
-def test_after_a_restart_waiting_messages_are_replayed_after_the_restatements(tmp_path):
+def test_after_a_restart_waiting_messages_are_replayed_after_the_restatements(make_venue, tmp_path):
     """A cancel the venue received but had not handled (it waited for an auction) when
     it died is replayed after the restatements and the re-screening of the book, and
     auctions wait until it has been: the gateway hears about the bundle's fill before
     the answer to its cancel."""
     journal = tmp_path / "venue.sqlite"
-    first = _venue(tmp_path, journal=journal)
+    first = make_venue(journal=journal)
     first._on_bundle(_pair("LONG", "long"), SESSION)
     assert first._journal is not None
     first._journal.save(  # filled, its reports cut off
@@ -163,7 +184,7 @@ def test_after_a_restart_waiting_messages_are_replayed_after_the_restatements(tm
     )
     first._journal.receive("gateway", SESSION, list_cancel_request("LONG").toString())
     first._journal.close()
-    venue = _venue(tmp_path, journal=journal)
+    venue = make_venue(journal=journal)
     assert venue._journal is not None
     venue._restore(venue._journal)
     steps = []
@@ -191,7 +212,7 @@ def _rest(venue: Venue, book: list[Any]) -> None:
 
 
 def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
-    tmp_path, monkeypatch, registry
+    make_venue, monkeypatch, registry
 ):
     """gateway/venue/batching.py in the venue. 200 five-leg bundles need ~0.15 s for a
     first fill; with a 1 ms first-fill window each auction runs out of time, and the
@@ -202,8 +223,7 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
     symbols = _symbols(refs)
     symbols["AAAA"] = {"bid": "9.95", "offer": "10.05"}  # for the pairs below
     symbols["BBBB"] = {"bid": "19.95", "offer": "20.05"}
-    venue = _venue(
-        tmp_path,
+    venue = make_venue(
         symbols=symbols,
         auction={"time_limit_ms": 1, "first_fill_limit_ms": 1, "batch_bundles": 1000},
     )
@@ -231,12 +251,12 @@ def test_after_auctions_out_of_time_the_next_ones_clear_in_smaller_batches(
     assert venue.batch_bundles == 100
 
 
-def test_a_bundle_whose_rest_cannot_fill_is_closed_after_its_fill(tmp_path, monkeypatch):
+def test_a_bundle_whose_rest_cannot_fill_is_closed_after_its_fill(make_venue, monkeypatch):
     """AAAA = 2 · BBBB with 1,500 BBBB against a mirror of 2,000 / 1,000: after the fill
     the 500 BBBB left cannot fill without AAAA, so the bundle is done (ExecType 3 on
     the open leg). The solver thread works that out with the pre-solver
     (``outlook``) before the state thread reports the fill."""
-    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    venue = make_venue(liquidity={"touch_lots": 0, "flow_orders": 0})
     venue._on_bundle(_pair("LONG", "long", bbbb_qty=1500), SESSION)
     venue._on_bundle(_pair("SHORT", "short"), SESSION)
     running = venue._open_auction()
@@ -262,14 +282,13 @@ def test_a_bundle_whose_rest_cannot_fill_is_closed_after_its_fill(tmp_path, monk
     )
 
 
-def test_auctions_out_of_time_are_warnings_and_ten_in_a_row_an_error(tmp_path, registry):
+def test_auctions_out_of_time_are_warnings_and_ten_in_a_row_an_error(make_venue, registry):
     """Each auction that ends without a fill in time is a warning with its count in a
     row; the error naming the newest bundles comes at READY_FAILURES in a row, when
     /readyz fails (a single slow auction was an error before)."""
     book, _, refs = large_book(registry, 200, seed=5)
     symbols = _symbols(refs)
-    venue = _venue(
-        tmp_path,
+    venue = make_venue(
         symbols=symbols,
         auction={"time_limit_ms": 1, "first_fill_limit_ms": 1},
         liquidity={"touch_lots": 0, "flow_orders": 0},  # no contra to cross by itself
@@ -294,11 +313,11 @@ def test_auctions_out_of_time_are_warnings_and_ten_in_a_row_an_error(tmp_path, r
     )
 
 
-def test_a_repeated_bundle_is_answered_with_its_state_now(tmp_path):
+def test_a_repeated_bundle_is_answered_with_its_state_now(make_venue):
     """The gateway forwards a bundle again after a crash: partly filled, the answer says
     executing with each leg's quantities; cancelled since, all done with the legs
     closed (LeavesQty 0, OrdStatus 4), as the cancel reported them."""
-    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    venue = make_venue(liquidity={"touch_lots": 0, "flow_orders": 0})
     venue._on_bundle(_pair("LONG", "long"), SESSION)
     venue._on_bundle(_pair("SHORT", "short", bbbb_qty=500), SESSION)
     assert venue._auction().bundles_filled == 2
@@ -328,12 +347,12 @@ def test_a_repeated_bundle_is_answered_with_its_state_now(tmp_path):
     )
 
 
-def test_a_list_status_request_is_answered_with_the_lists_state_or_unknown_id(tmp_path):
+def test_a_list_status_request_is_answered_with_the_lists_state_or_unknown_id(make_venue):
     """The gateway asks about each open bundle at every logon: a list the venue holds is
     answered with its ListStatus as it stands (the answer to a repeat's report: each
     leg's CumQty, LeavesQty, OrdStatus); one it does not hold for that session, with a
     BusinessMessageReject 380 = 1 (unknown ID) naming it, so the gateway can close it."""
-    venue = _venue(tmp_path, liquidity={"touch_lots": 0, "flow_orders": 0})
+    venue = make_venue(liquidity={"touch_lots": 0, "flow_orders": 0})
     assert venue._dispatch.supports("M")
     venue._on_bundle(_pair("LONG", "long"), SESSION)
     venue._on_bundle(_pair("SHORT", "short", bbbb_qty=500), SESSION)
