@@ -113,7 +113,7 @@ def _expected_after(logout_text: str, *, accept: bool, comp_ids: tuple[str, str]
     logout.setField(Tag.TEXT, logout_text)
     side.to_admin(logout, session_id)
     expected = int(session.getExpectedTargetNum())
-    del session, connector
+    connector.stop()
     return expected
 
 
