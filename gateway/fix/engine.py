@@ -86,19 +86,22 @@ log = structlog.get_logger("bidgw.fix")
 _TOO_LOW = re.compile(r"MsgSeqNum too low, expecting (\d+) but received (\d+)")
 
 
-def restarted_numbers(message: Any, session: Any) -> tuple[int, int] | None:
+def restarted_numbers(message: Any, session_id: Any) -> tuple[int, int] | None:
     """``(expected, received)`` when ``message``, about to be sent, is the Logout with
     which QuickFIX refuses a Logon whose MsgSeqNum is below the one it expects: the
-    peer's numbers started again (its FIX store was wiped). None for anything else,
-    and in a logged-on ``session``, where numbers that go back are the engine's to
-    refuse.
+    peer's numbers started again (its FIX store was wiped). None for anything else
+    (a message that is not a Logout costs one comparison), and in a logged-on session,
+    where numbers that go back are the engine's to refuse.
 
     QuickFIX refuses such a Logon at every attempt until the peer's numbers catch up
     with the ones expected, a few a try. Every message the peer sent before was
     received (the next one was expected), so nothing is skipped by expecting its new
     number from then on (``session.setNextTargetMsgSeqNum(received)``): its next Logon
     is then taken, and its ResendRequest for our messages answered as any."""
-    if msg_type(message) != "5" or session is None or session.isLoggedOn():
+    if msg_type(message) != "5":
+        return None
+    session = fix.Session.lookupSession(session_id)
+    if session is None or session.isLoggedOn():
         return None
     match = _TOO_LOW.fullmatch(get_field(message, Tag.TEXT) or "")
     return None if match is None else (int(match[1]), int(match[2]))

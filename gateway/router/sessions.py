@@ -387,8 +387,7 @@ class VenueSide(SafeApplication):
         one every attempt until its numbers catch up with ours. Our own numbers go
         on, so its ResendRequest for them is answered under the resend rule
         (:meth:`~gateway.router.service.Gateway.resend_refusal`)."""
-        session = fix.Session.lookupSession(session_id)
-        numbers = restarted_numbers(message, session)
+        numbers = restarted_numbers(message, session_id)
         if numbers is None:
             return
         accept = self.gateway.venue.accept_sequence_restart
@@ -405,7 +404,7 @@ class VenueSide(SafeApplication):
             ),
         )
         if accept:
-            session.setNextTargetMsgSeqNum(numbers[1])
+            fix.Session.lookupSession(session_id).setNextTargetMsgSeqNum(numbers[1])
 
     def on_logon(self, session_id: Any) -> None:
         session = fix.Session.lookupSession(session_id)

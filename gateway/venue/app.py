@@ -417,8 +417,7 @@ class Venue(SafeApplication):
     def to_admin(self, message: Any, session_id: Any) -> None:
         """A gateway whose numbers started again at its Logon (its FIX store wiped) is
         expected from its new number on (:func:`~gateway.fix.engine.restarted_numbers`)."""
-        session = fix.Session.lookupSession(session_id)
-        numbers = restarted_numbers(message, session)
+        numbers = restarted_numbers(message, session_id)
         if numbers is not None:
             log.warning(
                 "venue.sequence_restarted",
@@ -426,7 +425,7 @@ class Venue(SafeApplication):
                 expected=numbers[0],
                 received=numbers[1],
             )
-            session.setNextTargetMsgSeqNum(numbers[1])
+            fix.Session.lookupSession(session_id).setNextTargetMsgSeqNum(numbers[1])
 
     def from_app(self, message: Any, session_id: Any) -> None:
         kind = msg_type(message)
